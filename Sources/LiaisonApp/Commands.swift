@@ -1,0 +1,117 @@
+public import Foundation
+internal import LiaisonModel
+
+/// What a command printed and how it ends; the CLI writes it out.
+public struct CommandOutput: Sendable, Hashable {
+    public var stdout: [String] = []
+    public var stderr: [String] = []
+    public var exitCode: Int32 = 0
+    public init() {}
+}
+
+/// The logic behind `liaison agreement …` and `liaison label …`, kept out of
+/// the executable so tests call it directly.
+public enum Commands {
+    /// `liaison agreement check FILE…`: every error of every file; exit 1 if any.
+    public static func check(files: [String], statements: String? = nil) -> CommandOutput {
+        var out = CommandOutput()
+        for file in files {
+            do {
+                let a = try DocumentFiles.agreement(at: file)
+                let rows = a.equivalence.rows.map(\.tier).joined(separator: ", ")
+                out.stdout.append(
+                    "\(file): ok — \(a.id), parties \(a.partyCodes.map(\.code).joined(separator: ", ")), equivalence \(rows), renewal \(a.term.renewal.rawValue), notice \(a.term.noticePeriodDays) days\(a.hub.map { ", hub \($0.hub)" } ?? "")"
+                )
+                if let statements {
+                    let list = try DocumentFiles.statements(at: statements, for: a.id)
+                    let life = AgreementLifecycle(agreement: a, statements: list)
+                    for r in life.refused {
+                        out.stderr.append("\(statements): \(r.statement.id): refused — \(r.refusal)")
+                        out.exitCode = 1
+                    }
+                    if life.refused.isEmpty {
+                        out.stdout.append("\(statements): ok — \(life.accepted.count) statements accepted")
+                    }
+                }
+            } catch {
+                out.stderr.append(error.description)
+                out.exitCode = 1
+            }
+        }
+        return out
+    }
+
+    /// Parses `--at`: an RFC 3339 instant with an offset, or `now`.
+    public static func instant(_ text: String?, now: Date) throws(AppError) -> Date {
+        guard let text, text != "now" else { return now }
+        guard let d = RFC3339.parse(text) else {
+            throw AppError(
+                .invalidArgument,
+                "--at \(text): expected an RFC 3339 instant with an offset, e.g. 2019-11-22T20:00:00+09:00, or 'now'")
+        }
+        return d
+    }
+
+    /// `liaison agreement status FILE [--statements FILE] --at INSTANT [--json]`.
+    public static func status(file: String, statements: String?, at: String?, json: Bool, now: Date = Date())
+        -> CommandOutput
+    {
+        var out = CommandOutput()
+        do {
+            let instant = try instant(at, now: now)
+            let a = try DocumentFiles.agreement(at: file)
+            let list = try statements.map { path throws(AppError) in try DocumentFiles.statements(at: path, for: a.id) } ?? []
+            let report = StatusReport(lifecycle: AgreementLifecycle(agreement: a, statements: list), at: instant)
+            out.stdout.append(json ? report.json : report.text)
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
+
+    /// `liaison label mark --agreement FILE --to PARTY --level CODE [--from PARTY]`:
+    /// the dual marking (Art 4) or the refusal, exit 2 on refusal.
+    public static func mark(agreement file: String, to: String, level: String, from: String?) -> CommandOutput {
+        var out = CommandOutput()
+        do throws(AppError) {
+            let a = try DocumentFiles.agreement(at: file)
+            guard let receiver = Party(to) else {
+                throw AppError(.invalidArgument, "--to \(to): not a party code (three capital letters, e.g. JPN)")
+            }
+            let originator: Party
+            if let from {
+                guard let p = Party(from) else {
+                    throw AppError(.invalidArgument, "--from \(from): not a party code (three capital letters, e.g. KOR)")
+                }
+                originator = p
+            } else {
+                let owners = a.parties.filter { $0.scheme.level(level) != nil && $0.party != receiver }.map(\.party)
+                guard owners.count == 1 else {
+                    throw AppError(
+                        .invalidArgument,
+                        owners.isEmpty
+                            ? "level \(level) is not in the scheme of any other party to \(a.id); pass --from PARTY"
+                            : "level \(level) exists in the schemes of \(owners.map(\.code).joined(separator: " and ")); pass --from PARTY")
+                }
+                originator = owners[0]
+            }
+            switch DualMarking.make(agreement: a, originator: originator, level: level, receiver: receiver) {
+            case .success(let m):
+                out.stdout.append("originator  \(m.originator)  \(m.originatorLevel.marking)  (\(m.originatorLevel.romanization); \(m.originatorLevel.gloss))")
+                out.stdout.append("receiver    \(m.receiver)  \(m.receiverLevel.marking)  (\(m.receiverLevel.romanization); \(m.receiverLevel.gloss))")
+                if !m.alternatives.isEmpty {
+                    out.stdout.append("            or \(m.alternatives.map { "\($0.marking) (\($0.code))" }.joined(separator: ", ")) on the same tier")
+                }
+                out.stdout.append("tier        \(m.tier) under \(m.agreement) (Art 4)")
+            case .failure(let r):
+                out.stderr.append("refused — \(r.article): \(r.reason)")
+                out.exitCode = 2
+            }
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
+}

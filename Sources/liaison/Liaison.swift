@@ -1,0 +1,117 @@
+import ArgumentParser
+import Foundation
+import LiaisonApp
+
+/// The `liaison` command-line tool: thin commands calling LiaisonApp.
+@main
+struct Liaison: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "liaison",
+        abstract: "Exchange classified military information under machine-readable GSOMIAs.",
+        discussion: """
+            Agreements, schemes and lifecycle statements are YAML files (see docs/agreements.md and Examples/).
+            Instants are RFC 3339 with an explicit offset, e.g. 2019-11-22T20:00:00+09:00.
+            """,
+        subcommands: [Demo.self, AgreementCommand.self, LabelCommand.self]
+    )
+}
+
+func emit(_ output: CommandOutput) throws {
+    for line in output.stdout { print(line) }
+    for line in output.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    if output.exitCode != 0 { throw ExitCode(output.exitCode) }
+}
+
+extension Liaison {
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Replay the Korea–Japan–US story (2014–2019) through the agreements in Examples/.")
+
+        @Option(help: "The Examples folder (default: ./Examples).")
+        var examples: String?
+
+        func run() throws {
+            let set: ExampleSet
+            do {
+                set = try ExampleSet(directory: try ExampleSet.locate(examples))
+            } catch {
+                var out = CommandOutput()
+                out.stderr = [error.description]
+                out.exitCode = 1
+                return try emit(out)
+            }
+            LiaisonApp.Demo(examples: set) { print($0) }.run()
+        }
+    }
+
+    struct AgreementCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "agreement", abstract: "Check agreements and compute their state.",
+            subcommands: [Check.self, Status.self])
+
+        struct Check: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Validate agreement files; print every error (file:line:column: field: reason).",
+                discussion: "Exits 0 when every file is valid, 1 otherwise.")
+
+            @Argument(help: "Agreement files (YAML).")
+            var files: [String]
+
+            @Option(help: "Also evaluate this statements file against the (single) agreement.")
+            var statements: String?
+
+            func validate() throws {
+                if files.isEmpty { throw ValidationError("name at least one agreement file") }
+                if statements != nil, files.count != 1 {
+                    throw ValidationError("--statements checks against exactly one agreement file")
+                }
+            }
+
+            func run() throws { try emit(Commands.check(files: files, statements: statements)) }
+        }
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "The state of an agreement at an instant: phase, term, deadlines and the act behind it.")
+
+            @Argument(help: "The agreement file.")
+            var file: String
+
+            @Option(help: "The agreement's lifecycle statements (YAML).")
+            var statements: String?
+
+            @Option(help: "The instant, RFC 3339 with offset (e.g. 2019-11-22T20:00:00+09:00), or 'now'.")
+            var at: String = "now"
+
+            @Flag(help: "Print JSON instead of text.")
+            var json = false
+
+            func run() throws { try emit(Commands.status(file: file, statements: statements, at: at, json: json)) }
+        }
+    }
+
+    struct LabelCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "label", abstract: "Security labels and their markings.", subcommands: [Mark.self])
+
+        struct Mark: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "The dual marking (Art 4) a receiving party applies, or why there is none.",
+                discussion: "Exits 0 with the marking, 2 when the agreement refuses the level, 1 on bad input.")
+
+            @Option(help: "The agreement file.")
+            var agreement: String
+
+            @Option(help: "The receiving party (e.g. JPN).")
+            var to: String
+
+            @Option(help: "The level code in the originator's scheme (e.g. II).")
+            var level: String
+
+            @Option(help: "The originating party, when the level code alone does not tell.")
+            var from: String?
+
+            func run() throws { try emit(Commands.mark(agreement: agreement, to: to, level: level, from: from)) }
+        }
+    }
+}
