@@ -1,0 +1,96 @@
+public import Foundation
+public import LiaisonApp
+public import LiaisonModel
+
+/// Test support: the shipped example set, instants, labels and readers.
+public enum Fixtures {
+    /// The repository's `Examples/` folder.
+    public static let examplesDirectory: String = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Examples").path
+
+    /// The real KOR/JPN/USA set, loaded once.
+    public static let examples: ExampleSet = {
+        do { return try ExampleSet(directory: examplesDirectory) } catch { fatalError("Examples/ must load: \(error)") }
+    }()
+
+    public static func agreement(_ id: Agreement.ID) -> Agreement { examples.agreements[id]! }
+    /// The shipped statements of an example agreement.
+    public static func statements(_ id: Agreement.ID) -> [LifecycleStatement] { examples.statements[id]! }
+    /// The lifecycles of every example agreement, as shipped.
+    public static var book: AgreementBook { examples.book() }
+    public static var kj: Agreement { agreement("gsomia-kor-jpn-2016") }
+    public static var tisa: Agreement { agreement("tisa-2014") }
+    public static func scheme(_ p: Party) -> ClassificationScheme {
+        examples.agreements.values.lazy.compactMap { $0.scheme(of: p) }.first!
+    }
+
+    /// A strict RFC 3339 instant; traps on a typo in a test.
+    public static func at(_ text: String) -> Date {
+        guard let d = RFC3339.parse(text) else { fatalError("bad instant in a test: \(text)") }
+        return d
+    }
+
+    public static func item(
+        originator: Party = .kor, level: String = "II", releasableTo: Set<Party> = [.jpn, .usa],
+        categories: [LiaisonModel.Category] = [], purpose: String? = "dprk-nuclear-missile",
+        created: String = "2017-09-06T09:00:00+09:00", digest: String = String(repeating: "ab", count: 32)
+    ) -> ItemFacts {
+        let label = try! SecurityLabel(
+            policy: "national:\(originator)", originator: originator, level: level, releasableTo: releasableTo,
+            categories: categories, purpose: purpose, created: at(created))
+        return ItemFacts(digest: digest, label: label)
+    }
+
+    public static func consent(
+        for item: ItemFacts, holder: Party = .usa, thirdParty: Party = .jpn, purpose: String? = "dprk-nuclear-missile",
+        issued: String = "2019-01-01T00:00:00Z", expires: String = "2030-01-01T00:00:00Z", originator: Party? = nil
+    ) -> Consent {
+        Consent(
+            id: "consent-\(holder)-\(thirdParty)", originator: originator ?? item.label.originator,
+            itemDigest: item.digest, holder: holder, thirdParty: thirdParty, purpose: purpose, issuedAt: at(issued),
+            expiresAt: at(expires))
+    }
+
+    /// A minimal valid agreement between two parties with inline schemes,
+    /// for tests that mutate one field at a time.
+    public static let minimalAgreementYAML = """
+        id: test-agreement
+        title: Test agreement
+        parties:
+          - party: AAA
+            authority: Ministry A
+            scheme:
+              party: AAA
+              name: Scheme A
+              levels:
+                - {code: A1, marking: A-ONE, romanization: A one, gloss: TOP SECRET}
+                - {code: A2, marking: A-TWO, romanization: A two, gloss: SECRET}
+                - {code: A3, marking: A-THREE, romanization: A three, gloss: CONFIDENTIAL}
+          - party: BBB
+            authority: Ministry B
+            scheme:
+              party: BBB
+              name: Scheme B
+              levels:
+                - {code: B1, marking: B-ONE, romanization: B one, gloss: TOP SECRET}
+                - {code: B2, marking: B-TWO, romanization: B two, gloss: SECRET}
+                - {code: B2X, marking: B-TWO-X, romanization: B two x, gloss: SECRET, same_tier_as: B2}
+                - {code: B3, marking: B-THREE, romanization: B three, gloss: CONFIDENTIAL}
+        equivalence:
+          - {tier: SECRET, AAA: [A2], BBB: [B2, B2X]}
+          - {tier: CONFIDENTIAL, AAA: [A3], BBB: [B3]}
+        lifecycle:
+          time_zone: Asia/Seoul
+          renewal: automatic
+          term_years: 1
+          notice_period_days: 90
+        """
+
+    /// Parses an agreement text with no scheme files available.
+    public static func parseAgreement(_ text: String, name: String = "test.yaml") -> Result<Agreement, ModelError> {
+        AgreementDocument.parse(SourceText(name: name, text: text)) { ref in
+            throw AppError(.unreadableFile, "\(ref): no such file")
+        }
+    }
+}
