@@ -19,6 +19,10 @@ public enum Fixtures {
     public static func statements(_ id: Agreement.ID) -> [LifecycleStatement] { examples.statements[id]! }
     /// The lifecycles of every example agreement, as shipped.
     public static var book: AgreementBook { examples.book() }
+    /// The example book with one agreement's statements replaced.
+    public static func book(replacing: [Agreement.ID: [LifecycleStatement]]) -> AgreementBook {
+        examples.book(replacing: replacing)
+    }
     public static var kj: Agreement { agreement("gsomia-kor-jpn-2016") }
     public static var tisa: Agreement { agreement("tisa-2014") }
     public static func scheme(_ p: Party) -> ClassificationScheme {
