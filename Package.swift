@@ -19,6 +19,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         .target(
@@ -27,8 +30,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "LiaisonSealing",
+            dependencies: [
+                "LiaisonModel",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "LiaisonApp",
-            dependencies: ["LiaisonModel"],
+            dependencies: ["LiaisonModel", "LiaisonSealing"],
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -42,7 +55,7 @@ let package = Package(
         ),
         .target(
             name: "LiaisonTesting",
-            dependencies: ["LiaisonModel", "LiaisonApp"],
+            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonApp"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -52,6 +65,17 @@ let package = Package(
                 "LiaisonTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LiaisonSealingTests",
+            dependencies: [
+                "LiaisonSealing",
+                "LiaisonModel",
+                "LiaisonTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            resources: [.copy("Vectors")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,0 +1,187 @@
+public import Foundation
+internal import LiaisonModel
+public import SwiftASN1
+
+/// A value with exactly one encoding: DER (X.690 distinguished rules) of the
+/// ASN.1 structure given in `docs/protocol.md`. Decoding accepts only that
+/// encoding: after DER's own checks (minimal lengths and integers, no
+/// indefinite lengths, no trailing bytes), the decoded value is encoded
+/// again and must reproduce the input byte for byte, which also refuses
+/// unsorted lists, duplicates and out-of-range values the type normalises.
+public protocol CanonicalValue: Sendable {
+    /// Names the structure in errors and in the signing domain.
+    static var structureName: String { get }
+    func encode(into coder: inout DER.Serializer) throws
+    init(decoding node: ASN1Node) throws
+}
+
+/// Objects larger than this are refused before parsing (a batch of 256
+/// envelopes of 64 KiB fits well within it).
+public let maximumObjectSize = 64 << 20
+
+extension CanonicalValue {
+    /// The canonical DER bytes.
+    public var derBytes: [UInt8] {
+        var s = DER.Serializer()
+        // Encoding our own well-formed values cannot fail: every field is
+        // bounded by construction.
+        try! encode(into: &s)
+        return s.serializedBytes
+    }
+
+    /// Decodes the one accepted encoding of a value, refusing anything else
+    /// with a specific error.
+    public init(canonical bytes: some Collection<UInt8>) throws(SealingError) {
+        let array = Array(bytes)
+        guard array.count <= maximumObjectSize else {
+            throw SealingError(.oversized, "\(Self.structureName) of \(array.count) bytes exceeds \(maximumObjectSize)")
+        }
+        do {
+            let node = try DER.parse(array)
+            self = try Self(decoding: node)
+        } catch let e as SealingError {
+            throw e
+        } catch {
+            throw SealingError(.malformed, "\(Self.structureName) is not valid DER: \(error)")
+        }
+        guard derBytes == array else {
+            throw SealingError(.nonCanonical, "\(Self.structureName) is not in its canonical encoding")
+        }
+    }
+}
+
+/// The protocol version every top-level structure starts with.
+public let protocolVersion = 1
+
+/// Field helpers shared by every structure.
+extension DER.Serializer {
+    mutating func sequence(_ body: (inout DER.Serializer) throws -> Void) throws {
+        try appendConstructedNode(identifier: .sequence, body)
+    }
+    mutating func utf8(_ s: String) throws { try serialize(ASN1UTF8String(s)) }
+    mutating func octets(_ b: some Sequence<UInt8>) throws { try serialize(ASN1OctetString(contentBytes: ArraySlice(b))) }
+    mutating func integer(_ i: Int) throws { try serialize(i) }
+    mutating func enumerated(_ i: Int) throws { try i.serialize(into: &self, withIdentifier: .enumerated) }
+    mutating func party(_ p: Party) throws { try serialize(try ASN1PrintableString(p.code)) }
+    /// Instants are milliseconds since 1970-01-01T00:00:00Z (INTEGER).
+    mutating func instant(_ d: Date) throws { try serialize(Instant.milliseconds(d)) }
+    mutating func optional(_ tag: UInt, _ body: (inout DER.Serializer) throws -> Void) throws {
+        try serialize(explicitlyTaggedWithTagNumber: tag, tagClass: .contextSpecific, body)
+    }
+    mutating func utf8List(_ items: [String]) throws {
+        try sequence { s in for i in items { try s.utf8(i) } }
+    }
+}
+
+/// Reads the fields of one SEQUENCE in order.
+struct FieldReader {
+    var nodes: ASN1NodeCollection.Iterator
+    let structure: String
+
+    func fail(_ why: String) -> SealingError { SealingError(.malformed, "\(structure): \(why)") }
+
+    mutating func utf8() throws -> String {
+        let s = try ASN1UTF8String(derEncoded: &nodes)
+        guard let text = String(validating: s.bytes, as: UTF8.self) else { throw fail("a string is not valid UTF-8") }
+        return text
+    }
+    mutating func octets(count: Int? = nil) throws -> [UInt8] {
+        let o = try ASN1OctetString(derEncoded: &nodes)
+        if let count, o.bytes.count != count { throw fail("expected \(count) bytes, found \(o.bytes.count)") }
+        return Array(o.bytes)
+    }
+    mutating func integer(in range: ClosedRange<Int> = 0...Int.max) throws -> Int {
+        let i = try Int(derEncoded: &nodes)
+        guard range.contains(i) else { throw fail("integer \(i) out of range") }
+        return i
+    }
+    mutating func enumerated(in range: ClosedRange<Int>) throws -> Int {
+        let i = try Int(derEncoded: &nodes, withIdentifier: .enumerated)
+        guard range.contains(i) else { throw fail("unknown enumerated value \(i)") }
+        return i
+    }
+    mutating func party() throws -> Party {
+        let s = try ASN1PrintableString(derEncoded: &nodes)
+        guard let p = Party(String(s)) else { throw fail("\(String(s)) is not a party code") }
+        return p
+    }
+    mutating func instant() throws -> Date { Instant.date(try Int64(derEncoded: &nodes)) }
+    mutating func version() throws {
+        let v = try Int(derEncoded: &nodes)
+        guard v == protocolVersion else {
+            throw SealingError(.unknownVersion, "\(structure) version \(v) is not supported (this node speaks \(protocolVersion))")
+        }
+    }
+    mutating func optional<T>(_ tag: UInt, _ body: (ASN1Node) throws -> T) throws -> T? {
+        try DER.optionalExplicitlyTagged(&nodes, tagNumber: tag, tagClass: .contextSpecific, body)
+    }
+    mutating func node() throws -> ASN1Node {
+        guard let n = nodes.next() else { throw fail("a field is missing") }
+        return n
+    }
+    mutating func sequence<T>(_ body: (inout FieldReader) throws -> T) throws -> T {
+        try FieldReader.read(try node(), structure, body)
+    }
+    mutating func utf8List() throws -> [String] {
+        try sequence { r in
+            var out: [String] = []
+            while r.hasMore { out.append(try r.utf8()) }
+            return out
+        }
+    }
+    var hasMore: Bool {
+        var copy = nodes
+        return copy.next() != nil
+    }
+
+    /// Reads `node` as a SEQUENCE whose every field `body` must consume.
+    static func read<T>(_ node: ASN1Node, _ structure: String, _ body: (inout FieldReader) throws -> T) throws -> T {
+        try DER.sequence(node, identifier: .sequence) { nodes in
+            var r = FieldReader(nodes: nodes, structure: structure)
+            let value = try body(&r)
+            nodes = r.nodes
+            return value
+        }
+    }
+}
+
+/// Instants on the wire: INTEGER milliseconds since the Unix epoch.
+public enum Instant {
+    public static func milliseconds(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+    public static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+    /// `d` rounded to what the wire carries.
+    public static func normalized(_ d: Date) -> Date { date(milliseconds(d)) }
+}
+
+/// Lower-case hexadecimal.
+public enum Hex {
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+    public static func decode(_ text: String) -> [UInt8]? {
+        let u = Array(text.utf8)
+        guard u.count % 2 == 0 else { return nil }
+        func v(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            default: nil
+            }
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count / 2)
+        var i = 0
+        while i < u.count {
+            guard let h = v(u[i]), let l = v(u[i + 1]) else { return nil }
+            out.append(h << 4 | l)
+            i += 2
+        }
+        return out
+    }
+}

@@ -1,0 +1,161 @@
+internal import Crypto
+internal import Foundation
+public import LiaisonModel
+
+/// An envelope whose every claim this node checked itself (invariant 2):
+/// only ``EnvelopeOpener`` makes one, so nothing downstream can hold an
+/// unverified item by mistake (STYLE habit 3).
+public struct VerifiedEnvelope: Sendable, Hashable {
+    public let header: EnvelopeHeader
+    public let agreement: Agreement.ID
+    public let manifest: ItemManifest
+    public let originSeal: OriginSeal
+    /// The consents, each verified against the originator's pinned key.
+    public let consents: [Consent]
+    public let payload: [UInt8]
+    /// Art 4: the receiver's marking beside the originator's.
+    public let marking: DualMarking
+    /// The envelope digest (its batch leaf) and the batch root it was signed under.
+    public let envelopeDigest: [UInt8]
+    public let batchRoot: [UInt8]
+}
+
+/// Opens envelopes addressed to this node: checks, in order, the recipient,
+/// the agreement, the batch signature against the sender's pinned key, the
+/// envelope's path to the signed root, the origin seal against the
+/// originator's pinned key, the consents' signatures, the release policy
+/// at the send instant (invariants 1 and 2), then decrypts and checks the
+/// payload digest. Batch-level work (signature, decapsulation, origin
+/// roots) is done once per distinct batch and cached.
+public struct EnvelopeOpener: Sendable {
+    public let me: Party
+    let decryptionKey: DecryptionKey
+    let trust: TrustStore
+    let book: AgreementBook
+    let agreementsByDigest: [[UInt8]: Agreement]
+    private var batchKeys: [[UInt8]: SymmetricKey] = [:]
+    private var verifiedRoots: Set<[UInt8]> = []
+
+    public init(me: Party, decryptionKey: DecryptionKey, trust: TrustStore, book: AgreementBook) {
+        self.me = me
+        self.decryptionKey = decryptionKey
+        self.trust = trust
+        self.book = book
+        self.agreementsByDigest = Dictionary(
+            book.lifecycles.values.map { ($0.agreement.digest, $0.agreement) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    /// Opens every envelope of a batch; each succeeds or fails on its own.
+    public mutating func open(_ batch: EnvelopeBatch) -> [Result<VerifiedEnvelope, SealingError>] {
+        guard batch.envelopes.count == batch.header.body.count else {
+            let e = SealingError(.batchPathInvalid, "the batch holds \(batch.envelopes.count) envelopes; its header counts \(batch.header.body.count)")
+            return batch.envelopes.map { _ in .failure(e) }
+        }
+        return batch.unverified.map { u in Result { () throws(SealingError) in try open(u) } }
+    }
+
+    public mutating func open(_ u: UnverifiedEnvelope) throws(SealingError) -> VerifiedEnvelope {
+        let bh = u.header.body
+        let e = u.envelope
+        guard bh.to == me, e.header.to == me else {
+            throw SealingError(.wrongRecipient, "the envelope is addressed to \(e.header.to), not to \(me)")
+        }
+        guard e.header.from == bh.from, e.header.agreementDigest == bh.agreementDigest else {
+            throw SealingError(.batchPathInvalid, "the envelope's header does not match its batch")
+        }
+        guard let agreement = agreementsByDigest[bh.agreementDigest] else {
+            throw SealingError(.wrongAgreement, "the envelope travels under an agreement this node does not hold (digest \(Hex.encode(bh.agreementDigest.prefix(8)))…)")
+        }
+        guard bh.suite == agreement.suite else {
+            throw SealingError(.suiteMismatch, "\(agreement.id) uses \(agreement.suite.rawValue), the batch \(bh.suite.rawValue)")
+        }
+        // The batch: signature once, then this envelope's path to its root.
+        let headerDigest = Array(SHA256.hash(data: u.header.derBytes))
+        let key: SymmetricKey
+        if let cached = batchKeys[headerDigest] {
+            key = cached
+        } else {
+            _ = try u.header.verified(by: trust)
+            key = try batchKey(bh)
+            batchKeys[headerDigest] = key
+        }
+        guard MerkleHash.root(fromLeaf: MerkleHash.leaf(e.digest), index: e.batchIndex, size: bh.count, path: e.path) == bh.root else {
+            throw SealingError(.batchPathInvalid, "the envelope is not covered by its batch's signed root (altered or misplaced)")
+        }
+        // The origin seal: the originator's signature over the item's root.
+        let label = e.manifest.label
+        guard e.originSeal.binds(e.manifest) else {
+            throw SealingError(.originSealInvalid, "the origin seal does not bind this label and payload digest (altered after sealing)")
+        }
+        let rootDigest = Array(SHA256.hash(data: e.originSeal.root.derBytes))
+        if !verifiedRoots.contains(rootDigest) {
+            let root = e.originSeal.root
+            let originKey = try trust.verifyingKey(root.signature.keyID, of: root.originator, at: root.sealedAt)
+            do {
+                try originKey.verify(root.signature, over: try root.bodyBytes(), structure: OriginRoot.bodyName)
+            } catch let error as SealingError {
+                throw SealingError(.originSealInvalid, "the originator's seal does not verify: \(error.reason)")
+            } catch {
+                throw SealingError(.originSealInvalid, "the originator's seal cannot be encoded")
+            }
+            verifiedRoots.insert(rootDigest)
+        }
+        // Consents: each must be the originator's, signed with its pinned key.
+        var consents: [Consent] = []
+        for signed in e.consents {
+            let body: ConsentBody
+            do {
+                body = try signed.verified(by: trust)
+            } catch {
+                throw SealingError(.consentInvalid, "consent \(signed.body.consent.id) does not verify: \(error.reason)")
+            }
+            consents.append(body.consent)
+        }
+        // The release policy, re-checked here at the send instant.
+        let request = ReleaseRequest(
+            item: e.manifest.facts, holder: bh.from, recipient: me, agreement: agreement.id, instant: e.header.at,
+            consents: consents)
+        if case .refused(let refusal) = ReleasePolicy.evaluate(request, book: book) {
+            let code: SealingError.Code =
+                [.consentRequired, .consentInvalid].contains(refusal.code) ? .consentInvalid : .policyRefused
+            throw SealingError(code, refusal.description, refusal: refusal)
+        }
+        // The payload.
+        let payload: [UInt8]
+        do {
+            guard e.ciphertext.count >= 16 else { throw SealingError(.decryptionFailed, "the ciphertext is truncated") }
+            let box = try AES.GCM.SealedBox(
+                nonce: BatchHeader.nonce(e.batchIndex), ciphertext: e.ciphertext.dropLast(16), tag: e.ciphertext.suffix(16))
+            payload = Array(try AES.GCM.open(box, using: key, authenticating: BatchHeader.aad(header: e.header, manifest: e.manifest)))
+        } catch {
+            throw SealingError(.decryptionFailed, "the payload does not decrypt under this node's key (altered, or not for this node)")
+        }
+        guard payload.count == e.manifest.payloadSize, Array(SHA256.hash(data: payload)) == e.manifest.payloadDigest else {
+            throw SealingError(.payloadDigestMismatch, "the payload does not match the digest its originator sealed")
+        }
+        guard case .success(let marking) = DualMarking.make(agreement: agreement, originator: label.originator, level: label.level, receiver: me) else {
+            throw SealingError(.policyRefused, "no dual marking for \(label.level)")
+        }
+        return VerifiedEnvelope(
+            header: e.header, agreement: agreement.id, manifest: e.manifest, originSeal: e.originSeal, consents: consents,
+            payload: payload, marking: marking, envelopeDigest: e.digest, batchRoot: bh.root)
+    }
+
+    private func batchKey(_ bh: BatchHeader) throws(SealingError) -> SymmetricKey {
+        do {
+            let info = Data(BatchHeader.hpkeInfo(from: bh.from, to: bh.to, agreementDigest: bh.agreementDigest))
+            let recipient: HPKE.Recipient
+            switch decryptionKey {
+            case .xwing(let k):
+                recipient = try HPKE.Recipient(
+                    privateKey: k, ciphersuite: decryptionKey.ciphersuite, info: info, encapsulatedKey: Data(bh.encapsulatedKey))
+            case .p384(let k):
+                recipient = try HPKE.Recipient(
+                    privateKey: k, ciphersuite: decryptionKey.ciphersuite, info: info, encapsulatedKey: Data(bh.encapsulatedKey))
+            }
+            return try recipient.exportSecret(context: BatchHeader.exportContext, outputByteCount: 32)
+        } catch {
+            throw SealingError(.decryptionFailed, "the batch key does not decapsulate with this node's key")
+        }
+    }
+}
