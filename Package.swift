@@ -44,10 +44,21 @@ let package = Package(
             dependencies: ["LiaisonModel", "LiaisonSealing"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "LiaisonBench",
+            dependencies: [
+                "LiaisonModel",
+                "LiaisonSealing",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Benchmarks/LiaisonBench",
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "liaison",
             dependencies: [
                 "LiaisonApp",
+                "LiaisonBench",
                 "LiaisonModel",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -153,8 +153,12 @@ public struct AgreementLifecycle: Sendable {
         return s
     }
 
-    /// Whether information may be exchanged under the agreement at `instant`.
-    public func isInForce(at instant: Date) -> Bool { status(at: instant).isInForce }
+    /// Whether information may be exchanged under the agreement at
+    /// `instant` (cheap: no calendar work).
+    public func isInForce(at instant: Date) -> Bool {
+        let phase = snapshots.last(where: { $0.at <= instant })?.state.phase ?? .pending
+        return phase == .inForce || phase == .noticeGiven || phase == .noticeSuspended
+    }
 
     /// The events up to `instant`, with each anniversary the agreement
     /// passed in force (automatic renewals), in time order.

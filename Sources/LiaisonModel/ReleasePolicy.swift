@@ -39,17 +39,17 @@ public enum ReleasePolicy {
             return .refuse(.unknownAgreement, .parties, "no agreement \(r.agreement) is known to this node")
         }
         let a = lifecycle.agreement
-        return Decision.all([
-            { parties(a, r) },
-            { inForce(lifecycle, at: r.instant, role: "") },
-            { hubRoute(a, r) },
-            { underlying(a, r, book) },
-            { originator(a, label) },
-            { equivalence(a, label, r.recipient) },
-            { releasable(label, r.recipient) },
-            { purpose(a, label) },
-            { thirdParty(a, r) },
-        ])
+        // In this order; the first refusal wins.
+        var d = parties(a, r)
+        if d.isPermitted { d = inForce(lifecycle, at: r.instant, role: "") }
+        if d.isPermitted { d = hubRoute(a, r) }
+        if d.isPermitted { d = underlying(a, r, book) }
+        if d.isPermitted { d = originator(a, label) }
+        if d.isPermitted { d = equivalence(a, label, r.recipient) }
+        if d.isPermitted { d = releasable(label, r.recipient) }
+        if d.isPermitted { d = purpose(a, label) }
+        if d.isPermitted { d = thirdParty(a, r) }
+        return d
     }
 
     static func parties(_ a: Agreement, _ r: ReleaseRequest) -> Decision {
@@ -72,8 +72,8 @@ public enum ReleasePolicy {
     }
 
     static func inForce(_ lifecycle: AgreementLifecycle, at t: Date, role: String) -> Decision {
+        guard !lifecycle.isInForce(at: t) else { return .permitted }
         let status = lifecycle.status(at: t)
-        guard !status.isInForce else { return .permitted }
         let zone = lifecycle.agreement.term.timeZone
         let what =
             status.phase == .terminated
@@ -100,9 +100,15 @@ public enum ReleasePolicy {
     }
 
     static func equivalence(_ a: Agreement, _ label: SecurityLabel, _ recipient: Party) -> Decision {
+        // The common case without building the marking.
+        if let row = a.equivalence.row(for: label.originator, level: label.level), row.levels[recipient]?.isEmpty == false,
+            a.scheme(of: label.originator)?.level(label.level) != nil
+        {
+            return .permitted
+        }
         switch DualMarking.make(agreement: a, originator: label.originator, level: label.level, receiver: recipient) {
-        case .success: .permitted
-        case .failure(let refusal): .refused(refusal)
+        case .success: return .permitted
+        case .failure(let refusal): return .refused(refusal)
         }
     }
 

@@ -34,6 +34,7 @@ public struct EnvelopeOpener: Sendable {
     let book: AgreementBook
     let agreementsByDigest: [[UInt8]: Agreement]
     private var batchKeys: [[UInt8]: SymmetricKey] = [:]
+    /// Digests of origin roots whose signature verified.
     private var verifiedRoots: Set<[UInt8]> = []
 
     public init(me: Party, decryptionKey: DecryptionKey, trust: TrustStore, book: AgreementBook) {
@@ -51,12 +52,59 @@ public struct EnvelopeOpener: Sendable {
             let e = SealingError(.batchPathInvalid, "the batch holds \(batch.envelopes.count) envelopes; its header counts \(batch.header.body.count)")
             return batch.envelopes.map { _ in .failure(e) }
         }
-        return batch.unverified.map { u in Result { () throws(SealingError) in try open(u) } }
+        let headerDigest = SHA256.bytes(batch.header.derBytes)
+        let roots = Dictionary(batch.originRoots.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
+        // Whole trees at once: when every envelope of the batch is present
+        // and the recomputed root matches, each envelope is covered without
+        // walking its path (n − 1 hashes instead of n log n). The same for
+        // each origin batch carried whole. Otherwise every envelope is
+        // checked on its own below.
+        let envelopeLeaves = batch.envelopes.map { MerkleHash.leaf($0.digest) }
+        let batchTree = MerkleHash.pathsAndRoot(envelopeLeaves)
+        let batchWhole = batchTree.root == batch.header.body.root
+        var originWhole = Set<[UInt8]>()
+        let groups = Dictionary(grouping: batch.envelopes.indices, by: { batch.envelopes[$0].originProof.rootDigest })
+        for (digest, members) in groups {
+            guard let root = roots[digest], root.count == members.count,
+                members.enumerated().allSatisfy({ batch.envelopes[$0.element].originProof.index == $0.offset })
+            else { continue }
+            let tree = MerkleHash.pathsAndRoot(members.map { MerkleHash.leaf(batch.envelopes[$0].manifest.digest) })
+            if tree.root == root.root,
+                members.enumerated().allSatisfy({ batch.envelopes[$0.element].originProof.path == tree.paths[$0.offset] })
+            {
+                originWhole.insert(digest)
+            }
+        }
+        return batch.envelopes.enumerated().map { i, e in
+            Result { () throws(SealingError) in
+                guard let root = roots[e.originProof.rootDigest] else {
+                    throw SealingError(.originSealInvalid, "the envelope names an origin root its batch does not carry")
+                }
+                let covered = batchWhole && e.batchIndex == i && e.path == batchTree.paths[i]
+                return try open(
+                    e, in: batch.header, headerDigest: headerDigest, root: root, rootDigest: e.originProof.rootDigest,
+                    covered: covered, bound: originWhole.contains(e.originProof.rootDigest))
+            }
+        }
     }
 
     public mutating func open(_ u: UnverifiedEnvelope) throws(SealingError) -> VerifiedEnvelope {
-        let bh = u.header.body
-        let e = u.envelope
+        let rootDigest = u.originRoot.digest
+        guard rootDigest == u.envelope.originProof.rootDigest else {
+            throw SealingError(.originSealInvalid, "the envelope names another origin root than the one it carries")
+        }
+        return try open(
+            u.envelope, in: u.header, headerDigest: SHA256.bytes(u.header.derBytes), root: u.originRoot,
+            rootDigest: rootDigest, covered: false, bound: false)
+    }
+
+    /// `covered`: the envelope's place under the batch root is already
+    /// verified; `bound`: its item's place under the origin root is.
+    private mutating func open(
+        _ e: Envelope, in signedHeader: Signed<BatchHeader>, headerDigest: [UInt8], root: OriginRoot, rootDigest: [UInt8],
+        covered: Bool, bound: Bool
+    ) throws(SealingError) -> VerifiedEnvelope {
+        let bh = signedHeader.body
         guard bh.to == me, e.header.to == me else {
             throw SealingError(.wrongRecipient, "the envelope is addressed to \(e.header.to), not to \(me)")
         }
@@ -70,26 +118,25 @@ public struct EnvelopeOpener: Sendable {
             throw SealingError(.suiteMismatch, "\(agreement.id) uses \(agreement.suite.rawValue), the batch \(bh.suite.rawValue)")
         }
         // The batch: signature once, then this envelope's path to its root.
-        let headerDigest = Array(SHA256.hash(data: u.header.derBytes))
         let key: SymmetricKey
         if let cached = batchKeys[headerDigest] {
             key = cached
         } else {
-            _ = try u.header.verified(by: trust)
+            _ = try signedHeader.verified(by: trust)
             key = try batchKey(bh)
             batchKeys[headerDigest] = key
         }
-        guard MerkleHash.root(fromLeaf: MerkleHash.leaf(e.digest), index: e.batchIndex, size: bh.count, path: e.path) == bh.root else {
+        guard covered || MerkleHash.root(fromLeaf: MerkleHash.leaf(e.digest), index: e.batchIndex, size: bh.count, path: e.path) == bh.root else {
             throw SealingError(.batchPathInvalid, "the envelope is not covered by its batch's signed root (altered or misplaced)")
         }
         // The origin seal: the originator's signature over the item's root.
         let label = e.manifest.label
-        guard e.originSeal.binds(e.manifest) else {
+        let itemDigest = e.manifest.digest
+        let seal = OriginSeal(root: root, index: e.originProof.index, path: e.originProof.path)
+        guard root.originator == label.originator, bound || seal.binds(itemDigest: itemDigest, originator: label.originator) else {
             throw SealingError(.originSealInvalid, "the origin seal does not bind this label and payload digest (altered after sealing)")
         }
-        let rootDigest = Array(SHA256.hash(data: e.originSeal.root.derBytes))
         if !verifiedRoots.contains(rootDigest) {
-            let root = e.originSeal.root
             let originKey = try trust.verifyingKey(root.signature.keyID, of: root.originator, at: root.sealedAt)
             do {
                 try originKey.verify(root.signature, over: try root.bodyBytes(), structure: OriginRoot.bodyName)
@@ -113,7 +160,7 @@ public struct EnvelopeOpener: Sendable {
         }
         // The release policy, re-checked here at the send instant.
         let request = ReleaseRequest(
-            item: e.manifest.facts, holder: bh.from, recipient: me, agreement: agreement.id, instant: e.header.at,
+            item: ItemFacts(digest: Hex.encode(itemDigest), label: label), holder: bh.from, recipient: me, agreement: agreement.id, instant: e.header.at,
             consents: consents)
         if case .refused(let refusal) = ReleasePolicy.evaluate(request, book: book) {
             let code: SealingError.Code =
@@ -126,18 +173,18 @@ public struct EnvelopeOpener: Sendable {
             guard e.ciphertext.count >= 16 else { throw SealingError(.decryptionFailed, "the ciphertext is truncated") }
             let box = try AES.GCM.SealedBox(
                 nonce: BatchHeader.nonce(e.batchIndex), ciphertext: e.ciphertext.dropLast(16), tag: e.ciphertext.suffix(16))
-            payload = Array(try AES.GCM.open(box, using: key, authenticating: BatchHeader.aad(header: e.header, manifest: e.manifest)))
+            payload = Array(try AES.GCM.open(box, using: key, authenticating: BatchHeader.aad(header: e.header, itemDigest: itemDigest)))
         } catch {
             throw SealingError(.decryptionFailed, "the payload does not decrypt under this node's key (altered, or not for this node)")
         }
-        guard payload.count == e.manifest.payloadSize, Array(SHA256.hash(data: payload)) == e.manifest.payloadDigest else {
+        guard payload.count == e.manifest.payloadSize, SHA256.bytes(payload) == e.manifest.payloadDigest else {
             throw SealingError(.payloadDigestMismatch, "the payload does not match the digest its originator sealed")
         }
         guard case .success(let marking) = DualMarking.make(agreement: agreement, originator: label.originator, level: label.level, receiver: me) else {
             throw SealingError(.policyRefused, "no dual marking for \(label.level)")
         }
         return VerifiedEnvelope(
-            header: e.header, agreement: agreement.id, manifest: e.manifest, originSeal: e.originSeal, consents: consents,
+            header: e.header, agreement: agreement.id, manifest: e.manifest, originSeal: seal, consents: consents,
             payload: payload, marking: marking, envelopeDigest: e.digest, batchRoot: bh.root)
     }
 

@@ -10,38 +10,66 @@ public import SwiftASN1
 public struct ItemManifest: Hashable, Sendable, CanonicalValue {
     public static let structureName = "ItemManifest"
     /// 16 random bytes.
-    public var itemID: [UInt8]
-    public var label: SecurityLabel
-    public var mediaType: String
-    public var payloadSize: Int
+    public let itemID: [UInt8]
+    public let label: SecurityLabel
+    public let mediaType: String
+    public let payloadSize: Int
     /// SHA-256 of the plaintext payload.
-    public var payloadDigest: [UInt8]
+    public let payloadDigest: [UInt8]
+    /// The item digest: SHA-256 of the canonical encoding, computed once.
+    public let digest: [UInt8]
+    /// The encoding, kept when this node built the manifest (not when decoded).
+    let encoding: [UInt8]?
+
+    public static func == (a: ItemManifest, b: ItemManifest) -> Bool {
+        a.itemID == b.itemID && a.label == b.label && a.mediaType == b.mediaType && a.payloadSize == b.payloadSize
+            && a.payloadDigest == b.payloadDigest
+    }
+    public func hash(into h: inout Hasher) { h.combine(digest) }
 
     public init(itemID: [UInt8], label: SecurityLabel, mediaType: String, payload: some DataProtocol) {
-        self.itemID = itemID
-        self.label = label
-        self.mediaType = mediaType
-        self.payloadSize = payload.count
-        self.payloadDigest = Array(SHA256.hash(data: payload))
+        self.init(
+            itemID: itemID, label: label, mediaType: mediaType, payloadSize: payload.count,
+            payloadDigest: SHA256.bytes(payload))
     }
 
-    init(itemID: [UInt8], label: SecurityLabel, mediaType: String, payloadSize: Int, payloadDigest: [UInt8]) {
+    init(itemID: [UInt8], label: SecurityLabel, mediaType: String, payloadSize: Int, payloadDigest: [UInt8], digest: [UInt8]? = nil) {
         self.itemID = itemID
         self.label = label
         self.mediaType = mediaType
         self.payloadSize = payloadSize
         self.payloadDigest = payloadDigest
+        if let digest {
+            self.digest = digest
+            self.encoding = nil
+        } else {
+            var w = DERWriter()
+            Self.encode(itemID, label, mediaType, payloadSize, payloadDigest, into: &w)
+            let bytes = w.bytes
+            self.digest = SHA256.bytes(bytes)
+            self.encoding = bytes
+        }
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion)
-            try s.octets(itemID)
-            try LabelDocument(label).encode(into: &s)
-            try s.utf8(mediaType)
-            try s.integer(payloadSize)
-            try s.octets(payloadDigest)
+    /// The same item under another label (what a forger would try).
+    public func relabelled(_ label: SecurityLabel) -> ItemManifest {
+        ItemManifest(itemID: itemID, label: label, mediaType: mediaType, payloadSize: payloadSize, payloadDigest: payloadDigest)
+    }
+
+    static func encode(_ id: [UInt8], _ label: SecurityLabel, _ media: String, _ size: Int, _ digest: [UInt8], into c: inout DERWriter) {
+        c.sequence { s in
+            s.integer(protocolVersion)
+            s.octets(id)
+            LabelDocument(label).encode(into: &s)
+            s.utf8(media)
+            s.integer(size)
+            s.octets(digest)
         }
+    }
+
+    public func encode(into c: inout DERWriter) throws {
+        if let encoding { return c.raw(encoding) }
+        Self.encode(itemID, label, mediaType, payloadSize, payloadDigest, into: &c)
     }
 
     public init(decoding node: ASN1Node) throws {
@@ -52,12 +80,12 @@ public struct ItemManifest: Hashable, Sendable, CanonicalValue {
             let media = try r.utf8()
             let size = try r.integer()
             let digest = try r.octets(count: 32)
-            return ItemManifest(itemID: id, label: label, mediaType: media, payloadSize: size, payloadDigest: digest)
+            return ItemManifest(
+                itemID: id, label: label, mediaType: media, payloadSize: size, payloadDigest: digest,
+                digest: SHA256.bytes(node.encodedBytes))
         }
     }
 
-    /// The item digest: SHA-256 of the canonical encoding.
-    public var digest: [UInt8] { Array(SHA256.hash(data: derBytes)) }
     public var digestHex: String { Hex.encode(digest) }
     /// The item as policies see it.
     public var facts: ItemFacts { ItemFacts(digest: digestHex, label: label) }
@@ -76,20 +104,20 @@ public struct OriginRoot: Hashable, Sendable, CanonicalValue {
     static let bodyName = "OriginRootBody"
 
     func bodyBytes() throws -> [UInt8] {
-        var s = DER.Serializer()
-        try s.sequence { b in
-            try b.integer(protocolVersion)
-            try b.party(originator)
-            try b.instant(sealedAt)
-            try b.integer(count)
-            try b.octets(root)
+        var s = DERWriter()
+        s.sequence { b in
+            b.integer(protocolVersion)
+            b.party(originator)
+            b.instant(sealedAt)
+            b.integer(count)
+            b.octets(root)
         }
-        return s.serializedBytes
+        return s.bytes
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         try c.sequence { s in
-            s.serializeRawBytes(try bodyBytes())
+            s.raw(try bodyBytes())
             try signature.encode(into: &s)
         }
     }
@@ -105,6 +133,9 @@ public struct OriginRoot: Hashable, Sendable, CanonicalValue {
         }
     }
 
+    /// SHA-256 of the DER: how envelopes name the root.
+    public var digest: [UInt8] { SHA256.bytes(derBytes) }
+
     init(originator: Party, sealedAt: Date, count: Int, root: [UInt8], signature: Signature) {
         self.originator = originator
         self.sealedAt = sealedAt
@@ -119,13 +150,13 @@ public struct OriginSeal: Hashable, Sendable, CanonicalValue {
     public static let structureName = "OriginSeal"
     public var root: OriginRoot
     public var index: Int
-    public var path: [[UInt8]]
+    public var path: AuditPath
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         try c.sequence { s in
             try root.encode(into: &s)
-            try s.integer(index)
-            try s.sequence { p in for h in path { try p.octets(h) } }
+            s.integer(index)
+            s.path(path)
         }
     }
 
@@ -133,19 +164,11 @@ public struct OriginSeal: Hashable, Sendable, CanonicalValue {
         self = try FieldReader.read(node, Self.structureName) { r in
             let root = try OriginRoot(decoding: try r.node())
             let index = try r.integer(in: 0...Int(Int32.max))
-            let path: [[UInt8]] = try r.sequence { p in
-                var out: [[UInt8]] = []
-                while p.hasMore {
-                    guard out.count < 64 else { throw p.fail("an audit path has at most 64 hashes") }
-                    out.append(try p.octets(count: 32))
-                }
-                return out
-            }
-            return OriginSeal(root: root, index: index, path: path)
+            return OriginSeal(root: root, index: index, path: try r.digestList())
         }
     }
 
-    init(root: OriginRoot, index: Int, path: [[UInt8]]) {
+    public init(root: OriginRoot, index: Int, path: AuditPath) {
         self.root = root
         self.index = index
         self.path = path
@@ -154,8 +177,12 @@ public struct OriginSeal: Hashable, Sendable, CanonicalValue {
     /// Whether this seal binds `manifest` under its root; does not check the
     /// root's signature (see ``SealVerifier``).
     public func binds(_ manifest: ItemManifest) -> Bool {
-        guard root.originator == manifest.label.originator else { return false }
-        return MerkleHash.root(fromLeaf: MerkleHash.leaf(manifest.digest), index: index, size: root.count, path: path) == root.root
+        binds(itemDigest: manifest.digest, originator: manifest.label.originator)
+    }
+
+    func binds(itemDigest: [UInt8], originator: Party) -> Bool {
+        guard root.originator == originator else { return false }
+        return MerkleHash.root(fromLeaf: MerkleHash.leaf(itemDigest), index: index, size: root.count, path: path) == root.root
     }
 }
 
@@ -173,12 +200,13 @@ extension SigningKey {
         _ items: [(label: SecurityLabel, mediaType: String, payload: [UInt8])], originator: Party, at instant: Date
     ) throws -> [SealedItem] {
         precondition(!items.isEmpty, "seal at least one item")
-        var rng = SystemRandomNumberGenerator()
-        let manifests = items.map { item in
+        // All item ids from one call to the CSPRNG.
+        let random = SymmetricKey(size: SymmetricKeySize(bitCount: 128 * items.count)).withUnsafeBytes { Array($0) }
+        let manifests = items.enumerated().map { n, item in
             var label = item.label
             label.created = Instant.normalized(label.created)
             label.review = label.review.map(Instant.normalized)
-            let id = (0..<16).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let id = Array(random[(n * 16)..<(n * 16 + 16)])
             return ItemManifest(itemID: id, label: label, mediaType: item.mediaType, payload: item.payload)
         }
         for m in manifests where m.label.originator != originator {

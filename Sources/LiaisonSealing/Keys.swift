@@ -110,11 +110,11 @@ public struct VerifyingKey: Hashable, Sendable, CanonicalValue {
         }
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion)
-            try s.enumerated(suite.wireValue)
-            for p in parts { try s.octets(p) }
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion)
+            s.enumerated(suite.wireValue)
+            for p in parts { s.octets(p) }
         }
     }
 
@@ -145,7 +145,7 @@ public struct VerifyingKey: Hashable, Sendable, CanonicalValue {
     }
 
     /// SHA-256 of the DER encoding.
-    public var keyID: [UInt8] { Array(SHA256.hash(data: derBytes)) }
+    public var keyID: [UInt8] { SHA256.bytes(derBytes) }
     /// The form trust anchors pin: `sha256:` and 64 hex digits.
     public var fingerprint: String { "sha256:" + Hex.encode(keyID) }
 
@@ -210,11 +210,11 @@ public struct Signature: Hashable, Sendable, CanonicalValue {
         }
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.octets(keyID)
-            try s.enumerated(suite.wireValue)
-            try s.sequence { p in for part in parts { try p.octets(part) } }
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.octets(keyID)
+            s.enumerated(suite.wireValue)
+            s.sequence { p in for part in parts { p.octets(part) } }
         }
     }
 
@@ -300,11 +300,11 @@ public struct EncryptionKey: Hashable, Sendable, CanonicalValue {
         self.bytes = bytes
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion)
-            try s.enumerated(suite.wireValue)
-            try s.octets(bytes)
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion)
+            s.enumerated(suite.wireValue)
+            s.octets(bytes)
         }
     }
 

@@ -19,25 +19,25 @@ public struct LabelDocument: Hashable, Sendable, CanonicalValue {
         }
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion)
-            try s.utf8(label.policy)
-            try s.party(label.originator)
-            try s.utf8(label.level)
-            try s.sequence { r in for p in label.releasableTo.sorted() { try r.party(p) } }
-            try s.sequence { cs in
+    public func encode(into c: inout DERWriter) {
+        c.sequence { s in
+            s.integer(protocolVersion)
+            s.utf8(label.policy)
+            s.party(label.originator)
+            s.utf8(label.level)
+            s.sequence { r in for p in label.releasableTo.sorted() { r.party(p) } }
+            s.sequence { cs in
                 for cat in label.categories.sorted(by: { $0.tag < $1.tag }) {
-                    try cs.sequence { x in
-                        try x.utf8(cat.tag)
-                        try x.enumerated(Self.kindValue(cat.kind))
-                        try x.utf8List(Array(Set(cat.values)).sorted())
+                    cs.sequence { x in
+                        x.utf8(cat.tag)
+                        x.enumerated(Self.kindValue(cat.kind))
+                        x.utf8List(Array(Set(cat.values)).sorted())
                     }
                 }
             }
-            if let p = label.purpose { try s.optional(0) { try $0.utf8(p) } }
-            try s.instant(label.created)
-            if let r = label.review { try s.optional(1) { try $0.instant(r) } }
+            if let p = label.purpose { s.optional(0) { $0.utf8(p) } }
+            s.instant(label.created)
+            if let r = label.review { s.optional(1) { $0.instant(r) } }
         }
     }
 
@@ -47,9 +47,18 @@ public struct LabelDocument: Hashable, Sendable, CanonicalValue {
             let policy = try r.utf8()
             let originator = try r.party()
             let level = try r.utf8()
+            // Lists must arrive sorted and unique: checked while reading, so
+            // that decoding never normalises (one encoding per value).
             let releasable: [Party] = try r.sequence { x in
                 var out: [Party] = []
-                while x.hasMore { out.append(try x.party()) }
+                out.reserveCapacity(4)
+                while x.hasMore {
+                    let p = try x.party()
+                    guard out.last.map({ $0 < p }) ?? true, p != originator else {
+                        throw SealingError(.nonCanonical, "a label's releasability list is sorted, unique, and omits the originator")
+                    }
+                    out.append(p)
+                }
                 return out
             }
             let categories: [LiaisonModel.Category] = try r.sequence { cs in
@@ -59,8 +68,15 @@ public struct LabelDocument: Hashable, Sendable, CanonicalValue {
                         try cs.sequence { x in
                             let tag = try x.utf8()
                             let kind: LiaisonModel.Category.Kind = [.permissive, .restrictive, .informative][try x.enumerated(in: 1...3) - 1]
-                            return LiaisonModel.Category(tag: tag, kind: kind, values: try x.utf8List())
+                            let values = try x.utf8List()
+                            guard zip(values, values.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                                throw SealingError(.nonCanonical, "category \(tag): values are sorted and unique")
+                            }
+                            return LiaisonModel.Category(tag: tag, kind: kind, values: values)
                         })
+                    guard out.count < 2 || out[out.count - 2].tag < out[out.count - 1].tag else {
+                        throw SealingError(.nonCanonical, "a label's categories are sorted by tag, each tag once")
+                    }
                 }
                 return out
             }
@@ -71,11 +87,6 @@ public struct LabelDocument: Hashable, Sendable, CanonicalValue {
                 let label = try SecurityLabel(
                     policy: policy, originator: originator, level: level, releasableTo: Set(releasable),
                     categories: categories, purpose: purpose, created: created, review: review)
-                // The label type drops the originator from its own list; a
-                // list that named it is not canonical.
-                guard label.releasableTo.count == releasable.count else {
-                    throw SealingError(.nonCanonical, "the label lists its originator as releasable")
-                }
                 return LabelDocument(label)
             } catch let e as ModelError {
                 throw SealingError(.invalidLabel, e.reason)

@@ -1,6 +1,36 @@
 internal import Crypto
 internal import Foundation
 
+/// An RFC 9162 audit path, leaf upwards: its 32-byte hashes stored end to
+/// end in one buffer (envelopes carry two each; one allocation per path).
+public struct AuditPath: Hashable, Sendable, ExpressibleByArrayLiteral {
+    public let bytes: [UInt8]
+
+    public init(_ hashes: [[UInt8]]) {
+        var b: [UInt8] = []
+        b.reserveCapacity(hashes.count * 32)
+        for h in hashes {
+            precondition(h.count == 32, "an audit path holds 32-byte hashes")
+            b.append(contentsOf: h)
+        }
+        bytes = b
+    }
+
+    public init(arrayLiteral elements: [UInt8]...) { self.init(elements) }
+
+    init(flat: [UInt8]) {
+        precondition(flat.count % 32 == 0)
+        bytes = flat
+    }
+
+    public var count: Int { bytes.count / 32 }
+    public var hashes: [[UInt8]] { (0..<count).map { Array(bytes[($0 * 32)..<($0 * 32 + 32)]) } }
+    public var isEmpty: Bool { bytes.isEmpty }
+
+    /// The path without its last hash, or with `hash` inserted first (for probes).
+    public func dropLast() -> AuditPath { AuditPath(flat: Array(bytes.dropLast(32))) }
+}
+
 /// RFC 9162 §2.1 Merkle tree hashing over a list of leaves, used for batch
 /// signatures (one signature over the root; each member keeps its audit
 /// path) and by the ledger.
@@ -11,23 +41,22 @@ internal import Foundation
 public enum MerkleHash {
     public typealias Hash = [UInt8]
 
-    public static func leaf(_ data: some Sequence<UInt8>) -> Hash {
-        var h = SHA256()
-        h.update(data: [0x00])
-        h.update(data: Array(data))
-        return Array(h.finalize())
+    public static func leaf(_ data: [UInt8]) -> Hash {
+        var input = [UInt8](repeating: 0x00, count: 1)
+        input.append(contentsOf: data)
+        return SHA256.bytes(input)
     }
 
     public static func node(_ left: Hash, _ right: Hash) -> Hash {
-        var h = SHA256()
-        h.update(data: [0x01])
-        h.update(data: left)
-        h.update(data: right)
-        return Array(h.finalize())
+        var input = [UInt8](repeating: 0x01, count: 1)
+        input.reserveCapacity(65)
+        input.append(contentsOf: left)
+        input.append(contentsOf: right)
+        return SHA256.bytes(input)
     }
 
     /// The hash of the empty tree, SHA-256 of the empty string.
-    public static let empty: Hash = Array(SHA256.hash(data: [UInt8]()))
+    public static let empty: Hash = SHA256.bytes([UInt8]())
 
     /// Largest power of two strictly less than `n` (n ≥ 2).
     static func split(_ n: Int) -> Int {
@@ -49,31 +78,41 @@ public enum MerkleHash {
     }
 
     /// All audit paths of a list, computed in one pass: O(n log n).
-    public static func paths(_ leaves: [Hash]) -> [[Hash]] {
-        var paths = Array(repeating: [Hash](), count: leaves.count)
-        _ = build(leaves[...], offset: 0, into: &paths)
-        return paths
+    public static func paths(_ leaves: [Hash]) -> [AuditPath] { pathsAndRoot(leaves).paths }
+
+    /// The root and every audit path, hashing each interior node once
+    /// (n − 1 hashes for n leaves).
+    public static func pathsAndRoot(_ leaves: [Hash]) -> (paths: [AuditPath], root: Hash) {
+        guard !leaves.isEmpty else { return ([], empty) }
+        var depth = 0
+        while 1 << depth < leaves.count { depth += 1 }
+        var blank = [UInt8]()
+        blank.reserveCapacity(depth * 32)
+        var paths = Array(repeating: blank, count: leaves.count)
+        let root = build(leaves[...], offset: 0, into: &paths)
+        return (paths.map { AuditPath(flat: $0) }, root)
     }
 
-    private static func build(_ leaves: ArraySlice<Hash>, offset: Int, into paths: inout [[Hash]]) -> Hash {
+    private static func build(_ leaves: ArraySlice<Hash>, offset: Int, into paths: inout [[UInt8]]) -> Hash {
         if leaves.count == 1 { return leaves.first! }
         let k = split(leaves.count)
         let mid = leaves.startIndex + k
         let left = build(leaves[leaves.startIndex..<mid], offset: offset, into: &paths)
         let right = build(leaves[mid...], offset: offset + k, into: &paths)
-        for i in offset..<(offset + k) { paths[i].append(right) }
-        for i in (offset + k)..<(offset + leaves.count) { paths[i].append(left) }
+        for i in offset..<(offset + k) { paths[i].append(contentsOf: right) }
+        for i in (offset + k)..<(offset + leaves.count) { paths[i].append(contentsOf: left) }
         return node(left, right)
     }
 
     /// The root implied by a leaf hash at `index` of a tree of `size` leaves
     /// and its audit path (RFC 9162 §2.1.3.2), or `nil` if the path does not
     /// fit the position.
-    public static func root(fromLeaf leafHash: Hash, index: Int, size: Int, path: [Hash]) -> Hash? {
+    public static func root(fromLeaf leafHash: Hash, index: Int, size: Int, path: AuditPath) -> Hash? {
         guard index >= 0, index < size else { return nil }
         var fn = index, sn = size - 1
         var r = leafHash
-        for p in path {
+        for i in 0..<path.count {
+            let p = Array(path.bytes[(i * 32)..<(i * 32 + 32)])
             guard sn != 0 else { return nil }
             if fn & 1 == 1 || fn == sn {
                 r = node(p, r)
@@ -95,5 +134,14 @@ public enum MerkleHash {
 
 extension SHA256Digest {
     /// SHA-256 of `bytes` as an array.
-    static func of(_ bytes: some DataProtocol) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    static func of(_ bytes: some DataProtocol) -> [UInt8] { SHA256.bytes(bytes) }
+
+    /// The digest as an array, copied in one go (the generic `Array(_:)`
+    /// walks the digest byte by byte).
+    var bytes: [UInt8] { withUnsafeBytes { Array($0) } }
+}
+
+extension SHA256 {
+    /// SHA-256 of `data` as an array.
+    static func bytes(_ data: some DataProtocol) -> [UInt8] { hash(data: data).bytes }
 }

@@ -29,7 +29,7 @@ public struct Signed<Body: StatementBody>: Hashable, Sendable, CanonicalValue {
         self.signature = try key.sign(body.derBytes, structure: Body.structureName)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         try c.sequence { s in
             try body.encode(into: &s)
             try signature.encode(into: &s)
@@ -61,21 +61,21 @@ public struct ConsentBody: StatementBody {
     public var signer: Party { consent.originator }
     public var signedAt: Date { consent.issuedAt }
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         let k = consent
         guard let digest = Hex.decode(k.itemDigest), digest.count == 32 else {
             throw SealingError(.malformed, "a consent names an item by its 32-byte digest")
         }
-        try c.sequence { s in
-            try s.integer(protocolVersion)
-            try s.utf8(k.id)
-            try s.party(k.originator)
-            try s.octets(digest)
-            try s.party(k.holder)
-            try s.party(k.thirdParty)
-            if let p = k.purpose { try s.optional(0) { try $0.utf8(p) } }
-            try s.instant(k.issuedAt)
-            try s.instant(k.expiresAt)
+        c.sequence { s in
+            s.integer(protocolVersion)
+            s.utf8(k.id)
+            s.party(k.originator)
+            s.octets(digest)
+            s.party(k.holder)
+            s.party(k.thirdParty)
+            if let p = k.purpose { s.optional(0) { $0.utf8(p) } }
+            s.instant(k.issuedAt)
+            s.instant(k.expiresAt)
         }
     }
 
@@ -114,7 +114,7 @@ public struct StatementDocument: StatementBody {
         "amendment", "mutual-termination",
     ]
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         let s = statement
         var effective: Date?, notice: String?, condition: String?, proposal: String?, summary: String?
         switch s.act {
@@ -126,19 +126,19 @@ public struct StatementDocument: StatementBody {
         case .amendment(let p, let sm, let e): (proposal, summary, effective) = (p, sm, e)
         case .mutualTermination(let p, let e): (proposal, effective) = (p, e)
         }
-        try c.sequence { b in
-            try b.integer(protocolVersion)
-            try b.utf8(s.id)
-            try b.utf8(s.agreement)
-            try b.party(s.party)
-            try b.instant(s.at)
-            try b.enumerated(Self.acts.firstIndex(of: s.act.name)! + 1)
-            if let effective { try b.optional(0) { try $0.instant(effective) } }
-            if let notice { try b.optional(1) { try $0.utf8(notice) } }
-            if let condition { try b.optional(2) { try $0.utf8(condition) } }
-            if let proposal { try b.optional(3) { try $0.utf8(proposal) } }
-            if let summary { try b.optional(4) { try $0.utf8(summary) } }
-            if let note = s.note { try b.optional(5) { try $0.utf8(note) } }
+        c.sequence { b in
+            b.integer(protocolVersion)
+            b.utf8(s.id)
+            b.utf8(s.agreement)
+            b.party(s.party)
+            b.instant(s.at)
+            b.enumerated(Self.acts.firstIndex(of: s.act.name)! + 1)
+            if let effective { b.optional(0) { $0.instant(effective) } }
+            if let notice { b.optional(1) { $0.utf8(notice) } }
+            if let condition { b.optional(2) { $0.utf8(condition) } }
+            if let proposal { b.optional(3) { $0.utf8(proposal) } }
+            if let summary { b.optional(4) { $0.utf8(summary) } }
+            if let note = s.note { b.optional(5) { $0.utf8(note) } }
         }
     }
 
@@ -192,10 +192,10 @@ public struct ReclassificationNotice: StatementBody {
             (id, originator, itemDigest, oldLevel, newLevel, at, reason)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion); try s.utf8(id); try s.party(originator); try s.octets(itemDigest)
-            try s.utf8(oldLevel); try s.utf8(newLevel); try s.instant(at); try s.utf8(reason)
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion); s.utf8(id); s.party(originator); s.octets(itemDigest)
+            s.utf8(oldLevel); s.utf8(newLevel); s.instant(at); s.utf8(reason)
         }
     }
 
@@ -225,10 +225,10 @@ public struct DestructionRequest: StatementBody {
         (self.id, self.originator, self.holder, self.itemDigest, self.at, self.reason) = (id, originator, holder, itemDigest, at, reason)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion); try s.utf8(id); try s.party(originator); try s.party(holder)
-            try s.octets(itemDigest); try s.instant(at); try s.utf8(reason)
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion); s.utf8(id); s.party(originator); s.party(holder)
+            s.octets(itemDigest); s.instant(at); s.utf8(reason)
         }
     }
 
@@ -260,10 +260,10 @@ public struct DestructionCertificate: StatementBody {
             (id, request, holder, originator, itemDigest, destroyedAt, method)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion); try s.utf8(id); try s.utf8(request); try s.party(holder); try s.party(originator)
-            try s.octets(itemDigest); try s.instant(destroyedAt); try s.utf8(method)
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion); s.utf8(id); s.utf8(request); s.party(holder); s.party(originator)
+            s.octets(itemDigest); s.instant(destroyedAt); s.utf8(method)
         }
     }
 
@@ -299,11 +299,11 @@ public struct CompromiseReport: StatementBody {
             (id, reporter, originator, itemDigests, stage, at, description)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion); try s.utf8(id); try s.party(reporter); try s.party(originator)
-            try s.sequence { d in for x in itemDigests.sorted(by: { $0.lexicographicallyPrecedes($1) }) { try d.octets(x) } }
-            try s.enumerated(stage.rawValue); try s.instant(at); try s.utf8(description)
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion); s.utf8(id); s.party(reporter); s.party(originator)
+            s.sequence { d in for x in itemDigests.sorted(by: { $0.lexicographicallyPrecedes($1) }) { d.octets(x) } }
+            s.enumerated(stage.rawValue); s.instant(at); s.utf8(description)
         }
     }
 
@@ -318,9 +318,11 @@ public struct CompromiseReport: StatementBody {
             }
             guard !digests.isEmpty else { throw r.fail("a report names at least one item") }
             let stage = Stage(rawValue: try r.enumerated(in: 1...4))!
-            return CompromiseReport(
+            let report = CompromiseReport(
                 id: id, reporter: reporter, originator: originator, itemDigests: digests, stage: stage, at: try r.instant(),
                 description: try r.utf8())
+            try Self.requireCanonical(report, node)
+            return report
         }
     }
 }
@@ -341,9 +343,9 @@ public struct TreeHead: StatementBody {
         (self.party, self.size, self.root, self.at) = (party, size, root, at)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
-        try c.sequence { s in
-            try s.integer(protocolVersion); try s.party(party); try s.integer(size); try s.octets(root); try s.instant(at)
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion); s.party(party); s.integer(size); s.octets(root); s.instant(at)
         }
     }
 
@@ -358,26 +360,27 @@ public struct TreeHead: StatementBody {
 public typealias SignedTreeHead = Signed<TreeHead>
 
 /// A delivery receipt: the receiver's signed tree head and the inclusion
-/// proof of the ledger entry recording the receipt.
+/// proof of the ledger entry recording the receipt. Everything in it is
+/// covered by the receiver's signature or by the inclusion proof: who sent
+/// what is read from the entry itself.
 public struct DeliveryReceipt: Hashable, Sendable, CanonicalValue {
     public static let structureName = "DeliveryReceipt"
     public var receiver: Party
-    public var sender: Party
     /// The receiver's ledger leaf (its entry bytes).
     public var entry: [UInt8]
     public var leafIndex: Int
-    public var path: [[UInt8]]
+    public var path: AuditPath
     public var treeHead: SignedTreeHead
 
-    public init(receiver: Party, sender: Party, entry: [UInt8], leafIndex: Int, path: [[UInt8]], treeHead: SignedTreeHead) {
-        (self.receiver, self.sender, self.entry, self.leafIndex, self.path, self.treeHead) = (receiver, sender, entry, leafIndex, path, treeHead)
+    public init(receiver: Party, entry: [UInt8], leafIndex: Int, path: AuditPath, treeHead: SignedTreeHead) {
+        (self.receiver, self.entry, self.leafIndex, self.path, self.treeHead) = (receiver, entry, leafIndex, path, treeHead)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         try c.sequence { s in
-            try s.integer(protocolVersion); try s.party(receiver); try s.party(sender); try s.octets(entry)
-            try s.integer(leafIndex)
-            try s.sequence { p in for h in path { try p.octets(h) } }
+            s.integer(protocolVersion); s.party(receiver); s.octets(entry)
+            s.integer(leafIndex)
+            s.path(path)
             try treeHead.encode(into: &s)
         }
     }
@@ -385,14 +388,10 @@ public struct DeliveryReceipt: Hashable, Sendable, CanonicalValue {
     public init(decoding node: ASN1Node) throws {
         self = try FieldReader.read(node, Self.structureName) { r in
             try r.version()
-            let receiver = try r.party(), sender = try r.party(), entry = try r.octets(), index = try r.integer()
-            let path: [[UInt8]] = try r.sequence { p in
-                var out: [[UInt8]] = []
-                while p.hasMore { out.append(try p.octets(count: 32)) }
-                return out
-            }
+            let receiver = try r.party(), entry = try r.octets(), index = try r.integer()
+            let path = try r.digestList()
             return DeliveryReceipt(
-                receiver: receiver, sender: sender, entry: entry, leafIndex: index, path: path,
+                receiver: receiver, entry: entry, leafIndex: index, path: path,
                 treeHead: try SignedTreeHead(decoding: try r.node()))
         }
     }

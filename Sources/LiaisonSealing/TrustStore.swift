@@ -19,14 +19,14 @@ public struct NodeIdentity: Hashable, Sendable, CanonicalValue {
             (party, signingKey, encryptionKey, rootCertificate, nodeCertificate)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         try c.sequence { s in
-            try s.integer(protocolVersion)
-            try s.party(party)
+            s.integer(protocolVersion)
+            s.party(party)
             try signingKey.encode(into: &s)
             try encryptionKey.encode(into: &s)
-            try s.octets(rootCertificate)
-            try s.octets(nodeCertificate)
+            s.octets(rootCertificate)
+            s.octets(nodeCertificate)
         }
     }
 
@@ -155,15 +155,15 @@ public struct KeyRotation: Hashable, Sendable, CanonicalValue {
         public var validFrom: Date
         public var oldValidUntil: Date
 
-        public func encode(into c: inout DER.Serializer) throws {
+        public func encode(into c: inout DERWriter) throws {
             try c.sequence { s in
-                try s.integer(protocolVersion)
-                try s.party(party)
-                try s.octets(oldKeyID)
+                s.integer(protocolVersion)
+                s.party(party)
+                s.octets(oldKeyID)
                 try newKey.encode(into: &s)
                 if let e = newEncryptionKey { try s.optional(0) { try e.encode(into: &$0) } }
-                try s.instant(validFrom)
-                try s.instant(oldValidUntil)
+                s.instant(validFrom)
+                s.instant(oldValidUntil)
             }
         }
 
@@ -199,7 +199,7 @@ public struct KeyRotation: Hashable, Sendable, CanonicalValue {
         (self.body, self.oldSignature, self.newSignature) = (body, oldSignature, newSignature)
     }
 
-    public func encode(into c: inout DER.Serializer) throws {
+    public func encode(into c: inout DERWriter) throws {
         try c.sequence { s in
             try body.encode(into: &s)
             try oldSignature.encode(into: &s)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LiaisonApp
+import LiaisonBench
 
 /// The `liaison` command-line tool: thin commands calling LiaisonApp.
 @main
@@ -12,7 +13,7 @@ struct Liaison: ParsableCommand {
             Agreements, schemes and lifecycle statements are YAML files (see docs/agreements.md and Examples/).
             Instants are RFC 3339 with an explicit offset, e.g. 2019-11-22T20:00:00+09:00.
             """,
-        subcommands: [Demo.self, AgreementCommand.self, LabelCommand.self]
+        subcommands: [Demo.self, AgreementCommand.self, LabelCommand.self, Bench.self]
     )
 }
 
@@ -112,6 +113,47 @@ extension Liaison {
             var from: String?
 
             func run() throws { try emit(Commands.mark(agreement: agreement, to: to, level: level, from: from)) }
+        }
+    }
+}
+
+extension Liaison {
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Measure throughput (build with -c release).", subcommands: [Crypto.self])
+
+        struct Crypto: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Single-core seal and open rates per suite, single and batch mode, beside the raw primitives.")
+
+            @Option(help: "Timed runs per figure; the median is reported.")
+            var runs = 3
+
+            @Option(help: "Work per run relative to the default (e.g. 0.1 for a quick look).")
+            var scale = 1.0
+
+            @Flag(help: "Print JSON lines instead of a table.")
+            var json = false
+
+            @Option(help: "Only the figures whose name contains this text.")
+            var only: String?
+
+            func run() throws {
+                #if DEBUG
+                    FileHandle.standardError.write(Data("note: this is a debug build; run `swift run -c release liaison bench crypto` for real figures\n".utf8))
+                #endif
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                try CryptoBench(runs: runs, scale: scale, filter: only).run { row in
+                    guard let row else { return }
+                    if json {
+                        print(String(decoding: try! encoder.encode(row), as: UTF8.self))
+                    } else {
+                        let rate = String(format: "%12.0f", row.median)
+                        print("\(row.name.padding(toLength: 58, withPad: " ", startingAt: 0)) \(rate) \(row.unit)")
+                    }
+                }
+            }
         }
     }
 }
