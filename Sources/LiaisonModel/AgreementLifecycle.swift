@@ -99,6 +99,9 @@ public struct AgreementLifecycle: Sendable {
     /// Every change, in time order, including scheduled ones still to come.
     public let events: [TimelineEvent]
     private let snapshots: [(at: Date, state: Snapshot)]
+    /// The instants and phases of `snapshots`, for cheap in-force checks.
+    private let phaseInstants: [Date]
+    private let phases: [AgreementStatus.Phase]
 
     public init(agreement: Agreement, statements: [LifecycleStatement]) {
         var machine = Machine(agreement: agreement)
@@ -125,6 +128,8 @@ public struct AgreementLifecycle: Sendable {
         self.refused = machine.refused.sorted { LifecycleStatement.canonicalOrder($0.statement, $1.statement) }
         self.events = machine.snapshots.map { TimelineEvent(at: $0.at, phase: $0.state.phase, cause: $0.state.cause) }
         self.snapshots = machine.snapshots
+        self.phaseInstants = machine.snapshots.map(\.at)
+        self.phases = machine.snapshots.map(\.state.phase)
     }
 
     /// The state at `instant`.
@@ -156,7 +161,9 @@ public struct AgreementLifecycle: Sendable {
     /// Whether information may be exchanged under the agreement at
     /// `instant` (cheap: no calendar work).
     public func isInForce(at instant: Date) -> Bool {
-        let phase = snapshots.last(where: { $0.at <= instant })?.state.phase ?? .pending
+        var i = phaseInstants.count - 1
+        while i >= 0, phaseInstants[i] > instant { i -= 1 }
+        let phase = i >= 0 ? phases[i] : .pending
         return phase == .inForce || phase == .noticeGiven || phase == .noticeSuspended
     }
 

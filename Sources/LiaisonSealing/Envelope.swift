@@ -210,7 +210,10 @@ public struct Envelope: Hashable, Sendable, CanonicalValue {
                     batchIndex: 0, path: [], digest: SHA256.bytes(coreNode.encodedBytes))
             }
             let index = try r.integer(in: 0...Int(Int32.max))
-            return core.with(batchIndex: index, path: try r.digestList())
+            let path = try r.digestList()
+            return Envelope(
+                header: core.header, manifest: core.manifest, originProof: core.originProof, consents: core.consents,
+                ciphertext: core.ciphertext, batchIndex: index, path: path, digest: core.digest)
         }
     }
 }
@@ -392,7 +395,8 @@ extension SigningKey {
         var envelopes: [Envelope] = []
         envelopes.reserveCapacity(items.count)
         var roots: [OriginRoot] = []
-        var rootDigests: [[UInt8]: (root: OriginRoot, digest: [UInt8])] = [:]
+        // One entry per signed origin statement (originator, instant, count, root).
+        var rootDigests: [DigestKey: (root: OriginRoot, digest: [UInt8])] = [:]
         for (i, o) in items.enumerated() {
             let header = EnvelopeHeader(from: from, to: to, agreementDigest: digest, sequence: firstSequence + i, at: instant)
             let box = try AES.GCM.seal(
@@ -400,11 +404,14 @@ extension SigningKey {
                 authenticating: BatchHeader.aad(header: header, itemDigest: o.item.manifest.digest))
             let root = o.item.seal.root
             let rootDigest: [UInt8]
-            if let known = rootDigests[root.root], known.root == root {
+            let key = DigestKey(root.root)
+            if let known = rootDigests[key], known.root.originator == root.originator, known.root.sealedAt == root.sealedAt,
+                known.root.count == root.count
+            {
                 rootDigest = known.digest
             } else {
                 rootDigest = root.digest
-                rootDigests[root.root] = (root, rootDigest)
+                rootDigests[key] = (root, rootDigest)
                 roots.append(root)
             }
             envelopes.append(

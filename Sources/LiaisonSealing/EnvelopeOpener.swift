@@ -33,9 +33,15 @@ public struct EnvelopeOpener: Sendable {
     let trust: TrustStore
     let book: AgreementBook
     let agreementsByDigest: [[UInt8]: Agreement]
-    private var batchKeys: [[UInt8]: SymmetricKey] = [:]
+    private var batchKeys: [DigestKey: SymmetricKey] = [:]
+    /// Dual markings already computed, by agreement, originator and level.
+    private var markings: [MarkingKey: DualMarking] = [:]
+    struct MarkingKey: Hashable, Sendable {
+        let agreement: String, originator: Party, level: String
+    }
+
     /// Digests of origin roots whose signature verified.
-    private var verifiedRoots: Set<[UInt8]> = []
+    private var verifiedRoots: Set<DigestKey> = []
 
     public init(me: Party, decryptionKey: DecryptionKey, trust: TrustStore, book: AgreementBook) {
         self.me = me
@@ -53,7 +59,7 @@ public struct EnvelopeOpener: Sendable {
             return batch.envelopes.map { _ in .failure(e) }
         }
         let headerDigest = SHA256.bytes(batch.header.derBytes)
-        let roots = Dictionary(batch.originRoots.map { ($0.digest, $0) }, uniquingKeysWith: { a, _ in a })
+        let roots = Dictionary(batch.originRoots.map { (DigestKey($0.digest), $0) }, uniquingKeysWith: { a, _ in a })
         // Whole trees at once: when every envelope of the batch is present
         // and the recomputed root matches, each envelope is covered without
         // walking its path (n − 1 hashes instead of n log n). The same for
@@ -62,8 +68,8 @@ public struct EnvelopeOpener: Sendable {
         let envelopeLeaves = batch.envelopes.map { MerkleHash.leaf($0.digest) }
         let batchTree = MerkleHash.pathsAndRoot(envelopeLeaves)
         let batchWhole = batchTree.root == batch.header.body.root
-        var originWhole = Set<[UInt8]>()
-        let groups = Dictionary(grouping: batch.envelopes.indices, by: { batch.envelopes[$0].originProof.rootDigest })
+        var originWhole = Set<DigestKey>()
+        let groups = Dictionary(grouping: batch.envelopes.indices, by: { DigestKey(batch.envelopes[$0].originProof.rootDigest) })
         for (digest, members) in groups {
             guard let root = roots[digest], root.count == members.count,
                 members.enumerated().allSatisfy({ batch.envelopes[$0.element].originProof.index == $0.offset })
@@ -77,13 +83,13 @@ public struct EnvelopeOpener: Sendable {
         }
         return batch.envelopes.enumerated().map { i, e in
             Result { () throws(SealingError) in
-                guard let root = roots[e.originProof.rootDigest] else {
+                guard let root = roots[DigestKey(e.originProof.rootDigest)] else {
                     throw SealingError(.originSealInvalid, "the envelope names an origin root its batch does not carry")
                 }
                 let covered = batchWhole && e.batchIndex == i && e.path == batchTree.paths[i]
                 return try open(
                     e, in: batch.header, headerDigest: headerDigest, root: root, rootDigest: e.originProof.rootDigest,
-                    covered: covered, bound: originWhole.contains(e.originProof.rootDigest))
+                    covered: covered, bound: originWhole.contains(DigestKey(e.originProof.rootDigest)))
             }
         }
     }
@@ -119,12 +125,12 @@ public struct EnvelopeOpener: Sendable {
         }
         // The batch: signature once, then this envelope's path to its root.
         let key: SymmetricKey
-        if let cached = batchKeys[headerDigest] {
+        if let cached = batchKeys[DigestKey(headerDigest)] {
             key = cached
         } else {
             _ = try signedHeader.verified(by: trust)
             key = try batchKey(bh)
-            batchKeys[headerDigest] = key
+            batchKeys[DigestKey(headerDigest)] = key
         }
         guard covered || MerkleHash.root(fromLeaf: MerkleHash.leaf(e.digest), index: e.batchIndex, size: bh.count, path: e.path) == bh.root else {
             throw SealingError(.batchPathInvalid, "the envelope is not covered by its batch's signed root (altered or misplaced)")
@@ -136,8 +142,8 @@ public struct EnvelopeOpener: Sendable {
         guard root.originator == label.originator, bound || seal.binds(itemDigest: itemDigest, originator: label.originator) else {
             throw SealingError(.originSealInvalid, "the origin seal does not bind this label and payload digest (altered after sealing)")
         }
-        if !verifiedRoots.contains(rootDigest) {
-            let originKey = try trust.verifyingKey(root.signature.keyID, of: root.originator, at: root.sealedAt)
+        if !verifiedRoots.contains(DigestKey(rootDigest)) {
+            let originKey = try trust.verifier(root.signature.keyID, of: root.originator, at: root.sealedAt)
             do {
                 try originKey.verify(root.signature, over: try root.bodyBytes(), structure: OriginRoot.bodyName)
             } catch let error as SealingError {
@@ -145,7 +151,7 @@ public struct EnvelopeOpener: Sendable {
             } catch {
                 throw SealingError(.originSealInvalid, "the originator's seal cannot be encoded")
             }
-            verifiedRoots.insert(rootDigest)
+            verifiedRoots.insert(DigestKey(rootDigest))
         }
         // Consents: each must be the originator's, signed with its pinned key.
         var consents: [Consent] = []
@@ -180,8 +186,16 @@ public struct EnvelopeOpener: Sendable {
         guard payload.count == e.manifest.payloadSize, SHA256.bytes(payload) == e.manifest.payloadDigest else {
             throw SealingError(.payloadDigestMismatch, "the payload does not match the digest its originator sealed")
         }
-        guard case .success(let marking) = DualMarking.make(agreement: agreement, originator: label.originator, level: label.level, receiver: me) else {
-            throw SealingError(.policyRefused, "no dual marking for \(label.level)")
+        let markingKey = MarkingKey(agreement: agreement.id, originator: label.originator, level: label.level)
+        let marking: DualMarking
+        if let known = markings[markingKey] {
+            marking = known
+        } else {
+            guard case .success(let made) = DualMarking.make(agreement: agreement, originator: label.originator, level: label.level, receiver: me) else {
+                throw SealingError(.policyRefused, "no dual marking for \(label.level)")
+            }
+            markings[markingKey] = made
+            marking = made
         }
         return VerifiedEnvelope(
             header: e.header, agreement: agreement.id, manifest: e.manifest, originSeal: seal, consents: consents,

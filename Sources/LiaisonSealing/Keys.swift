@@ -20,37 +20,44 @@ extension CryptoSuite {
 }
 
 /// A node's private signing key: Ed25519 *and* ML-DSA-65 (`hybrid-pq`,
-/// both required to verify), or ECDSA P-384 (`classic`).
-public enum SigningKey: Sendable {
-    case hybrid(ed25519: Curve25519.Signing.PrivateKey, mldsa: MLDSA65.PrivateKey)
-    case classic(P384.Signing.PrivateKey)
+/// both required to verify), or ECDSA P-384 (`classic`). The public half
+/// and its key id are derived once (deriving an ML-DSA public key from its
+/// seed is not cheap).
+public struct SigningKey: Sendable {
+    enum Material: Sendable {
+        case hybrid(ed25519: Curve25519.Signing.PrivateKey, mldsa: MLDSA65.PrivateKey)
+        case classic(P384.Signing.PrivateKey)
+    }
+
+    let material: Material
+    public let verifyingKey: VerifyingKey
+    let keyID: [UInt8]
+
+    init(_ material: Material) {
+        self.material = material
+        switch material {
+        case .hybrid(let e, let m):
+            verifyingKey = VerifyingKey(
+                suite: .hybridPQ, parts: [Array(e.publicKey.rawRepresentation), Array(m.publicKey.rawRepresentation)])
+        case .classic(let p):
+            verifyingKey = VerifyingKey(suite: .classic, parts: [Array(p.publicKey.x963Representation)])
+        }
+        keyID = verifyingKey.keyID
+    }
 
     /// A fresh key of `suite`.
     public static func generate(_ suite: CryptoSuite) throws -> SigningKey {
         switch suite {
-        case .hybridPQ: .hybrid(ed25519: Curve25519.Signing.PrivateKey(), mldsa: try MLDSA65.PrivateKey())
-        case .classic: .classic(P384.Signing.PrivateKey())
+        case .hybridPQ: SigningKey(.hybrid(ed25519: Curve25519.Signing.PrivateKey(), mldsa: try MLDSA65.PrivateKey()))
+        case .classic: SigningKey(.classic(P384.Signing.PrivateKey()))
         }
     }
 
-    public var suite: CryptoSuite {
-        switch self {
-        case .hybrid: .hybridPQ
-        case .classic: .classic
-        }
-    }
-
-    public var verifyingKey: VerifyingKey {
-        switch self {
-        case .hybrid(let e, let m):
-            VerifyingKey(suite: .hybridPQ, parts: [Array(e.publicKey.rawRepresentation), Array(m.publicKey.rawRepresentation)])
-        case .classic(let p): VerifyingKey(suite: .classic, parts: [Array(p.publicKey.x963Representation)])
-        }
-    }
+    public var suite: CryptoSuite { verifyingKey.suite }
 
     /// The private key as seeds (Ed25519 seed ‖ ML-DSA seed, or the P-384 scalar).
     public var secretBytes: [UInt8] {
-        switch self {
+        switch material {
         case .hybrid(let e, let m): Array(e.rawRepresentation) + Array(m.seedRepresentation)
         case .classic(let p): Array(p.rawRepresentation)
         }
@@ -61,11 +68,12 @@ public enum SigningKey: Sendable {
             switch suite {
             case .hybridPQ:
                 guard b.count == 64 else { throw SealingError(.invalidKey, "a hybrid signing key is 64 bytes of seeds") }
-                self = .hybrid(
-                    ed25519: try Curve25519.Signing.PrivateKey(rawRepresentation: b[0..<32]),
-                    mldsa: try MLDSA65.PrivateKey(seedRepresentation: b[32..<64], publicKey: nil))
+                self.init(
+                    .hybrid(
+                        ed25519: try Curve25519.Signing.PrivateKey(rawRepresentation: b[0..<32]),
+                        mldsa: try MLDSA65.PrivateKey(seedRepresentation: b[32..<64], publicKey: nil)))
             case .classic:
-                self = .classic(try P384.Signing.PrivateKey(rawRepresentation: b))
+                self.init(.classic(try P384.Signing.PrivateKey(rawRepresentation: b)))
             }
         } catch let e as SealingError {
             throw e
@@ -79,13 +87,12 @@ public enum SigningKey: Sendable {
     /// kind of structure never verifies as another.
     public func sign(_ message: some DataProtocol, structure: String) throws -> Signature {
         let input = Signature.signingInput(message, structure: structure)
-        switch self {
+        switch material {
         case .hybrid(let e, let m):
             return Signature(
-                keyID: verifyingKey.keyID, suite: .hybridPQ,
-                parts: [Array(try e.signature(for: input)), Array(try m.signature(for: input))])
+                keyID: keyID, suite: .hybridPQ, parts: [Array(try e.signature(for: input)), Array(try m.signature(for: input))])
         case .classic(let p):
-            return Signature(keyID: verifyingKey.keyID, suite: .classic, parts: [Array(try p.signature(for: input).rawRepresentation)])
+            return Signature(keyID: keyID, suite: .classic, parts: [Array(try p.signature(for: input).rawRepresentation)])
         }
     }
 }
@@ -152,30 +159,66 @@ public struct VerifyingKey: Hashable, Sendable, CanonicalValue {
     /// Whether `signature` is a valid signature by this key over `message`
     /// in the domain `structure`; throws the specific failure otherwise.
     public func verify(_ signature: Signature, over message: some DataProtocol, structure: String) throws(SealingError) {
+        try ParsedVerifyingKey(self).verify(signature, over: message, structure: structure)
+    }
+}
+
+/// A verifying key with its public keys parsed once (parsing an ML-DSA-65
+/// key expands its matrix; a trust store keeps these for its pinned keys).
+struct ParsedVerifyingKey: Sendable {
+    let key: VerifyingKey
+    let keyID: [UInt8]
+    let ed25519: Curve25519.Signing.PublicKey?
+    let mldsa: MLDSA65.PublicKey?
+    let p384: P384.Signing.PublicKey?
+
+    init(_ key: VerifyingKey) throws(SealingError) {
+        self.key = key
+        keyID = key.keyID
+        do {
+            switch key.suite {
+            case .hybridPQ:
+                guard key.parts.count == 2 else { throw SealingError(.invalidKey, "a hybrid-pq key has two parts") }
+                ed25519 = try Curve25519.Signing.PublicKey(rawRepresentation: key.parts[0])
+                mldsa = try MLDSA65.PublicKey(rawRepresentation: key.parts[1])
+                p384 = nil
+            case .classic:
+                guard key.parts.count == 1 else { throw SealingError(.invalidKey, "a classic key has one part") }
+                p384 = try P384.Signing.PublicKey(x963Representation: key.parts[0])
+                ed25519 = nil
+                mldsa = nil
+            }
+        } catch let e as SealingError {
+            throw e
+        } catch {
+            throw SealingError(.invalidKey, "the \(key.suite.rawValue) public key is not valid: \(error)")
+        }
+    }
+
+    func verify(_ signature: Signature, over message: some DataProtocol, structure: String) throws(SealingError) {
         guard signature.keyID == keyID else {
             throw SealingError(.wrongSigner, "\(structure) is signed by key \(Hex.encode(signature.keyID.prefix(8)))…, not \(Hex.encode(keyID.prefix(8)))…")
         }
-        guard signature.suite == suite else {
-            throw SealingError(.suiteMismatch, "\(structure) carries a \(signature.suite.rawValue) signature; the key is \(suite.rawValue)")
+        guard signature.suite == key.suite else {
+            throw SealingError(.suiteMismatch, "\(structure) carries a \(signature.suite.rawValue) signature; the key is \(key.suite.rawValue)")
         }
         let input = Signature.signingInput(message, structure: structure)
-        switch suite {
+        switch key.suite {
         case .hybridPQ:
             guard signature.parts.count == 2, !signature.parts[0].isEmpty, !signature.parts[1].isEmpty else {
                 throw SealingError(.signatureMissing, "\(structure): a hybrid-pq signature needs both Ed25519 and ML-DSA-65")
             }
-            guard let e = try? Curve25519.Signing.PublicKey(rawRepresentation: parts[0]),
-                e.isValidSignature(signature.parts[0], for: input)
-            else { throw SealingError(.signatureInvalid, "\(structure): the Ed25519 signature does not verify") }
-            guard let m = try? MLDSA65.PublicKey(rawRepresentation: parts[1]),
-                m.isValidSignature(signature.parts[1], for: input)
-            else { throw SealingError(.signatureInvalid, "\(structure): the ML-DSA-65 signature does not verify") }
+            guard let e = ed25519, e.isValidSignature(signature.parts[0], for: input) else {
+                throw SealingError(.signatureInvalid, "\(structure): the Ed25519 signature does not verify")
+            }
+            guard let m = mldsa, m.isValidSignature(signature.parts[1], for: input) else {
+                throw SealingError(.signatureInvalid, "\(structure): the ML-DSA-65 signature does not verify")
+            }
         case .classic:
             guard signature.parts.count == 1, !signature.parts[0].isEmpty else {
                 throw SealingError(.signatureMissing, "\(structure): the ECDSA P-384 signature is missing")
             }
-            guard let k = try? P384.Signing.PublicKey(x963Representation: parts[0]),
-                let sig = try? P384.Signing.ECDSASignature(rawRepresentation: signature.parts[0]),
+            guard let k = p384, let sig = try? P384.Signing.ECDSASignature(rawRepresentation: signature.parts[0]),
                 k.isValidSignature(sig, for: input)
             else { throw SealingError(.signatureInvalid, "\(structure): the ECDSA P-384 signature does not verify") }
         }

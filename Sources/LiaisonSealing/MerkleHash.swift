@@ -132,6 +132,20 @@ public enum MerkleHash {
     }
 }
 
+/// A 32-byte digest as a dictionary key: hashed as four words rather than
+/// byte by byte as `[UInt8]` is.
+struct DigestKey: Hashable, Sendable {
+    let a: UInt64, b: UInt64, c: UInt64, d: UInt64
+
+    init(_ bytes: [UInt8]) {
+        precondition(bytes.count == 32)
+        (a, b, c, d) = bytes.withUnsafeBytes {
+            ($0.loadUnaligned(fromByteOffset: 0, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+             $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self), $0.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+        }
+    }
+}
+
 extension SHA256Digest {
     /// SHA-256 of `bytes` as an array.
     static func of(_ bytes: some DataProtocol) -> [UInt8] { SHA256.bytes(bytes) }

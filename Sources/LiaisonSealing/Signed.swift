@@ -45,7 +45,7 @@ public struct Signed<Body: StatementBody>: Hashable, Sendable, CanonicalValue {
     /// Checks the signature against the signer's pinned key valid at the
     /// statement's instant; returns the body only if it holds.
     public func verified(by trust: TrustStore) throws(SealingError) -> Body {
-        let key = try trust.verifyingKey(signature.keyID, of: body.signer, at: body.signedAt)
+        let key = try trust.verifier(signature.keyID, of: body.signer, at: body.signedAt)
         try key.verify(signature, over: body.derBytes, structure: Body.structureName)
         return body
     }

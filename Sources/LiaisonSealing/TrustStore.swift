@@ -57,6 +57,8 @@ public struct TrustStore: Sendable {
     struct Entry: Sendable {
         var party: Party
         var key: VerifyingKey
+        /// Parsed once when pinned; `nil` if the key does not parse.
+        var parsed: ParsedVerifyingKey?
         var validFrom: Date?
         var validUntil: Date?
     }
@@ -85,13 +87,18 @@ public struct TrustStore: Sendable {
 
     /// Trusts `key` for `party` within an optional validity window.
     public mutating func pin(_ key: VerifyingKey, of party: Party, validFrom: Date? = nil, validUntil: Date? = nil) {
-        signing[key.keyID] = Entry(party: party, key: key, validFrom: validFrom, validUntil: validUntil)
+        signing[key.keyID] = Entry(party: party, key: key, parsed: try? ParsedVerifyingKey(key), validFrom: validFrom, validUntil: validUntil)
     }
 
     public mutating func pinEncryption(_ key: EncryptionKey, of party: Party) { encryption[party] = key }
 
     /// The pinned key with `keyID`, if it belongs to `party` and is valid at `instant`.
     public func verifyingKey(_ keyID: [UInt8], of party: Party, at instant: Date) throws(SealingError) -> VerifyingKey {
+        try verifier(keyID, of: party, at: instant).key
+    }
+
+    /// The same, parsed, ready to verify.
+    func verifier(_ keyID: [UInt8], of party: Party, at instant: Date) throws(SealingError) -> ParsedVerifyingKey {
         guard let e = signing[keyID] else {
             throw SealingError(.unpinnedKey, "key \(Hex.encode(keyID.prefix(8)))… is not pinned for any party")
         }
@@ -104,7 +111,8 @@ public struct TrustStore: Sendable {
         if let u = e.validUntil, instant >= u {
             throw SealingError(.keyNotValidAt, "\(party)'s key \(Hex.encode(keyID.prefix(8)))… was retired at \(RFC3339.format(u))")
         }
-        return e.key
+        guard let parsed = e.parsed else { throw SealingError(.invalidKey, "\(party)'s pinned key does not parse") }
+        return parsed
     }
 
     public func encryptionKey(of party: Party) throws(SealingError) -> EncryptionKey {
@@ -135,7 +143,8 @@ public struct TrustStore: Sendable {
             throw SealingError(.invalidRotation, "the rotation is not signed by both keys: \(error.reason)")
         }
         signing[b.oldKeyID]!.validUntil = min(old.validUntil ?? b.oldValidUntil, b.oldValidUntil)
-        signing[b.newKey.keyID] = Entry(party: b.party, key: b.newKey, validFrom: b.validFrom, validUntil: nil)
+        signing[b.newKey.keyID] = Entry(
+            party: b.party, key: b.newKey, parsed: try? ParsedVerifyingKey(b.newKey), validFrom: b.validFrom, validUntil: nil)
         if let e = b.newEncryptionKey { encryption[b.party] = e }
     }
 }

@@ -150,7 +150,7 @@ extension Liaison {
                         print(String(decoding: try! encoder.encode(row), as: UTF8.self))
                     } else {
                         let rate = String(format: "%12.0f", row.median)
-                        print("\(row.name.padding(toLength: 58, withPad: " ", startingAt: 0)) \(rate) \(row.unit)")
+                        print("\(row.name.padding(toLength: 76, withPad: " ", startingAt: 0)) \(rate) \(row.unit)")
                     }
                 }
             }
