@@ -41,7 +41,13 @@ let package = Package(
         ),
         .target(
             name: "LiaisonApp",
-            dependencies: ["LiaisonModel", "LiaisonSealing"],
+            dependencies: [
+                "LiaisonModel",
+                "LiaisonSealing",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(

@@ -7,6 +7,7 @@ public struct AppError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidDocument = Code(name: "invalidDocument")
         public static let invalidArgument = Code(name: "invalidArgument")
         public static let refused = Code(name: "refused")
+        public static let insecureKeyFile = Code(name: "insecureKeyFile")
     }
 
     public let code: Code

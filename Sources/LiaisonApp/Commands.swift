@@ -1,5 +1,6 @@
 public import Foundation
 internal import LiaisonModel
+internal import LiaisonSealing
 
 /// What a command printed and how it ends; the CLI writes it out.
 public struct CommandOutput: Sendable, Hashable {
@@ -108,6 +109,41 @@ public enum Commands {
                 out.stderr.append("refused — \(r.article): \(r.reason)")
                 out.exitCode = 2
             }
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
+
+    /// `liaison init --party P --dir DIR [--suite S] [--host H…]`.
+    public static func initialize(party: String, dir: String, suite: String, hosts: [String], now: Date) -> CommandOutput {
+        var out = CommandOutput()
+        do throws(AppError) {
+            guard let p = Party(party) else {
+                throw AppError(.invalidArgument, "--party \(party): not a party code (three capital letters, e.g. KOR)")
+            }
+            guard let s = CryptoSuite(rawValue: suite) else {
+                throw AppError(.invalidArgument, "--suite \(suite): expected hybrid-pq or classic")
+            }
+            guard !hosts.isEmpty else { throw AppError(.invalidArgument, "--host: name at least one host for the certificate") }
+            let identity = try NodeDirectory(path: dir).initialize(party: p, suite: s, hosts: hosts, now: now)
+            out.stdout.append("Initialised a \(s.rawValue) node for \(p) in \(dir).")
+            out.stdout.append(NodeDirectory.anchorsYAML(identity))
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
+
+    /// `liaison node show --dir DIR`.
+    public static func showNode(dir: String) -> CommandOutput {
+        var out = CommandOutput()
+        do throws(AppError) {
+            let node = try NodeDirectory(path: dir).load()
+            out.stdout.append("\(node.party) node, suite \(node.identity.signingKey.suite.rawValue), keys intact.")
+            out.stdout.append(NodeDirectory.anchorsYAML(node.identity))
         } catch {
             out.stderr.append(error.description)
             out.exitCode = 1

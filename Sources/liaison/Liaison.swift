@@ -13,7 +13,7 @@ struct Liaison: ParsableCommand {
             Agreements, schemes and lifecycle statements are YAML files (see docs/agreements.md and Examples/).
             Instants are RFC 3339 with an explicit offset, e.g. 2019-11-22T20:00:00+09:00.
             """,
-        subcommands: [Demo.self, AgreementCommand.self, LabelCommand.self, Bench.self]
+        subcommands: [Demo.self, Init.self, NodeCommand.self, AgreementCommand.self, LabelCommand.self, Bench.self]
     )
 }
 
@@ -154,6 +154,48 @@ extension Liaison {
                     }
                 }
             }
+        }
+    }
+}
+
+extension Liaison {
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a node: its signing and decryption keys, TLS root CA and node certificate, and identity.",
+            discussion: """
+                Private keys go to DIR/keys (mode 0700, files 0600); DIR/identity.der is the public identity to give \
+                the other parties, and DIR/anchors.yaml the trust anchors their agreements must pin.
+                """)
+
+        @Option(help: "The party this node serves (ISO 3166-1 alpha-3, e.g. KOR).")
+        var party: String
+
+        @Option(help: "The node's data directory.")
+        var dir: String
+
+        @Option(help: "The cryptographic suite: hybrid-pq (default) or classic.")
+        var suite = "hybrid-pq"
+
+        @Option(help: "A host name or IPv4 address for the node certificate (repeatable).")
+        var host: [String] = ["localhost", "127.0.0.1"]
+
+        func run() throws {
+            try emit(Commands.initialize(party: party, dir: dir, suite: suite, hosts: host, now: Date()))
+        }
+    }
+
+    struct NodeCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "node", abstract: "Inspect a node's directory.", subcommands: [Show.self])
+
+        struct Show: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Load a node's keys (refusing key files others can read) and print its fingerprints.")
+
+            @Option(help: "The node's data directory.")
+            var dir: String
+
+            func run() throws { try emit(Commands.showNode(dir: dir)) }
         }
     }
 }
