@@ -150,4 +150,84 @@ public enum Commands {
         }
         return out
     }
+
+    /// `liaison label export …`: a label from the command line as STANAG 4774 XML.
+    public static func exportLabel(
+        policy: String?, originator: String, level: String, releasableTo: [String], categories: [String], purpose: String?,
+        created: String?, review: String?, now: Date
+    ) -> CommandOutput {
+        var out = CommandOutput()
+        do throws(AppError) {
+            guard let origin = Party(originator) else {
+                throw AppError(.invalidArgument, "--originator \(originator): not a party code (three capital letters)")
+            }
+            var parties = Set<Party>()
+            for r in releasableTo.flatMap({ $0.split(separator: ",").map(String.init) }) {
+                guard let p = Party(r) else { throw AppError(.invalidArgument, "--releasable-to \(r): not a party code") }
+                parties.insert(p)
+            }
+            var cats: [LiaisonModel.Category] = []
+            for c in categories {
+                // TYPE:Tag=value,value
+                let typeAndRest = c.split(separator: ":", maxSplits: 1).map(String.init)
+                let tagAndValues = typeAndRest.count == 2 ? typeAndRest[1].split(separator: "=", maxSplits: 1).map(String.init) : []
+                guard typeAndRest.count == 2, let kind = LiaisonModel.Category.Kind(rawValue: typeAndRest[0].uppercased()),
+                    tagAndValues.count == 2
+                else {
+                    throw AppError(
+                        .invalidArgument, "--category \(c): expected TYPE:Tag=value[,value…] with TYPE PERMISSIVE, RESTRICTIVE or INFORMATIVE")
+                }
+                cats.append(.init(tag: tagAndValues[0], kind: kind, values: tagAndValues[1].split(separator: ",").map(String.init)))
+            }
+            let createdAt = try instant(created, now: now)
+            let reviewAt = try review.map { r throws(AppError) in try instant(r, now: now) }
+            let label: SecurityLabel
+            do {
+                label = try SecurityLabel(
+                    policy: policy ?? "national:\(origin)", originator: origin, level: level, releasableTo: parties, categories: cats,
+                    purpose: purpose, created: createdAt, review: reviewAt)
+            } catch {
+                throw AppError(.invalidArgument, error.reason)
+            }
+            do {
+                out.stdout.append(try STANAG4774.export(label))
+            } catch {
+                throw AppError(.invalidArgument, error.reason)
+            }
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
+
+    /// `liaison label import FILE [--agreement FILE --to PARTY]`: reads a
+    /// STANAG 4774 label, prints it, and with an agreement its dual marking.
+    public static func importLabel(file: String, agreement: String?, to: String?) -> CommandOutput {
+        var out = CommandOutput()
+        do throws(AppError) {
+            let source = try DocumentFiles.read(file)
+            let label: SecurityLabel
+            do { label = try STANAG4774.import(source.text) } catch { throw AppError(.invalidDocument, "\(file): \(error.reason)") }
+            out.stdout.append("policy       \(label.policy)")
+            out.stdout.append("originator   \(label.originator)")
+            out.stdout.append("level        \(label.level)")
+            out.stdout.append("releasable   \(label.releasableTo.sorted().map(\.code).joined(separator: ", "))")
+            for c in label.categories { out.stdout.append("category     \(c.kind.rawValue) \(c.tag): \(c.values.joined(separator: ", "))") }
+            if let p = label.purpose { out.stdout.append("purpose      \(p)") }
+            out.stdout.append("created      \(RFC3339.format(label.created))")
+            if let r = label.review { out.stdout.append("review       \(RFC3339.format(r))") }
+            if let agreement {
+                guard let to else { throw AppError(.invalidArgument, "--agreement needs --to PARTY") }
+                let m = mark(agreement: agreement, to: to, level: label.level, from: label.originator.code)
+                out.stdout += m.stdout
+                out.stderr += m.stderr
+                out.exitCode = m.exitCode
+            }
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
 }

@@ -93,7 +93,50 @@ extension Liaison {
 
     struct LabelCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "label", abstract: "Security labels and their markings.", subcommands: [Mark.self])
+            commandName: "label", abstract: "Security labels and their markings.",
+            subcommands: [Mark.self, Export.self, Import.self])
+
+        struct Export: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Write a label as STANAG 4774 XML.")
+
+            @Option(help: "The originating party (e.g. KOR).")
+            var originator: String
+            @Option(help: "The level code in the originator's scheme (e.g. II).")
+            var level: String
+            @Option(help: "The policy (default national:ORIGINATOR).")
+            var policy: String?
+            @Option(name: .customLong("releasable-to"), help: "A party the item is releasable to (repeatable, or comma-separated).")
+            var releasableTo: [String] = []
+            @Option(help: "A category as TYPE:Tag=value[,value…], TYPE one of PERMISSIVE, RESTRICTIVE, INFORMATIVE (repeatable).")
+            var category: [String] = []
+            @Option(help: "The purpose the information is provided for.")
+            var purpose: String?
+            @Option(help: "Creation instant (RFC 3339 with offset; default now).")
+            var created: String?
+            @Option(help: "Review instant (RFC 3339 with offset).")
+            var review: String?
+
+            func run() throws {
+                try emit(
+                    Commands.exportLabel(
+                        policy: policy, originator: originator, level: level, releasableTo: releasableTo, categories: category,
+                        purpose: purpose, created: created, review: review, now: Date()))
+            }
+        }
+
+        struct Import: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Read a STANAG 4774 XML label; with --agreement and --to, print its dual marking.")
+
+            @Argument(help: "The label file (XML).")
+            var file: String
+            @Option(help: "An agreement file, to mark the label for a receiving party.")
+            var agreement: String?
+            @Option(help: "The receiving party.")
+            var to: String?
+
+            func run() throws { try emit(Commands.importLabel(file: file, agreement: agreement, to: to)) }
+        }
 
         struct Mark: ParsableCommand {
             static let configuration = CommandConfiguration(

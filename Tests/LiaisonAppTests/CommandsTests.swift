@@ -180,3 +180,50 @@ struct CommandsTests {
         }
     }
 }
+
+@Suite("liaison label export and import")
+struct LabelCommandTests {
+    @Test func exportThenImportWithMarking() throws {
+        let dir = TempDir()
+        let out = Commands.exportLabel(
+            policy: nil, originator: "KOR", level: "III", releasableTo: ["JPN"], categories: ["PERMISSIVE:Community=NAVY,AIR"],
+            purpose: nil, created: "2020-01-01T00:00:00Z", review: nil, now: Date())
+        #expect(out.exitCode == 0)
+        let file = dir.write("label.xml", out.stdout.joined(separator: "\n"))
+        let back = Commands.importLabel(file: file, agreement: kjFile, to: "JPN")
+        #expect(back.exitCode == 0, "\(back.stderr)")
+        let text = back.stdout.joined(separator: "\n")
+        #expect(text.contains("category     PERMISSIVE Community: AIR, NAVY"))
+        #expect(text.contains("receiver    JPN  秘"))
+    }
+
+    @Test(arguments: [
+        ("Korea", "II", ["RESTRICTIVE:C=x"], "not a party code"),
+        ("KOR", "II", ["SECRET:C=x"], "expected TYPE:Tag=value"),
+        ("KOR", "II", ["RESTRICTIVE:C"], "expected TYPE:Tag=value"),
+        ("KOR", "", [], "names its level"),
+    ])
+    func badExportArgumentsAreRefused(originator: String, level: String, categories: [String], reason: String) {
+        let out = Commands.exportLabel(
+            policy: nil, originator: originator, level: level, releasableTo: [], categories: categories, purpose: nil, created: nil,
+            review: nil, now: Date())
+        #expect(out.exitCode == 1)
+        #expect(out.stderr.joined().contains(reason), "\(out.stderr)")
+    }
+
+    @Test func malformedLabelFilesAreRefused() {
+        let dir = TempDir()
+        let out = Commands.importLabel(file: dir.write("bad.xml", "<label/>"), agreement: nil, to: nil)
+        #expect(out.exitCode == 1)
+        #expect(out.stderr.joined().contains("bad.xml"))
+        let ts = Commands.importLabel(
+            file: dir.write(
+                "ts.xml",
+                Commands.exportLabel(
+                    policy: nil, originator: "KOR", level: "I", releasableTo: ["JPN"], categories: [], purpose: nil, created: nil,
+                    review: nil, now: Date()
+                ).stdout.joined()), agreement: kjFile, to: "JPN")
+        #expect(ts.exitCode == 2)
+        #expect(ts.stderr.joined().contains("Art 4"))
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import LiaisonModel
+import LiaisonSealing
+import LiaisonTesting
+import PropertyBased
+import Testing
+
+private func at(_ s: String) -> Date { Fixtures.at(s) }
+
+@Suite("STANAG 4774 labels")
+struct STANAG4774Tests {
+    let full = try! SecurityLabel(
+        policy: "gsomia-kor-jpn-2016", originator: .kor, level: "II", releasableTo: [.jpn, .usa],
+        categories: [
+            .init(tag: "Compartment", kind: .restrictive, values: ["MISSILE", "SIGINT"]),
+            .init(tag: "Community", kind: .permissive, values: ["NAVY"]),
+            .init(tag: "Handling <&> \"notes\"", kind: .informative, values: ["brief & debrief"]),
+        ],
+        purpose: "dprk-nuclear-missile", created: at("2019-11-24T09:00:00.250+09:00"), review: at("2029-11-24T00:00:00Z"))
+
+    @Test func roundTrips() throws {
+        let xml = try STANAG4774.export(full)
+        #expect(xml.contains("urn:nato:stanag:4774:confidentialitymetadatalabel:1:0"))
+        #expect(xml.contains("<Category TagName=\"Releasable To\" Type=\"PERMISSIVE\"><GenericValue>JPN</GenericValue><GenericValue>USA</GenericValue></Category>"))
+        #expect(xml.contains("<Classification>II</Classification>"))
+        #expect(xml.contains("Handling &lt;&amp;&gt; &quot;notes&quot;"))
+        #expect(xml.contains("<CreationDateTime>2019-11-24T00:00:00.250Z</CreationDateTime>"))
+        let back = try STANAG4774.import(xml)
+        #expect(LabelDocument(back).derBytes == LabelDocument(full).derBytes)
+        let minimal = try SecurityLabel(policy: "national:JPN", originator: .jpn, level: "HI", releasableTo: [], created: at("2020-01-01T00:00:00Z"))
+        #expect(LabelDocument(try STANAG4774.import(try STANAG4774.export(minimal))).derBytes == LabelDocument(minimal).derBytes)
+    }
+
+    @Test func randomLabelsRoundTrip() async {
+        let parties: [Party] = [.kor, .jpn, .usa]
+        await propertyCheck(count: 200, input: Gen.int(in: 0...Int(Int32.max)).array(of: 5), Gen.letterOrNumber.string(of: 1...12)) { n, word in
+            let label = try! SecurityLabel(
+                policy: "national:\(word)", originator: parties[n[0] % 3], level: word,
+                releasableTo: Set(parties.enumerated().filter { (n[1] >> $0.offset) & 1 == 1 }.map(\.element)),
+                categories: n[2] % 2 == 0 ? [] : [.init(tag: "T\(word)", kind: [.permissive, .restrictive, .informative][n[3] % 3], values: [word, "v\(n[4] % 7)"])],
+                purpose: n[4] % 3 == 0 ? nil : "p-\(word)", created: Date(timeIntervalSince1970: Double(n[3] % 2_000_000_000) / 7))
+            let back = try? STANAG4774.import(try! STANAG4774.export(label))
+            #expect(back.map { LabelDocument($0).derBytes } == LabelDocument(label).derBytes)
+        }
+    }
+
+    @Test(arguments: [
+        ("xmlns=\"urn:nato:stanag:4774:confidentialitymetadatalabel:1:0\"", "xmlns=\"urn:example\"", "namespace"),
+        ("<Classification>II</Classification>", "", "Classification is missing"),
+        ("Type=\"RESTRICTIVE\"", "Type=\"SECRET\"", "Type SECRET"),
+        ("<OriginatorID IDType=\"ISO3166-1-alpha-3\">KOR</OriginatorID>", "<OriginatorID IDType=\"ISO3166-1-alpha-3\">Korea</OriginatorID>", "not a party code"),
+        ("<CreationDateTime>2019-11-24T00:00:00.250Z</CreationDateTime>", "<CreationDateTime>24 Nov 2019</CreationDateTime>", "RFC 3339"),
+        ("<Classification>II</Classification>", "<Classification>II</Classification><Classification>I</Classification>", "appears twice"),
+        ("<Classification>II</Classification>", "<Classification>II</Classification><Colour>red</Colour>", "unexpected element Colour"),
+        ("<GenericValue>JPN</GenericValue>", "<GenericValue>XX</GenericValue>", "Releasable To"),
+        ("</originatorConfidentialityLabel>", "", "well-formed"),
+        ("<?xml version=\"1.0\" encoding=\"UTF-8\"?>", "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]>", "document type"),
+        ("ConfidentialityLabelVersion=\"1\"", "ConfidentialityLabelVersion=\"9\"", "not supported"),
+    ])
+    func malformedLabelsAreRefused(replace: String, with: String, reason: String) throws {
+        let xml = try STANAG4774.export(full)
+        #expect(xml.contains(replace))
+        #expect {
+            _ = try STANAG4774.import(xml.replacingOccurrences(of: replace, with: with))
+        } throws: { error in
+            "\(error)".contains(reason)
+        }
+    }
+
+    @Test func reservedTagsAndGarbageAreRefused() throws {
+        let clash = try SecurityLabel(
+            policy: "p", originator: .kor, level: "II", releasableTo: [], categories: [.init(tag: "Purpose", kind: .informative, values: ["x"])],
+            created: at("2020-01-01T00:00:00Z"))
+        #expect(throws: SealingError(.invalidLabel, "")) { try STANAG4774.export(clash) }
+        for garbage in ["", "not xml", "<a/>", String(repeating: "<", count: 10_000)] {
+            #expect(throws: SealingError.self) { try STANAG4774.import(garbage) }
+        }
+    }
+}
