@@ -70,6 +70,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .executableTarget(
+            name: "LiaisonFuzz",
+            dependencies: ["LiaisonModel", "LiaisonSealing"],
+            path: "Fuzz/LiaisonFuzz",
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "LiaisonTesting",
             dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonApp"],
