@@ -117,13 +117,17 @@ public struct NodeDirectory: Sendable {
 
     /// Reads a file; a secret one must be a regular file with mode 0600 or stricter.
     static func read(_ file: String, secret: Bool) throws(AppError) -> [UInt8] {
-        var st = stat()
-        guard lstat(file, &st) == 0 else { throw AppError(.unreadableFile, "\(file): no such file") }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw AppError(.unreadableFile, "\(file): not a regular file") }
-        if secret, st.st_mode & 0o077 != 0 {
+        // attributesOfItem does not follow symbolic links: a link is refused.
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: file) else {
+            throw AppError(.unreadableFile, "\(file): no such file")
+        }
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            throw AppError(.unreadableFile, "\(file): not a regular file")
+        }
+        let mode = (attributes[.posixPermissions] as? Int) ?? 0o777
+        if secret, mode & 0o077 != 0 {
             throw AppError(
-                .insecureKeyFile,
-                "\(file) has mode \(String(st.st_mode & 0o777, radix: 8)); private keys must be 0600 (chmod 600 \(file))")
+                .insecureKeyFile, "\(file) has mode \(String(mode, radix: 8)); private keys must be 0600 (chmod 600 \(file))")
         }
         guard let data = FileManager.default.contents(atPath: file) else { throw AppError(.unreadableFile, "\(file): cannot be read") }
         return Array(data)

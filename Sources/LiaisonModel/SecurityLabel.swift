@@ -60,12 +60,11 @@ public struct SecurityLabel: Hashable, Sendable {
     ) throws(ModelError) {
         guard !policy.isEmpty else { throw ModelError(.invalidLabel, "a label names its policy") }
         guard !level.isEmpty else { throw ModelError(.invalidLabel, "a label names its level") }
-        var tags = Set<String>()
-        for c in categories {
+        for (i, c) in categories.enumerated() {
             guard !c.tag.isEmpty, !c.values.isEmpty, !c.values.contains("") else {
                 throw ModelError(.invalidLabel, "category \(c.tag.isEmpty ? "(unnamed)" : c.tag) needs a name and at least one value")
             }
-            guard tags.insert(c.tag).inserted else {
+            guard !categories[..<i].contains(where: { $0.tag == c.tag }) else {
                 throw ModelError(.invalidLabel, "category \(c.tag) appears twice; list all its values once")
             }
         }
@@ -75,7 +74,7 @@ public struct SecurityLabel: Hashable, Sendable {
         self.policy = policy
         self.originator = originator
         self.level = level
-        self.releasableTo = releasableTo.subtracting([originator])
+        self.releasableTo = releasableTo.contains(originator) ? releasableTo.subtracting([originator]) : releasableTo
         self.categories = categories
         self.purpose = purpose
         self.created = created

@@ -34,6 +34,9 @@ public struct EnvelopeOpener: Sendable {
     let book: AgreementBook
     let agreementsByDigest: [[UInt8]: Agreement]
     private var batchKeys: [DigestKey: SymmetricKey] = [:]
+    /// The last release permitted without consents (label, sender, agreement, instant).
+    private var lastPermitted: (label: SecurityLabel, from: Party, agreement: Agreement.ID, at: Date)?
+
     /// Dual markings already computed, by agreement, originator and level.
     private var markings: [MarkingKey: DualMarking] = [:]
     struct MarkingKey: Hashable, Sendable {
@@ -164,14 +167,24 @@ public struct EnvelopeOpener: Sendable {
             }
             consents.append(body.consent)
         }
-        // The release policy, re-checked here at the send instant.
-        let request = ReleaseRequest(
-            item: ItemFacts(digest: Hex.encode(itemDigest), label: label), holder: bh.from, recipient: me, agreement: agreement.id, instant: e.header.at,
-            consents: consents)
-        if case .refused(let refusal) = ReleasePolicy.evaluate(request, book: book) {
-            let code: SealingError.Code =
-                [.consentRequired, .consentInvalid].contains(refusal.code) ? .consentInvalid : .policyRefused
-            throw SealingError(code, refusal.description, refusal: refusal)
+        // The release policy, re-checked here at the send instant. Without
+        // consents the decision depends only on the label, the link, the
+        // agreement and the instant: envelopes of a batch that repeat the
+        // previous one's label reuse its permission.
+        let permittedBefore =
+            consents.isEmpty && lastPermitted.map {
+                $0.label == label && $0.from == bh.from && $0.agreement == agreement.id && $0.at == e.header.at
+            } == true
+        if !permittedBefore {
+            let request = ReleaseRequest(
+                item: ItemFacts(digest: Hex.encode(itemDigest), label: label), holder: bh.from, recipient: me,
+                agreement: agreement.id, instant: e.header.at, consents: consents)
+            if case .refused(let refusal) = ReleasePolicy.evaluate(request, book: book) {
+                let code: SealingError.Code =
+                    [.consentRequired, .consentInvalid].contains(refusal.code) ? .consentInvalid : .policyRefused
+                throw SealingError(code, refusal.description, refusal: refusal)
+            }
+            lastPermitted = consents.isEmpty ? (label, bh.from, agreement.id, e.header.at) : nil
         }
         // The payload.
         let payload: [UInt8]
