@@ -35,14 +35,7 @@ public enum AgreementDocument {
         guard let m = r.mapping(root, "") else { return nil }
         defer { m.finish() }
 
-        let id = m.value("id").flatMap { node -> String? in
-            guard let id = r.string(node, "id") else { return nil }
-            guard Identifier.isValid(id) else {
-                r.report(node, "id", "\"\(id)\" is not a valid identifier: \(Identifier.rule)")
-                return nil
-            }
-            return id
-        }
+        let id = m.value("id").flatMap { r.identifier($0, "id") }
         let title = m.value("title").flatMap { r.string($0, "title") }
         let binding = m.value("binding", required: false).map { r.boolean($0, "binding") } ?? true
 
@@ -200,11 +193,7 @@ public enum AgreementDocument {
                 guard let pm = r.mapping(item, "purposes[\(i)]") else { continue }
                 defer { pm.finish() }
                 let code = pm.value("code").flatMap { cn -> String? in
-                    guard let c = r.string(cn, pm.field("code")) else { return nil }
-                    guard Identifier.isValid(c) else {
-                        r.report(cn, pm.field("code"), "\"\(c)\" is not a valid identifier: \(Identifier.rule)")
-                        return nil
-                    }
+                    guard let c = r.identifier(cn, pm.field("code")) else { return nil }
                     if purposes.contains(where: { $0.code == c }) {
                         r.report(cn, pm.field("code"), "purpose \(c) is listed twice")
                     }

@@ -116,6 +116,16 @@ final class DocumentReader {
         return text
     }
 
+    /// An identifier (agreement, statement, proposal, purpose id).
+    func identifier(_ node: Node, _ field: String) -> String? {
+        guard let id = string(node, field) else { return nil }
+        guard Identifier.isValid(id) else {
+            report(node, field, "\"\(id)\" is not a valid identifier: \(Identifier.rule)")
+            return nil
+        }
+        return id
+    }
+
     func integer(_ node: Node, _ field: String, in range: ClosedRange<Int>) -> Int? {
         guard let text = string(node, field) else { return nil }
         guard let value = Int(text), text.first != "+" else {

@@ -26,14 +26,7 @@ public enum StatementsDocument {
         let r = DocumentReader(file: source.name)
         var contents: Contents?
         if let root = r.root(of: source.text), let m = r.mapping(root, "") {
-            let agreement = m.value("agreement").flatMap { node -> String? in
-                guard let id = r.string(node, "agreement") else { return nil }
-                guard Identifier.isValid(id) else {
-                    r.report(node, "agreement", "\"\(id)\" is not a valid identifier: \(Identifier.rule)")
-                    return nil
-                }
-                return id
-            }
+            let agreement = m.value("agreement").flatMap { r.identifier($0, "agreement") }
             var statements: [LifecycleStatement] = []
             if let node = m.value("statements"), let items = r.sequence(node, "statements") {
                 var ids: [String: Int] = [:]
@@ -65,29 +58,13 @@ public enum StatementsDocument {
     static func statement(_ node: Node, _ path: String, _ agreement: String, _ r: DocumentReader) -> LifecycleStatement? {
         guard let m = r.mapping(node, path) else { return nil }
         defer { m.finish() }
-        let id = m.value("id").flatMap { n -> String? in
-            guard let id = r.string(n, m.field("id")) else { return nil }
-            guard Identifier.isValid(id) else {
-                r.report(n, m.field("id"), "\"\(id)\" is not a valid identifier: \(Identifier.rule)")
-                return nil
-            }
-            return id
-        }
+        let id = m.value("id").flatMap { r.identifier($0, m.field("id")) }
         let party = m.value("party").flatMap { r.party($0, m.field("party")) }
         let at = m.value("at").flatMap { r.instant($0, m.field("at")) }
         let note = m.value("note", required: false).flatMap { r.string($0, m.field("note")) }
         let actName = m.value("act").flatMap { r.choice($0, m.field("act"), acts.map { ($0, $0) }) }
         func effective() -> Date? { m.value("effective", required: false).flatMap { r.instant($0, m.field("effective")) } }
-        func ref(_ key: String) -> String? {
-            m.value(key).flatMap { n -> String? in
-                guard let v = r.string(n, m.field(key)) else { return nil }
-                guard Identifier.isValid(v) else {
-                    r.report(n, m.field(key), "\"\(v)\" is not a valid identifier: \(Identifier.rule)")
-                    return nil
-                }
-                return v
-            }
-        }
+        func ref(_ key: String) -> String? { m.value(key).flatMap { r.identifier($0, m.field(key)) } }
         let act: LifecycleStatement.Act?
         switch actName {
         case "entry-into-force": act = .entryIntoForce

@@ -137,19 +137,7 @@ public struct VerifyingKey: Hashable, Sendable, CanonicalValue {
     }
 
     /// Refuses bytes that are not a point or key of the suite.
-    func validate() throws(SealingError) {
-        do {
-            switch suite {
-            case .hybridPQ:
-                _ = try Curve25519.Signing.PublicKey(rawRepresentation: parts[0])
-                _ = try MLDSA65.PublicKey(rawRepresentation: parts[1])
-            case .classic:
-                _ = try P384.Signing.PublicKey(x963Representation: parts[0])
-            }
-        } catch {
-            throw SealingError(.invalidKey, "the \(suite.rawValue) public key is not valid: \(error)")
-        }
-    }
+    func validate() throws(SealingError) { _ = try ParsedVerifyingKey(self) }
 
     /// SHA-256 of the DER encoding.
     public var keyID: [UInt8] { SHA256.bytes(derBytes) }
