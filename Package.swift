@@ -40,6 +40,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "LiaisonLedger",
+            dependencies: ["LiaisonSealing"],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "LiaisonApp",
             dependencies: [
                 "LiaisonModel",
@@ -99,6 +104,15 @@ let package = Package(
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             resources: [.copy("Vectors")],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LiaisonLedgerTests",
+            dependencies: [
+                "LiaisonLedger",
+                "LiaisonSealing",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

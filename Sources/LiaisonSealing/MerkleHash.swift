@@ -59,7 +59,11 @@ public enum MerkleHash {
     public static let empty: Hash = SHA256.bytes([UInt8]())
 
     /// Largest power of two strictly less than `n` (n ≥ 2).
-    static func split(_ n: Int) -> Int {
+    static func split(_ n: Int) -> Int { largestPowerOfTwo(below: n) }
+
+    /// Largest power of two strictly less than `n` (n ≥ 2): where RFC 9162
+    /// splits a tree of `n` leaves.
+    public static func largestPowerOfTwo(below n: Int) -> Int {
         var k = 1
         while k << 1 < n { k <<= 1 }
         return k

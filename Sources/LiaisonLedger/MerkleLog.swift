@@ -1,0 +1,136 @@
+public import LiaisonSealing
+
+/// Where a log keeps the hashes of its perfect subtrees: the subtree at
+/// `level` and `index` covers leaves `[index · 2^level, (index + 1) · 2^level)`.
+/// Level 0 holds the leaf hashes. A store (SQLite, PostgreSQL) implements
+/// this over its table; ``MerkleLog`` computes roots and proofs from it
+/// without ever recomputing the tree.
+public protocol SubtreeHashes {
+    /// The hash of a perfect subtree that exists in the log.
+    func hash(level: Int, index: Int) throws -> MerkleHash.Hash
+}
+
+/// The RFC 9162 §2.1 algorithms over stored subtree hashes: appending,
+/// roots at any size, inclusion and consistency proofs, and their
+/// verification. Reads are O(log n) per hash of a partial subtree, so a
+/// proof costs O(log² n) reads at most; nothing walks the leaves.
+public enum MerkleLog {
+    public typealias Hash = MerkleHash.Hash
+
+    /// The perfect subtree hashes created by appending leaf number `size`
+    /// (zero-based) with hash `leafHash` to a log of `size` leaves: the
+    /// leaf itself, then each completed parent. `sibling` reads the left
+    /// siblings already stored.
+    public static func hashesCreatedByAppending(
+        leafHash: Hash, at size: Int, sibling: (_ level: Int, _ index: Int) throws -> Hash
+    ) rethrows -> [(level: Int, index: Int, hash: Hash)] {
+        var out = [(level: 0, index: size, hash: leafHash)]
+        var level = 0, index = size, hash = leafHash
+        while index & 1 == 1 {
+            hash = MerkleHash.node(try sibling(level, index - 1), hash)
+            level += 1
+            index >>= 1
+            out.append((level, index, hash))
+        }
+        return out
+    }
+
+    /// MTH(D[lo:hi]) for a range of the recursion of RFC 9162 (`lo` is a
+    /// multiple of the largest power of two not above `hi - lo`).
+    public static func subtreeHash(_ store: some SubtreeHashes, _ lo: Int, _ hi: Int) throws -> Hash {
+        precondition(lo < hi)
+        let n = hi - lo
+        if n & (n - 1) == 0, lo % n == 0 {
+            return try store.hash(level: n.trailingZeroBitCount, index: lo / n)
+        }
+        let k = MerkleHash.largestPowerOfTwo(below: n)
+        return MerkleHash.node(try subtreeHash(store, lo, lo + k), try subtreeHash(store, lo + k, hi))
+    }
+
+    /// The root of the log at `size` leaves (SHA-256 of the empty string for 0).
+    public static func root(_ store: some SubtreeHashes, size: Int) throws -> Hash {
+        size == 0 ? MerkleHash.empty : try subtreeHash(store, 0, size)
+    }
+
+    /// PATH(m, D[0:n]): the inclusion proof of leaf `index` in the tree of `size` leaves.
+    public static func inclusionProof(_ store: some SubtreeHashes, index: Int, size: Int) throws -> [Hash] {
+        precondition(index >= 0 && index < size)
+        var proof: [Hash] = []
+        try path(store, index, 0, size, &proof)
+        return proof
+    }
+
+    private static func path(_ store: some SubtreeHashes, _ m: Int, _ lo: Int, _ hi: Int, _ out: inout [Hash]) throws {
+        guard hi - lo > 1 else { return }
+        let k = MerkleHash.largestPowerOfTwo(below: hi - lo)
+        if m < lo + k {
+            try path(store, m, lo, lo + k, &out)
+            out.append(try subtreeHash(store, lo + k, hi))
+        } else {
+            try path(store, m, lo + k, hi, &out)
+            out.append(try subtreeHash(store, lo, lo + k))
+        }
+    }
+
+    /// PROOF(m, D[0:n]): the consistency proof between sizes `old` and `new`
+    /// (RFC 9162 §2.1.4); empty when `old` is 0 or equals `new`.
+    public static func consistencyProof(_ store: some SubtreeHashes, old: Int, new: Int) throws -> [Hash] {
+        precondition(old >= 0 && old <= new)
+        guard old > 0, old < new else { return [] }
+        var proof: [Hash] = []
+        try subproof(store, old, 0, new, true, &proof)
+        return proof
+    }
+
+    private static func subproof(_ store: some SubtreeHashes, _ m: Int, _ lo: Int, _ hi: Int, _ b: Bool, _ out: inout [Hash]) throws {
+        let n = hi - lo
+        if m == n {
+            if !b { out.append(try subtreeHash(store, lo, hi)) }
+            return
+        }
+        let k = MerkleHash.largestPowerOfTwo(below: n)
+        if m <= k {
+            try subproof(store, m, lo, lo + k, b, &out)
+            out.append(try subtreeHash(store, lo + k, hi))
+        } else {
+            try subproof(store, m - k, lo + k, hi, false, &out)
+            out.append(try subtreeHash(store, lo, lo + k))
+        }
+    }
+
+    /// Verifies a consistency proof (RFC 9162 §2.1.4.2): the log of size
+    /// `new` with root `newRoot` extends the log of size `old` with root
+    /// `oldRoot`.
+    public static func verifyConsistency(old: Int, new: Int, oldRoot: Hash, newRoot: Hash, proof: [Hash]) -> Bool {
+        guard old >= 0, old <= new else { return false }
+        if old == new { return proof.isEmpty && oldRoot == newRoot }
+        if old == 0 { return proof.isEmpty }
+        var path = proof
+        if old & (old - 1) == 0 { path.insert(oldRoot, at: 0) }
+        guard !path.isEmpty else { return false }
+        var fn = old - 1, sn = new - 1
+        while fn & 1 == 1 {
+            fn >>= 1
+            sn >>= 1
+        }
+        var fr = path[0], sr = path[0]
+        for c in path.dropFirst() {
+            guard sn != 0 else { return false }
+            if fn & 1 == 1 || fn == sn {
+                fr = MerkleHash.node(c, fr)
+                sr = MerkleHash.node(c, sr)
+                if fn & 1 == 0 {
+                    while fn & 1 == 0 && fn != 0 {
+                        fn >>= 1
+                        sn >>= 1
+                    }
+                }
+            } else {
+                sr = MerkleHash.node(sr, c)
+            }
+            fn >>= 1
+            sn >>= 1
+        }
+        return sn == 0 && fr == oldRoot && sr == newRoot
+    }
+}

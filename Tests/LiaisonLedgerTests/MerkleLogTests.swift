@@ -1,0 +1,145 @@
+import LiaisonLedger
+import LiaisonSealing
+import PropertyBased
+import Testing
+
+/// Subtree hashes kept in a dictionary, filled only through
+/// ``MerkleLog/hashesCreatedByAppending`` — the way a store fills its table.
+struct TreeTable: SubtreeHashes {
+    struct Missing: Error {}
+    var nodes: [Int: [Int: [UInt8]]] = [:]
+    var size = 0
+
+    mutating func append(_ leaf: [UInt8]) {
+        let created = MerkleLog.hashesCreatedByAppending(leafHash: MerkleHash.leaf(leaf), at: size) { level, index in
+            nodes[level]![index]!
+        }
+        for c in created { nodes[c.level, default: [:]][c.index] = c.hash }
+        size += 1
+    }
+
+    func hash(level: Int, index: Int) throws -> [UInt8] {
+        guard let h = nodes[level]?[index] else { throw Missing() }
+        return h
+    }
+}
+
+func flip(_ h: [UInt8]) -> [UInt8] {
+    var h = h
+    h[0] ^= 1
+    return h
+}
+
+/// RFC 9162 §2.1, as written.
+enum Reference {
+    static func split(_ n: Int) -> Int {
+        var k = 1
+        while k * 2 < n { k *= 2 }
+        return k
+    }
+    static func mth(_ d: ArraySlice<[UInt8]>) -> [UInt8] {
+        if d.isEmpty { return MerkleHash.empty }
+        if d.count == 1 { return MerkleHash.leaf(d.first!) }
+        let k = split(d.count)
+        return MerkleHash.node(mth(d.prefix(k)), mth(d.dropFirst(k)))
+    }
+    static func path(_ m: Int, _ d: ArraySlice<[UInt8]>) -> [[UInt8]] {
+        if d.count <= 1 { return [] }
+        let k = split(d.count)
+        return m < k ? path(m, d.prefix(k)) + [mth(d.dropFirst(k))] : path(m - k, d.dropFirst(k)) + [mth(d.prefix(k))]
+    }
+    static func subproof(_ m: Int, _ d: ArraySlice<[UInt8]>, _ b: Bool) -> [[UInt8]] {
+        if m == d.count { return b ? [] : [mth(d)] }
+        let k = split(d.count)
+        return m <= k ? subproof(m, d.prefix(k), b) + [mth(d.dropFirst(k))] : subproof(m - k, d.dropFirst(k), false) + [mth(d.prefix(k))]
+    }
+}
+
+let leaves: [[UInt8]] = (0..<1024).map { Array("entry \($0)".utf8) }
+let table: TreeTable = {
+    var t = TreeTable()
+    for l in leaves { t.append(l) }
+    return t
+}()
+
+@Suite("RFC 9162 log over stored subtree hashes")
+struct MerkleLogTests {
+    @Test func rootsAtEverySizeMatchTheReference() throws {
+        #expect(try MerkleLog.root(table, size: 0) == MerkleHash.empty)
+        for n in 1...1024 {
+            #expect(try MerkleLog.root(table, size: n) == Reference.mth(leaves[..<n]), "size \(n)")
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 5, 7, 8, 9, 31, 64, 100, 255, 256, 257, 1000, 1024])
+    func inclusionProofsMatchTheReferenceAndVerify(size: Int) throws {
+        let root = try MerkleLog.root(table, size: size)
+        for m in 0..<size {
+            let proof = try MerkleLog.inclusionProof(table, index: m, size: size)
+            #expect(proof == Reference.path(m, leaves[..<size]))
+            #expect(MerkleHash.root(fromLeaf: MerkleHash.leaf(leaves[m]), index: m, size: size, path: AuditPath(proof)) == root)
+        }
+    }
+
+    @Test func consistencyProofsForEveryPairUpTo130() throws {
+        for new in 1...130 {
+            let newRoot = try MerkleLog.root(table, size: new)
+            for old in 0...new {
+                let proof = try MerkleLog.consistencyProof(table, old: old, new: new)
+                let expected = old == 0 || old == new ? [] : Reference.subproof(old, leaves[..<new], true)
+                #expect(proof == expected, "\(old) → \(new)")
+                #expect(MerkleLog.verifyConsistency(old: old, new: new, oldRoot: try MerkleLog.root(table, size: old), newRoot: newRoot, proof: proof), "\(old) → \(new)")
+            }
+        }
+    }
+
+    @Test func consistencyProofsForRandomPairsUpTo1024() async {
+        await propertyCheck(count: 300, input: Gen.int(in: 1...1024), Gen.int(in: 0...1024)) { a, b in
+            let new = max(a, b), old = min(a, b)
+            let proof = try! MerkleLog.consistencyProof(table, old: old, new: new)
+            #expect(MerkleLog.verifyConsistency(
+                old: old, new: new, oldRoot: try! MerkleLog.root(table, size: old), newRoot: try! MerkleLog.root(table, size: new), proof: proof))
+        }
+    }
+
+    /// Every corrupted consistency proof is refused: sizes ±1, doubled or
+    /// halved, roots swapped, a bit flipped, a hash removed or inserted.
+    @Test(arguments: [(3, 7), (4, 8), (5, 13), (8, 9), (31, 64), (100, 257), (255, 256), (513, 1024)])
+    func corruptedConsistencyProofsAreRefused(old: Int, new: Int) throws {
+        let proof = try MerkleLog.consistencyProof(table, old: old, new: new)
+        let oldRoot = try MerkleLog.root(table, size: old), newRoot = try MerkleLog.root(table, size: new)
+        #expect(MerkleLog.verifyConsistency(old: old, new: new, oldRoot: oldRoot, newRoot: newRoot, proof: proof))
+        func rootAt(_ n: Int) -> [UInt8] { (try? MerkleLog.root(table, size: min(max(n, 0), 1024))) ?? MerkleHash.empty }
+        var probes: [(Int, Int, [UInt8], [UInt8], [[UInt8]])] = [
+            (old + 1, new, rootAt(old + 1), newRoot, proof), (old - 1, new, rootAt(old - 1), newRoot, proof),
+            (old, new + 1, oldRoot, rootAt(new + 1), proof), (old, new - 1, oldRoot, rootAt(new - 1), proof),
+            (old * 2, new, rootAt(old * 2), newRoot, proof), (old / 2, new, rootAt(old / 2), newRoot, proof),
+            (old, new, newRoot, oldRoot, proof), (new, old, newRoot, oldRoot, proof),
+            (old, new, oldRoot, newRoot, Array(proof.dropLast())), (old, new, oldRoot, newRoot, proof + [proof[0]]),
+            (old, new, oldRoot, newRoot, [MerkleHash.empty] + proof),
+            // The right sizes and proof, but another root on either side.
+            (old, new, rootAt(old + 1), newRoot, proof), (old, new, oldRoot, rootAt(new - 1), proof),
+            (old, new, flip(oldRoot), newRoot, proof), (old, new, oldRoot, flip(newRoot), proof),
+        ]
+        for i in proof.indices {
+            var flipped = proof
+            flipped[i][i % 32] ^= 1
+            probes.append((old, new, oldRoot, newRoot, flipped))
+        }
+        for (o, n, or, nr, p) in probes where !(o == old && n == new && or == oldRoot && nr == newRoot && p == proof) {
+            // A probe is only a forgery if it claims something untrue.
+            let truthful = o >= 0 && o <= n && n <= 1024 && or == rootAt(o) && nr == rootAt(n) && p == ((try? MerkleLog.consistencyProof(table, old: o, new: n)) ?? [])
+            if !truthful { #expect(!MerkleLog.verifyConsistency(old: o, new: n, oldRoot: or, newRoot: nr, proof: p), "probe \(o)→\(n) accepted") }
+        }
+    }
+
+    @Test func appendingReadsOnlyLeftSiblings() {
+        var t = TreeTable()
+        for l in leaves.prefix(300) { t.append(l) }
+        // A complete log of 256 leaves has 511 perfect subtrees: 2n − 1.
+        var u = TreeTable()
+        for l in leaves.prefix(256) { u.append(l) }
+        #expect(u.nodes.values.map(\.count).reduce(0, +) == 511)
+        #expect(t.size == 300)
+    }
+}
