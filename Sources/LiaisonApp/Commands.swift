@@ -230,4 +230,21 @@ public enum Commands {
         }
         return out
     }
+
+    /// `liaison node rotate --dir DIR [--overlap-days N]`.
+    public static func rotateNode(dir: String, overlapDays: Int, now: Date) -> CommandOutput {
+        var out = CommandOutput()
+        do throws(AppError) {
+            let rotation = try NodeDirectory(path: dir).rotate(overlapDays: overlapDays, now: now)
+            let b = rotation.body
+            out.stdout.append("Rotated the keys of the \(b.party) node in \(dir).")
+            out.stdout.append("old signing key sha256:\(Hex.encode(b.oldKeyID)) valid until \(RFC3339.format(b.oldValidUntil))")
+            out.stdout.append("new signing key \(b.newKey.fingerprint) valid from \(RFC3339.format(b.validFrom))")
+            out.stdout.append("Give \(dir)/rotations/ to the other parties: their nodes accept the new key because the old one signed it.")
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
 }

@@ -65,6 +65,62 @@ public struct NodeDirectory: Sendable {
         return identity
     }
 
+    /// Rotates the node's signing and decryption keys: new keys, a
+    /// ``KeyRotation`` signed by the old and the new signing key (written to
+    /// `rotations/`, to give the other parties), both keys valid from `now`
+    /// for `overlapDays`, the old keys kept under `keys/retired/`.
+    public func rotate(overlapDays: Int, now: Date) throws(AppError) -> KeyRotation {
+        guard (1...365).contains(overlapDays) else {
+            throw AppError(.invalidArgument, "--overlap-days \(overlapDays): between 1 and 365 days")
+        }
+        let node = try load()
+        let suite = node.identity.signingKey.suite
+        let signing: SigningKey, decryption: DecryptionKey, rotation: KeyRotation
+        do {
+            signing = try SigningKey.generate(suite)
+            decryption = try DecryptionKey.generate(suite)
+            rotation = try KeyRotation(
+                party: node.party, from: node.signing, to: signing, newEncryptionKey: decryption.encryptionKey, validFrom: now,
+                oldValidUntil: now.addingTimeInterval(Double(overlapDays) * 86_400))
+        } catch {
+            throw AppError(.invalidArgument, "cannot generate keys: \(error)")
+        }
+        let stamp = RFC3339.format(now).replacingOccurrences(of: ":", with: "")
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: keys + "/retired", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try fm.createDirectory(atPath: path + "/rotations", withIntermediateDirectories: true)
+        } catch {
+            throw AppError(.unreadableFile, "cannot create \(keys)/retired: \(error.localizedDescription)")
+        }
+        try Self.writePublic(path + "/rotations/\(stamp).der", Data(rotation.derBytes))
+        for name in ["signing.pem", "decryption.pem"] {
+            do {
+                try fm.moveItem(atPath: keys + "/" + name, toPath: keys + "/retired/\(stamp)-" + name)
+            } catch {
+                throw AppError(.unreadableFile, "cannot retire \(keys)/\(name): \(error.localizedDescription)")
+            }
+        }
+        try Self.writeSecret(keys + "/signing.pem", PEMDocument(type: Self.pemType(suite, "SIGNING"), derBytes: signing.secretBytes).pemString)
+        try Self.writeSecret(keys + "/decryption.pem", PEMDocument(type: Self.pemType(suite, "DECRYPTION"), derBytes: decryption.secretBytes).pemString)
+        let identity = NodeIdentity(
+            party: node.party, signingKey: signing.verifyingKey, encryptionKey: decryption.encryptionKey,
+            rootCertificate: node.identity.rootCertificate, nodeCertificate: node.identity.nodeCertificate)
+        try Self.replacePublic(path + "/identity.der", Data(identity.derBytes))
+        try Self.replacePublic(path + "/anchors.yaml", Data(Self.anchorsYAML(identity).utf8))
+        return rotation
+    }
+
+    /// Replaces a public file atomically (write a temporary file, rename).
+    static func replacePublic(_ file: String, _ data: Data) throws(AppError) {
+        let temporary = file + ".new"
+        try? FileManager.default.removeItem(atPath: temporary)
+        try write(temporary, data, mode: 0o644)
+        guard rename(temporary, file) == 0 else {
+            throw AppError(.unreadableFile, "cannot replace \(file): \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// The `trust_anchors` an agreement lists for this node.
     public static func anchorsYAML(_ identity: NodeIdentity) -> String {
         var out = "# Pin these in every agreement's entry for \(identity.party):\n- party: \(identity.party)\n  trust_anchors:\n"

@@ -229,7 +229,21 @@ extension Liaison {
 
     struct NodeCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "node", abstract: "Inspect a node's directory.", subcommands: [Show.self])
+            commandName: "node", abstract: "Inspect a node's directory and rotate its keys.", subcommands: [Show.self, Rotate.self])
+
+        struct Rotate: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Replace the node's signing and decryption keys; the old key signs the new one.",
+                discussion: "Both keys stay valid for the overlap; the old keys are kept under DIR/keys/retired.")
+
+            @Option(help: "The node's data directory.")
+            var dir: String
+
+            @Option(help: "Days during which the old and the new key are both valid.")
+            var overlapDays = 30
+
+            func run() throws { try emit(Commands.rotateNode(dir: dir, overlapDays: overlapDays, now: Date())) }
+        }
 
         struct Show: ParsableCommand {
             static let configuration = CommandConfiguration(

@@ -71,4 +71,32 @@ struct NodeDirectoryTests {
         _ = FileManager.default.createFile(atPath: key, contents: Data(text.prefix(40).utf8), attributes: [.posixPermissions: 0o600])
         #expect(throws: AppError(.invalidDocument, "")) { try b.load() }
     }
+
+    @Test func rotationIsAcceptedByPeersThroughTheOldKey() throws {
+        let dir = TempDir()
+        let node = NodeDirectory(path: dir.path)
+        let before = try node.initialize(party: .kor, suite: .hybridPQ, hosts: ["localhost"], now: Date())
+        let now = Fixtures.at("2030-01-01T00:00:00Z")
+        let out = Commands.rotateNode(dir: dir.path, overlapDays: 30, now: now)
+        #expect(out.exitCode == 0, "\(out.stderr)")
+        let after = try node.load()
+        #expect(after.identity.signingKey != before.signingKey)
+        #expect(after.identity.encryptionKey != before.encryptionKey)
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/rotations")
+        #expect(files.count == 1)
+        let rotation = try KeyRotation(canonical: Array(FileManager.default.contents(atPath: dir.path + "/rotations/" + files[0])!))
+        // A peer that pinned the old key accepts the new one through the rotation.
+        var trust = TrustStore()
+        trust.pin(before.signingKey, of: .kor)
+        try trust.accept(rotation)
+        let head = try Signed(signing: TreeHead(party: .kor, size: 0, root: MerkleHash.empty, at: now.addingTimeInterval(3600)), with: after.signing)
+        #expect(throws: Never.self) { _ = try head.verified(by: trust) }
+        #expect(try trust.encryptionKey(of: .kor) == after.identity.encryptionKey)
+        let retired = try FileManager.default.contentsOfDirectory(atPath: node.keys + "/retired")
+        #expect(retired.count == 2)
+        for f in retired {
+            #expect(try FileManager.default.attributesOfItem(atPath: node.keys + "/retired/" + f)[.posixPermissions] as? Int == 0o600)
+        }
+        #expect(Commands.rotateNode(dir: dir.path, overlapDays: 0, now: now).exitCode == 1)
+    }
 }
