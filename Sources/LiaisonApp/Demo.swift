@@ -1,5 +1,6 @@
 internal import Foundation
 internal import LiaisonModel
+internal import LiaisonSealing
 
 /// `liaison demo`: replays the 2014–2019 story of the Korea–Japan–US
 /// agreements through the domain model, printing each decision with the
@@ -191,6 +192,63 @@ public struct Demo {
                 ReclassificationPolicy.evaluate(
                     .init(item: item, by: by, newLevel: level, originatorScheme: korScheme, holdings: holders)))
         }
-        emit("\nEvery decision above came from Examples/ and the model; try `liaison agreement status Examples/agreements/gsomia-kor-jpn-2016.yaml --statements Examples/statements/gsomia-kor-jpn-2016.yaml --at 2019-11-22T20:00:00+09:00`.")
+        sealingStory(item: item.label, at: t2019)
+        emit("\nEvery decision above is computed from the agreements in Examples/; try `liaison agreement status Examples/agreements/gsomia-kor-jpn-2016.yaml --statements Examples/statements/gsomia-kor-jpn-2016.yaml --at 2019-11-22T20:00:00+09:00`.")
+    }
+
+    /// The same hub story with real keys: KOR seals, the US forwards with
+    /// KOR's signed consent, and Japan's node checks KOR's seal and consent
+    /// itself against the keys its agreements pin.
+    func sealingStory(item label: SecurityLabel, at t: Date) {
+        heading("Sealed and sent: KOR → USA → JPN with hybrid post-quantum signatures")
+        do {
+            var nodes: [Party: (signing: SigningKey, decryption: DecryptionKey)] = [:]
+            for p in [Party.kor, .jpn, .usa] { nodes[p] = (try SigningKey.generate(.hybridPQ), try DecryptionKey.generate(.hybridPQ)) }
+            func identity(_ p: Party) -> NodeIdentity {
+                NodeIdentity(
+                    party: p, signingKey: nodes[p]!.signing.verifyingKey, encryptionKey: nodes[p]!.decryption.encryptionKey,
+                    rootCertificate: [], nodeCertificate: [])
+            }
+            // The agreements pin each node's keys (as `liaison init` prints them).
+            var pinned: [Agreement] = []
+            for var a in set.agreements.values {
+                for i in a.parties.indices { a.parties[i].trustAnchors = identity(a.parties[i].party).anchors }
+                pinned.append(a)
+            }
+            let book = AgreementBook(pinned.map { AgreementLifecycle(agreement: $0, statements: set.statements[$0.id] ?? []) })
+            let trust = try TrustStore(agreements: pinned, identities: [.kor, .jpn, .usa].map(identity))
+            let tisa = book["tisa-2014"]!.agreement
+            let payload = Array("Assessment: launch of 24 Nov 2019, trajectory and range.".utf8)
+            let sealed = try nodes[.kor]!.signing.sealOrigin([(label, "text/plain", payload)], originator: .kor, at: t)[0]
+            line("KOR seals the item: item digest \(sealed.manifest.digestHex.prefix(16))…, label bound to the payload")
+            let toHub = try nodes[.kor]!.signing.sealBatch(
+                [Outgoing(item: sealed)], from: .kor, to: .usa, recipientKey: trust.encryptionKey(of: .usa), agreement: tisa,
+                firstSequence: 1, at: t)
+            var usa = EnvelopeOpener(me: .usa, decryptionKey: nodes[.usa]!.decryption, trust: trust, book: book)
+            let atHub = try usa.open(toHub)[0].get()
+            line("✔ USA opens it: \(atHub.marking)")
+            let consent = try Signed(
+                signing: ConsentBody(
+                    Consent(
+                        id: "kor-consent-0001", originator: .kor, itemDigest: sealed.manifest.digestHex, holder: .usa, thirdParty: .jpn,
+                        purpose: label.purpose, issuedAt: t, expiresAt: t.addingTimeInterval(30 * 86_400))),
+                with: nodes[.kor]!.signing)
+            let forwardedItem = atHub.item
+            var jpn = EnvelopeOpener(me: .jpn, decryptionKey: nodes[.jpn]!.decryption, trust: trust, book: book)
+            for (what, consents) in [("without KOR's consent", [Signed<ConsentBody>]()), ("with KOR's signed consent", [consent])] {
+                let batch = try nodes[.usa]!.signing.sealBatch(
+                    [Outgoing(item: forwardedItem, consents: consents)], from: .usa, to: .jpn,
+                    recipientKey: trust.encryptionKey(of: .jpn), agreement: tisa, firstSequence: 1, at: t)
+                switch jpn.open(batch)[0] {
+                case .success(let v):
+                    line("✔ JPN opens it \(what): KOR's seal and consent verified by JPN itself; marked \(v.marking.receiverLevel.marking)")
+                case .failure(let e):
+                    line("✘ JPN refuses it \(what): \(e.refusal.map { "\($0.article): \($0.reason)" } ?? e.reason)")
+                }
+            }
+            line("wire size of that one-envelope batch: \(toHub.derBytes.count) bytes (two hybrid signatures, one X-Wing encapsulation)")
+        } catch {
+            line("the sealing story failed: \(error)")
+        }
     }
 }

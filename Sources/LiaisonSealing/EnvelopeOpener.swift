@@ -18,6 +18,10 @@ public struct VerifiedEnvelope: Sendable, Hashable {
     /// The envelope digest (its batch leaf) and the batch root it was signed under.
     public let envelopeDigest: [UInt8]
     public let batchRoot: [UInt8]
+
+    /// The item as its originator sealed it, for a holder to pass on (with
+    /// the originator's consent) under its own batch signature.
+    public var item: SealedItem { SealedItem(manifest: manifest, seal: originSeal, payload: payload) }
 }
 
 /// Opens envelopes addressed to this node: checks, in order, the recipient,

@@ -175,6 +175,9 @@ struct CommandsTests {
             "✔ USA → JPN with Korea's consent kor-consent-0001: permitted",
             "refused — Art 6(c)",
             "✘ JPN reclassifies the assessment to 군사III급비밀: refused — Art 6(g)",
+            "✔ USA opens it: KOR 군사II급비밀",
+            "✘ JPN refuses it without KOR's consent: Art 6(a)",
+            "✔ JPN opens it with KOR's signed consent: KOR's seal and consent verified by JPN itself; marked 極秘",
         ] {
             #expect(text.contains(expected), "the demo lacks: \(expected)")
         }
