@@ -132,10 +132,6 @@ struct FieldReader {
         return copy.next() != nil
     }
 
-    /// Calls `body` with a reader over each remaining node, one at a time.
-    mutating func forEach(_ body: (ASN1Node) throws -> Void) rethrows {
-        while let n = nodes.next() { try body(n) }
-    }
 
     /// Reads `node` as a SEQUENCE whose every field `body` must consume.
     static func read<T>(_ node: ASN1Node, _ structure: String, _ body: (inout FieldReader) throws -> T) throws -> T {

@@ -71,7 +71,6 @@ public struct DERWriter: Sendable {
     /// Instants are milliseconds since 1970-01-01T00:00:00Z (INTEGER).
     public mutating func instant(_ d: Date) { integer64(Instant.milliseconds(d)) }
     public mutating func utf8List(_ items: [String]) { sequence { s in for i in items { s.utf8(i) } } }
-    public mutating func digests(_ items: [[UInt8]]) { sequence { s in for i in items { s.octets(i) } } }
     /// An audit path: its hashes end to end in one OCTET STRING.
     public mutating func path(_ p: AuditPath) { octets(p.bytes) }
 
@@ -85,12 +84,6 @@ public struct DERWriter: Sendable {
             n -= 1
         }
         for i in (0..<n).reversed() { out.append(UInt8(truncatingIfNeeded: v >> (i * 8))) }
-    }
-
-    static func integerBytes(_ v: Int64) -> [UInt8] {
-        var out: [UInt8] = []
-        appendInteger(v, to: &out)
-        return out
     }
 
     static func lengthSize(_ n: Int) -> Int {

@@ -27,8 +27,6 @@ public struct AuditPath: Hashable, Sendable, ExpressibleByArrayLiteral {
     public var hashes: [[UInt8]] { (0..<count).map { Array(bytes[($0 * 32)..<($0 * 32 + 32)]) } }
     public var isEmpty: Bool { bytes.isEmpty }
 
-    /// The path without its last hash, or with `hash` inserted first (for probes).
-    public func dropLast() -> AuditPath { AuditPath(flat: Array(bytes.dropLast(32))) }
 }
 
 /// RFC 9162 §2.1 Merkle tree hashing over a list of leaves, used for batch
