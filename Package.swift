@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -45,10 +46,22 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "LiaisonStore",
+            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonLedger"],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LiaisonStoreSQLite",
+            dependencies: ["LiaisonStore", "LiaisonLedger", "LiaisonSealing", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "LiaisonApp",
             dependencies: [
                 "LiaisonModel",
                 "LiaisonSealing",
+                "LiaisonStore",
+                "LiaisonStoreSQLite",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -83,7 +96,7 @@ let package = Package(
         ),
         .target(
             name: "LiaisonTesting",
-            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonApp"],
+            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonApp"],
             swiftSettings: strictSettings
         ),
         .testTarget(
@@ -113,6 +126,11 @@ let package = Package(
                 "LiaisonSealing",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LiaisonStoreTests",
+            dependencies: ["LiaisonStore", "LiaisonStoreSQLite", "LiaisonSealing", "LiaisonLedger", "LiaisonTesting"],
             swiftSettings: strictSettings
         ),
         .testTarget(

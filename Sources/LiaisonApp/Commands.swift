@@ -1,6 +1,8 @@
 public import Foundation
 internal import LiaisonModel
 internal import LiaisonSealing
+internal import LiaisonStore
+internal import LiaisonStoreSQLite
 
 /// What a command printed and how it ends; the CLI writes it out.
 public struct CommandOutput: Sendable, Hashable {
@@ -246,5 +248,44 @@ public enum Commands {
             out.exitCode = 1
         }
         return out
+    }
+
+    /// `liaison ledger verify --dir DIR`: re-derives the ledger from its
+    /// entries and checks the stored tree and the latest signed tree head.
+    public static func verifyLedger(dir: String) async -> CommandOutput {
+        var out = CommandOutput()
+        do throws(StoreError) {
+            let store = try SQLiteStore(directory: dir)
+            let v = try await store.verify()
+            (v.isIntact ? { out.stdout.append(v.description) } : { out.stderr.append(v.description) })()
+            out.exitCode = v.isIntact ? 0 : 1
+        } catch {
+            out.stderr.append(error.description)
+            out.exitCode = 1
+        }
+        return out
+    }
+
+    /// `liaison ledger stress`: appends batches, printing `acked SIZE` after
+    /// each durable append — the child process of the crash tests.
+    public static func stressLedger(dir: String, batches: Int, batchSize: Int, emit: (String) -> Void) async -> Int32 {
+        do {
+            let store = try SQLiteStore(directory: dir)
+            let key = try SigningKey.generate(.classic)
+            for _ in 0..<batches {
+                let start = try await store.size()
+                let entries = (start..<(start + batchSize)).map {
+                    LedgerEntry(kind: .itemReceived, at: Date(), party: .jpn, subjects: [MerkleHash.leaf(Array("\($0)".utf8))], detail: "stress \($0)")
+                }
+                let range = try await store.append(entries) { size, root in
+                    try Signed(signing: TreeHead(party: .kor, size: size, root: root, at: Date()), with: key)
+                }
+                emit("acked \(range.upperBound)")
+            }
+            return 0
+        } catch {
+            emit("error \(error)")
+            return 1
+        }
     }
 }

@@ -67,6 +67,9 @@ public enum MerkleHash {
         return k
     }
 
+    /// The root over leaf hashes `leaves` (any collection slice).
+    public static func root(_ leaves: [Hash]) -> Hash { root(leaves[...]) }
+
     /// The root over leaf hashes `leaves`.
     public static func root(_ leaves: ArraySlice<Hash>) -> Hash {
         switch leaves.count {

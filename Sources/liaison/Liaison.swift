@@ -5,7 +5,7 @@ import LiaisonBench
 
 /// The `liaison` command-line tool: thin commands calling LiaisonApp.
 @main
-struct Liaison: ParsableCommand {
+struct Liaison: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison",
         abstract: "Exchange classified military information under machine-readable GSOMIAs.",
@@ -13,7 +13,9 @@ struct Liaison: ParsableCommand {
             Agreements, schemes and lifecycle statements are YAML files (see docs/agreements.md and Examples/).
             Instants are RFC 3339 with an explicit offset, e.g. 2019-11-22T20:00:00+09:00.
             """,
-        subcommands: [Demo.self, Init.self, NodeCommand.self, AgreementCommand.self, LabelCommand.self, Bench.self]
+        subcommands: [
+            Demo.self, Init.self, NodeCommand.self, AgreementCommand.self, LabelCommand.self, LedgerCommand.self, Bench.self,
+        ]
     )
 }
 
@@ -253,6 +255,44 @@ extension Liaison {
             var dir: String
 
             func run() throws { try emit(Commands.showNode(dir: dir)) }
+        }
+    }
+}
+
+extension Liaison {
+    struct LedgerCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "ledger", abstract: "Check a node's ledger.", subcommands: [Verify.self, Stress.self])
+
+        struct Verify: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Re-derive the ledger root from every entry; compare with the stored tree and the latest signed tree head.",
+                discussion: "Exits 0 when intact, 1 otherwise (the problems are printed).")
+
+            @Option(help: "The node's data directory.")
+            var dir: String
+
+            func run() async throws { try emit(await Commands.verifyLedger(dir: dir)) }
+        }
+
+        struct Stress: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Append batches of entries, printing each acknowledged size (crash tests).", shouldDisplay: false)
+
+            @Option(help: "The data directory.")
+            var dir: String
+            @Option(help: "Number of batches.")
+            var batches = 100
+            @Option(name: .customLong("batch-size"), help: "Entries per batch.")
+            var batchSize = 10
+
+            func run() async throws {
+                let code = await Commands.stressLedger(dir: dir, batches: batches, batchSize: batchSize) { line in
+                    // Unbuffered: the parent reads each acknowledgement as it happens.
+                    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+                }
+                if code != 0 { throw ExitCode(code) }
+            }
         }
     }
 }

@@ -1,0 +1,68 @@
+public import Foundation
+public import LiaisonModel
+public import SwiftASN1
+
+/// One act recorded in a node's ledger (DESIGN §2): digests and metadata,
+/// never plaintext. Its DER is the ledger leaf.
+public struct LedgerEntry: Hashable, Sendable, CanonicalValue {
+    public static let structureName = "LedgerEntry"
+
+    public enum Kind: Int, Hashable, Sendable, CaseIterable {
+        case itemSealed = 1, itemSent, itemReceived, itemRefused, itemRead, accessRefused, consentGiven, consentUsed
+        case reclassified, destroyed, compromiseReported, lifecycleStatement, peerAlarm, receiptStored
+    }
+
+    public var kind: Kind
+    public var at: Date
+    /// The other party of the act, if any (the peer sent to or received from).
+    public var party: Party?
+    /// Digests the act is about (items, envelopes, statements).
+    public var subjects: [[UInt8]]
+    /// Metadata: a reason, an article, a user name — never content.
+    public var detail: String
+
+    public init(kind: Kind, at: Date, party: Party? = nil, subjects: [[UInt8]] = [], detail: String = "") {
+        self.kind = kind
+        self.at = Instant.normalized(at)
+        self.party = party
+        self.subjects = subjects
+        self.detail = detail
+    }
+
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion)
+            s.enumerated(kind.rawValue)
+            s.instant(at)
+            if let party { s.optional(0) { $0.party(party) } }
+            s.sequence { d in for x in subjects { d.octets(x) } }
+            s.utf8(detail)
+        }
+    }
+
+    public init(decoding node: ASN1Node) throws {
+        self = try FieldReader.read(node, Self.structureName) { r in
+            try r.version()
+            let kind = Kind(rawValue: try r.enumerated(in: 1...Kind.allCases.count))!
+            let at = try r.instant()
+            let party = try r.optional(0) { n -> Party in
+                guard case .primitive(let bytes) = n.content, let p = Party(String(decoding: bytes, as: UTF8.self)) else {
+                    throw SealingError(.malformed, "LedgerEntry: the party is not a party code")
+                }
+                return p
+            }
+            let subjects: [[UInt8]] = try r.sequence { d in
+                var out: [[UInt8]] = []
+                while d.hasMore {
+                    guard out.count < 1024 else { throw d.fail("an entry names at most 1,024 subjects") }
+                    out.append(try d.octets(count: 32))
+                }
+                return out
+            }
+            return LedgerEntry(kind: kind, at: at, party: party, subjects: subjects, detail: try r.utf8())
+        }
+    }
+
+    /// RFC 9162 leaf hash of the entry.
+    public var leafHash: [UInt8] { MerkleHash.leaf(derBytes) }
+}

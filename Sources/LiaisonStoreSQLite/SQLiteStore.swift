@@ -1,0 +1,285 @@
+internal import Foundation
+internal import GRDB
+internal import LiaisonLedger
+public import LiaisonSealing
+public import LiaisonStore
+
+#if canImport(Glibc)
+    internal import Glibc
+#endif
+
+/// The embedded default store: one SQLite file per node, in WAL mode, with
+/// `synchronous=FULL` so that a commit is on disk before it is acknowledged
+/// (WAL with `NORMAL`, GRDB's default for pools, can lose the last commits
+/// on power loss). The data directory is locked against a second process.
+public final class SQLiteStore: LedgerStore, @unchecked Sendable {
+    // @unchecked: `queue` is a GRDB DatabaseQueue (Sendable, serialises all
+    // access); `lockDescriptor` is written only in init and deinit.
+    let queue: DatabaseQueue
+    private let lockDescriptor: Int32
+    public let directory: String
+
+    /// Opens (creating if needed) the store in `directory`.
+    public init(directory: String) throws(StoreError) {
+        self.directory = directory
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw StoreError(.unavailable, "cannot create \(directory): \(error.localizedDescription)")
+        }
+        let fd = open(directory + "/node.lock", O_CREAT | O_RDWR, 0o600)
+        guard fd >= 0 else { throw StoreError(.unavailable, "cannot open \(directory)/node.lock: \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw StoreError(.locked, "\(directory) is in use by another process (node.lock is held)")
+        }
+        lockDescriptor = fd
+        var config = Configuration()
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA journal_mode = WAL")
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+            try db.execute(sql: "PRAGMA foreign_keys = ON")
+        }
+        do {
+            queue = try DatabaseQueue(path: directory + "/node.sqlite", configuration: config)
+            try Self.migrator.migrate(queue)
+            let (journal, synchronous) = try queue.read { db in
+                (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
+            }
+            // Read back: a commit must be durable before it is acknowledged.
+            guard journal == "wal", synchronous == 2 else {
+                throw StoreError(.durability, "SQLite runs with journal_mode=\(journal), synchronous=\(synchronous); WAL and FULL (2) are required")
+            }
+        } catch let e as StoreError {
+            close(fd)
+            throw e
+        } catch {
+            close(fd)
+            throw StoreError(.unavailable, "cannot open \(directory)/node.sqlite: \(error)")
+        }
+    }
+
+    deinit {
+        close(lockDescriptor)
+    }
+
+    /// The schema belongs to migrations; SQLite enforces what it can.
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1-ledger") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE ledger_entries (
+                        idx INTEGER PRIMARY KEY CHECK (idx >= 0),
+                        entry BLOB NOT NULL CHECK (length(entry) > 0),
+                        leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)
+                    ) STRICT;
+                    CREATE TABLE ledger_nodes (
+                        level INTEGER NOT NULL CHECK (level >= 0),
+                        idx INTEGER NOT NULL CHECK (idx >= 0),
+                        hash BLOB NOT NULL CHECK (length(hash) = 32),
+                        PRIMARY KEY (level, idx)
+                    ) STRICT, WITHOUT ROWID;
+                    CREATE TABLE tree_heads (
+                        size INTEGER PRIMARY KEY CHECK (size >= 0),
+                        root BLOB NOT NULL CHECK (length(root) = 32),
+                        signed BLOB NOT NULL
+                    ) STRICT;
+                    """)
+        }
+        return m
+    }
+
+    /// SQLite's own integrity check ("ok" when sound).
+    public func integrityCheck() async throws(StoreError) -> String {
+        try await run { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+
+    /// The synchronous level in force (2 = FULL).
+    public func synchronousLevel() async throws(StoreError) -> Int {
+        try await run { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await queue.read(body)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError(.unavailable, "SQLite: \(error)")
+        }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await queue.write(body)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError(.unavailable, "SQLite: \(error); nothing was written")
+        }
+    }
+
+    // MARK: LedgerStore
+
+    public func append(_ entries: [LedgerEntry], sign: TreeHeadSigner?) async throws(StoreError) -> Range<Int> {
+        guard !entries.isEmpty else { throw StoreError(.invalidInput, "an append carries at least one entry") }
+        guard entries.count <= StoreLimits.maximumEntriesPerAppend else {
+            throw StoreError(.oversized, "\(entries.count) entries in one append; the limit is \(StoreLimits.maximumEntriesPerAppend)")
+        }
+        let encoded = entries.map(\.derBytes)
+        if let big = encoded.firstIndex(where: { $0.count > StoreLimits.maximumEntryBytes }) {
+            throw StoreError(.oversized, "entry \(big) is \(encoded[big].count) bytes; the limit is \(StoreLimits.maximumEntryBytes)")
+        }
+        return try await write { db in
+            let start = try Self.size(db)
+            var created: [Int: [Int: [UInt8]]] = [:]
+            for (offset, bytes) in encoded.enumerated() {
+                let index = start + offset
+                let leaf = MerkleHash.leaf(bytes)
+                try db.execute(
+                    sql: "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)",
+                    arguments: [index, Data(bytes), Data(leaf)])
+                let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: index) { level, i in
+                    if let h = created[level]?[i] { return h }
+                    return try DBHashes(db: db).hash(level: level, index: i)
+                }
+                for n in nodes {
+                    created[n.level, default: [:]][n.index] = n.hash
+                    try db.execute(
+                        sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", arguments: [n.level, n.index, Data(n.hash)])
+                }
+            }
+            let end = start + encoded.count
+            if let sign {
+                let root = try MerkleLog.root(DBHashes(db: db), size: end)
+                let head = try sign(end, root)
+                guard head.body.size == end, head.body.root == root else {
+                    throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
+                }
+                try db.execute(
+                    sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)",
+                    arguments: [end, Data(root), Data(head.derBytes)])
+            }
+            return start..<end
+        }
+    }
+
+    static func size(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries") ?? 0
+    }
+
+    public func size() async throws(StoreError) -> Int { try await run { db in try Self.size(db) } }
+
+    public func entry(at index: Int) async throws(StoreError) -> LedgerEntry {
+        let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT entry FROM ledger_entries WHERE idx = ?", arguments: [index]) }
+        guard let bytes else { throw StoreError(.notFound, "no ledger entry \(index)") }
+        do { return try LedgerEntry(canonical: Array(bytes)) } catch {
+            throw StoreError(.corrupt, "ledger entry \(index) does not decode: \(error.reason)")
+        }
+    }
+
+    func checkedSize(_ size: Int, _ db: Database) throws {
+        let current = try Self.size(db)
+        guard size >= 0, size <= current else { throw StoreError(.invalidInput, "size \(size) is beyond the ledger's \(current) entries") }
+    }
+
+    public func root(size: Int) async throws(StoreError) -> [UInt8] {
+        try await run { db in
+            try self.checkedSize(size, db)
+            return try MerkleLog.root(DBHashes(db: db), size: size)
+        }
+    }
+
+    public func inclusionProof(index: Int, size: Int) async throws(StoreError) -> [[UInt8]] {
+        try await run { db in
+            try self.checkedSize(size, db)
+            guard index >= 0, index < size else { throw StoreError(.invalidInput, "entry \(index) is not in a tree of \(size)") }
+            return try MerkleLog.inclusionProof(DBHashes(db: db), index: index, size: size)
+        }
+    }
+
+    public func consistencyProof(old: Int, new: Int) async throws(StoreError) -> [[UInt8]] {
+        try await run { db in
+            try self.checkedSize(new, db)
+            guard old >= 0, old <= new else { throw StoreError(.invalidInput, "a consistency proof runs from a smaller size to a larger") }
+            return try MerkleLog.consistencyProof(DBHashes(db: db), old: old, new: new)
+        }
+    }
+
+    public func latestTreeHead() async throws(StoreError) -> SignedTreeHead? {
+        let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1") }
+        guard let bytes else { return nil }
+        do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
+            throw StoreError(.corrupt, "the latest tree head does not decode: \(error.reason)")
+        }
+    }
+
+    public func verify() async throws(StoreError) -> LedgerVerification {
+        try await run { db in
+            var problems: [String] = []
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            if integrity != ["ok"] { problems.append("SQLite integrity check: \(integrity.joined(separator: "; "))") }
+            let head = try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1")
+                .flatMap { try? SignedTreeHead(canonical: Array($0)) }
+            var range = CompactRange()
+            var rootAtHead: [UInt8]?
+            var expected = 0
+            let rows = try Row.fetchCursor(db, sql: "SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx")
+            while let row = try rows.next() {
+                let idx: Int = row["idx"]
+                let entry: Data = row["entry"]
+                let stored: Data = row["leaf_hash"]
+                if idx != expected { problems.append("entries jump from \(expected) to \(idx)") }
+                let leaf = MerkleHash.leaf(Array(entry))
+                if Array(stored) != leaf { problems.append("entry \(idx): stored leaf hash differs from the entry's") }
+                range.append(leaf)
+                expected = idx + 1
+                if let head, head.body.size == expected { rootAtHead = range.root }
+            }
+            let derived = range.root
+            let stored = try MerkleLog.root(DBHashes(db: db), size: expected)
+            if stored != derived { problems.append("the stored subtree hashes give another root than the entries") }
+            if let head {
+                if head.body.size > expected {
+                    problems.append("the latest signed tree head covers \(head.body.size) entries; only \(expected) are stored")
+                } else if head.body.size == 0 ? head.body.root != MerkleHash.empty : rootAtHead != head.body.root {
+                    problems.append("the latest signed tree head (size \(head.body.size)) does not match the entries")
+                }
+            }
+            return LedgerVerification(size: expected, root: derived, treeHeadSize: head?.body.size, problems: problems)
+        }
+    }
+}
+
+/// Stored subtree hashes read inside one SQLite transaction.
+struct DBHashes: SubtreeHashes {
+    let db: Database
+    func hash(level: Int, index: Int) throws -> [UInt8] {
+        guard let h = try Data.fetchOne(db, sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", arguments: [level, index]) else {
+            throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
+        }
+        return Array(h)
+    }
+}
+
+/// A streaming RFC 9162 root over leaves appended in order: the stack of
+/// perfect subtrees of the binary decomposition of the count.
+struct CompactRange {
+    private var stack: [(level: Int, hash: [UInt8])] = []
+
+    mutating func append(_ leaf: [UInt8]) {
+        var node = (level: 0, hash: leaf)
+        while let last = stack.last, last.level == node.level {
+            stack.removeLast()
+            node = (node.level + 1, MerkleHash.node(last.hash, node.hash))
+        }
+        stack.append(node)
+    }
+
+    var root: [UInt8] {
+        guard var r = stack.last?.hash else { return MerkleHash.empty }
+        for s in stack.dropLast().reversed() { r = MerkleHash.node(s.hash, r) }
+        return r
+    }
+}

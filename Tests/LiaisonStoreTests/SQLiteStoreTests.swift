@@ -1,0 +1,58 @@
+import Foundation
+import LiaisonSealing
+import LiaisonStore
+import LiaisonStoreSQLite
+import LiaisonTesting
+import Testing
+
+/// A fresh directory under the temporary folder for each store.
+func freshDirectory() -> String {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("liaison-store-\(UUID().uuidString)").path
+    try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+@Suite("SQLite store")
+struct SQLiteStoreTests {
+    @Test func passesTheConformanceSuite() async throws {
+        try await LedgerStoreConformance.run { try SQLiteStore(directory: freshDirectory()) }
+    }
+
+    @Test func commitsAreDurableBeforeTheyAreAcknowledged() async throws {
+        let store = try SQLiteStore(directory: freshDirectory())
+        // WAL with synchronous=FULL, read back from the connection in use.
+        #expect(try await store.synchronousLevel() == 2)
+        #expect(try await store.integrityCheck() == "ok")
+    }
+
+    @Test func theDirectoryIsLockedAgainstASecondOpener() async throws {
+        let dir = freshDirectory()
+        var first: SQLiteStore? = try SQLiteStore(directory: dir)
+        #expect(throws: StoreError(.locked, "")) { _ = try SQLiteStore(directory: dir) }
+        _ = try await first!.append(LedgerStoreConformance.entries(3), sign: LedgerStoreConformance.sign())
+        first = nil
+        // Released on close; the data is still there.
+        let second = try SQLiteStore(directory: dir)
+        #expect(try await second.size() == 3)
+        #expect(try await second.verify().isIntact)
+    }
+
+    @Test func tamperingWithTheFileIsDetected() async throws {
+        let dir = freshDirectory()
+        do {
+            let store = try SQLiteStore(directory: dir)
+            _ = try await store.append(LedgerStoreConformance.entries(20), sign: LedgerStoreConformance.sign())
+        }
+        // Rewrite one entry's bytes behind the store's back (as a node hiding history would).
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE ledger_entries SET entry = x'300301020a' WHERE idx = 7\"); c.commit()", dir + "/node.sqlite"]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        let store = try SQLiteStore(directory: dir)
+        let v = try await store.verify()
+        #expect(!v.isIntact)
+        #expect(v.problems.contains { $0.contains("entry 7") })
+    }
+}
