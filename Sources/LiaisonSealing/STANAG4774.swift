@@ -56,6 +56,13 @@ public enum STANAG4774 {
         guard !xml.contains("<!DOCTYPE"), !xml.contains("<!ENTITY") else {
             throw SealingError(.malformed, "STANAG 4774 label: document type declarations and entities are not accepted")
         }
+        // No processing instructions but the XML declaration first: the
+        // platform's XMLParser crashes on one without data (`<?pi?>`).
+        var body = Substring(xml)
+        if body.hasPrefix("<?xml "), let end = body.range(of: "?>") { body = body[end.upperBound...] }
+        guard !body.contains("<?") else {
+            throw SealingError(.malformed, "STANAG 4774 label: processing instructions are not accepted")
+        }
         let reader = Reader()
         let parser = XMLParser(data: Data(xml.utf8))
         parser.shouldProcessNamespaces = true

@@ -157,6 +157,18 @@ public struct StatementDocument: StatementBody {
                 guard let v else { throw r.fail("\(Self.acts[act - 1]) needs \(what)") }
                 return v
             }
+            // Each act carries exactly its own fields: one a decoder would
+            // ignore makes a second encoding of the same statement.
+            let allowed: [Int: Set<String>] = [
+                1: [], 2: ["effective"], 3: ["notice", "condition"], 4: ["notice", "effective"], 5: ["notice"],
+                6: ["proposal", "summary", "effective"], 7: ["proposal", "effective"],
+            ]
+            let present = Set(
+                [("effective", effective != nil), ("notice", notice != nil), ("condition", condition != nil),
+                 ("proposal", proposal != nil), ("summary", summary != nil)].filter(\.1).map(\.0))
+            if let extra = present.subtracting(allowed[act]!).sorted().first {
+                throw r.fail("\(Self.acts[act - 1]) does not carry \(extra)")
+            }
             let a: LifecycleStatement.Act
             switch act {
             case 1: a = .entryIntoForce

@@ -77,3 +77,33 @@ struct STANAG4774Tests {
         }
     }
 }
+
+@Suite("Fuzzer findings, kept as regression tests")
+struct FuzzRegressionTests {
+    /// libFuzzer (der target): a lifecycle statement carrying a field its act
+    /// does not use decoded, and re-encoded without it — two encodings of
+    /// one statement. Each act now carries exactly its own fields.
+    @Test func aStatementWithAFieldItsActDoesNotUseIsRefused() throws {
+        let key = try SigningKey.generate(.classic)
+        let entry = LifecycleStatement(
+            id: "s", agreement: "gsomia-kor-jpn-2016", party: .kor, at: Fixtures.at("2016-11-23T10:00:00+09:00"), act: .entryIntoForce)
+        let good = try Signed(signing: StatementDocument(entry), with: key)
+        #expect(try Signed<StatementDocument>(canonical: good.derBytes) == good)
+        // The same statement with an [0] effective instant inserted after the act.
+        var bytes = StatementDocument(entry).derBytes
+        let act: [UInt8] = [0x0A, 0x01, 0x01]
+        let at = try #require((0...(bytes.count - 3)).first { Array(bytes[$0..<($0 + 3)]) == act })
+        bytes.insert(contentsOf: [0xA0, 0x03, 0x02, 0x01, 0x00], at: at + 3)
+        bytes[1] += 5  // the outer SEQUENCE length (short form)
+        #expect(throws: SealingError(.malformed, "")) { _ = try StatementDocument(canonical: bytes) }
+    }
+
+    /// libFuzzer (stanag4774 target): the platform's XMLParser crashed on a
+    /// processing instruction without data. They are refused before parsing.
+    @Test(arguments: ["<?xm?>", "<?xml version=\"1.0\"?><?pi?><a/>", "<originatorConfidentialityLabel><?x y?></originatorConfidentialityLabel>"])
+    func processingInstructionsAreRefused(xml: String) {
+        #expect {
+            _ = try STANAG4774.import(xml)
+        } throws: { "\($0)".contains("processing instructions") }
+    }
+}
