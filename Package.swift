@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .target(
@@ -53,6 +55,15 @@ let package = Package(
         .target(
             name: "LiaisonStoreSQLite",
             dependencies: ["LiaisonStore", "LiaisonLedger", "LiaisonSealing", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LiaisonStorePostgres",
+            dependencies: [
+                "LiaisonStore", "LiaisonLedger", "LiaisonSealing",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(
@@ -130,7 +141,10 @@ let package = Package(
         ),
         .testTarget(
             name: "LiaisonStoreTests",
-            dependencies: ["LiaisonStore", "LiaisonStoreSQLite", "LiaisonSealing", "LiaisonLedger", "LiaisonTesting"],
+            dependencies: [
+                "LiaisonStore", "LiaisonStoreSQLite", "LiaisonStorePostgres", "LiaisonSealing", "LiaisonLedger", "LiaisonTesting",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

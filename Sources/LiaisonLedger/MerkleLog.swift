@@ -134,3 +134,69 @@ public enum MerkleLog {
         return sn == 0 && fr == oldRoot && sr == newRoot
     }
 }
+
+/// Subtree hashes held in memory: what a store fetched in one query.
+public struct FetchedHashes: SubtreeHashes {
+    public struct Missing: Error, CustomStringConvertible {
+        public let level: Int, index: Int
+        public var description: String { "the subtree hash (\(level), \(index)) was not fetched" }
+    }
+    public var hashes: [NodeKey: MerkleLog.Hash]
+    public init(_ hashes: [NodeKey: MerkleLog.Hash]) { self.hashes = hashes }
+    public func hash(level: Int, index: Int) throws -> MerkleLog.Hash {
+        guard let h = hashes[NodeKey(level: level, index: index)] else { throw Missing(level: level, index: index) }
+        return h
+    }
+}
+
+/// The address of a perfect subtree.
+public struct NodeKey: Hashable, Sendable {
+    public let level: Int, index: Int
+    public init(level: Int, index: Int) {
+        self.level = level
+        self.index = index
+    }
+}
+
+extension MerkleLog {
+    /// The perfect subtrees an algorithm reads. Which nodes a root or a
+    /// proof needs depends only on the sizes and indices, never on hash
+    /// values, so a remote store can fetch them all in one query, then run
+    /// the algorithm over ``FetchedHashes``.
+    public static func nodesRead(by algorithm: (any SubtreeHashes) throws -> Void) -> Set<NodeKey> {
+        let recorder = Recorder()
+        try? algorithm(recorder)
+        return recorder.keys
+    }
+
+    final class Recorder: SubtreeHashes {
+        var keys = Set<NodeKey>()
+        func hash(level: Int, index: Int) throws -> Hash {
+            keys.insert(NodeKey(level: level, index: index))
+            return MerkleHash.empty
+        }
+    }
+}
+
+/// A streaming RFC 9162 root over leaves appended in order: the stack of
+/// perfect subtrees of the binary decomposition of the count.
+public struct CompactRange: Sendable {
+    private var stack: [(level: Int, hash: [UInt8])] = []
+
+    public init() {}
+
+    public mutating func append(_ leaf: [UInt8]) {
+        var node = (level: 0, hash: leaf)
+        while let last = stack.last, last.level == node.level {
+            stack.removeLast()
+            node = (node.level + 1, MerkleHash.node(last.hash, node.hash))
+        }
+        stack.append(node)
+    }
+
+    public var root: [UInt8] {
+        guard var r = stack.last?.hash else { return MerkleHash.empty }
+        for s in stack.dropLast().reversed() { r = MerkleHash.node(s.hash, r) }
+        return r
+    }
+}

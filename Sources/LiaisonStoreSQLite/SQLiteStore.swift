@@ -27,7 +27,8 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         } catch {
             throw StoreError(.unavailable, "cannot create \(directory): \(error.localizedDescription)")
         }
-        let fd = open(directory + "/node.lock", O_CREAT | O_RDWR, 0o600)
+        // Close-on-exec: a process this one starts must not inherit (and hold) the lock.
+        let fd = open(directory + "/node.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StoreError(.unavailable, "cannot open \(directory)/node.lock: \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)
@@ -263,23 +264,3 @@ struct DBHashes: SubtreeHashes {
     }
 }
 
-/// A streaming RFC 9162 root over leaves appended in order: the stack of
-/// perfect subtrees of the binary decomposition of the count.
-struct CompactRange {
-    private var stack: [(level: Int, hash: [UInt8])] = []
-
-    mutating func append(_ leaf: [UInt8]) {
-        var node = (level: 0, hash: leaf)
-        while let last = stack.last, last.level == node.level {
-            stack.removeLast()
-            node = (node.level + 1, MerkleHash.node(last.hash, node.hash))
-        }
-        stack.append(node)
-    }
-
-    var root: [UInt8] {
-        guard var r = stack.last?.hash else { return MerkleHash.empty }
-        for s in stack.dropLast().reversed() { r = MerkleHash.node(s.hash, r) }
-        return r
-    }
-}

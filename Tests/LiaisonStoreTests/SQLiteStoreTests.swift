@@ -37,6 +37,24 @@ struct SQLiteStoreTests {
         #expect(try await second.verify().isIntact)
     }
 
+    /// A process the node starts (a tool, a test's database server) does
+    /// not inherit the lock and keep the directory locked after the node closes it.
+    @Test func theLockIsNotInheritedByChildProcesses() async throws {
+        let dir = freshDirectory()
+        var store: SQLiteStore? = try SQLiteStore(directory: dir)
+        // posix_spawn keeps every descriptor not marked close-on-exec.
+        var pid: pid_t = 0
+        let argv: [UnsafeMutablePointer<CChar>?] = [strdup("/bin/sleep"), strdup("3"), nil]
+        defer { for a in argv { free(a) } }
+        #expect(posix_spawn(&pid, "/bin/sleep", nil, nil, argv, environ) == 0)
+        _ = try await store!.size()
+        store = nil
+        #expect(throws: Never.self) { _ = try SQLiteStore(directory: dir) }
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+
     @Test func tamperingWithTheFileIsDetected() async throws {
         let dir = freshDirectory()
         do {
