@@ -1,4 +1,5 @@
 public import LiaisonSealing
+internal import LiaisonLedger
 
 /// A node's ledger (DESIGN §2, invariant 6): an append-only RFC 9162 log of
 /// ``LedgerEntry`` leaves with its perfect-subtree hashes and signed tree
@@ -50,4 +51,62 @@ public struct LedgerVerification: Hashable, Sendable, CustomStringConvertible {
 public enum StoreLimits {
     public static let maximumEntriesPerAppend = 100_000
     public static let maximumEntryBytes = 64 << 10
+}
+
+extension StoreLimits {
+    /// The entries' encodings, or the refusal every back end gives.
+    public static func encode(_ entries: [LedgerEntry]) throws(StoreError) -> [[UInt8]] {
+        guard !entries.isEmpty else { throw StoreError(.invalidInput, "an append carries at least one entry") }
+        guard entries.count <= maximumEntriesPerAppend else {
+            throw StoreError(.oversized, "\(entries.count) entries in one append; the limit is \(maximumEntriesPerAppend)")
+        }
+        let encoded = entries.map(\.derBytes)
+        if let big = encoded.firstIndex(where: { $0.count > maximumEntryBytes }) {
+            throw StoreError(.oversized, "entry \(big) is \(encoded[big].count) bytes; the limit is \(maximumEntryBytes)")
+        }
+        return encoded
+    }
+}
+
+/// The ledger fsck shared by every back end: feed it the stored entries in
+/// order, then the root the stored subtree hashes give; it re-derives the
+/// tree from the entries alone.
+public struct LedgerAudit {
+    let head: SignedTreeHead?
+    var range = CompactRange()
+    var expected = 0
+    var rootAtHead: [UInt8]?
+    var problems: [String] = []
+
+    public init(latestTreeHead: SignedTreeHead?, integrityProblems: [String] = []) {
+        head = latestTreeHead
+        problems = integrityProblems
+    }
+
+    /// The next stored entry, with the leaf hash stored beside it.
+    public mutating func add(index: Int, entry: [UInt8], storedLeaf: [UInt8]) {
+        if index != expected { problems.append("entries jump from \(expected) to \(index)") }
+        let leaf = MerkleHash.leaf(entry)
+        if storedLeaf != leaf { problems.append("entry \(index): stored leaf hash differs from the entry's") }
+        range.append(leaf)
+        expected = index + 1
+        if let head, head.body.size == expected { rootAtHead = range.root }
+    }
+
+    /// Entries read so far: the size the stored tree must be asked about.
+    public var size: Int { expected }
+
+    public func finish(storedRoot: [UInt8]) -> LedgerVerification {
+        var problems = self.problems
+        let derived = range.root
+        if storedRoot != derived { problems.append("the stored subtree hashes give another root than the entries") }
+        if let head {
+            if head.body.size > expected {
+                problems.append("the latest signed tree head covers \(head.body.size) entries; only \(expected) are stored")
+            } else if head.body.size == 0 ? head.body.root != MerkleHash.empty : rootAtHead != head.body.root {
+                problems.append("the latest signed tree head (size \(head.body.size)) does not match the entries")
+            }
+        }
+        return LedgerVerification(size: expected, root: derived, treeHeadSize: head?.body.size, problems: problems)
+    }
 }

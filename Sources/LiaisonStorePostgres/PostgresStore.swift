@@ -112,14 +112,7 @@ public final class PostgresStore: LedgerStore, Sendable {
     }
 
     public func append(_ entries: [LedgerEntry], sign: TreeHeadSigner?) async throws(StoreError) -> Range<Int> {
-        guard !entries.isEmpty else { throw StoreError(.invalidInput, "an append carries at least one entry") }
-        guard entries.count <= StoreLimits.maximumEntriesPerAppend else {
-            throw StoreError(.oversized, "\(entries.count) entries in one append; the limit is \(StoreLimits.maximumEntriesPerAppend)")
-        }
-        let encoded = entries.map(\.derBytes)
-        if let big = encoded.firstIndex(where: { $0.count > StoreLimits.maximumEntryBytes }) {
-            throw StoreError(.oversized, "entry \(big) is \(encoded[big].count) bytes; the limit is \(StoreLimits.maximumEntryBytes)")
-        }
+        let encoded = try StoreLimits.encode(entries)
         let logger = self.logger
         return try await wrap {
             try await self.client.withTransaction(logger: logger) { c in
@@ -261,36 +254,19 @@ public final class PostgresStore: LedgerStore, Sendable {
         let logger = self.logger
         return try await wrap {
             try await self.client.withTransaction(logger: logger) { c in
-                var problems: [String] = []
                 let head = try await {
                     let rows = try await c.query("SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1", logger: logger)
                     var found: SignedTreeHead?
                     for try await b in rows.decode(Data.self) { found = try? SignedTreeHead(canonical: Array(b)) }
                     return found
                 }() as SignedTreeHead?
-                var range = CompactRange()
-                var expected = 0
-                var rootAtHead: [UInt8]?
+                var audit = LedgerAudit(latestTreeHead: head)
                 let rows = try await c.query("SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx", logger: logger)
                 for try await (idx, entry, stored) in rows.decode((Int64, Data, Data).self) {
-                    if Int(idx) != expected { problems.append("entries jump from \(expected) to \(idx)") }
-                    let leaf = MerkleHash.leaf(Array(entry))
-                    if Array(stored) != leaf { problems.append("entry \(idx): stored leaf hash differs from the entry's") }
-                    range.append(leaf)
-                    expected = Int(idx) + 1
-                    if let head, head.body.size == expected { rootAtHead = range.root }
+                    audit.add(index: Int(idx), entry: Array(entry), storedLeaf: Array(stored))
                 }
-                let derived = range.root
-                let stored = try await Self.run(c, logger) { try MerkleLog.root($0, size: expected) }
-                if stored != derived { problems.append("the stored subtree hashes give another root than the entries") }
-                if let head {
-                    if head.body.size > expected {
-                        problems.append("the latest signed tree head covers \(head.body.size) entries; only \(expected) are stored")
-                    } else if head.body.size == 0 ? head.body.root != MerkleHash.empty : rootAtHead != head.body.root {
-                        problems.append("the latest signed tree head (size \(head.body.size)) does not match the entries")
-                    }
-                }
-                return LedgerVerification(size: expected, root: derived, treeHeadSize: head?.body.size, problems: problems)
+                let size = audit.size
+                return audit.finish(storedRoot: try await Self.run(c, logger) { try MerkleLog.root($0, size: size) })
             }
         }
     }

@@ -124,14 +124,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     // MARK: LedgerStore
 
     public func append(_ entries: [LedgerEntry], sign: TreeHeadSigner?) async throws(StoreError) -> Range<Int> {
-        guard !entries.isEmpty else { throw StoreError(.invalidInput, "an append carries at least one entry") }
-        guard entries.count <= StoreLimits.maximumEntriesPerAppend else {
-            throw StoreError(.oversized, "\(entries.count) entries in one append; the limit is \(StoreLimits.maximumEntriesPerAppend)")
-        }
-        let encoded = entries.map(\.derBytes)
-        if let big = encoded.firstIndex(where: { $0.count > StoreLimits.maximumEntryBytes }) {
-            throw StoreError(.oversized, "entry \(big) is \(encoded[big].count) bytes; the limit is \(StoreLimits.maximumEntryBytes)")
-        }
+        let encoded = try StoreLimits.encode(entries)
         return try await write { db in
             let start = try Self.size(db)
             var created: [Int: [Int: [UInt8]]] = [:]
@@ -218,37 +211,17 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 
     public func verify() async throws(StoreError) -> LedgerVerification {
         try await run { db in
-            var problems: [String] = []
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
-            if integrity != ["ok"] { problems.append("SQLite integrity check: \(integrity.joined(separator: "; "))") }
             let head = try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1")
                 .flatMap { try? SignedTreeHead(canonical: Array($0)) }
-            var range = CompactRange()
-            var rootAtHead: [UInt8]?
-            var expected = 0
+            var audit = LedgerAudit(
+                latestTreeHead: head, integrityProblems: integrity == ["ok"] ? [] : ["SQLite integrity check: \(integrity.joined(separator: "; "))"])
             let rows = try Row.fetchCursor(db, sql: "SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx")
             while let row = try rows.next() {
-                let idx: Int = row["idx"]
-                let entry: Data = row["entry"]
-                let stored: Data = row["leaf_hash"]
-                if idx != expected { problems.append("entries jump from \(expected) to \(idx)") }
-                let leaf = MerkleHash.leaf(Array(entry))
-                if Array(stored) != leaf { problems.append("entry \(idx): stored leaf hash differs from the entry's") }
-                range.append(leaf)
-                expected = idx + 1
-                if let head, head.body.size == expected { rootAtHead = range.root }
+                let entry: Data = row["entry"], stored: Data = row["leaf_hash"]
+                audit.add(index: row["idx"], entry: Array(entry), storedLeaf: Array(stored))
             }
-            let derived = range.root
-            let stored = try MerkleLog.root(DBHashes(db: db), size: expected)
-            if stored != derived { problems.append("the stored subtree hashes give another root than the entries") }
-            if let head {
-                if head.body.size > expected {
-                    problems.append("the latest signed tree head covers \(head.body.size) entries; only \(expected) are stored")
-                } else if head.body.size == 0 ? head.body.root != MerkleHash.empty : rootAtHead != head.body.root {
-                    problems.append("the latest signed tree head (size \(head.body.size)) does not match the entries")
-                }
-            }
-            return LedgerVerification(size: expected, root: derived, treeHeadSize: head?.body.size, problems: problems)
+            return audit.finish(storedRoot: try MerkleLog.root(DBHashes(db: db), size: audit.size))
         }
     }
 }
