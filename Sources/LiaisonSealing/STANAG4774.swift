@@ -56,12 +56,16 @@ public enum STANAG4774 {
         guard !xml.contains("<!DOCTYPE"), !xml.contains("<!ENTITY") else {
             throw SealingError(.malformed, "STANAG 4774 label: document type declarations and entities are not accepted")
         }
-        // No processing instructions but the XML declaration first: the
-        // platform's XMLParser crashes on one without data (`<?pi?>`).
-        var body = Substring(xml)
-        if body.hasPrefix("<?xml "), let end = body.range(of: "?>") { body = body[end.upperBound...] }
-        guard !body.contains("<?") else {
-            throw SealingError(.malformed, "STANAG 4774 label: processing instructions are not accepted")
+        // No processing instructions: the platform's XMLParser crashes on one
+        // without data (`<?pi?>`). The one `<?` allowed opens the document as
+        // a well-formed XML declaration, with no markup inside it.
+        let instructions = xml.components(separatedBy: "<?").count - 1
+        if instructions > 0 {
+            guard instructions == 1, xml.hasPrefix("<?xml "), let end = xml.range(of: "?>"),
+                !xml[xml.index(xml.startIndex, offsetBy: 2)..<end.lowerBound].contains(where: { $0 == "<" || $0 == ">" })
+            else {
+                throw SealingError(.malformed, "STANAG 4774 label: processing instructions are not accepted")
+            }
         }
         let reader = Reader()
         let parser = XMLParser(data: Data(xml.utf8))

@@ -100,7 +100,11 @@ struct FuzzRegressionTests {
 
     /// libFuzzer (stanag4774 target): the platform's XMLParser crashed on a
     /// processing instruction without data. They are refused before parsing.
-    @Test(arguments: ["<?xm?>", "<?xml version=\"1.0\"?><?pi?><a/>", "<originatorConfidentialityLabel><?x y?></originatorConfidentialityLabel>"])
+    @Test(arguments: [
+        "<?xm?>", "<?xml version=\"1.0\"?><?pi?><a/>", "<originatorConfidentialityLabel><?x y?></originatorConfidentialityLabel>",
+        // The second finding: an unterminated declaration swallowing a second instruction.
+        "<?xml vty>\n <?xml\u{D9}vers?>al:OKRy",
+    ])
     func processingInstructionsAreRefused(xml: String) {
         #expect {
             _ = try STANAG4774.import(xml)
