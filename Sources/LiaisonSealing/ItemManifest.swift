@@ -87,6 +87,11 @@ public struct ItemManifest: Hashable, Sendable, CanonicalValue {
     }
 
     public var digestHex: String { Hex.encode(digest) }
+
+    /// Whether `payload` is the one this manifest names (size and SHA-256).
+    public func matches(payload: some DataProtocol) -> Bool {
+        payload.count == payloadSize && SHA256.bytes(payload) == payloadDigest
+    }
     /// The item as policies see it.
     public var facts: ItemFacts { ItemFacts(digest: digestHex, label: label) }
 }

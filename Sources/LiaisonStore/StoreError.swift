@@ -12,6 +12,12 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let notFound = Code("notFound")
         public static let invalidInput = Code("invalidInput")
         public static let oversized = Code("oversized")
+        /// An id, digest or name that is already stored.
+        public static let duplicate = Code("duplicate")
+        /// The request contradicts what is stored: the same link sequence
+        /// number with another envelope, a task another owner holds, a peer
+        /// log that would shrink, an item that is no longer held.
+        public static let conflict = Code("conflict")
         /// Stored data does not agree with itself (a root, a hash, a tree head).
         public static let corrupt = Code("corrupt")
         /// The database failed (I/O, disk full…): nothing was acknowledged.

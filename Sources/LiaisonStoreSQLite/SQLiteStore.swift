@@ -18,10 +18,14 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     let queue: DatabaseQueue
     private let lockDescriptor: Int32
     public let directory: String
+    /// Seals payloads at rest; without it the ledger and queues work but
+    /// items cannot be stored or read.
+    let storageKey: StorageKey?
 
     /// Opens (creating if needed) the store in `directory`.
-    public init(directory: String) throws(StoreError) {
+    public init(directory: String, storageKey: StorageKey? = nil) throws(StoreError) {
         self.directory = directory
+        self.storageKey = storageKey
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
@@ -88,6 +92,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
                     ) STRICT;
                     """)
         }
+        registerNodeMigrations(&m)
         return m
     }
 
@@ -125,42 +130,51 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 
     public func append(_ entries: [LedgerEntry], sign: TreeHeadSigner?) async throws(StoreError) -> Range<Int> {
         let encoded = try StoreLimits.encode(entries)
-        return try await write { db in
-            let start = try Self.size(db)
-            var created: [Int: [Int: [UInt8]]] = [:]
-            for (offset, bytes) in encoded.enumerated() {
-                let index = start + offset
-                let leaf = MerkleHash.leaf(bytes)
-                try db.execute(
-                    sql: "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)",
-                    arguments: [index, Data(bytes), Data(leaf)])
-                let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: index) { level, i in
-                    if let h = created[level]?[i] { return h }
-                    return try DBHashes(db: db).hash(level: level, index: i)
-                }
-                for n in nodes {
-                    created[n.level, default: [:]][n.index] = n.hash
-                    try db.execute(
-                        sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)", arguments: [n.level, n.index, Data(n.hash)])
-                }
+        return try await write { db in try Self.appendLedger(db, encoded, sign: sign) }
+    }
+
+    /// Appends encoded entries inside the caller's transaction: the entries,
+    /// the perfect-subtree hashes they complete and, with `sign`, the signed
+    /// tree head of the new size. Siblings created earlier in the batch are
+    /// taken from memory; older ones are read once each.
+    static func appendLedger(_ db: Database, _ encoded: [[UInt8]], sign: TreeHeadSigner?) throws -> Range<Int> {
+        let start = try Self.size(db)
+        guard !encoded.isEmpty else { return start..<start }
+        let insertEntry = try db.cachedStatement(sql: "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)")
+        let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
+        let hashes = DBHashes(db: db)
+        var created: [NodeKey: [UInt8]] = [:]
+        for (offset, bytes) in encoded.enumerated() {
+            let index = start + offset
+            let leaf = MerkleHash.leaf(bytes)
+            try insertEntry.execute(arguments: [index, Data(bytes), Data(leaf)])
+            let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: index) { level, i in
+                if let h = created.removeValue(forKey: NodeKey(level: level, index: i)) { return h }
+                return try hashes.hash(level: level, index: i)
             }
-            let end = start + encoded.count
-            if let sign {
-                let root = try MerkleLog.root(DBHashes(db: db), size: end)
-                let head = try sign(end, root)
-                guard head.body.size == end, head.body.root == root else {
-                    throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
-                }
-                try db.execute(
-                    sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)",
-                    arguments: [end, Data(root), Data(head.derBytes)])
+            for n in nodes {
+                // A node is read at most once, as the left sibling of the
+                // next append at its level: keep only the left ones.
+                if n.index & 1 == 0 { created[NodeKey(level: n.level, index: n.index)] = n.hash }
+                try insertNode.execute(arguments: [n.level, n.index, Data(n.hash)])
             }
-            return start..<end
         }
+        let end = start + encoded.count
+        if let sign {
+            let root = try MerkleLog.root(hashes, size: end)
+            let head = try sign(end, root)
+            guard head.body.size == end, head.body.root == root else {
+                throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
+            }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)",
+                arguments: [end, Data(root), Data(head.derBytes)])
+        }
+        return start..<end
     }
 
     static func size(_ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries") ?? 0
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries")) ?? 0
     }
 
     public func size() async throws(StoreError) -> Int { try await run { db in try Self.size(db) } }
@@ -230,7 +244,8 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 struct DBHashes: SubtreeHashes {
     let db: Database
     func hash(level: Int, index: Int) throws -> [UInt8] {
-        guard let h = try Data.fetchOne(db, sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?", arguments: [level, index]) else {
+        let statement = try db.cachedStatement(sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?")
+        guard let h = try Data.fetchOne(statement, arguments: [level, index]) else {
             throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
         }
         return Array(h)

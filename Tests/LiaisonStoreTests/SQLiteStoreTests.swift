@@ -18,6 +18,43 @@ struct SQLiteStoreTests {
         try await LedgerStoreConformance.run { try SQLiteStore(directory: freshDirectory()) }
     }
 
+    @Test func passesTheNodeConformanceSuite() async throws {
+        try await NodeStoreConformance.run { try SQLiteStore(directory: freshDirectory(), storageKey: .generate()) }
+    }
+
+    /// Payloads are sealed under the node's storage key: the database files
+    /// never hold them in clear, and another key cannot open them.
+    @Test func payloadsAreEncryptedAtRest() async throws {
+        let dir = freshDirectory()
+        let key = StorageKey.generate()
+        let items = NodeStoreConformance.newItems(20, tag: "secret-at-rest")
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: key)
+            _ = try await store.storeItems(items, ledger: .none)
+        }
+        let marker = Data("PLAINTEXT-MARKER secret-at-rest".utf8)
+        for file in ["node.sqlite", "node.sqlite-wal"] {
+            if let bytes = FileManager.default.contents(atPath: dir + "/" + file) {
+                #expect(bytes.range(of: marker) == nil, "\(file) holds a payload in clear")
+            }
+        }
+        let reopened = try SQLiteStore(directory: dir, storageKey: key)
+        #expect(try await reopened.item(items[3].sealed.manifest.itemID).payload == items[3].sealed.payload)
+    }
+
+    @Test func anotherStorageKeyCannotOpenPayloads() async throws {
+        let dir = freshDirectory()
+        let items = NodeStoreConformance.newItems(1)
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: .generate())
+            _ = try await store.storeItems(items, ledger: .none)
+        }
+        let store = try SQLiteStore(directory: dir, storageKey: .generate())
+        await #expect(throws: StoreError(.corrupt, "")) { _ = try await store.item(items[0].sealed.manifest.itemID) }
+        let keyless = try SQLiteStore(directory: freshDirectory())
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await keyless.storeItems(items, ledger: .none) }
+    }
+
     @Test func commitsAreDurableBeforeTheyAreAcknowledged() async throws {
         let store = try SQLiteStore(directory: freshDirectory())
         // WAL with synchronous=FULL, read back from the connection in use.

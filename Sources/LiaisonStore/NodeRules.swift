@@ -1,0 +1,269 @@
+public import Foundation
+public import LiaisonModel
+public import LiaisonSealing
+
+/// The checks every back end runs before it writes, so that bad input gets
+/// the same specific refusal from SQLite and PostgreSQL and nothing is
+/// written; and the encodings of the few list-valued columns.
+public enum NodeRules {
+    public static let maximumItemsPerBatch = 10_000
+    public static let maximumPayloadBytes = 16 << 20
+    public static let maximumEvidenceBytes = 1 << 20
+    public static let maximumTextBytes = 4096
+    public static let maximumClaim = 10_000
+    public static let maximumLease: TimeInterval = 86_400
+
+    static func batch(_ count: Int, _ what: String) throws(StoreError) {
+        guard count > 0 else { throw StoreError(.invalidInput, "a batch of \(what) carries at least one") }
+        guard count <= maximumItemsPerBatch else {
+            throw StoreError(.oversized, "\(count) \(what) in one batch; the limit is \(maximumItemsPerBatch)")
+        }
+    }
+
+    public static func text(_ s: String, _ field: String, max: Int = maximumTextBytes, allowEmpty: Bool = false) throws(StoreError) {
+        guard allowEmpty || !s.isEmpty else { throw StoreError(.invalidInput, "\(field) is empty") }
+        guard s.utf8.count <= max else { throw StoreError(.oversized, "\(field) is \(s.utf8.count) bytes; the limit is \(max)") }
+        guard !s.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" || $0.value == 0x7F }) else {
+            throw StoreError(.invalidInput, "\(field) contains a control character")
+        }
+    }
+
+    public static func digest(_ d: [UInt8], _ field: String) throws(StoreError) {
+        guard d.count == 32 else { throw StoreError(.invalidInput, "\(field) is \(d.count) bytes; a SHA-256 digest is 32") }
+    }
+
+    public static func blob(_ b: [UInt8], _ field: String, max: Int) throws(StoreError) {
+        guard !b.isEmpty else { throw StoreError(.invalidInput, "\(field) is empty") }
+        guard b.count <= max else { throw StoreError(.oversized, "\(field) is \(b.count) bytes; the limit is \(max)") }
+    }
+
+    /// A sealed item is stored only whole: a 16-byte id, a payload within
+    /// the limit whose digest is the manifest's, a seal that binds the
+    /// manifest. (Signatures are the caller's to verify against pinned keys.)
+    public static func items(_ items: [NewItem]) throws(StoreError) {
+        try batch(items.count, "items")
+        var ids = Set<[UInt8]>()
+        for (n, item) in items.enumerated() {
+            let m = item.sealed.manifest
+            guard m.itemID.count == 16 else { throw StoreError(.invalidInput, "item \(n): an item id is 16 bytes, not \(m.itemID.count)") }
+            guard ids.insert(m.itemID).inserted else {
+                throw StoreError(.duplicate, "item \(n): id \(Hex.encode(m.itemID)) appears twice in the batch")
+            }
+            guard item.sealed.payload.count <= maximumPayloadBytes else {
+                throw StoreError(.oversized, "item \(n): the payload is \(item.sealed.payload.count) bytes; the limit is \(maximumPayloadBytes)")
+            }
+            guard m.matches(payload: item.sealed.payload) else {
+                throw StoreError(.invalidInput, "item \(n): the payload is not the one its manifest names")
+            }
+            guard item.sealed.seal.binds(m) else { throw StoreError(.invalidInput, "item \(n): the origin seal does not bind the manifest") }
+            if case .received(_, let agreement) = item.source { try text(agreement, "item \(n): agreement", max: 256) }
+        }
+    }
+
+    public static func change(_ change: HoldingChange) throws(StoreError) {
+        switch change {
+        case .reclassified(_, let notice): try blob(notice, "the reclassification notice", max: maximumEvidenceBytes)
+        case .destroyed(let certificate): try blob(certificate, "the destruction certificate", max: maximumEvidenceBytes)
+        case .compromised(let report): try blob(report, "the compromise report", max: maximumEvidenceBytes)
+        }
+    }
+
+    public static func outbox(_ requests: [OutboxRequest]) throws(StoreError) {
+        try batch(requests.count, "outbox requests")
+        var seen = Set<[UInt8]>()
+        for (n, r) in requests.enumerated() {
+            guard r.itemID.count == 16 else { throw StoreError(.invalidInput, "request \(n): an item id is 16 bytes, not \(r.itemID.count)") }
+            try text(r.agreement, "request \(n): agreement", max: 256)
+            guard r.consents.count <= 64 else { throw StoreError(.oversized, "request \(n): \(r.consents.count) consents; the limit is 64") }
+            for c in r.consents { try blob(c, "request \(n): a consent", max: 64 << 10) }
+            guard seen.insert(r.itemID + Array(r.peer.code.utf8) + Array(r.agreement.utf8)).inserted else {
+                throw StoreError(.duplicate, "request \(n): item \(Hex.encode(r.itemID)) is queued to \(r.peer) twice in the batch")
+            }
+        }
+    }
+
+    public static func claim(owner: String, limit: Int, lease: TimeInterval) throws(StoreError) {
+        try text(owner, "the claim owner", max: 200)
+        guard limit > 0, limit <= maximumClaim else { throw StoreError(.invalidInput, "a claim takes 1 to \(maximumClaim) tasks, not \(limit)") }
+        guard lease > 0, lease <= maximumLease else { throw StoreError(.invalidInput, "a lease runs 0 to \(Int(maximumLease)) s, not \(lease)") }
+    }
+
+    public static func outcome(_ o: OutboxOutcome) throws(StoreError) {
+        switch o {
+        case .delivered(let receipt): try blob(receipt, "the receipt", max: maximumEvidenceBytes)
+        case .retry(let error, _): try text(error, "the error")
+        case .refused(let reason): try text(reason, "the reason")
+        }
+    }
+
+    public static func inbound(_ envelopes: [InboundEnvelope]) throws(StoreError) {
+        try batch(envelopes.count, "envelopes")
+        for (n, e) in envelopes.enumerated() {
+            guard e.linkSequence > 0 else { throw StoreError(.invalidInput, "envelope \(n): link sequence numbers start at 1") }
+            try digest(e.digest, "envelope \(n): digest")
+            try blob(e.bytes, "envelope \(n)", max: maximumObjectSize)
+        }
+    }
+
+    public static func statements(_ statements: [StoredStatement]) throws(StoreError) {
+        try batch(statements.count, "statements")
+        for (n, s) in statements.enumerated() {
+            try digest(s.digest, "statement \(n): digest")
+            try text(s.agreement, "statement \(n): agreement", max: 256)
+            try text(s.act, "statement \(n): act", max: 64)
+            try blob(s.signed, "statement \(n)", max: maximumEvidenceBytes)
+        }
+    }
+
+    public static func peer(endpoint: String, fingerprint: String) throws(StoreError) {
+        try text(endpoint, "the peer endpoint", max: 2048)
+        try text(fingerprint, "the peer fingerprint", max: 256)
+    }
+
+    /// User names: 1–64 of a–z, 0–9, `.`, `_`, `-`, starting with a letter or digit.
+    public static func userName(_ name: String) throws(StoreError) {
+        let b = Array(name.utf8)
+        func ok(_ c: UInt8) -> Bool { (0x61...0x7A).contains(c) || (0x30...0x39).contains(c) }
+        guard (1...64).contains(b.count), ok(b[0]), b.allSatisfy({ ok($0) || $0 == 0x2E || $0 == 0x5F || $0 == 0x2D }) else {
+            throw StoreError(.invalidInput, "user name \"\(name.prefix(80))\" must be 1–64 of a–z, 0–9, '.', '_', '-', starting with a letter or digit")
+        }
+    }
+
+    public static func user(_ u: UserRecord) throws(StoreError) {
+        try userName(u.name)
+        try text(u.displayName, "the display name", max: 200)
+        if let c = u.clearance { try text(c.level, "the clearance level", max: 64) }
+        guard u.categories.count <= 256 else { throw StoreError(.oversized, "\(u.categories.count) categories; the limit is 256") }
+        for c in u.categories {
+            try text(c, "a category", max: 200)
+            guard !c.contains("\n") else { throw StoreError(.invalidInput, "a category contains a line break") }
+        }
+        if let cred = u.credential { try blob(cred, "the credential", max: 1024) }
+    }
+
+    public static func token(id: String) throws(StoreError) {
+        let b = Array(id.utf8)
+        guard (1...64).contains(b.count), b.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || $0 == 0x2D || $0 == 0x5F }) else {
+            throw StoreError(.invalidInput, "token id \"\(id.prefix(80))\" must be 1–64 of A–Z, a–z, 0–9, '-', '_'")
+        }
+    }
+
+    public static func apiToken(_ t: APITokenRecord) throws(StoreError) {
+        try token(id: t.id)
+        try userName(t.user)
+        try text(t.name, "the token name", max: 200)
+        try digest(t.tokenHash, "the token hash")
+        guard t.scopes.count <= 32 else { throw StoreError(.oversized, "\(t.scopes.count) scopes; the limit is 32") }
+        for s in t.scopes {
+            try text(s, "a scope", max: 64)
+            guard !s.contains("\n") else { throw StoreError(.invalidInput, "a scope contains a line break") }
+        }
+        if let e = t.expiresAt, e <= t.createdAt { throw StoreError(.invalidInput, "the token expires before it is created") }
+    }
+
+    public static func session(_ s: SessionRecord) throws(StoreError) {
+        try digest(s.tokenHash, "the session token hash")
+        try userName(s.user)
+        guard s.expiresAt > s.createdAt else { throw StoreError(.invalidInput, "the session expires before it is created") }
+    }
+
+    /// Whether a change may be recorded against a holding, and the event it
+    /// records: nothing is recorded against a destroyed item.
+    public static func event(_ change: HoldingChange, holding h: Holding, manifest: ItemManifest) throws(StoreError) -> (HoldingEvent.Kind, [UInt8]) {
+        guard h.status != .destroyed else { throw StoreError(.conflict, "item \(Hex.encode(h.itemID)) was destroyed") }
+        switch change {
+        case .reclassified(let label, let notice):
+            try reclassification(label, of: manifest)
+            return (.reclassified, notice)
+        case .destroyed(let certificate): return (.destroyed, certificate)
+        case .compromised(let report): return (.compromised, report)
+        }
+    }
+
+    /// A claimed task is settled only by its owner.
+    public static func settleable(_ state: QueueState, owner: String?, by claimant: String, what: String) throws(StoreError) {
+        guard state == .claimed else { throw StoreError(.conflict, "\(what) is \(state.rawValue), not claimed") }
+        guard owner == claimant else { throw StoreError(.conflict, "\(what) is claimed by \(owner ?? "nobody"), not \(claimant)") }
+    }
+
+    /// The stored item with its payload opened under the node's storage key.
+    public static func storedItem(_ h: Holding, manifest: ItemManifest, seal: [UInt8], payload: [UInt8]?, key: StorageKey) throws(StoreError) -> StoredItem {
+        let sealValue: OriginSeal = try decode(seal, "origin seal")
+        var plain: [UInt8]?
+        if let payload {
+            do { plain = try key.open(payload, itemID: h.itemID) } catch { throw StoreError(.corrupt, error.reason) }
+            guard manifest.matches(payload: plain!) else {
+                throw StoreError(.corrupt, "the stored payload of item \(Hex.encode(h.itemID)) is not the one its manifest names")
+            }
+        }
+        return StoredItem(manifest: manifest, seal: sealValue, payload: plain, holding: h)
+    }
+
+    // MARK: Column encodings
+
+    /// A list of byte strings in one column: each as a 4-byte big-endian length and its bytes.
+    public static func pack(_ parts: [[UInt8]]) -> [UInt8] {
+        var out: [UInt8] = []
+        for p in parts {
+            let n = UInt32(p.count)
+            out += [UInt8(n >> 24), UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 8), UInt8(truncatingIfNeeded: n)]
+            out += p
+        }
+        return out
+    }
+
+    public static func unpack(_ b: [UInt8]) throws(StoreError) -> [[UInt8]] {
+        var out: [[UInt8]] = [], i = 0
+        while i < b.count {
+            guard i + 4 <= b.count else { throw StoreError(.corrupt, "a packed list is truncated") }
+            let n = Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3])
+            i += 4
+            guard i + n <= b.count else { throw StoreError(.corrupt, "a packed list is truncated") }
+            out.append(Array(b[i..<(i + n)]))
+            i += n
+        }
+        return out
+    }
+
+    /// A set of strings in one column, sorted, one per line.
+    public static func lines(_ s: some Collection<String>) -> String { s.sorted().joined(separator: "\n") }
+    public static func set(_ s: String) -> Set<String> { s.isEmpty ? [] : Set(s.split(separator: "\n").map(String.init)) }
+
+    public static func roles(_ s: String) throws(StoreError) -> Set<Role> {
+        var out = Set<Role>()
+        for r in set(s) {
+            guard let role = Role(rawValue: r) else { throw StoreError(.corrupt, "unknown stored role \(r)") }
+            out.insert(role)
+        }
+        return out
+    }
+
+    public static func party(_ s: String) throws(StoreError) -> Party {
+        guard let p = Party(s) else { throw StoreError(.corrupt, "stored party \(s) is not a party code") }
+        return p
+    }
+
+    public static func source(party: String?, agreement: String?) throws(StoreError) -> ItemSource {
+        guard let party, let agreement else { return .originated }
+        return .received(from: try self.party(party), agreement: agreement)
+    }
+
+    public static func decode<T: CanonicalValue>(_ bytes: [UInt8], _ what: String) throws(StoreError) -> T {
+        do { return try T(canonical: bytes) } catch {
+            throw StoreError(.corrupt, "stored \(what) does not decode: \(error.reason)")
+        }
+    }
+
+    /// The label a holding shows: the latest reclassification, else the manifest's.
+    public static func label(manifest: ItemManifest, current: [UInt8]?) throws(StoreError) -> SecurityLabel {
+        guard let current else { return manifest.label }
+        let doc: LabelDocument = try decode(current, "label")
+        return doc.label
+    }
+
+    public static func reclassification(_ label: SecurityLabel, of manifest: ItemManifest) throws(StoreError) {
+        guard label.originator == manifest.label.originator else {
+            throw StoreError(.invalidInput, "a reclassification keeps the originator (\(manifest.label.originator)), not \(label.originator)")
+        }
+    }
+}

@@ -1,0 +1,246 @@
+/// The node tables of both back ends (migration `v2-node`), kept side by
+/// side so that they stay alike: the database itself refuses what breaks a
+/// rule (NOT NULL, CHECK, UNIQUE, FOREIGN KEY), not only the code.
+///
+/// Instants are INTEGER milliseconds since the Unix epoch, as on the wire.
+/// Payloads are stored sealed under the node's storage key, never in clear.
+public enum NodeSchema {
+    public static let sqlite = """
+        CREATE TABLE items (
+            seq INTEGER PRIMARY KEY,
+            id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+            digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+            manifest BLOB NOT NULL,
+            seal BLOB NOT NULL,
+            originator TEXT NOT NULL CHECK (length(originator) = 3),
+            media_type TEXT NOT NULL,
+            payload_size INTEGER NOT NULL CHECK (payload_size >= 0),
+            payload BLOB,
+            source_party TEXT,
+            agreement TEXT,
+            received_at INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('held', 'destroyed', 'compromised')),
+            label BLOB,
+            CHECK ((source_party IS NULL) = (agreement IS NULL)),
+            CHECK ((status = 'destroyed') = (payload IS NULL))
+        ) STRICT;
+        CREATE TABLE holding_events (
+            id INTEGER PRIMARY KEY,
+            item_seq INTEGER NOT NULL REFERENCES items (seq),
+            kind TEXT NOT NULL CHECK (kind IN ('reclassified', 'destroyed', 'compromised')),
+            at INTEGER NOT NULL,
+            evidence BLOB NOT NULL CHECK (length(evidence) > 0)
+        ) STRICT;
+        CREATE INDEX holding_events_item ON holding_events (item_seq);
+        CREATE TABLE peers (
+            party TEXT PRIMARY KEY CHECK (length(party) = 3),
+            endpoint TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            next_out_seq INTEGER NOT NULL DEFAULT 1 CHECK (next_out_seq >= 1),
+            tree_size INTEGER CHECK (tree_size >= 0),
+            tree_head BLOB,
+            tree_at INTEGER,
+            alarm TEXT,
+            CHECK ((tree_size IS NULL) = (tree_head IS NULL))
+        ) STRICT;
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            item_id BLOB NOT NULL REFERENCES items (id),
+            peer TEXT NOT NULL REFERENCES peers (party),
+            agreement TEXT NOT NULL,
+            consents BLOB NOT NULL,
+            link_seq INTEGER NOT NULL CHECK (link_seq >= 1),
+            state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+            owner TEXT,
+            lease_until INTEGER,
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            not_before INTEGER NOT NULL,
+            last_error TEXT,
+            receipt BLOB,
+            UNIQUE (peer, link_seq),
+            UNIQUE (item_id, peer, agreement),
+            CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+            CHECK ((state = 'done') = (receipt IS NOT NULL))
+        ) STRICT;
+        CREATE INDEX outbox_due ON outbox (peer, state, not_before);
+        CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY,
+            peer TEXT NOT NULL CHECK (length(peer) = 3),
+            link_seq INTEGER NOT NULL CHECK (link_seq >= 1),
+            digest BLOB NOT NULL CHECK (length(digest) = 32),
+            envelope BLOB NOT NULL CHECK (length(envelope) > 0),
+            received_at INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+            owner TEXT,
+            lease_until INTEGER,
+            reason TEXT,
+            item_id BLOB REFERENCES items (id),
+            UNIQUE (peer, link_seq),
+            CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+            CHECK ((state = 'done') = (item_id IS NOT NULL)),
+            CHECK ((state = 'refused') = (reason IS NOT NULL))
+        ) STRICT;
+        CREATE INDEX inbox_due ON inbox (state, id);
+        CREATE TABLE statements (
+            digest BLOB PRIMARY KEY CHECK (length(digest) = 32),
+            agreement TEXT NOT NULL,
+            party TEXT NOT NULL CHECK (length(party) = 3),
+            act TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            signed BLOB NOT NULL CHECK (length(signed) > 0)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX statements_agreement ON statements (agreement, at);
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            party TEXT NOT NULL CHECK (length(party) = 3),
+            roles TEXT NOT NULL,
+            clearance_level TEXT,
+            clearance_expires INTEGER,
+            categories TEXT NOT NULL,
+            credential BLOB,
+            disabled INTEGER NOT NULL CHECK (disabled IN (0, 1)),
+            created_at INTEGER NOT NULL,
+            CHECK ((clearance_level IS NULL) = (clearance_expires IS NULL))
+        ) STRICT;
+        CREATE TABLE sessions (
+            token_hash BLOB PRIMARY KEY CHECK (length(token_hash) = 32),
+            user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL CHECK (expires_at > created_at),
+            revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+        ) STRICT;
+        CREATE INDEX sessions_user ON sessions (user_name);
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+            token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+            scopes TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER,
+            revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1))
+        ) STRICT;
+        CREATE INDEX api_tokens_user ON api_tokens (user_name);
+        """
+
+    /// The same tables in PostgreSQL's types (BYTEA, BIGINT, BOOLEAN).
+    public static let postgres = """
+        CREATE TABLE items (
+            seq BIGSERIAL PRIMARY KEY,
+            id BYTEA NOT NULL UNIQUE CHECK (length(id) = 16),
+            digest BYTEA NOT NULL UNIQUE CHECK (length(digest) = 32),
+            manifest BYTEA NOT NULL,
+            seal BYTEA NOT NULL,
+            originator TEXT NOT NULL CHECK (length(originator) = 3),
+            media_type TEXT NOT NULL,
+            payload_size BIGINT NOT NULL CHECK (payload_size >= 0),
+            payload BYTEA,
+            source_party TEXT,
+            agreement TEXT,
+            received_at BIGINT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('held', 'destroyed', 'compromised')),
+            label BYTEA,
+            CHECK ((source_party IS NULL) = (agreement IS NULL)),
+            CHECK ((status = 'destroyed') = (payload IS NULL))
+        );
+        CREATE TABLE holding_events (
+            id BIGSERIAL PRIMARY KEY,
+            item_seq BIGINT NOT NULL REFERENCES items (seq),
+            kind TEXT NOT NULL CHECK (kind IN ('reclassified', 'destroyed', 'compromised')),
+            at BIGINT NOT NULL,
+            evidence BYTEA NOT NULL CHECK (length(evidence) > 0)
+        );
+        CREATE INDEX holding_events_item ON holding_events (item_seq);
+        CREATE TABLE peers (
+            party TEXT PRIMARY KEY CHECK (length(party) = 3),
+            endpoint TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            next_out_seq BIGINT NOT NULL DEFAULT 1 CHECK (next_out_seq >= 1),
+            tree_size BIGINT CHECK (tree_size >= 0),
+            tree_head BYTEA,
+            tree_at BIGINT,
+            alarm TEXT,
+            CHECK ((tree_size IS NULL) = (tree_head IS NULL))
+        );
+        CREATE TABLE outbox (
+            id BIGSERIAL PRIMARY KEY,
+            item_id BYTEA NOT NULL REFERENCES items (id),
+            peer TEXT NOT NULL REFERENCES peers (party),
+            agreement TEXT NOT NULL,
+            consents BYTEA NOT NULL,
+            link_seq BIGINT NOT NULL CHECK (link_seq >= 1),
+            state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+            owner TEXT,
+            lease_until BIGINT,
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            not_before BIGINT NOT NULL,
+            last_error TEXT,
+            receipt BYTEA,
+            UNIQUE (peer, link_seq),
+            UNIQUE (item_id, peer, agreement),
+            CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+            CHECK ((state = 'done') = (receipt IS NOT NULL))
+        );
+        CREATE INDEX outbox_due ON outbox (peer, state, not_before);
+        CREATE TABLE inbox (
+            id BIGSERIAL PRIMARY KEY,
+            peer TEXT NOT NULL CHECK (length(peer) = 3),
+            link_seq BIGINT NOT NULL CHECK (link_seq >= 1),
+            digest BYTEA NOT NULL CHECK (length(digest) = 32),
+            envelope BYTEA NOT NULL CHECK (length(envelope) > 0),
+            received_at BIGINT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+            owner TEXT,
+            lease_until BIGINT,
+            reason TEXT,
+            item_id BYTEA REFERENCES items (id),
+            UNIQUE (peer, link_seq),
+            CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+            CHECK ((state = 'done') = (item_id IS NOT NULL)),
+            CHECK ((state = 'refused') = (reason IS NOT NULL))
+        );
+        CREATE INDEX inbox_due ON inbox (state, id);
+        CREATE TABLE statements (
+            digest BYTEA PRIMARY KEY CHECK (length(digest) = 32),
+            agreement TEXT NOT NULL,
+            party TEXT NOT NULL CHECK (length(party) = 3),
+            act TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            signed BYTEA NOT NULL CHECK (length(signed) > 0)
+        );
+        CREATE INDEX statements_agreement ON statements (agreement, at);
+        CREATE TABLE users (
+            name TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL,
+            party TEXT NOT NULL CHECK (length(party) = 3),
+            roles TEXT NOT NULL,
+            clearance_level TEXT,
+            clearance_expires BIGINT,
+            categories TEXT NOT NULL,
+            credential BYTEA,
+            disabled BOOLEAN NOT NULL,
+            created_at BIGINT NOT NULL,
+            CHECK ((clearance_level IS NULL) = (clearance_expires IS NULL))
+        );
+        CREATE TABLE sessions (
+            token_hash BYTEA PRIMARY KEY CHECK (length(token_hash) = 32),
+            user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL CHECK (expires_at > created_at),
+            revoked BOOLEAN NOT NULL DEFAULT FALSE
+        );
+        CREATE INDEX sessions_user ON sessions (user_name);
+        CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            user_name TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+            token_hash BYTEA NOT NULL UNIQUE CHECK (length(token_hash) = 32),
+            scopes TEXT NOT NULL,
+            created_at BIGINT NOT NULL,
+            expires_at BIGINT,
+            revoked BOOLEAN NOT NULL DEFAULT FALSE
+        );
+        CREATE INDEX api_tokens_user ON api_tokens (user_name);
+        """
+}

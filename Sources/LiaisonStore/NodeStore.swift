@@ -1,0 +1,401 @@
+public import Foundation
+public import LiaisonModel
+public import LiaisonSealing
+
+/// Everything a node keeps (DESIGN §2, §6): its items with their labels,
+/// seals and payloads encrypted at rest; its holdings; the outbox and inbox
+/// work queues; lifecycle statements; peers with their link sequence numbers
+/// and latest tree heads; users, clearances, roles, sessions and API tokens
+/// — and its ledger. Every mutating operation takes the ledger entries that
+/// record it, and stores both in one transaction: an act is either done and
+/// recorded, or neither (invariants 5 and 8).
+///
+/// Both back ends (SQLite, PostgreSQL) pass the same conformance suite,
+/// `LiaisonTesting.NodeStoreConformance`.
+public protocol NodeStore: LedgerStore {
+    // MARK: Items and holdings
+
+    /// Stores items (payloads encrypted with the node's storage key) and
+    /// their holdings, with `ledger`, in one transaction. A duplicate item
+    /// id or digest refuses the whole batch.
+    func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// The item with its payload decrypted (`nil` once destroyed).
+    func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem
+    /// Holdings in insertion order, after the given cursor.
+    func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [Holding]
+    /// Records a reclassification, a destruction or a compromise report
+    /// against a held item (Art 8, 17), with `ledger`.
+    func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// The recorded changes of an item, oldest first.
+    func holdingEvents(_ id: [UInt8]) async throws(StoreError) -> [HoldingEvent]
+
+    // MARK: Outbox
+
+    /// Queues items for sending; each gets the next link sequence number
+    /// of its peer. An item goes to a peer under an agreement once.
+    func enqueueOutbox(_ requests: [OutboxRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [OutboxTask]
+    /// Claims up to `limit` due tasks for `peer` (pending, or claimed by a
+    /// lease that has run out) for `owner` until `now + lease`. Two
+    /// replicas never hold the same task (`FOR UPDATE SKIP LOCKED`).
+    func claimOutbox(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [OutboxTask]
+    /// Settles a task its owner holds, with `ledger`.
+    func settleOutbox(_ id: Int64, owner: String, _ outcome: OutboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> OutboxTask
+    func outboxTask(_ id: Int64) async throws(StoreError) -> OutboxTask
+
+    // MARK: Inbox
+
+    /// Admits envelopes received from peers. A retried envelope (same peer,
+    /// link sequence number and digest) is reported as a duplicate and
+    /// stored once; the same sequence number with another digest refuses
+    /// the whole batch (`.conflict`).
+    func receiveInbox(_ envelopes: [InboundEnvelope], ledger: LedgerWrite) async throws(StoreError) -> [InboxAdmission]
+    func claimInbox(owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [InboxTask]
+    /// Settles a claimed envelope: accepted (its item is stored in the same
+    /// transaction) or refused with a reason.
+    func settleInbox(_ id: Int64, owner: String, _ outcome: InboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> InboxTask
+    func inboxTask(_ id: Int64) async throws(StoreError) -> InboxTask
+
+    // MARK: Statements
+
+    /// Records signed lifecycle statements; one already stored (same
+    /// digest) is skipped. Returns how many were new.
+    func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int
+    func statements(agreement: String) async throws(StoreError) -> [StoredStatement]
+
+    // MARK: Peers
+
+    /// Adds a peer or updates its endpoint and fingerprint (its sequence
+    /// numbers and tree head are kept).
+    func savePeer(_ party: Party, endpoint: String, fingerprint: String) async throws(StoreError)
+    func peer(_ party: Party) async throws(StoreError) -> PeerRecord
+    func peers() async throws(StoreError) -> [PeerRecord]
+    /// Records the latest tree head seen from a peer; a smaller size than
+    /// the one stored is refused (`.conflict`): a log never shrinks.
+    func recordPeerTreeHead(_ party: Party, size: Int, signed: [UInt8], at: Date) async throws(StoreError)
+    /// Raises (or with `nil` clears) an alarm about a peer, with `ledger`.
+    func setPeerAlarm(_ party: Party, _ alarm: String?, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+
+    // MARK: Users, sessions, API tokens
+
+    func createUser(_ user: UserRecord) async throws(StoreError)
+    /// Replaces a user's record (not its name or creation time).
+    func updateUser(_ user: UserRecord) async throws(StoreError)
+    func user(_ name: String) async throws(StoreError) -> UserRecord
+    func users() async throws(StoreError) -> [UserRecord]
+    func createSession(_ session: SessionRecord) async throws(StoreError)
+    /// The live session with this token hash and its user: not revoked, not
+    /// expired at `now`, user not disabled; otherwise `.notFound`.
+    func session(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (SessionRecord, UserRecord)
+    func revokeSession(tokenHash: [UInt8]) async throws(StoreError)
+    func createAPIToken(_ token: APITokenRecord) async throws(StoreError)
+    /// The live token with this hash and its user, as for sessions.
+    func apiToken(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (APITokenRecord, UserRecord)
+    func revokeAPIToken(id: String) async throws(StoreError)
+    func apiTokens(user: String) async throws(StoreError) -> [APITokenRecord]
+}
+
+/// The ledger entries an operation records, and the signer of the tree
+/// head at the new size.
+public struct LedgerWrite: Sendable {
+    public var entries: [LedgerEntry]
+    public var sign: TreeHeadSigner?
+    public init(_ entries: [LedgerEntry], sign: TreeHeadSigner?) {
+        self.entries = entries
+        self.sign = sign
+    }
+    /// An operation that records nothing (reads of the queue, a retry).
+    public static let none = LedgerWrite([], sign: nil)
+}
+
+/// Where an operation's ledger entries landed.
+public struct LedgerReceipt: Hashable, Sendable {
+    public var entries: Range<Int>
+    public init(entries: Range<Int>) { self.entries = entries }
+}
+
+/// Where a held item came from.
+public enum ItemSource: Hashable, Sendable {
+    /// Created at this node by its own party.
+    case originated
+    /// Received from a peer under an agreement.
+    case received(from: Party, agreement: String)
+}
+
+/// An item to store: the originator's sealed item and where it came from.
+public struct NewItem: Sendable {
+    public var sealed: SealedItem
+    public var source: ItemSource
+    public var at: Date
+    public init(_ sealed: SealedItem, source: ItemSource, at: Date) {
+        self.sealed = sealed
+        self.source = source
+        self.at = at
+    }
+}
+
+public enum HoldingStatus: String, Hashable, Sendable, CaseIterable {
+    case held, destroyed, compromised
+}
+
+/// An item held at this node: metadata only, never the payload.
+public struct Holding: Hashable, Sendable {
+    /// The holding's position in insertion order (the cursor of ``NodeStore/holdings(after:limit:)``).
+    public var sequence: Int64
+    public var itemID: [UInt8]
+    public var digest: [UInt8]
+    public var originator: Party
+    /// The current label (the originator's, or its latest reclassification).
+    public var label: SecurityLabel
+    public var mediaType: String
+    public var payloadSize: Int
+    public var source: ItemSource
+    public var at: Date
+    public var status: HoldingStatus
+    public init(
+        sequence: Int64, itemID: [UInt8], digest: [UInt8], originator: Party, label: SecurityLabel, mediaType: String, payloadSize: Int,
+        source: ItemSource, at: Date, status: HoldingStatus
+    ) {
+        (self.sequence, self.itemID, self.digest, self.originator, self.label) = (sequence, itemID, digest, originator, label)
+        (self.mediaType, self.payloadSize, self.source, self.at, self.status) = (mediaType, payloadSize, source, at, status)
+    }
+}
+
+/// An item as stored: the sealed form, the payload (decrypted; `nil` once
+/// destroyed) and the holding.
+public struct StoredItem: Sendable {
+    public var manifest: ItemManifest
+    public var seal: OriginSeal
+    public var payload: [UInt8]?
+    public var holding: Holding
+    public init(manifest: ItemManifest, seal: OriginSeal, payload: [UInt8]?, holding: Holding) {
+        (self.manifest, self.seal, self.payload, self.holding) = (manifest, seal, payload, holding)
+    }
+}
+
+/// A change recorded against a held item, with its signed evidence.
+public enum HoldingChange: Sendable {
+    /// The originator's reclassification (Art 8): the new label and the
+    /// signed notice. The originator cannot change.
+    case reclassified(SecurityLabel, notice: [UInt8])
+    /// Destruction: the payload is erased; the signed certificate is kept.
+    case destroyed(certificate: [UInt8])
+    /// A loss or compromise report (Art 17).
+    case compromised(report: [UInt8])
+}
+
+public struct HoldingEvent: Hashable, Sendable {
+    public enum Kind: String, Hashable, Sendable { case reclassified, destroyed, compromised }
+    public var kind: Kind
+    public var at: Date
+    public var evidence: [UInt8]
+    public init(kind: Kind, at: Date, evidence: [UInt8]) { (self.kind, self.at, self.evidence) = (kind, at, evidence) }
+}
+
+/// An item to send to a peer under an agreement, with the consents that
+/// allow it (DER of signed consents; empty when this node is the originator).
+public struct OutboxRequest: Sendable {
+    public var itemID: [UInt8]
+    public var peer: Party
+    public var agreement: String
+    public var consents: [[UInt8]]
+    public init(itemID: [UInt8], peer: Party, agreement: String, consents: [[UInt8]] = []) {
+        (self.itemID, self.peer, self.agreement, self.consents) = (itemID, peer, agreement, consents)
+    }
+}
+
+public enum QueueState: String, Hashable, Sendable, CaseIterable {
+    /// Waiting to be claimed (or to be retried once its time comes).
+    case pending
+    /// Held by an owner until its lease runs out.
+    case claimed
+    /// Done: delivered with a receipt (outbox) or accepted (inbox).
+    case done
+    /// Refused for good, with a reason.
+    case refused
+}
+
+public struct OutboxTask: Hashable, Sendable {
+    public var id: Int64
+    public var itemID: [UInt8]
+    public var peer: Party
+    public var agreement: String
+    public var consents: [[UInt8]]
+    /// The link sequence number of the envelope: fixed at enqueue, reused by
+    /// every retry, so that the receiver stores it once.
+    public var linkSequence: Int64
+    public var state: QueueState
+    public var owner: String?
+    public var leaseUntil: Date?
+    public var attempts: Int
+    public var notBefore: Date
+    public var lastError: String?
+    /// The peer's delivery receipt once delivered.
+    public var receipt: [UInt8]?
+    public init(
+        id: Int64, itemID: [UInt8], peer: Party, agreement: String, consents: [[UInt8]], linkSequence: Int64, state: QueueState, owner: String?,
+        leaseUntil: Date?, attempts: Int, notBefore: Date, lastError: String?, receipt: [UInt8]?
+    ) {
+        (self.id, self.itemID, self.peer, self.agreement, self.consents, self.linkSequence) = (id, itemID, peer, agreement, consents, linkSequence)
+        (self.state, self.owner, self.leaseUntil, self.attempts, self.notBefore) = (state, owner, leaseUntil, attempts, notBefore)
+        (self.lastError, self.receipt) = (lastError, receipt)
+    }
+}
+
+public enum OutboxOutcome: Sendable {
+    case delivered(receipt: [UInt8])
+    /// A transient failure: back to pending, not before the given instant.
+    case retry(error: String, notBefore: Date)
+    case refused(reason: String)
+}
+
+/// An envelope as received from a peer, before anything is checked.
+public struct InboundEnvelope: Sendable {
+    public var peer: Party
+    public var linkSequence: Int64
+    public var digest: [UInt8]
+    public var bytes: [UInt8]
+    public var at: Date
+    public init(peer: Party, linkSequence: Int64, digest: [UInt8], bytes: [UInt8], at: Date) {
+        (self.peer, self.linkSequence, self.digest, self.bytes, self.at) = (peer, linkSequence, digest, bytes, at)
+    }
+}
+
+public enum InboxAdmission: Hashable, Sendable {
+    case new(Int64)
+    /// Already received: the id of the stored envelope.
+    case duplicate(Int64)
+    public var id: Int64 {
+        switch self {
+        case .new(let id), .duplicate(let id): id
+        }
+    }
+}
+
+public struct InboxTask: Sendable {
+    public var id: Int64
+    public var peer: Party
+    public var linkSequence: Int64
+    public var digest: [UInt8]
+    public var bytes: [UInt8]
+    public var receivedAt: Date
+    public var state: QueueState
+    public var owner: String?
+    public var leaseUntil: Date?
+    /// The reason of a refusal.
+    public var reason: String?
+    /// The item stored when accepted.
+    public var itemID: [UInt8]?
+    public init(
+        id: Int64, peer: Party, linkSequence: Int64, digest: [UInt8], bytes: [UInt8], receivedAt: Date, state: QueueState, owner: String?,
+        leaseUntil: Date?, reason: String?, itemID: [UInt8]?
+    ) {
+        (self.id, self.peer, self.linkSequence, self.digest, self.bytes, self.receivedAt) = (id, peer, linkSequence, digest, bytes, receivedAt)
+        (self.state, self.owner, self.leaseUntil, self.reason, self.itemID) = (state, owner, leaseUntil, reason, itemID)
+    }
+}
+
+public enum InboxOutcome: Sendable {
+    case accepted(NewItem)
+    case refused(reason: String)
+}
+
+/// A signed lifecycle statement on an agreement.
+public struct StoredStatement: Hashable, Sendable {
+    public var digest: [UInt8]
+    public var agreement: String
+    public var party: Party
+    public var act: String
+    public var at: Date
+    public var signed: [UInt8]
+    public init(digest: [UInt8], agreement: String, party: Party, act: String, at: Date, signed: [UInt8]) {
+        (self.digest, self.agreement, self.party, self.act, self.at, self.signed) = (digest, agreement, party, act, at, signed)
+    }
+}
+
+public struct PeerRecord: Hashable, Sendable {
+    public var party: Party
+    public var endpoint: String
+    public var fingerprint: String
+    /// The link sequence number the next queued envelope to this peer gets.
+    public var nextOutboundSequence: Int64
+    /// The largest tree head seen from this peer, and its size.
+    public var treeHead: [UInt8]?
+    public var treeSize: Int?
+    public var treeHeadAt: Date?
+    public var alarm: String?
+    public init(
+        party: Party, endpoint: String, fingerprint: String, nextOutboundSequence: Int64, treeHead: [UInt8]?, treeSize: Int?, treeHeadAt: Date?,
+        alarm: String?
+    ) {
+        (self.party, self.endpoint, self.fingerprint, self.nextOutboundSequence) = (party, endpoint, fingerprint, nextOutboundSequence)
+        (self.treeHead, self.treeSize, self.treeHeadAt, self.alarm) = (treeHead, treeSize, treeHeadAt, alarm)
+    }
+}
+
+/// What a user may do at a node.
+public enum Role: String, Hashable, Sendable, CaseIterable, Comparable {
+    case securityOfficer = "security-officer"
+    case releasingOfficer = "releasing-officer"
+    case analyst
+    case administrator
+    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A user's personnel security clearance (PSC): a level of the node's own
+/// scheme, valid until a date.
+public struct Clearance: Hashable, Sendable {
+    public var level: String
+    public var expires: Date
+    public init(level: String, expires: Date) { (self.level, self.expires) = (level, expires) }
+}
+
+public struct UserRecord: Hashable, Sendable {
+    public var name: String
+    public var displayName: String
+    public var party: Party
+    public var roles: Set<Role>
+    public var clearance: Clearance?
+    /// Need-to-know categories the user holds (tag:value).
+    public var categories: Set<String>
+    /// The password verifier, if the user logs in with a password.
+    public var credential: [UInt8]?
+    public var disabled: Bool
+    public var createdAt: Date
+    public init(
+        name: String, displayName: String, party: Party, roles: Set<Role>, clearance: Clearance?, categories: Set<String> = [],
+        credential: [UInt8]? = nil, disabled: Bool = false, createdAt: Date
+    ) {
+        (self.name, self.displayName, self.party, self.roles, self.clearance) = (name, displayName, party, roles, clearance)
+        (self.categories, self.credential, self.disabled, self.createdAt) = (categories, credential, disabled, Instant.normalized(createdAt))
+    }
+}
+
+/// A console session: only the SHA-256 of its token is stored.
+public struct SessionRecord: Hashable, Sendable {
+    public var tokenHash: [UInt8]
+    public var user: String
+    public var createdAt: Date
+    public var expiresAt: Date
+    public init(tokenHash: [UInt8], user: String, createdAt: Date, expiresAt: Date) {
+        (self.tokenHash, self.user) = (tokenHash, user)
+        (self.createdAt, self.expiresAt) = (Instant.normalized(createdAt), Instant.normalized(expiresAt))
+    }
+}
+
+/// An operator API token: only the SHA-256 of its secret is stored.
+public struct APITokenRecord: Hashable, Sendable {
+    public var id: String
+    public var name: String
+    public var user: String
+    public var tokenHash: [UInt8]
+    public var scopes: Set<String>
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var revoked: Bool
+    public init(
+        id: String, name: String, user: String, tokenHash: [UInt8], scopes: Set<String>, createdAt: Date, expiresAt: Date?, revoked: Bool = false
+    ) {
+        (self.id, self.name, self.user, self.tokenHash, self.scopes) = (id, name, user, tokenHash, scopes)
+        (self.createdAt, self.expiresAt, self.revoked) = (Instant.normalized(createdAt), expiresAt.map(Instant.normalized), revoked)
+    }
+}

@@ -1,0 +1,584 @@
+public import Foundation
+internal import GRDB
+public import LiaisonModel
+internal import LiaisonSealing
+public import LiaisonStore
+
+extension SQLiteStore: NodeStore {
+    static func registerNodeMigrations(_ m: inout DatabaseMigrator) {
+        m.registerMigration("v2-node") { db in
+            try db.execute(sql: NodeSchema.sqlite)
+        }
+    }
+
+    func requireKey() throws(StoreError) -> StorageKey {
+        guard let storageKey else {
+            throw StoreError(.invalidInput, "the store was opened without the node's storage key: items cannot be stored or read")
+        }
+        return storageKey
+    }
+
+    static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
+    static func date(_ ms: Int64) -> Date { Instant.date(ms) }
+
+    static func ledger(_ db: Database, _ w: LedgerWrite, _ encoded: [[UInt8]]) throws -> LedgerReceipt {
+        LedgerReceipt(entries: try appendLedger(db, encoded, sign: w.sign))
+    }
+
+    static func encodeLedger(_ w: LedgerWrite) throws(StoreError) -> [[UInt8]] {
+        w.entries.isEmpty ? [] : try StoreLimits.encode(w.entries)
+    }
+
+    // MARK: Items and holdings
+
+    /// What goes into an items row, prepared outside the write transaction
+    /// (encryption and encoding need no lock).
+    struct ItemRow: Sendable {
+        var id: Data, digest: Data, manifest: Data, seal: Data, originator: String, mediaType: String, size: Int, payload: Data
+        var sourceParty: String?, agreement: String?, at: Int64
+
+        init(_ item: NewItem, key: StorageKey) {
+            let m = item.sealed.manifest
+            id = Data(m.itemID)
+            digest = Data(m.digest)
+            manifest = Data(m.derBytes)
+            seal = Data(item.sealed.seal.derBytes)
+            originator = m.label.originator.code
+            mediaType = m.mediaType
+            size = m.payloadSize
+            payload = Data(key.seal(item.sealed.payload, itemID: m.itemID))
+            if case .received(let from, let agreement) = item.source {
+                (sourceParty, self.agreement) = (from.code, agreement)
+            }
+            at = Instant.milliseconds(item.at)
+        }
+    }
+
+    static func insertItems(_ db: Database, _ rows: [ItemRow]) throws {
+        let insert = try db.cachedStatement(
+            sql: """
+                INSERT INTO items (id, digest, manifest, seal, originator, media_type, payload_size, payload, source_party, agreement, received_at, status)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')
+                """)
+        for r in rows {
+            do {
+                try insert.execute(arguments: [
+                    r.id, r.digest, r.manifest, r.seal, r.originator, r.mediaType, r.size, r.payload, r.sourceParty, r.agreement, r.at,
+                ])
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError(.duplicate, "item \(Hex.encode(r.id)) is already stored")
+            }
+        }
+    }
+
+    public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.items(items)
+        let key = try requireKey()
+        let encoded = try Self.encodeLedger(ledger)
+        let rows = items.map { ItemRow($0, key: key) }
+        return try await write { db in
+            try Self.insertItems(db, rows)
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    static let holdingColumns = "seq, id, digest, manifest, originator, media_type, payload_size, source_party, agreement, received_at, status, label"
+
+    static func holding(_ row: Row) throws -> LiaisonStore.Holding { try holdingAndManifest(row).0 }
+
+    static func holdingAndManifest(_ row: Row) throws -> (LiaisonStore.Holding, ItemManifest) {
+        let manifest: ItemManifest = try NodeRules.decode(Array(row["manifest"] as Data), "manifest")
+        let label = try NodeRules.label(manifest: manifest, current: (row["label"] as Data?).map { Array($0) })
+        let status: String = row["status"]
+        guard let s = HoldingStatus(rawValue: status) else { throw StoreError(.corrupt, "unknown holding status \(status)") }
+        let h = LiaisonStore.Holding(
+            sequence: row["seq"], itemID: Array(row["id"] as Data), digest: Array(row["digest"] as Data),
+            originator: try NodeRules.party(row["originator"]), label: label, mediaType: row["media_type"], payloadSize: row["payload_size"],
+            source: try NodeRules.source(party: row["source_party"], agreement: row["agreement"]), at: date(row["received_at"]), status: s)
+        return (h, manifest)
+    }
+
+    public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
+        let key = try requireKey()
+        let found = try await run { db -> (LiaisonStore.Holding, ItemManifest, Data, Data?)? in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.holdingColumns), seal, payload FROM items WHERE id = ?", arguments: [Data(id)])
+            else { return nil }
+            let (h, m) = try Self.holdingAndManifest(row)
+            return (h, m, row["seal"], row["payload"])
+        }
+        guard let (holding, manifest, seal, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+        return try NodeRules.storedItem(holding, manifest: manifest, seal: Array(seal), payload: payload.map { Array($0) }, key: key)
+    }
+
+    public func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
+        guard limit > 0, limit <= NodeRules.maximumClaim else { throw StoreError(.invalidInput, "a page holds 1 to \(NodeRules.maximumClaim) holdings, not \(limit)") }
+        return try await run { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.holdingColumns) FROM items WHERE seq > ? ORDER BY seq LIMIT ?", arguments: [cursor ?? 0, limit]
+            ).map(Self.holding)
+        }
+    }
+
+    public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.change(change)
+        let encoded = try Self.encodeLedger(ledger)
+        let when = Self.ms(at)
+        return try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.holdingColumns) FROM items WHERE id = ?", arguments: [Data(id)]) else {
+                throw StoreError(.notFound, "no item \(Hex.encode(id))")
+            }
+            let (h, manifest) = try Self.holdingAndManifest(row)
+            let (kind, evidence) = try NodeRules.event(change, holding: h, manifest: manifest)
+            switch change {
+            case .reclassified(let label, _):
+                try db.execute(sql: "UPDATE items SET label = ? WHERE seq = ?", arguments: [Data(LabelDocument(label).derBytes), h.sequence])
+            case .destroyed:
+                try db.execute(sql: "UPDATE items SET status = 'destroyed', payload = NULL WHERE seq = ?", arguments: [h.sequence])
+            case .compromised:
+                try db.execute(sql: "UPDATE items SET status = 'compromised' WHERE seq = ?", arguments: [h.sequence])
+            }
+            try db.execute(
+                sql: "INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (?, ?, ?, ?)",
+                arguments: [h.sequence, kind.rawValue, when, Data(evidence)])
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    public func holdingEvents(_ id: [UInt8]) async throws(StoreError) -> [HoldingEvent] {
+        try await run { db in
+            guard let seq = try Int64.fetchOne(db, sql: "SELECT seq FROM items WHERE id = ?", arguments: [Data(id)]) else {
+                throw StoreError(.notFound, "no item \(Hex.encode(id))")
+            }
+            return try Row.fetchAll(db, sql: "SELECT kind, at, evidence FROM holding_events WHERE item_seq = ? ORDER BY id", arguments: [seq]).map {
+                row in
+                guard let kind = HoldingEvent.Kind(rawValue: row["kind"]) else { throw StoreError(.corrupt, "unknown holding event kind") }
+                return HoldingEvent(kind: kind, at: Self.date(row["at"]), evidence: Array(row["evidence"] as Data))
+            }
+        }
+    }
+
+    // MARK: Outbox
+
+    static let outboxColumns = "id, item_id, peer, agreement, consents, link_seq, state, owner, lease_until, attempts, not_before, last_error, receipt"
+
+    static func outboxTask(_ row: Row) throws -> OutboxTask {
+        let state: String = row["state"]
+        guard let s = QueueState(rawValue: state) else { throw StoreError(.corrupt, "unknown outbox state \(state)") }
+        return OutboxTask(
+            id: row["id"], itemID: Array(row["item_id"] as Data), peer: try NodeRules.party(row["peer"]), agreement: row["agreement"],
+            consents: try NodeRules.unpack(Array(row["consents"] as Data)), linkSequence: row["link_seq"], state: s, owner: row["owner"],
+            leaseUntil: (row["lease_until"] as Int64?).map(date), attempts: row["attempts"], notBefore: date(row["not_before"]),
+            lastError: row["last_error"], receipt: (row["receipt"] as Data?).map { Array($0) })
+    }
+
+    public func enqueueOutbox(_ requests: [OutboxRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [OutboxTask] {
+        try NodeRules.outbox(requests)
+        let encoded = try Self.encodeLedger(ledger)
+        let when = Self.ms(at)
+        return try await write { db in
+            var ids: [Int64] = []
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO outbox (item_id, peer, agreement, consents, link_seq, state, attempts, not_before)
+                    VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)
+                    """)
+            for r in requests {
+                guard let status = try String.fetchOne(db, sql: "SELECT status FROM items WHERE id = ?", arguments: [Data(r.itemID)]) else {
+                    throw StoreError(.notFound, "no item \(Hex.encode(r.itemID)) to send")
+                }
+                guard status == HoldingStatus.held.rawValue else {
+                    throw StoreError(.conflict, "item \(Hex.encode(r.itemID)) is \(status); it cannot be sent")
+                }
+                guard let seq = try Int64.fetchOne(
+                    db, sql: "UPDATE peers SET next_out_seq = next_out_seq + 1 WHERE party = ? RETURNING next_out_seq - 1", arguments: [r.peer.code])
+                else { throw StoreError(.notFound, "no peer \(r.peer)") }
+                do {
+                    try insert.execute(arguments: [Data(r.itemID), r.peer.code, r.agreement, Data(NodeRules.pack(r.consents)), seq, when])
+                } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                    throw StoreError(.duplicate, "item \(Hex.encode(r.itemID)) is already queued to \(r.peer) under \(r.agreement)")
+                }
+                ids.append(db.lastInsertedRowID)
+            }
+            _ = try Self.ledger(db, ledger, encoded)
+            return try ids.map { id in try Self.outboxTask(Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id])!) }
+        }
+    }
+
+    public func claimOutbox(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [OutboxTask] {
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
+        return try await write { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    UPDATE outbox SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
+                    WHERE id IN (SELECT id FROM outbox WHERE peer = ? AND
+                        ((state = 'pending' AND not_before <= ?) OR (state = 'claimed' AND lease_until <= ?)) ORDER BY id LIMIT ?)
+                    RETURNING \(Self.outboxColumns)
+                    """, arguments: [owner, until, peer.code, t, t, limit]
+            ).map(Self.outboxTask).sorted { $0.id < $1.id }
+        }
+    }
+
+    public func settleOutbox(_ id: Int64, owner: String, _ outcome: OutboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> OutboxTask {
+        try NodeRules.outcome(outcome)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.notFound, "no outbox task \(id)")
+            }
+            try NodeRules.settleable(try Self.outboxTask(row).state, owner: row["owner"], by: owner, what: "outbox task \(id)")
+            switch outcome {
+            case .delivered(let receipt):
+                try db.execute(
+                    sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ? WHERE id = ?", arguments: [Data(receipt), id])
+            case .retry(let error, let notBefore):
+                try db.execute(
+                    sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?",
+                    arguments: [error, Self.ms(notBefore), id])
+            case .refused(let reason):
+                try db.execute(
+                    sql: "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ?", arguments: [reason, id])
+            }
+            _ = try Self.ledger(db, ledger, encoded)
+            return try Self.outboxTask(Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id])!)
+        }
+    }
+
+    public func outboxTask(_ id: Int64) async throws(StoreError) -> OutboxTask {
+        let task = try await run { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id]).map(Self.outboxTask)
+        }
+        guard let task else { throw StoreError(.notFound, "no outbox task \(id)") }
+        return task
+    }
+
+    // MARK: Inbox
+
+    static let inboxColumns = "id, peer, link_seq, digest, envelope, received_at, state, owner, lease_until, reason, item_id"
+
+    static func inboxTask(_ row: Row) throws -> InboxTask {
+        let state: String = row["state"]
+        guard let s = QueueState(rawValue: state) else { throw StoreError(.corrupt, "unknown inbox state \(state)") }
+        return InboxTask(
+            id: row["id"], peer: try NodeRules.party(row["peer"]), linkSequence: row["link_seq"], digest: Array(row["digest"] as Data),
+            bytes: Array(row["envelope"] as Data), receivedAt: date(row["received_at"]), state: s, owner: row["owner"],
+            leaseUntil: (row["lease_until"] as Int64?).map(date), reason: row["reason"], itemID: (row["item_id"] as Data?).map { Array($0) })
+    }
+
+    public func receiveInbox(_ envelopes: [InboundEnvelope], ledger: LedgerWrite) async throws(StoreError) -> [InboxAdmission] {
+        try NodeRules.inbound(envelopes)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            var out: [InboxAdmission] = []
+            for e in envelopes {
+                if let row = try Row.fetchOne(db, sql: "SELECT id, digest FROM inbox WHERE peer = ? AND link_seq = ?", arguments: [e.peer.code, e.linkSequence]) {
+                    guard Array(row["digest"] as Data) == e.digest else {
+                        throw StoreError(.conflict, "\(e.peer) link sequence \(e.linkSequence) already holds another envelope")
+                    }
+                    out.append(.duplicate(row["id"]))
+                    continue
+                }
+                try db.execute(
+                    sql: "INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state) VALUES (?, ?, ?, ?, ?, 'pending')",
+                    arguments: [e.peer.code, e.linkSequence, Data(e.digest), Data(e.bytes), Self.ms(e.at)])
+                out.append(.new(db.lastInsertedRowID))
+            }
+            _ = try Self.ledger(db, ledger, encoded)
+            return out
+        }
+    }
+
+    public func claimInbox(owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [InboxTask] {
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
+        return try await write { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    UPDATE inbox SET state = 'claimed', owner = ?, lease_until = ?
+                    WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' OR (state = 'claimed' AND lease_until <= ?) ORDER BY id LIMIT ?)
+                    RETURNING \(Self.inboxColumns)
+                    """, arguments: [owner, until, t, limit]
+            ).map(Self.inboxTask).sorted { $0.id < $1.id }
+        }
+    }
+
+    public func settleInbox(_ id: Int64, owner: String, _ outcome: InboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> InboxTask {
+        var row: ItemRow?
+        switch outcome {
+        case .accepted(let item):
+            try NodeRules.items([item])
+            row = ItemRow(item, key: try requireKey())
+        case .refused(let reason): try NodeRules.text(reason, "the reason")
+        }
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { [row] db in
+            guard let current = try Row.fetchOne(db, sql: "SELECT state, owner FROM inbox WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.notFound, "no inbox envelope \(id)")
+            }
+            guard let state = QueueState(rawValue: current["state"]) else { throw StoreError(.corrupt, "unknown inbox state") }
+            try NodeRules.settleable(state, owner: current["owner"], by: owner, what: "inbox envelope \(id)")
+            switch outcome {
+            case .accepted:
+                try Self.insertItems(db, [row!])
+                try db.execute(
+                    sql: "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, item_id = ? WHERE id = ?", arguments: [row!.id, id])
+            case .refused(let reason):
+                try db.execute(sql: "UPDATE inbox SET state = 'refused', owner = NULL, lease_until = NULL, reason = ? WHERE id = ?", arguments: [reason, id])
+            }
+            _ = try Self.ledger(db, ledger, encoded)
+            return try Self.inboxTask(Row.fetchOne(db, sql: "SELECT \(Self.inboxColumns) FROM inbox WHERE id = ?", arguments: [id])!)
+        }
+    }
+
+    public func inboxTask(_ id: Int64) async throws(StoreError) -> InboxTask {
+        let task = try await run { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.inboxColumns) FROM inbox WHERE id = ?", arguments: [id]).map(Self.inboxTask)
+        }
+        guard let task else { throw StoreError(.notFound, "no inbox envelope \(id)") }
+        return task
+    }
+
+    // MARK: Statements
+
+    public func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int {
+        try NodeRules.statements(statements)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            var new = 0
+            for s in statements {
+                try db.execute(
+                    sql: "INSERT INTO statements (digest, agreement, party, act, at, signed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (digest) DO NOTHING",
+                    arguments: [Data(s.digest), s.agreement, s.party.code, s.act, Self.ms(s.at), Data(s.signed)])
+                new += db.changesCount
+            }
+            _ = try Self.ledger(db, ledger, encoded)
+            return new
+        }
+    }
+
+    public func statements(agreement: String) async throws(StoreError) -> [StoredStatement] {
+        try await run { db in
+            try Row.fetchAll(db, sql: "SELECT digest, agreement, party, act, at, signed FROM statements WHERE agreement = ? ORDER BY at, digest", arguments: [agreement])
+                .map { row in
+                    StoredStatement(
+                        digest: Array(row["digest"] as Data), agreement: row["agreement"], party: try NodeRules.party(row["party"]), act: row["act"],
+                        at: Self.date(row["at"]), signed: Array(row["signed"] as Data))
+                }
+        }
+    }
+
+    // MARK: Peers
+
+    static func peer(_ row: Row) throws -> PeerRecord {
+        PeerRecord(
+            party: try NodeRules.party(row["party"]), endpoint: row["endpoint"], fingerprint: row["fingerprint"], nextOutboundSequence: row["next_out_seq"],
+            treeHead: (row["tree_head"] as Data?).map { Array($0) }, treeSize: row["tree_size"], treeHeadAt: (row["tree_at"] as Int64?).map(date),
+            alarm: row["alarm"])
+    }
+
+    public func savePeer(_ party: Party, endpoint: String, fingerprint: String) async throws(StoreError) {
+        try NodeRules.peer(endpoint: endpoint, fingerprint: fingerprint)
+        try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO peers (party, endpoint, fingerprint) VALUES (?, ?, ?)
+                    ON CONFLICT (party) DO UPDATE SET endpoint = excluded.endpoint, fingerprint = excluded.fingerprint
+                    """, arguments: [party.code, endpoint, fingerprint])
+        }
+    }
+
+    public func peer(_ party: Party) async throws(StoreError) -> PeerRecord {
+        let p = try await run { db in try Row.fetchOne(db, sql: "SELECT * FROM peers WHERE party = ?", arguments: [party.code]).map(Self.peer) }
+        guard let p else { throw StoreError(.notFound, "no peer \(party)") }
+        return p
+    }
+
+    public func peers() async throws(StoreError) -> [PeerRecord] {
+        try await run { db in try Row.fetchAll(db, sql: "SELECT * FROM peers ORDER BY party").map(Self.peer) }
+    }
+
+    public func recordPeerTreeHead(_ party: Party, size: Int, signed: [UInt8], at: Date) async throws(StoreError) {
+        guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        try NodeRules.blob(signed, "the tree head", max: NodeRules.maximumEvidenceBytes)
+        try await write { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT tree_size FROM peers WHERE party = ?", arguments: [party.code]) else {
+                throw StoreError(.notFound, "no peer \(party)")
+            }
+            if let old = row["tree_size"] as Int?, old > size {
+                throw StoreError(.conflict, "\(party)'s log was at \(old) entries; a tree head of \(size) would shrink it")
+            }
+            try db.execute(
+                sql: "UPDATE peers SET tree_size = ?, tree_head = ?, tree_at = ? WHERE party = ?", arguments: [size, Data(signed), Self.ms(at), party.code])
+        }
+    }
+
+    public func setPeerAlarm(_ party: Party, _ alarm: String?, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        if let alarm { try NodeRules.text(alarm, "the alarm") }
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            try db.execute(sql: "UPDATE peers SET alarm = ? WHERE party = ?", arguments: [alarm, party.code])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no peer \(party)") }
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    // MARK: Users, sessions, API tokens
+
+    static func user(_ row: Row) throws -> UserRecord {
+        let level: String? = row["clearance_level"], expires: Int64? = row["clearance_expires"]
+        return UserRecord(
+            name: row["name"], displayName: row["display_name"], party: try NodeRules.party(row["party"]), roles: try NodeRules.roles(row["roles"]),
+            clearance: level.flatMap { l in expires.map { Clearance(level: l, expires: date($0)) } }, categories: NodeRules.set(row["categories"]),
+            credential: (row["credential"] as Data?).map { Array($0) }, disabled: row["disabled"], createdAt: date(row["created_at"]))
+    }
+
+    static func userArguments(_ u: UserRecord) -> StatementArguments {
+        [
+            u.displayName, u.party.code, NodeRules.lines(u.roles.map(\.rawValue)), u.clearance?.level, u.clearance.map { ms($0.expires) },
+            NodeRules.lines(u.categories), u.credential.map { Data($0) }, u.disabled, u.name,
+        ]
+    }
+
+    public func createUser(_ user: UserRecord) async throws(StoreError) {
+        try NodeRules.user(user)
+        try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name]) == nil else {
+                throw StoreError(.duplicate, "user \(user.name) exists")
+            }
+            var args = Self.userArguments(user)
+            args += [Self.ms(user.createdAt)]
+            try db.execute(
+                sql: """
+                    INSERT INTO users (display_name, party, roles, clearance_level, clearance_expires, categories, credential, disabled, name, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: args)
+        }
+    }
+
+    public func updateUser(_ user: UserRecord) async throws(StoreError) {
+        try NodeRules.user(user)
+        try await write { db in
+            try db.execute(
+                sql: """
+                    UPDATE users SET display_name = ?, party = ?, roles = ?, clearance_level = ?, clearance_expires = ?, categories = ?,
+                        credential = ?, disabled = ? WHERE name = ?
+                    """, arguments: Self.userArguments(user))
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(user.name)") }
+        }
+    }
+
+    public func user(_ name: String) async throws(StoreError) -> UserRecord {
+        let u = try await run { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(Self.user) }
+        guard let u else { throw StoreError(.notFound, "no user \(name)") }
+        return u
+    }
+
+    public func users() async throws(StoreError) -> [UserRecord] {
+        try await run { db in try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").map(Self.user) }
+    }
+
+    public func createSession(_ session: SessionRecord) async throws(StoreError) {
+        try NodeRules.session(session)
+        try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [session.user]) != nil else {
+                throw StoreError(.notFound, "no user \(session.user)")
+            }
+            do {
+                try db.execute(
+                    sql: "INSERT INTO sessions (token_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                    arguments: [Data(session.tokenHash), session.user, Self.ms(session.createdAt), Self.ms(session.expiresAt)])
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError(.duplicate, "a session with this token exists")
+            }
+        }
+    }
+
+    public func session(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (SessionRecord, UserRecord) {
+        let found = try await run { db -> (SessionRecord, UserRecord)? in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT s.token_hash, s.user_name AS session_user, s.created_at AS session_created, s.expires_at, u.*
+                        FROM sessions s JOIN users u ON u.name = s.user_name
+                        WHERE s.token_hash = ? AND s.revoked = 0 AND s.expires_at > ? AND u.disabled = 0
+                        """, arguments: [Data(tokenHash), Self.ms(now)])
+            else { return nil }
+            return (
+                SessionRecord(
+                    tokenHash: Array(row["token_hash"] as Data), user: row["session_user"], createdAt: Self.date(row["session_created"]),
+                    expiresAt: Self.date(row["expires_at"])), try Self.user(row)
+            )
+        }
+        guard let found else { throw StoreError(.notFound, "no live session for this token") }
+        return found
+    }
+
+    public func revokeSession(tokenHash: [UInt8]) async throws(StoreError) {
+        try await write { db in
+            try db.execute(sql: "UPDATE sessions SET revoked = 1 WHERE token_hash = ?", arguments: [Data(tokenHash)])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no session for this token") }
+        }
+    }
+
+    static func apiToken(_ row: Row) -> APITokenRecord {
+        APITokenRecord(
+            id: row["token_id"], name: row["token_name"], user: row["token_user"], tokenHash: Array(row["token_hash"] as Data),
+            scopes: NodeRules.set(row["scopes"]), createdAt: date(row["token_created"]), expiresAt: (row["expires_at"] as Int64?).map(date),
+            revoked: row["revoked"])
+    }
+
+    static let tokenColumns =
+        "t.id AS token_id, t.name AS token_name, t.user_name AS token_user, t.token_hash, t.scopes, t.created_at AS token_created, t.expires_at, t.revoked"
+
+    public func createAPIToken(_ token: APITokenRecord) async throws(StoreError) {
+        try NodeRules.apiToken(token)
+        try await write { db in
+            guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [token.user]) != nil else {
+                throw StoreError(.notFound, "no user \(token.user)")
+            }
+            do {
+                try db.execute(
+                    sql: "INSERT INTO api_tokens (id, name, user_name, token_hash, scopes, created_at, expires_at, revoked) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    arguments: [
+                        token.id, token.name, token.user, Data(token.tokenHash), NodeRules.lines(token.scopes), Self.ms(token.createdAt),
+                        token.expiresAt.map(Self.ms), token.revoked,
+                    ])
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError(.duplicate, "an API token with id \(token.id) or this secret exists")
+            }
+        }
+    }
+
+    public func apiToken(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (APITokenRecord, UserRecord) {
+        let found = try await run { db -> (APITokenRecord, UserRecord)? in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT \(Self.tokenColumns), u.* FROM api_tokens t JOIN users u ON u.name = t.user_name
+                        WHERE t.token_hash = ? AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = 0
+                        """, arguments: [Data(tokenHash), Self.ms(now)])
+            else { return nil }
+            return (Self.apiToken(row), try Self.user(row))
+        }
+        guard let found else { throw StoreError(.notFound, "no live API token with this secret") }
+        return found
+    }
+
+    public func revokeAPIToken(id: String) async throws(StoreError) {
+        try await write { db in
+            try db.execute(sql: "UPDATE api_tokens SET revoked = 1 WHERE id = ?", arguments: [id])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no API token \(id)") }
+        }
+    }
+
+    public func apiTokens(user: String) async throws(StoreError) -> [APITokenRecord] {
+        try await run { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.tokenColumns) FROM api_tokens t WHERE t.user_name = ? ORDER BY t.created_at, t.id", arguments: [user])
+                .map(Self.apiToken)
+        }
+    }
+}

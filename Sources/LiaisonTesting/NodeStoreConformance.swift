@@ -1,0 +1,382 @@
+public import Foundation
+import LiaisonModel
+public import LiaisonSealing
+public import LiaisonStore
+import Testing
+
+/// The conformance suite of the node store, which every back end passes:
+/// each operation against what was put in, the work queues under two
+/// claimants, and bad input — duplicate ids, unknown references, oversized
+/// values, a failing tree-head signer — refused with a specific error and
+/// leaving no partial state. Each check takes a fresh, empty store.
+public enum NodeStoreConformance {
+    public typealias Factory = @Sendable () async throws -> any NodeStore
+
+    static let originator = try! SigningKey.generate(.classic)
+    public static let t0 = Date(timeIntervalSince1970: 1_574_560_800)
+
+    /// `n` items sealed by KOR, each with a distinct 1 KiB-ish payload.
+    public static func sealedItems(_ n: Int, size: Int = 1024, tag: String = "") -> [SealedItem] {
+        let label = try! SecurityLabel(
+            policy: "gsomia-kor-jpn-2016", originator: .kor, level: "II", releasableTo: [.jpn],
+            categories: [Category(tag: "PROJECT", kind: .restrictive, values: ["EAST-SEA"])], created: t0)
+        let items = (0..<n).map { i -> (label: SecurityLabel, mediaType: String, payload: [UInt8]) in
+            var payload = Array("PLAINTEXT-MARKER \(tag) item \(i) ".utf8)
+            payload += [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: max(0, size - payload.count))
+            return (label, "text/plain", payload)
+        }
+        return try! originator.sealOrigin(items, originator: .kor, at: t0)
+    }
+
+    public static func newItems(_ n: Int, source: ItemSource = .originated, tag: String = "") -> [NewItem] {
+        sealedItems(n, tag: tag).map { NewItem($0, source: source, at: t0) }
+    }
+
+    static func record(_ kind: LedgerEntry.Kind, _ subjects: [[UInt8]], party: Party? = nil, detail: String = "") -> [LedgerEntry] {
+        subjects.map { LedgerEntry(kind: kind, at: t0, party: party, subjects: [$0], detail: detail) }
+    }
+
+    static func recorded(_ kind: LedgerEntry.Kind, _ subjects: [[UInt8]]) -> LedgerWrite {
+        LedgerWrite(record(kind, subjects), sign: LedgerStoreConformance.sign())
+    }
+
+    static let failingSigner: TreeHeadSigner = { _, _ in throw SealingError(.invalidKey, "the signing key is unavailable") }
+
+    /// Runs every check.
+    public static func run(_ make: Factory) async throws {
+        try await itemsAndHoldings(make())
+        try await badItemsChangeNothing(make())
+        try await holdingChanges(make())
+        try await outboxQueue(make())
+        try await outboxClaimsByTwoReplicas(make())
+        try await inboxQueue(make())
+        try await statementsAndPeers(make())
+        try await usersSessionsAndTokens(make())
+    }
+
+    public static func itemsAndHoldings(_ store: any NodeStore) async throws {
+        let items = newItems(3) + newItems(2, source: .received(from: .jpn, agreement: "gsomia-kor-jpn-2016"), tag: "in")
+        let receipt = try await store.storeItems(items, ledger: recorded(.itemSealed, items.map(\.sealed.manifest.digest)))
+        #expect(receipt.entries == 0..<5)
+        #expect(try await store.latestTreeHead()?.body.size == 5)
+        for item in items {
+            let stored = try await store.item(item.sealed.manifest.itemID)
+            #expect(stored.payload == item.sealed.payload)
+            #expect(stored.manifest == item.sealed.manifest)
+            #expect(stored.seal == item.sealed.seal)
+            #expect(stored.holding.source == item.source)
+            #expect(stored.holding.status == .held)
+            #expect(stored.holding.label == item.sealed.manifest.label)
+            #expect(stored.holding.at == item.at)
+        }
+        let page1 = try await store.holdings(after: nil, limit: 2)
+        let page2 = try await store.holdings(after: page1.last?.sequence, limit: 10)
+        #expect((page1 + page2).map(\.itemID) == items.map(\.sealed.manifest.itemID))
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.item([UInt8](repeating: 7, count: 16)) }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.holdings(after: nil, limit: 0) }
+        #expect(try await store.verify().isIntact)
+    }
+
+    public static func badItemsChangeNothing(_ store: any NodeStore) async throws {
+        let first = newItems(2)
+        _ = try await store.storeItems(first, ledger: recorded(.itemSealed, first.map(\.sealed.manifest.digest)))
+        let fresh = newItems(3, tag: "fresh")
+        // One stored item in a batch refuses the whole batch.
+        await #expect(throws: StoreError(.duplicate, "")) {
+            _ = try await store.storeItems(fresh + [first[1]], ledger: recorded(.itemSealed, (fresh + [first[1]]).map(\.sealed.manifest.digest)))
+        }
+        await #expect(throws: StoreError(.duplicate, "")) { _ = try await store.storeItems([fresh[0], fresh[0]], ledger: .none) }
+        // A payload that is not the one the manifest names.
+        var tampered = fresh[0]
+        tampered.sealed.payload[0] ^= 1
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.storeItems([tampered], ledger: .none) }
+        // A seal from another item.
+        var misSealed = fresh[0]
+        misSealed.sealed.seal = fresh[1].sealed.seal
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.storeItems([misSealed], ledger: .none) }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.storeItems([], ledger: .none) }
+        let big = sealedItems(1, size: NodeRules.maximumPayloadBytes + 1, tag: "big").map { NewItem($0, source: .originated, at: t0) }
+        await #expect(throws: StoreError(.oversized, "")) { _ = try await store.storeItems(big, ledger: .none) }
+        // A signer that fails aborts the items with the ledger entries.
+        await #expect(throws: StoreError.self) {
+            _ = try await store.storeItems(fresh, ledger: LedgerWrite(record(.itemSealed, fresh.map(\.sealed.manifest.digest)), sign: failingSigner))
+        }
+        #expect(try await store.holdings(after: nil, limit: 100).count == 2)
+        #expect(try await store.size() == 2)
+        for f in fresh { await #expect(throws: StoreError(.notFound, "")) { _ = try await store.item(f.sealed.manifest.itemID) } }
+        #expect(try await store.verify().isIntact)
+    }
+
+    public static func holdingChanges(_ store: any NodeStore) async throws {
+        let items = newItems(3)
+        let ids = items.map(\.sealed.manifest.itemID)
+        _ = try await store.storeItems(items, ledger: recorded(.itemSealed, items.map(\.sealed.manifest.digest)))
+        var lower = items[0].sealed.manifest.label
+        lower.level = "III"
+        _ = try await store.changeHolding(ids[0], .reclassified(lower, notice: [1, 2, 3]), at: t0, ledger: recorded(.reclassified, [ids[0]]))
+        #expect(try await store.item(ids[0]).holding.label.level == "III")
+        #expect(try await store.item(ids[0]).manifest.label.level == "II", "the originator's manifest is kept as sealed")
+        var stolen = lower
+        stolen.originator = .usa
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.changeHolding(ids[0], .reclassified(stolen, notice: [9]), at: t0, ledger: recorded(.reclassified, [ids[0]]))
+        }
+        _ = try await store.changeHolding(ids[1], .compromised(report: [4]), at: t0, ledger: recorded(.compromiseReported, [ids[1]]))
+        #expect(try await store.item(ids[1]).holding.status == .compromised)
+        _ = try await store.changeHolding(ids[1], .destroyed(certificate: [5]), at: t0, ledger: recorded(.destroyed, [ids[1]]))
+        let destroyed = try await store.item(ids[1])
+        #expect(destroyed.holding.status == .destroyed)
+        #expect(destroyed.payload == nil, "destruction erases the payload")
+        #expect(try await store.holdingEvents(ids[1]).map(\.kind) == [.compromised, .destroyed])
+        let size = try await store.size()
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.changeHolding(ids[1], .compromised(report: [6]), at: t0, ledger: recorded(.compromiseReported, [ids[1]]))
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.changeHolding(ids[2], .destroyed(certificate: []), at: t0, ledger: recorded(.destroyed, [ids[2]]))
+        }
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.changeHolding([UInt8](repeating: 1, count: 16), .destroyed(certificate: [1]), at: t0, ledger: .none)
+        }
+        await #expect(throws: StoreError.self) {
+            _ = try await store.changeHolding(ids[2], .destroyed(certificate: [1]), at: t0, ledger: LedgerWrite(record(.destroyed, [ids[2]]), sign: failingSigner))
+        }
+        #expect(try await store.item(ids[2]).holding.status == .held)
+        #expect(try await store.item(ids[2]).payload != nil)
+        #expect(try await store.holdingEvents(ids[2]).isEmpty)
+        #expect(try await store.size() == size)
+        #expect(try await store.verify().isIntact)
+    }
+
+    public static func outboxQueue(_ store: any NodeStore) async throws {
+        let items = newItems(3)
+        let ids = items.map(\.sealed.manifest.itemID)
+        _ = try await store.storeItems(items, ledger: recorded(.itemSealed, items.map(\.sealed.manifest.digest)))
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:00")
+        let requests = ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "gsomia-kor-jpn-2016", consents: [[0x30, 0x00]]) }
+        let queued = try await store.enqueueOutbox(requests, at: t0, ledger: recorded(.itemSent, ids))
+        #expect(queued.map(\.linkSequence) == [1, 2, 3])
+        #expect(queued.allSatisfy { $0.state == .pending && $0.consents == [[0x30, 0x00]] })
+        #expect(try await store.peer(.jpn).nextOutboundSequence == 4)
+        let size = try await store.size()
+        // Queued twice, to an unknown peer, an unknown item: refused, nothing queued.
+        await #expect(throws: StoreError(.duplicate, "")) { _ = try await store.enqueueOutbox([requests[0]], at: t0, ledger: recorded(.itemSent, [ids[0]])) }
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.enqueueOutbox([OutboxRequest(itemID: ids[0], peer: .usa, agreement: "a")], at: t0, ledger: .none)
+        }
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.enqueueOutbox([OutboxRequest(itemID: [UInt8](repeating: 3, count: 16), peer: .jpn, agreement: "a")], at: t0, ledger: .none)
+        }
+        #expect(try await store.peer(.jpn).nextOutboundSequence == 4, "a refused batch allocates no sequence numbers")
+        #expect(try await store.size() == size)
+
+        let a = try await store.claimOutbox(peer: .jpn, owner: "replica-a", limit: 2, now: t0, lease: 30)
+        #expect(a.map(\.linkSequence) == [1, 2])
+        #expect(a.allSatisfy { $0.state == .claimed && $0.owner == "replica-a" && $0.attempts == 1 })
+        let b = try await store.claimOutbox(peer: .jpn, owner: "replica-b", limit: 5, now: t0, lease: 30)
+        #expect(b.map(\.linkSequence) == [3])
+        #expect(try await store.claimOutbox(peer: .jpn, owner: "replica-b", limit: 5, now: t0, lease: 30).isEmpty)
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.settleOutbox(a[0].id, owner: "replica-b", .delivered(receipt: [1]), at: t0, ledger: .none)
+        }
+        let delivered = try await store.settleOutbox(a[0].id, owner: "replica-a", .delivered(receipt: [7, 7]), at: t0, ledger: recorded(.receiptStored, [ids[0]]))
+        #expect(delivered.state == .done && delivered.receipt == [7, 7])
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.settleOutbox(a[0].id, owner: "replica-a", .delivered(receipt: [1]), at: t0, ledger: .none)
+        }
+        // A retry waits for its time, keeps its link sequence number.
+        let later = t0.addingTimeInterval(20)
+        _ = try await store.settleOutbox(a[1].id, owner: "replica-a", .retry(error: "peer unreachable", notBefore: later), at: t0, ledger: .none)
+        #expect(try await store.claimOutbox(peer: .jpn, owner: "replica-a", limit: 5, now: t0, lease: 30).isEmpty)
+        let retried = try await store.claimOutbox(peer: .jpn, owner: "replica-a", limit: 5, now: later, lease: 30)
+        #expect(retried.map(\.linkSequence) == [2])
+        #expect(retried.first?.attempts == 2 && retried.first?.lastError == "peer unreachable")
+        // An expired lease is taken over; its old owner can no longer settle.
+        let taken = try await store.claimOutbox(peer: .jpn, owner: "replica-a", limit: 5, now: t0.addingTimeInterval(31), lease: 30)
+        #expect(taken.map(\.linkSequence) == [3])
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.settleOutbox(b[0].id, owner: "replica-b", .refused(reason: "x"), at: t0, ledger: .none)
+        }
+        let refused = try await store.settleOutbox(b[0].id, owner: "replica-a", .refused(reason: "no agreement in force"), at: t0, ledger: .none)
+        #expect(refused.state == .refused && refused.lastError == "no agreement in force")
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.outboxTask(999) }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.claimOutbox(peer: .jpn, owner: "", limit: 5, now: t0, lease: 30) }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.claimOutbox(peer: .jpn, owner: "x", limit: 0, now: t0, lease: 30) }
+        // A destroyed item cannot be queued.
+        let extra = newItems(1, tag: "extra")
+        _ = try await store.storeItems(extra, ledger: .none)
+        _ = try await store.changeHolding(extra[0].sealed.manifest.itemID, .destroyed(certificate: [1]), at: t0, ledger: .none)
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.enqueueOutbox([OutboxRequest(itemID: extra[0].sealed.manifest.itemID, peer: .jpn, agreement: "a")], at: t0, ledger: .none)
+        }
+        #expect(try await store.verify().isIntact)
+    }
+
+    /// Two replicas claim from one queue at once: every task is claimed
+    /// exactly once.
+    public static func outboxClaimsByTwoReplicas(_ store: any NodeStore) async throws {
+        let items = newItems(120)
+        _ = try await store.storeItems(items, ledger: .none)
+        try await store.savePeer(.usa, endpoint: "https://usa.example:8443", fingerprint: "sha256:01")
+        _ = try await store.enqueueOutbox(items.map { OutboxRequest(itemID: $0.sealed.manifest.itemID, peer: .usa, agreement: "gsomia-kor-usa-1987") }, at: t0, ledger: .none)
+        let claimed = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for owner in ["replica-a", "replica-b"] {
+                group.addTask {
+                    var mine: [Int64] = []
+                    while true {
+                        let batch = try await store.claimOutbox(peer: .usa, owner: owner, limit: 7, now: t0, lease: 60)
+                        if batch.isEmpty { return mine }
+                        mine += batch.map(\.id)
+                    }
+                }
+            }
+            var all: [[Int64]] = []
+            for try await part in group { all.append(part) }
+            return all
+        }
+        let all = claimed.flatMap { $0 }
+        #expect(all.count == 120)
+        #expect(Set(all).count == 120, "a task was claimed twice")
+    }
+
+    public static func inboxQueue(_ store: any NodeStore) async throws {
+        let d1 = MerkleHash.leaf([1]), d2 = MerkleHash.leaf([2]), d3 = MerkleHash.leaf([3])
+        let e1 = InboundEnvelope(peer: .jpn, linkSequence: 1, digest: d1, bytes: [1, 1], at: t0)
+        let e2 = InboundEnvelope(peer: .jpn, linkSequence: 2, digest: d2, bytes: [2, 2], at: t0)
+        let admitted = try await store.receiveInbox([e1, e2], ledger: recorded(.itemReceived, [d1, d2]))
+        #expect(admitted.map { if case .new = $0 { true } else { false } } == [true, true])
+        // A retried transfer is stored once.
+        let again = try await store.receiveInbox([e1], ledger: .none)
+        #expect(again == [.duplicate(admitted[0].id)])
+        // The same sequence number with another envelope refuses the whole batch.
+        let e3 = InboundEnvelope(peer: .jpn, linkSequence: 3, digest: d3, bytes: [3], at: t0)
+        let forged = InboundEnvelope(peer: .jpn, linkSequence: 2, digest: d3, bytes: [9], at: t0)
+        let size = try await store.size()
+        await #expect(throws: StoreError(.conflict, "")) { _ = try await store.receiveInbox([e3, forged], ledger: recorded(.itemReceived, [d3])) }
+        #expect(try await store.size() == size)
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.receiveInbox([InboundEnvelope(peer: .jpn, linkSequence: 0, digest: d3, bytes: [3], at: t0)], ledger: .none)
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.receiveInbox([InboundEnvelope(peer: .jpn, linkSequence: 5, digest: [1, 2], bytes: [3], at: t0)], ledger: .none)
+        }
+        let claimed = try await store.claimInbox(owner: "worker", limit: 10, now: t0, lease: 30)
+        #expect(claimed.map(\.linkSequence) == [1, 2], "the refused batch left nothing behind")
+        #expect(claimed[0].bytes == [1, 1])
+        let item = newItems(1, source: .received(from: .jpn, agreement: "gsomia-kor-jpn-2016"), tag: "inbound")[0]
+        let accepted = try await store.settleInbox(
+            claimed[0].id, owner: "worker", .accepted(item), at: t0, ledger: recorded(.itemReceived, [item.sealed.manifest.digest]))
+        #expect(accepted.state == .done && accepted.itemID == item.sealed.manifest.itemID)
+        #expect(try await store.item(item.sealed.manifest.itemID).payload == item.sealed.payload)
+        // Accepting the same item again (from another envelope) is refused; the envelope stays claimed.
+        await #expect(throws: StoreError(.duplicate, "")) {
+            _ = try await store.settleInbox(claimed[1].id, owner: "worker", .accepted(item), at: t0, ledger: .none)
+        }
+        #expect(try await store.inboxTask(claimed[1].id).state == .claimed)
+        let refused = try await store.settleInbox(claimed[1].id, owner: "worker", .refused(reason: "Art 4: no equivalent level"), at: t0, ledger: .none)
+        #expect(refused.state == .refused && refused.reason == "Art 4: no equivalent level")
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.settleInbox(claimed[1].id, owner: "worker", .refused(reason: "again"), at: t0, ledger: .none)
+        }
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.inboxTask(12345) }
+        #expect(try await store.verify().isIntact)
+    }
+
+    public static func statementsAndPeers(_ store: any NodeStore) async throws {
+        let s1 = StoredStatement(digest: MerkleHash.leaf([1]), agreement: "gsomia-kor-jpn-2016", party: .kor, act: "notice", at: t0, signed: [1])
+        let s2 = StoredStatement(
+            digest: MerkleHash.leaf([2]), agreement: "gsomia-kor-jpn-2016", party: .kor, act: "suspension", at: t0.addingTimeInterval(86_400), signed: [2])
+        let s3 = StoredStatement(digest: MerkleHash.leaf([3]), agreement: "tisa-2014", party: .usa, act: "signature", at: t0, signed: [3])
+        #expect(try await store.recordStatements([s2, s1, s3], ledger: recorded(.lifecycleStatement, [s1.digest, s2.digest, s3.digest])) == 3)
+        #expect(try await store.recordStatements([s1], ledger: .none) == 0)
+        #expect(try await store.statements(agreement: "gsomia-kor-jpn-2016") == [s1, s2])
+        #expect(try await store.statements(agreement: "none").isEmpty)
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.recordStatements([StoredStatement(digest: [1], agreement: "a", party: .kor, act: "x", at: t0, signed: [1])], ledger: .none)
+        }
+
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:aa")
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example:9443", fingerprint: "sha256:bb")
+        let jpn = try await store.peer(.jpn)
+        #expect(jpn.endpoint == "https://jpn.example:9443" && jpn.fingerprint == "sha256:bb" && jpn.nextOutboundSequence == 1)
+        try await store.recordPeerTreeHead(.jpn, size: 10, signed: [1], at: t0)
+        try await store.recordPeerTreeHead(.jpn, size: 12, signed: [2], at: t0)
+        await #expect(throws: StoreError(.conflict, "")) { try await store.recordPeerTreeHead(.jpn, size: 11, signed: [3], at: t0) }
+        #expect(try await store.peer(.jpn).treeSize == 12)
+        #expect(try await store.peer(.jpn).treeHead == [2])
+        await #expect(throws: StoreError(.notFound, "")) { try await store.recordPeerTreeHead(.usa, size: 1, signed: [1], at: t0) }
+        _ = try await store.setPeerAlarm(.jpn, "tree head 12 is inconsistent with 10", ledger: recorded(.peerAlarm, [[1]]))
+        #expect(try await store.peer(.jpn).alarm == "tree head 12 is inconsistent with 10")
+        _ = try await store.setPeerAlarm(.jpn, nil, ledger: .none)
+        #expect(try await store.peer(.jpn).alarm == nil)
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.setPeerAlarm(.usa, "x", ledger: .none) }
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.peer(.usa) }
+        await #expect(throws: StoreError(.invalidInput, "")) { try await store.savePeer(.usa, endpoint: "", fingerprint: "x") }
+        #expect(try await store.peers().map(\.party) == [.jpn])
+        #expect(try await store.verify().isIntact)
+    }
+
+    public static func usersSessionsAndTokens(_ store: any NodeStore) async throws {
+        let kim = UserRecord(
+            name: "kim.analyst", displayName: "Kim Analyst", party: .kor, roles: [.analyst],
+            clearance: Clearance(level: "II", expires: t0.addingTimeInterval(365 * 86_400)), categories: ["PROJECT:EAST-SEA"], createdAt: t0)
+        try await store.createUser(kim)
+        #expect(try await store.user("kim.analyst") == kim)
+        await #expect(throws: StoreError(.duplicate, "")) { try await store.createUser(kim) }
+        var bad = kim
+        bad.name = "Kim Analyst"
+        await #expect(throws: StoreError(.invalidInput, "")) { try await store.createUser(bad) }
+        bad = kim
+        bad.categories = Set((0...300).map { "C\($0)" })
+        bad.name = "other"
+        await #expect(throws: StoreError(.oversized, "")) { try await store.createUser(bad) }
+        var promoted = kim
+        promoted.roles = [.analyst, .releasingOfficer]
+        promoted.clearance = nil
+        promoted.credential = [1, 2, 3]
+        try await store.updateUser(promoted)
+        #expect(try await store.user("kim.analyst") == promoted)
+        var ghost = kim
+        ghost.name = "ghost"
+        await #expect(throws: StoreError(.notFound, "")) { try await store.updateUser(ghost) }
+        #expect(try await store.users().map(\.name) == ["kim.analyst"])
+
+        let token = MerkleHash.leaf(Array("session-secret".utf8))
+        try await store.createSession(SessionRecord(tokenHash: token, user: "kim.analyst", createdAt: t0, expiresAt: t0.addingTimeInterval(3600)))
+        await #expect(throws: StoreError(.duplicate, "")) {
+            try await store.createSession(SessionRecord(tokenHash: token, user: "kim.analyst", createdAt: t0, expiresAt: t0.addingTimeInterval(3600)))
+        }
+        await #expect(throws: StoreError(.notFound, "")) {
+            try await store.createSession(SessionRecord(tokenHash: MerkleHash.leaf([9]), user: "ghost", createdAt: t0, expiresAt: t0.addingTimeInterval(60)))
+        }
+        #expect(try await store.session(tokenHash: token, now: t0.addingTimeInterval(10)).1.name == "kim.analyst")
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.session(tokenHash: token, now: t0.addingTimeInterval(3600)) }
+
+        let secret = MerkleHash.leaf(Array("api-secret".utf8))
+        let apiToken = APITokenRecord(
+            id: "tok_1", name: "TAXII feed", user: "kim.analyst", tokenHash: secret, scopes: ["taxii:read", "items:read"], createdAt: t0,
+            expiresAt: t0.addingTimeInterval(86_400))
+        try await store.createAPIToken(apiToken)
+        await #expect(throws: StoreError(.duplicate, "")) { try await store.createAPIToken(apiToken) }
+        var orphan = apiToken
+        (orphan.id, orphan.user, orphan.tokenHash) = ("tok_2", "ghost", MerkleHash.leaf([8]))
+        await #expect(throws: StoreError(.notFound, "")) { try await store.createAPIToken(orphan) }
+        #expect(try await store.apiToken(tokenHash: secret, now: t0).0 == apiToken)
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.apiToken(tokenHash: secret, now: t0.addingTimeInterval(86_400)) }
+        #expect(try await store.apiTokens(user: "kim.analyst") == [apiToken])
+
+        // Disabling the user ends its session and its tokens.
+        var disabled = promoted
+        disabled.disabled = true
+        try await store.updateUser(disabled)
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.session(tokenHash: token, now: t0) }
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.apiToken(tokenHash: secret, now: t0) }
+        try await store.updateUser(promoted)
+        try await store.revokeSession(tokenHash: token)
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.session(tokenHash: token, now: t0) }
+        try await store.revokeAPIToken(id: "tok_1")
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.apiToken(tokenHash: secret, now: t0) }
+        await #expect(throws: StoreError(.notFound, "")) { try await store.revokeAPIToken(id: "tok_9") }
+        await #expect(throws: StoreError(.notFound, "")) { try await store.revokeSession(tokenHash: MerkleHash.leaf([7])) }
+    }
+}
