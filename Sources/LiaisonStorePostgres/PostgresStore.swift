@@ -12,12 +12,17 @@ public import PostgresNIO
 public final class PostgresStore: LedgerStore, Sendable {
     let client: PostgresClient
     let logger: Logger
+    /// Seals payloads at rest; without it items cannot be stored or read.
+    let storageKey: StorageKey?
     private let runner: Task<Void, Never>
     /// The advisory lock key of the ledger sequencer ("LIAISONL").
     static let sequencerLock: Int64 = 0x4C49_4149_534F_4E4C
 
     /// Connects to `configuration` and applies the migrations.
-    public init(configuration: PostgresClient.Configuration, logger: Logger = Logger(label: "liaison.store.postgres")) async throws(StoreError) {
+    public init(
+        configuration: PostgresClient.Configuration, storageKey: StorageKey? = nil, logger: Logger = Logger(label: "liaison.store.postgres")
+    ) async throws(StoreError) {
+        self.storageKey = storageKey
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.logger = logger
@@ -58,6 +63,7 @@ public final class PostgresStore: LedgerStore, Sendable {
                         root BYTEA NOT NULL CHECK (length(root) = 32),
                         signed BYTEA NOT NULL)
                     """, logger: self.logger).collect()
+                try await Self.applyMigrations(c, self.logger)
             }
         }
     }
@@ -116,64 +122,77 @@ public final class PostgresStore: LedgerStore, Sendable {
         let logger = self.logger
         return try await wrap {
             try await self.client.withTransaction(logger: logger) { c in
-                // One sequencer at a time across every replica of the node.
-                _ = try await c.query("SELECT pg_advisory_xact_lock(\(Self.sequencerLock))", logger: logger).collect()
-                let start = try await Self.size(c, logger)
-                let leaves = encoded.map { MerkleHash.leaf($0) }
-                // Which stored siblings the appends read: structure only.
-                var createdKeys = Set<NodeKey>(), needed = Set<NodeKey>()
-                for i in leaves.indices {
-                    for n in MerkleLog.hashesCreatedByAppending(leafHash: MerkleHash.empty, at: start + i, sibling: { level, index in
-                        let k = NodeKey(level: level, index: index)
-                        if !createdKeys.contains(k) { needed.insert(k) }
-                        return MerkleHash.empty
-                    }) { createdKeys.insert(NodeKey(level: n.level, index: n.index)) }
-                }
-                var known = try await Self.fetch(needed, c, logger).hashes
-                var rows: [(Int, Int, [UInt8])] = []
-                for (i, leaf) in leaves.enumerated() {
-                    let created = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: start + i) { level, index in
-                        guard let h = known[NodeKey(level: level, index: index)] else {
-                            throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
-                        }
-                        return h
-                    }
-                    for n in created {
-                        known[NodeKey(level: n.level, index: n.index)] = n.hash
-                        rows.append((n.level, n.index, n.hash))
-                    }
-                }
-                let idx = (start..<(start + encoded.count)).map { Int64($0) }
-                _ = try await c.query(
-                    """
-                    INSERT INTO ledger_entries (idx, entry, leaf_hash)
-                    SELECT i, decode(e, 'hex'), decode(l, 'hex')
-                    FROM unnest(\(idx)::bigint[], \(encoded.map(Hex.encode))::text[], \(leaves.map(Hex.encode))::text[]) AS t(i, e, l)
-                    """, logger: logger).collect()
-                _ = try await c.query(
-                    """
-                    INSERT INTO ledger_nodes (level, idx, hash)
-                    SELECT v, i, decode(h, 'hex')
-                    FROM unnest(\(rows.map { $0.0 })::integer[], \(rows.map { Int64($0.1) })::bigint[], \(rows.map { Hex.encode($0.2) })::text[]) AS t(v, i, h)
-                    """, logger: logger).collect()
-                let end = start + encoded.count
-                if let sign {
-                    let rootKeys = MerkleLog.nodesRead { _ = try MerkleLog.root($0, size: end) }
-                    let extra = try await Self.fetch(rootKeys.subtracting(known.keys), c, logger).hashes
-                    let root = try MerkleLog.root(FetchedHashes(known.merging(extra) { a, _ in a }), size: end)
-                    let head = try sign(end, root)
-                    guard head.body.size == end, head.body.root == root else {
-                        throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
-                    }
-                    _ = try await c.query(
-                        """
-                        INSERT INTO tree_heads (size, root, signed) VALUES (\(Int64(end)), \(Data(root)), \(Data(head.derBytes)))
-                        ON CONFLICT (size) DO UPDATE SET root = EXCLUDED.root, signed = EXCLUDED.signed
-                        """, logger: logger).collect()
-                }
-                return start..<end
+                try await Self.lockSequencer(c, logger)
+                return try await Self.appendLedger(c, encoded, sign: sign, logger)
             }
         }
+    }
+
+    /// Takes the ledger sequencer for the rest of the transaction: one at a
+    /// time across every replica of the node. A transaction that appends
+    /// takes it before any row lock, so that locks are always taken in one order.
+    static func lockSequencer(_ c: PostgresConnection, _ logger: Logger) async throws {
+        _ = try await c.query("SELECT pg_advisory_xact_lock(\(Self.sequencerLock))", logger: logger).collect()
+    }
+
+    /// Appends encoded entries inside the caller's transaction, which holds
+    /// the sequencer lock.
+    static func appendLedger(_ c: PostgresConnection, _ encoded: [[UInt8]], sign: TreeHeadSigner?, _ logger: Logger) async throws -> Range<Int> {
+        let start = try await Self.size(c, logger)
+        guard !encoded.isEmpty else { return start..<start }
+        let leaves = encoded.map { MerkleHash.leaf($0) }
+        // Which stored siblings the appends read: structure only.
+        var createdKeys = Set<NodeKey>(), needed = Set<NodeKey>()
+        for i in leaves.indices {
+            for n in MerkleLog.hashesCreatedByAppending(leafHash: MerkleHash.empty, at: start + i, sibling: { level, index in
+                let k = NodeKey(level: level, index: index)
+                if !createdKeys.contains(k) { needed.insert(k) }
+                return MerkleHash.empty
+            }) { createdKeys.insert(NodeKey(level: n.level, index: n.index)) }
+        }
+        var known = try await Self.fetch(needed, c, logger).hashes
+        var rows: [(Int, Int, [UInt8])] = []
+        for (i, leaf) in leaves.enumerated() {
+            let created = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: start + i) { level, index in
+                guard let h = known[NodeKey(level: level, index: index)] else {
+                    throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
+                }
+                return h
+            }
+            for n in created {
+                known[NodeKey(level: n.level, index: n.index)] = n.hash
+                rows.append((n.level, n.index, n.hash))
+            }
+        }
+        let idx = (start..<(start + encoded.count)).map { Int64($0) }
+        _ = try await c.query(
+            """
+            INSERT INTO ledger_entries (idx, entry, leaf_hash)
+            SELECT i, decode(e, 'hex'), decode(l, 'hex')
+            FROM unnest(\(idx)::bigint[], \(encoded.map(Hex.encode))::text[], \(leaves.map(Hex.encode))::text[]) AS t(i, e, l)
+            """, logger: logger).collect()
+        _ = try await c.query(
+            """
+            INSERT INTO ledger_nodes (level, idx, hash)
+            SELECT v, i, decode(h, 'hex')
+            FROM unnest(\(rows.map { $0.0 })::integer[], \(rows.map { Int64($0.1) })::bigint[], \(rows.map { Hex.encode($0.2) })::text[]) AS t(v, i, h)
+            """, logger: logger).collect()
+        let end = start + encoded.count
+        if let sign {
+            let rootKeys = MerkleLog.nodesRead { _ = try MerkleLog.root($0, size: end) }
+            let extra = try await Self.fetch(rootKeys.subtracting(known.keys), c, logger).hashes
+            let root = try MerkleLog.root(FetchedHashes(known.merging(extra) { a, _ in a }), size: end)
+            let head = try sign(end, root)
+            guard head.body.size == end, head.body.root == root else {
+                throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
+            }
+            _ = try await c.query(
+                """
+                INSERT INTO tree_heads (size, root, signed) VALUES (\(Int64(end)), \(Data(root)), \(Data(head.derBytes)))
+                ON CONFLICT (size) DO UPDATE SET root = EXCLUDED.root, signed = EXCLUDED.signed
+                """, logger: logger).collect()
+        }
+        return start..<end
     }
 
     public func size() async throws(StoreError) -> Int {

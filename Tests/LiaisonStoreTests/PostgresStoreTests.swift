@@ -1,4 +1,5 @@
 import Foundation
+import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
 import LiaisonStorePostgres
@@ -7,18 +8,53 @@ import PostgresNIO
 import Testing
 
 /// A store on a fresh database of the test cluster.
-func postgresStore(database: String? = nil) async throws -> PostgresStore {
+func postgresStore(database: String? = nil, storageKey: StorageKey? = nil) async throws -> PostgresStore {
     let cluster = try TestPostgres.shared.get()
     let name = try database ?? cluster.createDatabase()
     var config = PostgresClient.Configuration(host: "127.0.0.1", port: cluster.port, username: cluster.user, password: nil, database: name, tls: .disable)
     config.options.maximumConnections = 8
-    return try await PostgresStore(configuration: config)
+    return try await PostgresStore(configuration: config, storageKey: storageKey)
 }
 
 @Suite("PostgreSQL store")
 struct PostgresStoreTests {
     @Test func passesTheConformanceSuite() async throws {
         try await LedgerStoreConformance.run { try await postgresStore() }
+    }
+
+    @Test func passesTheNodeConformanceSuite() async throws {
+        try await NodeStoreConformance.run { try await postgresStore(storageKey: .generate()) }
+    }
+
+    /// Two replicas of one node claim from one queue in one database: no
+    /// task is claimed twice (FOR UPDATE SKIP LOCKED).
+    @Test func twoReplicasClaimOneQueue() async throws {
+        let name = try TestPostgres.shared.get().createDatabase()
+        let key = StorageKey.generate()
+        let a = try await postgresStore(database: name, storageKey: key), b = try await postgresStore(database: name, storageKey: key)
+        let items = NodeStoreConformance.newItems(200)
+        _ = try await a.storeItems(items, ledger: .none)
+        try await a.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:00")
+        _ = try await b.enqueueOutbox(
+            items.map { OutboxRequest(itemID: $0.sealed.manifest.itemID, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: NodeStoreConformance.t0, ledger: .none)
+        let claimed = try await withThrowingTaskGroup(of: [Int64].self) { group in
+            for (owner, store) in [("replica-a", a), ("replica-b", b)] {
+                group.addTask {
+                    var mine: [Int64] = []
+                    while true {
+                        let batch = try await store.claimOutbox(peer: .jpn, owner: owner, limit: 5, now: NodeStoreConformance.t0, lease: 60)
+                        if batch.isEmpty { return mine }
+                        mine += batch.map(\.id)
+                    }
+                }
+            }
+            var all: [[Int64]] = []
+            for try await part in group { all.append(part) }
+            return all
+        }
+        #expect(claimed.flatMap { $0 }.count == 200)
+        #expect(Set(claimed.flatMap { $0 }).count == 200, "a task was claimed twice")
+        #expect(claimed.allSatisfy { !$0.isEmpty }, "both replicas took part")
     }
 
     /// Two replicas of one node share the database: the advisory lock

@@ -1,0 +1,663 @@
+public import Foundation
+internal import LiaisonLedger
+public import LiaisonModel
+internal import LiaisonSealing
+public import LiaisonStore
+internal import Logging
+internal import PostgresNIO
+
+extension PostgresStore: NodeStore {
+    /// Applies the migrations this database has not seen, in order, inside
+    /// the caller's transaction (which holds the sequencer lock, so that two
+    /// replicas starting at once do not both migrate).
+    static func applyMigrations(_ c: PostgresConnection, _ logger: Logger) async throws {
+        _ = try await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)", logger: logger).collect()
+        let applied = Set(try await rows(c, "SELECT version FROM schema_migrations", logger).map { try $0["version"].decode(String.self) })
+        for (version, sql) in [("v2-node", NodeSchema.postgres)] where !applied.contains(version) {
+            // The extended protocol runs one statement per query.
+            for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                _ = try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
+            }
+            _ = try await c.query("INSERT INTO schema_migrations (version) VALUES (\(version))", logger: logger).collect()
+        }
+    }
+
+    static func rows(_ c: PostgresConnection, _ query: PostgresQuery, _ logger: Logger) async throws -> [PostgresRandomAccessRow] {
+        var out: [PostgresRandomAccessRow] = []
+        for try await row in try await c.query(query, logger: logger) { out.append(row.makeRandomAccess()) }
+        return out
+    }
+
+    static func execute(_ c: PostgresConnection, _ query: PostgresQuery, _ logger: Logger) async throws {
+        _ = try await c.query(query, logger: logger).collect()
+    }
+
+    static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
+    static func date(_ ms: Int64) -> Date { Instant.date(ms) }
+
+    static func encodeLedger(_ w: LedgerWrite) throws(StoreError) -> [[UInt8]] {
+        w.entries.isEmpty ? [] : try StoreLimits.encode(w.entries)
+    }
+
+    /// Runs `body` in one transaction; when it records ledger entries, the
+    /// sequencer lock is taken first (before any row lock) and the entries
+    /// are appended after `body`, in the same transaction.
+    func transaction<T: Sendable>(
+        _ ledger: LedgerWrite, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+    ) async throws(StoreError) -> (T, LedgerReceipt) {
+        let encoded = try Self.encodeLedger(ledger)
+        let logger = self.logger
+        return try await wrap {
+            try await self.client.withTransaction(logger: logger) { c in
+                if !encoded.isEmpty { try await Self.lockSequencer(c, logger) }
+                let value = try await body(c, logger)
+                let range = try await Self.appendLedger(c, encoded, sign: ledger.sign, logger)
+                return (value, LedgerReceipt(entries: range))
+            }
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T) async throws(StoreError) -> T {
+        let logger = self.logger
+        return try await wrap { try await self.client.withConnection { c in try await body(c, logger) } }
+    }
+
+    static func sqlState(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.sqlState]
+    }
+
+    func requireKey() throws(StoreError) -> StorageKey {
+        guard let storageKey else {
+            throw StoreError(.invalidInput, "the store was opened without the node's storage key: items cannot be stored or read")
+        }
+        return storageKey
+    }
+
+    // MARK: Items and holdings
+
+    struct ItemRows: Sendable {
+        var ids: [String] = [], digests: [String] = [], manifests: [String] = [], seals: [String] = [], originators: [String] = []
+        var mediaTypes: [String] = [], sizes: [Int64] = [], payloads: [String] = [], parties: [String] = [], agreements: [String] = []
+        var at: [Int64] = []
+
+        init(_ items: [NewItem], key: StorageKey) {
+            for item in items {
+                let m = item.sealed.manifest
+                ids.append(Hex.encode(m.itemID))
+                digests.append(Hex.encode(m.digest))
+                manifests.append(Hex.encode(m.derBytes))
+                seals.append(Hex.encode(item.sealed.seal.derBytes))
+                originators.append(m.label.originator.code)
+                mediaTypes.append(m.mediaType)
+                sizes.append(Int64(m.payloadSize))
+                payloads.append(Hex.encode(key.seal(item.sealed.payload, itemID: m.itemID)))
+                if case .received(let from, let agreement) = item.source {
+                    parties.append(from.code)
+                    agreements.append(agreement)
+                } else {
+                    parties.append("")
+                    agreements.append("")
+                }
+                at.append(Instant.milliseconds(item.at))
+            }
+        }
+    }
+
+    /// Inserts items in one statement (bytes travel as hex text arrays).
+    static func insertItems(_ c: PostgresConnection, _ r: ItemRows, _ logger: Logger) async throws {
+        let existing = try await rows(
+            c, "SELECT encode(id, 'hex') AS id FROM items WHERE id IN (SELECT decode(x, 'hex') FROM unnest(\(r.ids)::text[]) AS t(x)) LIMIT 1", logger)
+        if let first = existing.first { throw StoreError(.duplicate, "item \(try first["id"].decode(String.self)) is already stored") }
+        do {
+            try await execute(
+                c,
+                """
+                INSERT INTO items (id, digest, manifest, seal, originator, media_type, payload_size, payload, source_party, agreement, received_at, status)
+                SELECT decode(i, 'hex'), decode(d, 'hex'), decode(m, 'hex'), decode(s, 'hex'), o, mt, sz, decode(p, 'hex'), NULLIF(sp, ''), NULLIF(ag, ''), at, 'held'
+                FROM unnest(\(r.ids)::text[], \(r.digests)::text[], \(r.manifests)::text[], \(r.seals)::text[], \(r.originators)::text[],
+                    \(r.mediaTypes)::text[], \(r.sizes)::bigint[], \(r.payloads)::text[], \(r.parties)::text[], \(r.agreements)::text[], \(r.at)::bigint[])
+                    AS t(i, d, m, s, o, mt, sz, p, sp, ag, at)
+                """, logger)
+        } catch where sqlState(error) == "23505" {
+            throw StoreError(.duplicate, "an item of the batch is already stored")
+        }
+    }
+
+    public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.items(items)
+        let rows = ItemRows(items, key: try requireKey())
+        return try await transaction(ledger) { c, logger in try await Self.insertItems(c, rows, logger) }.1
+    }
+
+    static let holdingColumns = "seq, id, digest, manifest, originator, media_type, payload_size, source_party, agreement, received_at, status, label"
+
+    static func holdingAndManifest(_ r: PostgresRandomAccessRow) throws -> (LiaisonStore.Holding, ItemManifest) {
+        let manifest: ItemManifest = try NodeRules.decode(Array(try r["manifest"].decode(Data.self)), "manifest")
+        let label = try NodeRules.label(manifest: manifest, current: try r["label"].decode(Data?.self).map { Array($0) })
+        let status = try r["status"].decode(String.self)
+        guard let s = HoldingStatus(rawValue: status) else { throw StoreError(.corrupt, "unknown holding status \(status)") }
+        let h = LiaisonStore.Holding(
+            sequence: try r["seq"].decode(Int64.self), itemID: Array(try r["id"].decode(Data.self)), digest: Array(try r["digest"].decode(Data.self)),
+            originator: try NodeRules.party(try r["originator"].decode(String.self)), label: label, mediaType: try r["media_type"].decode(String.self),
+            payloadSize: Int(try r["payload_size"].decode(Int64.self)),
+            source: try NodeRules.source(party: try r["source_party"].decode(String?.self), agreement: try r["agreement"].decode(String?.self)),
+            at: date(try r["received_at"].decode(Int64.self)), status: s)
+        return (h, manifest)
+    }
+
+    public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
+        let key = try requireKey()
+        let found = try await read { c, logger -> (LiaisonStore.Holding, ItemManifest, Data, Data?)? in
+            guard let r = try await Self.rows(c, "SELECT \(unescaped: Self.holdingColumns), seal, payload FROM items WHERE id = \(Data(id))", logger).first
+            else { return nil }
+            let (h, m) = try Self.holdingAndManifest(r)
+            return (h, m, try r["seal"].decode(Data.self), try r["payload"].decode(Data?.self))
+        }
+        guard let (holding, manifest, seal, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+        return try NodeRules.storedItem(holding, manifest: manifest, seal: Array(seal), payload: payload.map { Array($0) }, key: key)
+    }
+
+    public func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
+        guard limit > 0, limit <= NodeRules.maximumClaim else { throw StoreError(.invalidInput, "a page holds 1 to \(NodeRules.maximumClaim) holdings, not \(limit)") }
+        return try await read { c, logger in
+            try await Self.rows(
+                c, "SELECT \(unescaped: Self.holdingColumns) FROM items WHERE seq > \(cursor ?? 0) ORDER BY seq LIMIT \(Int64(limit))", logger
+            ).map { try Self.holdingAndManifest($0).0 }
+        }
+    }
+
+    public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.change(change)
+        let when = Self.ms(at)
+        return try await transaction(ledger) { c, logger in
+            guard let r = try await Self.rows(c, "SELECT \(unescaped: Self.holdingColumns) FROM items WHERE id = \(Data(id)) FOR UPDATE", logger).first else {
+                throw StoreError(.notFound, "no item \(Hex.encode(id))")
+            }
+            let (h, manifest) = try Self.holdingAndManifest(r)
+            let (kind, evidence) = try NodeRules.event(change, holding: h, manifest: manifest)
+            switch change {
+            case .reclassified(let label, _):
+                try await Self.execute(c, "UPDATE items SET label = \(Data(LabelDocument(label).derBytes)) WHERE seq = \(h.sequence)", logger)
+            case .destroyed:
+                try await Self.execute(c, "UPDATE items SET status = 'destroyed', payload = NULL WHERE seq = \(h.sequence)", logger)
+            case .compromised:
+                try await Self.execute(c, "UPDATE items SET status = 'compromised' WHERE seq = \(h.sequence)", logger)
+            }
+            try await Self.execute(
+                c, "INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (\(h.sequence), \(kind.rawValue), \(when), \(Data(evidence)))", logger)
+        }.1
+    }
+
+    public func holdingEvents(_ id: [UInt8]) async throws(StoreError) -> [HoldingEvent] {
+        try await read { c, logger in
+            guard let r = try await Self.rows(c, "SELECT seq FROM items WHERE id = \(Data(id))", logger).first else {
+                throw StoreError(.notFound, "no item \(Hex.encode(id))")
+            }
+            let seq = try r["seq"].decode(Int64.self)
+            return try await Self.rows(c, "SELECT kind, at, evidence FROM holding_events WHERE item_seq = \(seq) ORDER BY id", logger).map { r in
+                guard let kind = HoldingEvent.Kind(rawValue: try r["kind"].decode(String.self)) else {
+                    throw StoreError(.corrupt, "unknown holding event kind")
+                }
+                return HoldingEvent(kind: kind, at: Self.date(try r["at"].decode(Int64.self)), evidence: Array(try r["evidence"].decode(Data.self)))
+            }
+        }
+    }
+
+    // MARK: Outbox
+
+    static let outboxColumns = "id, item_id, peer, agreement, consents, link_seq, state, owner, lease_until, attempts, not_before, last_error, receipt"
+
+    static func outboxTask(_ r: PostgresRandomAccessRow) throws -> OutboxTask {
+        let state = try r["state"].decode(String.self)
+        guard let s = QueueState(rawValue: state) else { throw StoreError(.corrupt, "unknown outbox state \(state)") }
+        return OutboxTask(
+            id: try r["id"].decode(Int64.self), itemID: Array(try r["item_id"].decode(Data.self)), peer: try NodeRules.party(try r["peer"].decode(String.self)),
+            agreement: try r["agreement"].decode(String.self), consents: try NodeRules.unpack(Array(try r["consents"].decode(Data.self))),
+            linkSequence: try r["link_seq"].decode(Int64.self), state: s, owner: try r["owner"].decode(String?.self),
+            leaseUntil: try r["lease_until"].decode(Int64?.self).map(date), attempts: try r["attempts"].decode(Int.self),
+            notBefore: date(try r["not_before"].decode(Int64.self)), lastError: try r["last_error"].decode(String?.self),
+            receipt: try r["receipt"].decode(Data?.self).map { Array($0) })
+    }
+
+    public func enqueueOutbox(_ requests: [OutboxRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [OutboxTask] {
+        try NodeRules.outbox(requests)
+        let when = Self.ms(at)
+        return try await transaction(ledger) { c, logger in
+            var tasks: [OutboxTask] = []
+            for r in requests {
+                guard let item = try await Self.rows(c, "SELECT status FROM items WHERE id = \(Data(r.itemID)) FOR SHARE", logger).first else {
+                    throw StoreError(.notFound, "no item \(Hex.encode(r.itemID)) to send")
+                }
+                let status = try item["status"].decode(String.self)
+                guard status == HoldingStatus.held.rawValue else {
+                    throw StoreError(.conflict, "item \(Hex.encode(r.itemID)) is \(status); it cannot be sent")
+                }
+                guard
+                    let seq = try await Self.rows(
+                        c, "UPDATE peers SET next_out_seq = next_out_seq + 1 WHERE party = \(r.peer.code) RETURNING next_out_seq - 1 AS seq", logger
+                    ).first
+                else { throw StoreError(.notFound, "no peer \(r.peer)") }
+                let linkSequence = try seq["seq"].decode(Int64.self)
+                do {
+                    let row = try await Self.rows(
+                        c,
+                        """
+                        INSERT INTO outbox (item_id, peer, agreement, consents, link_seq, state, attempts, not_before)
+                        VALUES (\(Data(r.itemID)), \(r.peer.code), \(r.agreement), \(Data(NodeRules.pack(r.consents))), \(linkSequence), 'pending', 0, \(when))
+                        RETURNING \(unescaped: Self.outboxColumns)
+                        """, logger)
+                    tasks.append(try Self.outboxTask(row[0]))
+                } catch where Self.sqlState(error) == "23505" {
+                    throw StoreError(.duplicate, "item \(Hex.encode(r.itemID)) is already queued to \(r.peer) under \(r.agreement)")
+                }
+            }
+            return tasks
+        }.0
+    }
+
+    public func claimOutbox(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [OutboxTask] {
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
+        return try await transaction(.none) { c, logger in
+            // SKIP LOCKED: a replica passes over the rows another is claiming.
+            try await Self.rows(
+                c,
+                """
+                UPDATE outbox SET state = 'claimed', owner = \(owner), lease_until = \(until), attempts = attempts + 1
+                WHERE id IN (SELECT id FROM outbox WHERE peer = \(peer.code) AND
+                    ((state = 'pending' AND not_before <= \(t)) OR (state = 'claimed' AND lease_until <= \(t)))
+                    ORDER BY id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
+                RETURNING \(unescaped: Self.outboxColumns)
+                """, logger
+            ).map(Self.outboxTask).sorted { $0.id < $1.id }
+        }.0
+    }
+
+    public func settleOutbox(_ id: Int64, owner: String, _ outcome: OutboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> OutboxTask {
+        try NodeRules.outcome(outcome)
+        return try await transaction(ledger) { c, logger in
+            guard let r = try await Self.rows(c, "SELECT \(unescaped: Self.outboxColumns) FROM outbox WHERE id = \(id) FOR UPDATE", logger).first else {
+                throw StoreError(.notFound, "no outbox task \(id)")
+            }
+            let task = try Self.outboxTask(r)
+            try NodeRules.settleable(task.state, owner: task.owner, by: owner, what: "outbox task \(id)")
+            let query: PostgresQuery
+            switch outcome {
+            case .delivered(let receipt):
+                query = try "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)) WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
+            case .retry(let error, let notBefore):
+                query = """
+                    UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore))
+                    WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)
+                    """
+            case .refused(let reason):
+                query = "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
+            }
+            return try Self.outboxTask(try await Self.rows(c, query, logger)[0])
+        }.0
+    }
+
+    public func outboxTask(_ id: Int64) async throws(StoreError) -> OutboxTask {
+        let task = try await read { c, logger in
+            try await Self.rows(c, "SELECT \(unescaped: Self.outboxColumns) FROM outbox WHERE id = \(id)", logger).first.map(Self.outboxTask)
+        }
+        guard let task else { throw StoreError(.notFound, "no outbox task \(id)") }
+        return task
+    }
+
+    // MARK: Inbox
+
+    static let inboxColumns = "id, peer, link_seq, digest, envelope, received_at, state, owner, lease_until, reason, item_id"
+
+    static func inboxTask(_ r: PostgresRandomAccessRow) throws -> InboxTask {
+        let state = try r["state"].decode(String.self)
+        guard let s = QueueState(rawValue: state) else { throw StoreError(.corrupt, "unknown inbox state \(state)") }
+        return InboxTask(
+            id: try r["id"].decode(Int64.self), peer: try NodeRules.party(try r["peer"].decode(String.self)), linkSequence: try r["link_seq"].decode(Int64.self),
+            digest: Array(try r["digest"].decode(Data.self)), bytes: Array(try r["envelope"].decode(Data.self)),
+            receivedAt: date(try r["received_at"].decode(Int64.self)), state: s, owner: try r["owner"].decode(String?.self),
+            leaseUntil: try r["lease_until"].decode(Int64?.self).map(date), reason: try r["reason"].decode(String?.self),
+            itemID: try r["item_id"].decode(Data?.self).map { Array($0) })
+    }
+
+    public func receiveInbox(_ envelopes: [InboundEnvelope], ledger: LedgerWrite) async throws(StoreError) -> [InboxAdmission] {
+        try NodeRules.inbound(envelopes)
+        return try await transaction(ledger) { c, logger in
+            var out: [InboxAdmission] = []
+            for e in envelopes {
+                // ON CONFLICT waits for a replica inserting the same envelope, then yields to it.
+                if let r = try await Self.rows(
+                    c,
+                    """
+                    INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state)
+                    VALUES (\(e.peer.code), \(e.linkSequence), \(Data(e.digest)), \(Data(e.bytes)), \(Self.ms(e.at)), 'pending')
+                    ON CONFLICT (peer, link_seq) DO NOTHING RETURNING id
+                    """, logger
+                ).first {
+                    out.append(.new(try r["id"].decode(Int64.self)))
+                    continue
+                }
+                let r = try await Self.rows(c, "SELECT id, digest FROM inbox WHERE peer = \(e.peer.code) AND link_seq = \(e.linkSequence)", logger)[0]
+                guard Array(try r["digest"].decode(Data.self)) == e.digest else {
+                    throw StoreError(.conflict, "\(e.peer) link sequence \(e.linkSequence) already holds another envelope")
+                }
+                out.append(.duplicate(try r["id"].decode(Int64.self)))
+            }
+            return out
+        }.0
+    }
+
+    public func claimInbox(owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [InboxTask] {
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
+        return try await transaction(.none) { c, logger in
+            try await Self.rows(
+                c,
+                """
+                UPDATE inbox SET state = 'claimed', owner = \(owner), lease_until = \(until)
+                WHERE id IN (SELECT id FROM inbox WHERE state = 'pending' OR (state = 'claimed' AND lease_until <= \(t))
+                    ORDER BY id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
+                RETURNING \(unescaped: Self.inboxColumns)
+                """, logger
+            ).map(Self.inboxTask).sorted { $0.id < $1.id }
+        }.0
+    }
+
+    public func settleInbox(_ id: Int64, owner: String, _ outcome: InboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> InboxTask {
+        var items: ItemRows?
+        switch outcome {
+        case .accepted(let item):
+            try NodeRules.items([item])
+            items = ItemRows([item], key: try requireKey())
+        case .refused(let reason): try NodeRules.text(reason, "the reason")
+        }
+        return try await transaction(ledger) { [items] c, logger in
+            guard let r = try await Self.rows(c, "SELECT state, owner FROM inbox WHERE id = \(id) FOR UPDATE", logger).first else {
+                throw StoreError(.notFound, "no inbox envelope \(id)")
+            }
+            guard let state = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown inbox state") }
+            try NodeRules.settleable(state, owner: try r["owner"].decode(String?.self), by: owner, what: "inbox envelope \(id)")
+            let query: PostgresQuery
+            switch outcome {
+            case .accepted(let item):
+                try await Self.insertItems(c, items!, logger)
+                query = try """
+                    UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, item_id = \(Data(item.sealed.manifest.itemID))
+                    WHERE id = \(id) RETURNING \(unescaped: Self.inboxColumns)
+                    """
+            case .refused(let reason):
+                query = "UPDATE inbox SET state = 'refused', owner = NULL, lease_until = NULL, reason = \(reason) WHERE id = \(id) RETURNING \(unescaped: Self.inboxColumns)"
+            }
+            return try Self.inboxTask(try await Self.rows(c, query, logger)[0])
+        }.0
+    }
+
+    public func inboxTask(_ id: Int64) async throws(StoreError) -> InboxTask {
+        let task = try await read { c, logger in
+            try await Self.rows(c, "SELECT \(unescaped: Self.inboxColumns) FROM inbox WHERE id = \(id)", logger).first.map(Self.inboxTask)
+        }
+        guard let task else { throw StoreError(.notFound, "no inbox envelope \(id)") }
+        return task
+    }
+
+    // MARK: Statements
+
+    public func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int {
+        try NodeRules.statements(statements)
+        return try await transaction(ledger) { c, logger in
+            var new = 0
+            for s in statements {
+                new += try await Self.rows(
+                    c,
+                    """
+                    INSERT INTO statements (digest, agreement, party, act, at, signed)
+                    VALUES (\(Data(s.digest)), \(s.agreement), \(s.party.code), \(s.act), \(Self.ms(s.at)), \(Data(s.signed)))
+                    ON CONFLICT (digest) DO NOTHING RETURNING 1 AS new
+                    """, logger
+                ).count
+            }
+            return new
+        }.0
+    }
+
+    public func statements(agreement: String) async throws(StoreError) -> [StoredStatement] {
+        try await read { c, logger in
+            try await Self.rows(
+                c, "SELECT digest, agreement, party, act, at, signed FROM statements WHERE agreement = \(agreement) ORDER BY at, digest", logger
+            ).map { r in
+                StoredStatement(
+                    digest: Array(try r["digest"].decode(Data.self)), agreement: try r["agreement"].decode(String.self),
+                    party: try NodeRules.party(try r["party"].decode(String.self)), act: try r["act"].decode(String.self),
+                    at: Self.date(try r["at"].decode(Int64.self)), signed: Array(try r["signed"].decode(Data.self)))
+            }
+        }
+    }
+
+    // MARK: Peers
+
+    static func peer(_ r: PostgresRandomAccessRow) throws -> PeerRecord {
+        PeerRecord(
+            party: try NodeRules.party(try r["party"].decode(String.self)), endpoint: try r["endpoint"].decode(String.self),
+            fingerprint: try r["fingerprint"].decode(String.self), nextOutboundSequence: try r["next_out_seq"].decode(Int64.self),
+            treeHead: try r["tree_head"].decode(Data?.self).map { Array($0) }, treeSize: try r["tree_size"].decode(Int64?.self).map { Int($0) },
+            treeHeadAt: try r["tree_at"].decode(Int64?.self).map(date), alarm: try r["alarm"].decode(String?.self))
+    }
+
+    static let peerColumns = "party, endpoint, fingerprint, next_out_seq, tree_size, tree_head, tree_at, alarm"
+
+    public func savePeer(_ party: Party, endpoint: String, fingerprint: String) async throws(StoreError) {
+        try NodeRules.peer(endpoint: endpoint, fingerprint: fingerprint)
+        _ = try await transaction(.none) { c, logger in
+            try await Self.execute(
+                c,
+                """
+                INSERT INTO peers (party, endpoint, fingerprint) VALUES (\(party.code), \(endpoint), \(fingerprint))
+                ON CONFLICT (party) DO UPDATE SET endpoint = EXCLUDED.endpoint, fingerprint = EXCLUDED.fingerprint
+                """, logger)
+        }
+    }
+
+    public func peer(_ party: Party) async throws(StoreError) -> PeerRecord {
+        let p = try await read { c, logger in
+            try await Self.rows(c, "SELECT \(unescaped: Self.peerColumns) FROM peers WHERE party = \(party.code)", logger).first.map(Self.peer)
+        }
+        guard let p else { throw StoreError(.notFound, "no peer \(party)") }
+        return p
+    }
+
+    public func peers() async throws(StoreError) -> [PeerRecord] {
+        try await read { c, logger in try await Self.rows(c, "SELECT \(unescaped: Self.peerColumns) FROM peers ORDER BY party", logger).map(Self.peer) }
+    }
+
+    public func recordPeerTreeHead(_ party: Party, size: Int, signed: [UInt8], at: Date) async throws(StoreError) {
+        guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        try NodeRules.blob(signed, "the tree head", max: NodeRules.maximumEvidenceBytes)
+        _ = try await transaction(.none) { c, logger in
+            guard let r = try await Self.rows(c, "SELECT tree_size FROM peers WHERE party = \(party.code) FOR UPDATE", logger).first else {
+                throw StoreError(.notFound, "no peer \(party)")
+            }
+            if let old = try r["tree_size"].decode(Int64?.self), old > size {
+                throw StoreError(.conflict, "\(party)'s log was at \(old) entries; a tree head of \(size) would shrink it")
+            }
+            try await Self.execute(
+                c, "UPDATE peers SET tree_size = \(Int64(size)), tree_head = \(Data(signed)), tree_at = \(Self.ms(at)) WHERE party = \(party.code)", logger)
+        }
+    }
+
+    public func setPeerAlarm(_ party: Party, _ alarm: String?, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        if let alarm { try NodeRules.text(alarm, "the alarm") }
+        return try await transaction(ledger) { c, logger in
+            guard try await !Self.rows(c, "UPDATE peers SET alarm = \(alarm) WHERE party = \(party.code) RETURNING party", logger).isEmpty else {
+                throw StoreError(.notFound, "no peer \(party)")
+            }
+        }.1
+    }
+
+    // MARK: Users, sessions, API tokens
+
+    static let userColumns = "u.name, u.display_name, u.party, u.roles, u.clearance_level, u.clearance_expires, u.categories, u.credential, u.disabled, u.created_at"
+
+    static func user(_ r: PostgresRandomAccessRow) throws -> UserRecord {
+        let level = try r["clearance_level"].decode(String?.self), expires = try r["clearance_expires"].decode(Int64?.self)
+        return UserRecord(
+            name: try r["name"].decode(String.self), displayName: try r["display_name"].decode(String.self),
+            party: try NodeRules.party(try r["party"].decode(String.self)), roles: try NodeRules.roles(try r["roles"].decode(String.self)),
+            clearance: level.flatMap { l in expires.map { Clearance(level: l, expires: date($0)) } },
+            categories: NodeRules.set(try r["categories"].decode(String.self)), credential: try r["credential"].decode(Data?.self).map { Array($0) },
+            disabled: try r["disabled"].decode(Bool.self), createdAt: date(try r["created_at"].decode(Int64.self)))
+    }
+
+    public func createUser(_ user: UserRecord) async throws(StoreError) {
+        try NodeRules.user(user)
+        _ = try await transaction(.none) { c, logger in
+            let inserted = try await Self.rows(
+                c,
+                """
+                INSERT INTO users (name, display_name, party, roles, clearance_level, clearance_expires, categories, credential, disabled, created_at)
+                VALUES (\(user.name), \(user.displayName), \(user.party.code), \(NodeRules.lines(user.roles.map(\.rawValue))), \(user.clearance?.level),
+                    \(user.clearance.map { Self.ms($0.expires) }), \(NodeRules.lines(user.categories)), \(user.credential.map { Data($0) }), \(user.disabled),
+                    \(Self.ms(user.createdAt)))
+                ON CONFLICT (name) DO NOTHING RETURNING name
+                """, logger)
+            guard !inserted.isEmpty else { throw StoreError(.duplicate, "user \(user.name) exists") }
+        }
+    }
+
+    public func updateUser(_ user: UserRecord) async throws(StoreError) {
+        try NodeRules.user(user)
+        _ = try await transaction(.none) { c, logger in
+            let updated = try await Self.rows(
+                c,
+                """
+                UPDATE users SET display_name = \(user.displayName), party = \(user.party.code), roles = \(NodeRules.lines(user.roles.map(\.rawValue))),
+                    clearance_level = \(user.clearance?.level), clearance_expires = \(user.clearance.map { Self.ms($0.expires) }),
+                    categories = \(NodeRules.lines(user.categories)), credential = \(user.credential.map { Data($0) }), disabled = \(user.disabled)
+                WHERE name = \(user.name) RETURNING name
+                """, logger)
+            guard !updated.isEmpty else { throw StoreError(.notFound, "no user \(user.name)") }
+        }
+    }
+
+    public func user(_ name: String) async throws(StoreError) -> UserRecord {
+        let u = try await read { c, logger in
+            try await Self.rows(c, "SELECT \(unescaped: Self.userColumns) FROM users u WHERE u.name = \(name)", logger).first.map(Self.user)
+        }
+        guard let u else { throw StoreError(.notFound, "no user \(name)") }
+        return u
+    }
+
+    public func users() async throws(StoreError) -> [UserRecord] {
+        try await read { c, logger in try await Self.rows(c, "SELECT \(unescaped: Self.userColumns) FROM users u ORDER BY u.name", logger).map(Self.user) }
+    }
+
+    public func createSession(_ session: SessionRecord) async throws(StoreError) {
+        try NodeRules.session(session)
+        _ = try await transaction(.none) { c, logger in
+            guard try await !Self.rows(c, "SELECT 1 AS one FROM users WHERE name = \(session.user)", logger).isEmpty else {
+                throw StoreError(.notFound, "no user \(session.user)")
+            }
+            let inserted = try await Self.rows(
+                c,
+                """
+                INSERT INTO sessions (token_hash, user_name, created_at, expires_at)
+                VALUES (\(Data(session.tokenHash)), \(session.user), \(Self.ms(session.createdAt)), \(Self.ms(session.expiresAt)))
+                ON CONFLICT (token_hash) DO NOTHING RETURNING 1 AS one
+                """, logger)
+            guard !inserted.isEmpty else { throw StoreError(.duplicate, "a session with this token exists") }
+        }
+    }
+
+    public func session(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (SessionRecord, UserRecord) {
+        let found = try await read { c, logger -> (SessionRecord, UserRecord)? in
+            guard
+                let r = try await Self.rows(
+                    c,
+                    """
+                    SELECT s.token_hash, s.user_name AS session_user, s.created_at AS session_created, s.expires_at, \(unescaped: Self.userColumns)
+                    FROM sessions s JOIN users u ON u.name = s.user_name
+                    WHERE s.token_hash = \(Data(tokenHash)) AND NOT s.revoked AND s.expires_at > \(Self.ms(now)) AND NOT u.disabled
+                    """, logger
+                ).first
+            else { return nil }
+            return (
+                SessionRecord(
+                    tokenHash: Array(try r["token_hash"].decode(Data.self)), user: try r["session_user"].decode(String.self),
+                    createdAt: Self.date(try r["session_created"].decode(Int64.self)), expiresAt: Self.date(try r["expires_at"].decode(Int64.self))),
+                try Self.user(r)
+            )
+        }
+        guard let found else { throw StoreError(.notFound, "no live session for this token") }
+        return found
+    }
+
+    public func revokeSession(tokenHash: [UInt8]) async throws(StoreError) {
+        _ = try await transaction(.none) { c, logger in
+            guard try await !Self.rows(c, "UPDATE sessions SET revoked = TRUE WHERE token_hash = \(Data(tokenHash)) RETURNING 1 AS one", logger).isEmpty else {
+                throw StoreError(.notFound, "no session for this token")
+            }
+        }
+    }
+
+    static let tokenColumns =
+        "t.id AS token_id, t.name AS token_name, t.user_name AS token_user, t.token_hash, t.scopes, t.created_at AS token_created, t.expires_at, t.revoked"
+
+    static func apiToken(_ r: PostgresRandomAccessRow) throws -> APITokenRecord {
+        APITokenRecord(
+            id: try r["token_id"].decode(String.self), name: try r["token_name"].decode(String.self), user: try r["token_user"].decode(String.self),
+            tokenHash: Array(try r["token_hash"].decode(Data.self)), scopes: NodeRules.set(try r["scopes"].decode(String.self)),
+            createdAt: date(try r["token_created"].decode(Int64.self)), expiresAt: try r["expires_at"].decode(Int64?.self).map(date),
+            revoked: try r["revoked"].decode(Bool.self))
+    }
+
+    public func createAPIToken(_ token: APITokenRecord) async throws(StoreError) {
+        try NodeRules.apiToken(token)
+        _ = try await transaction(.none) { c, logger in
+            guard try await !Self.rows(c, "SELECT 1 AS one FROM users WHERE name = \(token.user)", logger).isEmpty else {
+                throw StoreError(.notFound, "no user \(token.user)")
+            }
+            do {
+                try await Self.execute(
+                    c,
+                    """
+                    INSERT INTO api_tokens (id, name, user_name, token_hash, scopes, created_at, expires_at, revoked)
+                    VALUES (\(token.id), \(token.name), \(token.user), \(Data(token.tokenHash)), \(NodeRules.lines(token.scopes)), \(Self.ms(token.createdAt)),
+                        \(token.expiresAt.map(Self.ms)), \(token.revoked))
+                    """, logger)
+            } catch where Self.sqlState(error) == "23505" {
+                throw StoreError(.duplicate, "an API token with id \(token.id) or this secret exists")
+            }
+        }
+    }
+
+    public func apiToken(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (APITokenRecord, UserRecord) {
+        let found = try await read { c, logger -> (APITokenRecord, UserRecord)? in
+            guard
+                let r = try await Self.rows(
+                    c,
+                    """
+                    SELECT \(unescaped: Self.tokenColumns), \(unescaped: Self.userColumns) FROM api_tokens t JOIN users u ON u.name = t.user_name
+                    WHERE t.token_hash = \(Data(tokenHash)) AND NOT t.revoked AND (t.expires_at IS NULL OR t.expires_at > \(Self.ms(now))) AND NOT u.disabled
+                    """, logger
+                ).first
+            else { return nil }
+            return (try Self.apiToken(r), try Self.user(r))
+        }
+        guard let found else { throw StoreError(.notFound, "no live API token with this secret") }
+        return found
+    }
+
+    public func revokeAPIToken(id: String) async throws(StoreError) {
+        _ = try await transaction(.none) { c, logger in
+            guard try await !Self.rows(c, "UPDATE api_tokens SET revoked = TRUE WHERE id = \(id) RETURNING 1 AS one", logger).isEmpty else {
+                throw StoreError(.notFound, "no API token \(id)")
+            }
+        }
+    }
+
+    public func apiTokens(user: String) async throws(StoreError) -> [APITokenRecord] {
+        try await read { c, logger in
+            try await Self.rows(c, "SELECT \(unescaped: Self.tokenColumns) FROM api_tokens t WHERE t.user_name = \(user) ORDER BY t.created_at, t.id", logger)
+                .map(Self.apiToken)
+        }
+    }
+}
