@@ -107,7 +107,7 @@ let package = Package(
         ),
         .target(
             name: "LiaisonTesting",
-            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonApp"],
+            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStorePostgres", "LiaisonApp"],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -7,19 +7,26 @@ import LiaisonTesting
 import PostgresNIO
 import Testing
 
-/// A store on a fresh database of the test cluster.
-func postgresStore(database: String? = nil, storageKey: StorageKey? = nil) async throws -> PostgresStore {
-    let cluster = try TestPostgres.shared.get()
-    let name = try database ?? cluster.createDatabase()
-    var config = PostgresClient.Configuration(host: "127.0.0.1", port: cluster.port, username: cluster.user, password: nil, database: name, tls: .disable)
-    config.options.maximumConnections = 8
-    return try await PostgresStore(configuration: config, storageKey: storageKey)
+/// A store on a fresh database of the test server.
+func postgresStore(database: PostgresLocation? = nil, storageKey: StorageKey? = nil) async throws -> PostgresStore {
+    try await TestPostgres.store(database, storageKey: storageKey)
 }
 
 @Suite("PostgreSQL store")
 struct PostgresStoreTests {
     @Test func passesTheConformanceSuite() async throws {
         try await LedgerStoreConformance.run { try await postgresStore() }
+    }
+
+    @Test(arguments: ["http://u@h/db", "postgres://h/db", "postgres://u@/db", "postgres://u@h", "postgres://u@h/"])
+    func malformedServerURLsAreRefused(url: String) {
+        #expect(throws: StoreError(.invalidInput, "")) { _ = try PostgresLocation(url: url) }
+    }
+
+    @Test func serverURLsAreParsed() throws {
+        let l = try PostgresLocation(url: "postgres://liaison:s3cret@db.kor.example:6543/node_kor")
+        #expect(l == PostgresLocation(host: "db.kor.example", port: 6543, user: "liaison", password: "s3cret", database: "node_kor"))
+        #expect(try PostgresLocation(url: "postgresql://u@h/d").port == 5432)
     }
 
     @Test func passesTheNodeConformanceSuite() async throws {
@@ -29,7 +36,7 @@ struct PostgresStoreTests {
     /// Two replicas of one node claim from one queue in one database: no
     /// task is claimed twice (FOR UPDATE SKIP LOCKED).
     @Test func twoReplicasClaimOneQueue() async throws {
-        let name = try TestPostgres.shared.get().createDatabase()
+        let name = try await TestPostgres.newDatabase()
         let key = StorageKey.generate()
         let a = try await postgresStore(database: name, storageKey: key), b = try await postgresStore(database: name, storageKey: key)
         let items = NodeStoreConformance.newItems(200)
@@ -60,7 +67,7 @@ struct PostgresStoreTests {
     /// Two replicas of one node share the database: the advisory lock
     /// makes one sequencer at a time, and the ledger stays one log.
     @Test func twoReplicasSequenceOneLedger() async throws {
-        let name = try TestPostgres.shared.get().createDatabase()
+        let name = try await TestPostgres.newDatabase()
         let a = try await postgresStore(database: name), b = try await postgresStore(database: name)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (replica, store) in [(0, a), (1, b)] {
