@@ -84,6 +84,10 @@ let package = Package(
             dependencies: [
                 "LiaisonModel",
                 "LiaisonSealing",
+                "LiaisonLedger",
+                "LiaisonStore",
+                "LiaisonStoreSQLite",
+                "LiaisonStorePostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             path: "Benchmarks/LiaisonBench",

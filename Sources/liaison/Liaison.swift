@@ -165,7 +165,53 @@ extension Liaison {
 extension Liaison {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Measure throughput (build with -c release).", subcommands: [Crypto.self])
+            abstract: "Measure throughput (build with -c release).", subcommands: [Crypto.self, Store.self])
+
+        struct Store: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Durable items/s in batches of 1, 100 and 1000 on SQLite and PostgreSQL, ledger appends/s, proof latency at 1M leaves.",
+                discussion: """
+                    PostgreSQL figures use --postgres, or a throwaway local cluster (initdb and pg_ctl) when it is not given; \
+                    --only sqlite measures SQLite alone.
+                    """)
+
+            @Option(help: "Timed runs per figure; the median is reported.")
+            var runs = 3
+
+            @Option(help: "Work per run relative to the default (e.g. 0.1 for a quick look).")
+            var scale = 1.0
+
+            @Flag(help: "Print JSON lines instead of a table.")
+            var json = false
+
+            @Option(help: "Only the figures whose name contains this text.")
+            var only: String?
+
+            @Option(help: "A PostgreSQL server URL (postgres://user@host:port/database) on which to create the benchmark databases.")
+            var postgres: String?
+
+            @Option(help: "Where to put the SQLite stores (default: a temporary directory, removed afterwards).")
+            var dir: String?
+
+            func run() async throws {
+                #if DEBUG
+                    FileHandle.standardError.write(Data("note: this is a debug build; run `swift run -c release liaison bench store` for real figures\n".utf8))
+                #endif
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                try await StoreBench(runs: runs, scale: scale, filter: only, postgresURL: postgres, directory: dir).run(
+                    report: { row in
+                        if json {
+                            print(String(decoding: try! encoder.encode(row), as: UTF8.self))
+                        } else if row.unit == "proofs/s" {
+                            print("\(row.name.padding(toLength: 84, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", 1e6 / row.median)) µs per proof")
+                        } else {
+                            print("\(row.name.padding(toLength: 84, withPad: " ", startingAt: 0)) \(String(format: "%10.0f", row.median)) \(row.unit)")
+                        }
+                    },
+                    note: { FileHandle.standardError.write(Data("note: \($0)\n".utf8)) })
+            }
+        }
 
         struct Crypto: ParsableCommand {
             static let configuration = CommandConfiguration(

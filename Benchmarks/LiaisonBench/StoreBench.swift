@@ -1,0 +1,201 @@
+internal import Foundation
+internal import LiaisonLedger
+internal import LiaisonModel
+internal import LiaisonSealing
+internal import LiaisonStore
+internal import LiaisonStorePostgres
+internal import LiaisonStoreSQLite
+
+/// `liaison bench store`: durable items/s for batches of 1, 100 and 1000 on
+/// both back ends, ledger appends/s, and proof latency at 1M leaves. Every
+/// write is a durable commit (SQLite WAL + synchronous=FULL; PostgreSQL
+/// with its default fsync and synchronous_commit). Each figure is the
+/// median of `runs` timed runs, each on a fresh store.
+public struct StoreBench: Sendable {
+    public typealias Row = CryptoBench.Row
+
+    public var runs: Int
+    public var scale: Double
+    public var filter: String?
+    /// The PostgreSQL server URL (its administrative database); `nil`
+    /// starts a throwaway local cluster.
+    public var postgresURL: String?
+    /// Where the SQLite stores go (a fresh directory per run).
+    public var directory: String
+
+    public init(runs: Int = 3, scale: Double = 1, filter: String? = nil, postgresURL: String? = nil, directory: String? = nil) {
+        self.runs = max(1, runs)
+        self.scale = scale
+        self.filter = filter
+        self.postgresURL = postgresURL
+        self.directory = directory ?? FileManager.default.temporaryDirectory.appendingPathComponent("liaison-bench-\(UUID().uuidString.prefix(8))").path
+    }
+
+    func n(_ base: Int) -> Int { max(1, Int(Double(base) * scale)) }
+    func wanted(_ name: String) -> Bool { filter.map { name.contains($0) } ?? true }
+
+    static let signer = try! SigningKey.generate(.hybridPQ)
+    static let t0 = Date(timeIntervalSince1970: 1_574_560_800)
+
+    static func sign(_ size: Int, _ root: [UInt8]) throws -> SignedTreeHead {
+        try Signed(signing: TreeHead(party: .kor, size: size, root: root, at: t0), with: signer)
+    }
+
+    /// `count` items of 1 KiB sealed by KOR, 1000 per origin signature.
+    static func items(_ count: Int) throws -> [NewItem] {
+        let label = try SecurityLabel(
+            policy: "gsomia-kor-jpn-2016", originator: .kor, level: "II", releasableTo: [.jpn],
+            categories: [Category(tag: "PROJECT", kind: .restrictive, values: ["EAST-SEA"])], created: t0)
+        var out: [NewItem] = []
+        out.reserveCapacity(count)
+        var i = 0
+        while i < count {
+            let n = min(1000, count - i)
+            let batch = (0..<n).map { k -> (label: SecurityLabel, mediaType: String, payload: [UInt8]) in
+                var payload = [UInt8](repeating: 0x5A, count: 1024)
+                withUnsafeBytes(of: (i + k).bigEndian) { payload.replaceSubrange(0..<8, with: $0) }
+                return (label, "application/octet-stream", payload)
+            }
+            out += try signer.sealOrigin(batch, originator: .kor, at: t0).map { NewItem($0, source: .originated, at: t0) }
+            i += n
+        }
+        return out
+    }
+
+    static func entries(_ count: Int, from start: Int = 0) -> [LedgerEntry] {
+        (start..<(start + count)).map { i in
+            LedgerEntry(kind: .itemSealed, at: t0, party: .jpn, subjects: [MerkleHash.leaf(withUnsafeBytes(of: i.bigEndian) { Array($0) })], detail: "")
+        }
+    }
+
+    func measure(_ name: String, unit: String, ops: Int, _ body: () async throws -> Void) async throws -> Row {
+        var rates: [Double] = []
+        for _ in 0..<runs {
+            let start = ContinuousClock.now
+            try await body()
+            let elapsed = ContinuousClock.now - start
+            rates.append(Double(ops) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18))
+        }
+        return Row(name: name, unit: unit, median: CryptoBench.median(rates), runs: rates)
+    }
+
+    /// A back end under test: how to make a fresh, empty store.
+    struct Backend {
+        var name: String
+        var make: () async throws -> any NodeStore
+    }
+
+    /// Runs every figure, reporting each row as it is measured.
+    public func run(report: (Row) -> Void, note: (String) -> Void) async throws {
+        // A bad URL is refused before anything is measured.
+        let given = try postgresURL.map { url throws(StoreError) in try PostgresLocation(url: url) }
+        var backends: [Backend] = []
+        let key = StorageKey.generate()
+        var counter = 0
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dir = directory
+        backends.append(
+            Backend(name: "sqlite") {
+                counter += 1
+                return try SQLiteStore(directory: "\(dir)/sqlite-\(counter)", storageKey: key)
+            })
+        if wanted("postgres") {
+            do {
+                let server = try given ?? LocalPostgresCluster.shared.get().location
+                backends.append(
+                    Backend(name: "postgres") {
+                        counter += 1
+                        let name = "bench_\(UUID().uuidString.prefix(8).lowercased())_\(counter)"
+                        try await PostgresStore.createDatabase(name, at: server)
+                        return try await PostgresStore(configuration: server.with(database: name).configuration(), storageKey: key)
+                    })
+            } catch {
+                note("postgres: not measured: \(error)")
+            }
+        }
+
+        let perBatchSize = [1: n(400), 100: n(20_000), 1000: n(50_000)]
+        let pool = try Self.items(perBatchSize.values.max()!)
+        for backend in backends {
+            // Items: a batch of items with one ledger entry each, in one durable
+            // transaction; a tree head signed every 1000 items.
+            for (batch, total) in perBatchSize.sorted(by: { $0.key < $1.key }) {
+                let name = "\(backend.name): store items, batches of \(batch) (1 KiB, label, seal, ledger entry; durable)"
+                guard wanted(name) else { continue }
+                var stores: [any NodeStore] = []
+                for _ in 0..<runs { stores.append(try await backend.make()) }
+                var run = 0
+                let row = try await measure(name, unit: "items/s", ops: total) {
+                    let store = stores[run]
+                    run += 1
+                    var i = 0
+                    while i < total {
+                        let slice = Array(pool[i..<min(i + batch, total)])
+                        let entries = slice.map { LedgerEntry(kind: .itemSealed, at: Self.t0, subjects: [$0.sealed.manifest.digest]) }
+                        i += slice.count
+                        _ = try await store.storeItems(slice, ledger: LedgerWrite(entries, sign: i % 1000 == 0 ? Self.sign : nil))
+                    }
+                }
+                report(row)
+                stores.removeAll()
+            }
+            // Ledger appends in batches of 1000, one signed tree head per batch.
+            let appendName = "\(backend.name): ledger append, batches of 1000 (durable, signed tree head per batch)"
+            if wanted(appendName) {
+                let total = n(backend.name == "sqlite" ? 400_000 : 100_000)
+                let entries = Self.entries(total)
+                var stores: [any NodeStore] = []
+                for _ in 0..<runs { stores.append(try await backend.make()) }
+                var run = 0
+                report(
+                    try await measure(appendName, unit: "leaves/s", ops: total) {
+                        let store = stores[run]
+                        run += 1
+                        for start in stride(from: 0, to: total, by: 1000) {
+                            _ = try await store.append(Array(entries[start..<min(start + 1000, total)]), sign: Self.sign)
+                        }
+                    })
+            }
+            // Proofs at 1M leaves.
+            let inclusionName = "\(backend.name): inclusion proof at 1M leaves"
+            let consistencyName = "\(backend.name): consistency proof at 1M leaves"
+            if wanted(inclusionName) || wanted(consistencyName) {
+                let size = 1_000_000
+                let store = try await backend.make()
+                let chunk = 10_000
+                for start in stride(from: 0, to: size, by: chunk) {
+                    _ = try await store.append(Self.entries(chunk, from: start), sign: start + chunk == size ? Self.sign : nil)
+                }
+                note("\(backend.name): built a ledger of \(try await store.size()) leaves")
+                let probes = n(2000)
+                var rng = SystemRandomNumberGenerator()
+                let indices = (0..<probes).map { _ in Int.random(in: 0..<size, using: &rng) }
+                if wanted(inclusionName) {
+                    report(
+                        try await measure(inclusionName, unit: "proofs/s", ops: probes) {
+                            for i in indices { _ = try await store.inclusionProof(index: i, size: size) }
+                        })
+                }
+                if wanted(consistencyName) {
+                    report(
+                        try await measure(consistencyName, unit: "proofs/s", ops: probes) {
+                            for i in indices { _ = try await store.consistencyProof(old: max(1, i), new: size) }
+                        })
+                }
+            }
+        }
+        // The Merkle computation alone, for comparison.
+        let memoryName = "memory: ledger append, compute only (leaf hash and completed subtrees)"
+        if wanted(memoryName) {
+            let total = n(1_000_000)
+            let leaves = Self.entries(total).map(\.derBytes)
+            report(
+                try await measure(memoryName, unit: "leaves/s", ops: total) {
+                    var range = CompactRange()
+                    for l in leaves { range.append(MerkleHash.leaf(l)) }
+                    precondition(range.root.count == 32)
+                })
+        }
+    }
+}
