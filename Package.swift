@@ -71,8 +71,10 @@ let package = Package(
             dependencies: [
                 "LiaisonModel",
                 "LiaisonSealing",
+                "LiaisonLedger",
                 "LiaisonStore",
                 "LiaisonStoreSQLite",
+                "LiaisonStorePostgres",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),

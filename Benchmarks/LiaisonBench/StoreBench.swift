@@ -140,6 +140,31 @@ public struct StoreBench: Sendable {
                 report(row)
                 stores.removeAll()
             }
+            // Single-item writes from many concurrent writers: group commit.
+            let concurrentName = "\(backend.name): store items, 1 per write, 64 concurrent writers (durable)"
+            if wanted(concurrentName) {
+                let total = n(20_000)
+                var stores: [any NodeStore] = []
+                for _ in 0..<runs { stores.append(try await backend.make()) }
+                var run = 0
+                report(
+                    try await measure(concurrentName, unit: "items/s", ops: total) {
+                        let store = stores[run]
+                        run += 1
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for writer in 0..<64 {
+                                group.addTask {
+                                    for i in stride(from: writer, to: total, by: 64) {
+                                        let item = pool[i]
+                                        _ = try await store.storeItems(
+                                            [item], ledger: LedgerWrite([LedgerEntry(kind: .itemSealed, at: Self.t0, subjects: [item.sealed.manifest.digest])], sign: nil))
+                                    }
+                                }
+                            }
+                            try await group.waitForAll()
+                        }
+                    })
+            }
             // Ledger appends in batches of 1000, one signed tree head per batch.
             let appendName = "\(backend.name): ledger append, batches of 1000 (durable, signed tree head per batch)"
             if wanted(appendName) {

@@ -1,7 +1,9 @@
 public import Foundation
+internal import LiaisonLedger
 internal import LiaisonModel
 internal import LiaisonSealing
 internal import LiaisonStore
+internal import LiaisonStorePostgres
 internal import LiaisonStoreSQLite
 
 /// What a command printed and how it ends; the CLI writes it out.
@@ -254,11 +256,80 @@ public enum Commands {
     /// entries and checks the stored tree and the latest signed tree head.
     public static func verifyLedger(dir: String) async -> CommandOutput {
         var out = CommandOutput()
-        do throws(StoreError) {
+        do {
+            let trust = try NodeDirectory(path: dir).ledgerTrust()
             let store = try SQLiteStore(directory: dir)
-            let v = try await store.verify()
-            (v.isIntact ? { out.stdout.append(v.description) } : { out.stderr.append(v.description) })()
+            let v = try await store.verify(trust: trust)
+            if v.isIntact {
+                out.stdout.append(v.description)
+                out.stdout.append(trust == nil ? "tree-head signatures not checked: \(dir) holds no node identity" : "every tree-head signature verifies against this node's keys")
+            } else {
+                out.stderr.append(v.description)
+            }
             out.exitCode = v.isIntact ? 0 : 1
+        } catch let e as AppError {
+            out.stderr.append(e.description)
+            out.exitCode = 1
+        } catch {
+            out.stderr.append("\(error)")
+            out.exitCode = 1
+        }
+        return out
+    }
+
+    /// `liaison ledger proof`: the inclusion proof of entry `index` in the
+    /// tree of `size` entries (default: the latest signed tree head), checked
+    /// before it is printed; with `old`, the consistency proof from that size.
+    public static func ledgerProof(dir: String, index: Int, size: Int?, old: Int?, json: Bool) async -> CommandOutput {
+        var out = CommandOutput()
+        do throws(StoreError) {
+            guard FileManager.default.fileExists(atPath: dir + "/node.sqlite") else {
+                throw StoreError(.notFound, "\(dir) holds no ledger (node.sqlite)")
+            }
+            let store = try SQLiteStore(directory: dir)
+            let head = try await store.latestTreeHead()
+            let current = try await store.size()
+            let treeSize = size ?? head?.body.size ?? current
+            let entry = try await store.entry(at: index)
+            let root = try await store.root(size: treeSize)
+            let path = try await store.inclusionProof(index: index, size: treeSize)
+            guard MerkleHash.root(fromLeaf: entry.leafHash, index: index, size: treeSize, path: AuditPath(path)) == root else {
+                throw StoreError(.corrupt, "the inclusion proof of entry \(index) does not lead to the root at \(treeSize); run liaison ledger verify")
+            }
+            let signed = head.flatMap { $0.body.size == treeSize && $0.body.root == root ? $0 : nil }
+            var consistency: [[UInt8]]?
+            if let old {
+                let proof = try await store.consistencyProof(old: old, new: treeSize)
+                let oldRoot = try await store.root(size: old)
+                guard MerkleLog.verifyConsistency(old: old, new: treeSize, oldRoot: oldRoot, newRoot: root, proof: proof) else {
+                    throw StoreError(.corrupt, "the consistency proof from \(old) to \(treeSize) does not verify; run liaison ledger verify")
+                }
+                consistency = proof
+            }
+            if json {
+                var object: [String: Any] = [
+                    "index": index, "tree_size": treeSize, "leaf_hash": Hex.encode(entry.leafHash), "root": Hex.encode(root),
+                    "inclusion_path": path.map { Hex.encode($0) }, "entry": Hex.encode(entry.derBytes),
+                ]
+                if let signed { object["signed_tree_head"] = Data(signed.derBytes).base64EncodedString() }
+                if let old, let consistency { (object["consistency_from"], object["consistency_path"]) = (old, consistency.map { Hex.encode($0) }) }
+                let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                out.stdout.append(String(decoding: data ?? Data(), as: UTF8.self))
+            } else {
+                out.stdout.append("entry \(index) of \(treeSize): \(entry.kind) at \(RFC3339.format(entry.at))\(entry.party.map { " with \($0)" } ?? "")")
+                out.stdout.append("leaf hash       \(Hex.encode(entry.leafHash))")
+                out.stdout.append("root at \(treeSize)".padding(toLength: 16, withPad: " ", startingAt: 0) + Hex.encode(root))
+                out.stdout.append(
+                    signed.map { "signed tree head at \($0.body.size), \(RFC3339.format($0.body.signedAt)), by \($0.body.signer)" }
+                        ?? "no signed tree head at \(treeSize)")
+                out.stdout.append("inclusion proof (\(path.count) hashes, RFC 9162 §2.1.3):")
+                for (i, h) in path.enumerated() { out.stdout.append("  \(i): \(Hex.encode(h))") }
+                if let old, let consistency {
+                    out.stdout.append("consistency proof \(old) → \(treeSize) (\(consistency.count) hashes, RFC 9162 §2.1.4):")
+                    for (i, h) in consistency.enumerated() { out.stdout.append("  \(i): \(Hex.encode(h))") }
+                }
+                out.stdout.append("verified: the path leads from the entry to the root")
+            }
         } catch {
             out.stderr.append(error.description)
             out.exitCode = 1
@@ -268,19 +339,34 @@ public enum Commands {
 
     /// `liaison ledger stress`: appends batches, printing `acked SIZE` after
     /// each durable append — the child process of the crash tests.
-    public static func stressLedger(dir: String, batches: Int, batchSize: Int, emit: (String) -> Void) async -> Int32 {
+    /// Stores batches of items, each item with its ledger entry and each
+    /// batch with a signed tree head, in one durable transaction per batch;
+    /// prints `acked SIZE FIRST LAST` (the ledger size and the first and last
+    /// item ids of the batch) once the batch is committed. The crash tests
+    /// kill it with SIGKILL at random points.
+    public static func stressStore(dir: String?, postgresURL: String?, batches: Int, batchSize: Int, emit: (String) -> Void) async -> Int32 {
         do {
-            let store = try SQLiteStore(directory: dir)
+            let store: any NodeStore
+            if let postgresURL {
+                store = try await PostgresStore(configuration: PostgresLocation(url: postgresURL).configuration(), storageKey: .generate())
+            } else if let dir {
+                store = try SQLiteStore(directory: dir, storageKey: .generate())
+            } else {
+                emit("error: give --dir or --postgres")
+                return 2
+            }
             let key = try SigningKey.generate(.classic)
+            let label = try SecurityLabel(policy: "national:KOR", originator: .kor, level: "II", releasableTo: [.jpn], created: Date())
             for _ in 0..<batches {
-                let start = try await store.size()
-                let entries = (start..<(start + batchSize)).map {
-                    LedgerEntry(kind: .itemReceived, at: Date(), party: .jpn, subjects: [MerkleHash.leaf(Array("\($0)".utf8))], detail: "stress \($0)")
-                }
-                let range = try await store.append(entries) { size, root in
+                let sealed = try key.sealOrigin(
+                    (0..<batchSize).map { i in (label, "application/octet-stream", [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: 1024)) },
+                    originator: .kor, at: Date())
+                let items = sealed.map { NewItem($0, source: .originated, at: Date()) }
+                let entries = sealed.map { LedgerEntry(kind: .itemSealed, at: Date(), subjects: [$0.manifest.digest]) }
+                let receipt = try await store.storeItems(items, ledger: LedgerWrite(entries) { size, root in
                     try Signed(signing: TreeHead(party: .kor, size: size, root: root, at: Date()), with: key)
-                }
-                emit("acked \(range.upperBound)")
+                })
+                emit("acked \(receipt.entries.upperBound) \(Hex.encode(sealed[0].manifest.itemID)) \(Hex.encode(sealed[batchSize - 1].manifest.itemID))")
             }
             return 0
         } catch {

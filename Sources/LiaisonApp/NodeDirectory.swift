@@ -128,6 +128,34 @@ public struct NodeDirectory: Sendable {
         return out
     }
 
+    /// The keys this node has signed its tree heads with: the current
+    /// signing key and every retired one. `nil` for a directory without a
+    /// node identity (a bare store).
+    public func ledgerTrust() throws(AppError) -> TrustStore? {
+        guard FileManager.default.fileExists(atPath: path + "/identity.der") else { return nil }
+        let identity: NodeIdentity
+        do { identity = try NodeIdentity(canonical: try Self.read(path + "/identity.der", secret: false)) } catch let e as AppError {
+            throw e
+        } catch {
+            throw AppError(.invalidDocument, "\(path)/identity.der: \(error)")
+        }
+        var trust = TrustStore()
+        trust.pin(identity.signingKey, of: identity.party)
+        let suite = identity.signingKey.suite
+        let retired = ((try? FileManager.default.contentsOfDirectory(atPath: keys + "/retired")) ?? []).filter { $0.hasSuffix("-signing.pem") }
+        for file in retired.sorted() {
+            do {
+                let key = try SigningKey(suite: suite, secretBytes: try Self.pem(keys + "/retired/" + file, type: Self.pemType(suite, "SIGNING")))
+                trust.pin(key.verifyingKey, of: identity.party)
+            } catch let e as AppError {
+                throw e
+            } catch {
+                throw AppError(.invalidDocument, "\(keys)/retired/\(file): \(error)")
+            }
+        }
+        return trust
+    }
+
     /// Loads the node, refusing key files that others may read or write.
     public func load() throws(AppError) -> Node {
         let identityBytes = try Self.read(path + "/identity.der", secret: false)

@@ -18,9 +18,15 @@ public protocol LedgerStore: Sendable {
     func consistencyProof(old: Int, new: Int) async throws(StoreError) -> [[UInt8]]
     func latestTreeHead() async throws(StoreError) -> SignedTreeHead?
     /// Re-derives the root from every stored entry (not from the stored
-    /// subtree hashes) and compares it with the stored tree and the latest
-    /// signed tree head — the ledger's fsck.
-    func verify() async throws(StoreError) -> LedgerVerification
+    /// subtree hashes) and compares it with the stored tree and with every
+    /// signed tree head, whose signatures are checked against `trust` when
+    /// given — the ledger's fsck.
+    func verify(trust: TrustStore?) async throws(StoreError) -> LedgerVerification
+}
+
+extension LedgerStore {
+    /// ``verify(trust:)`` without checking tree-head signatures.
+    public func verify() async throws(StoreError) -> LedgerVerification { try await verify(trust: nil) }
 }
 
 /// Signs the tree head of a new size and root, inside the append.
@@ -35,15 +41,20 @@ public struct LedgerVerification: Hashable, Sendable, CustomStringConvertible {
     public var treeHeadSize: Int?
     public var problems: [String]
 
+    /// How many signed tree heads were checked.
+    public var treeHeads: Int
+
     public var isIntact: Bool { problems.isEmpty }
     public var description: String {
-        isIntact
-            ? "ledger intact: \(size) entries, root \(Hex.encode(root))\(treeHeadSize.map { ", latest signed tree head at \($0) matches" } ?? "")"
-            : "ledger NOT intact: " + problems.joined(separator: "; ")
+        guard let first = problems.first else {
+            return "ledger intact: \(size) entries, root \(Hex.encode(root))"
+                + (treeHeadSize.map { ", \(treeHeads) signed tree heads match (latest at \($0))" } ?? ", no signed tree head")
+        }
+        return "ledger NOT intact: first inconsistency: \(first)" + (problems.count > 1 ? " (\(problems.count - 1) more: \(problems.dropFirst().prefix(5).joined(separator: "; ")))" : "")
     }
 
-    public init(size: Int, root: [UInt8], treeHeadSize: Int?, problems: [String]) {
-        (self.size, self.root, self.treeHeadSize, self.problems) = (size, root, treeHeadSize, problems)
+    public init(size: Int, root: [UInt8], treeHeadSize: Int?, treeHeads: Int = 0, problems: [String]) {
+        (self.size, self.root, self.treeHeadSize, self.treeHeads, self.problems) = (size, root, treeHeadSize, treeHeads, problems)
     }
 }
 
@@ -70,17 +81,45 @@ extension StoreLimits {
 
 /// The ledger fsck shared by every back end: feed it the stored entries in
 /// order, then the root the stored subtree hashes give; it re-derives the
-/// tree from the entries alone.
+/// tree from the entries alone and checks every signed tree head against it.
 public struct LedgerAudit {
-    let head: SignedTreeHead?
+    var heads: [(size: Int, head: SignedTreeHead)] = []
+    var nextHead = 0
     var range = CompactRange()
     var expected = 0
-    var rootAtHead: [UInt8]?
     var problems: [String] = []
 
-    public init(latestTreeHead: SignedTreeHead?, integrityProblems: [String] = []) {
-        head = latestTreeHead
+    /// `treeHeads`: every stored tree head, as (size, signed bytes).
+    public init(treeHeads: [(size: Int, signed: [UInt8])], trust: TrustStore?, integrityProblems: [String] = []) {
         problems = integrityProblems
+        for (size, bytes) in treeHeads.sorted(by: { $0.size < $1.size }) {
+            guard let head = try? SignedTreeHead(canonical: bytes) else {
+                problems.append("the signed tree head stored at size \(size) does not decode")
+                continue
+            }
+            guard head.body.size == size else {
+                problems.append("the signed tree head stored at size \(size) names size \(head.body.size)")
+                continue
+            }
+            if let trust {
+                do { _ = try head.verified(by: trust) } catch {
+                    problems.append("the signature of the tree head at size \(size) does not verify: \(error.reason)")
+                }
+            }
+            heads.append((size, head))
+        }
+        checkHeads()
+    }
+
+    /// Heads at the current size must carry the root of the entries so far.
+    mutating func checkHeads() {
+        while nextHead < heads.count, heads[nextHead].size == expected {
+            let root = expected == 0 ? MerkleHash.empty : range.root
+            if heads[nextHead].head.body.root != root {
+                problems.append("the signed tree head at size \(expected) does not match the entries")
+            }
+            nextHead += 1
+        }
     }
 
     /// The next stored entry, with the leaf hash stored beside it.
@@ -90,7 +129,7 @@ public struct LedgerAudit {
         if storedLeaf != leaf { problems.append("entry \(index): stored leaf hash differs from the entry's") }
         range.append(leaf)
         expected = index + 1
-        if let head, head.body.size == expected { rootAtHead = range.root }
+        checkHeads()
     }
 
     /// Entries read so far: the size the stored tree must be asked about.
@@ -100,13 +139,9 @@ public struct LedgerAudit {
         var problems = self.problems
         let derived = range.root
         if storedRoot != derived { problems.append("the stored subtree hashes give another root than the entries") }
-        if let head {
-            if head.body.size > expected {
-                problems.append("the latest signed tree head covers \(head.body.size) entries; only \(expected) are stored")
-            } else if head.body.size == 0 ? head.body.root != MerkleHash.empty : rootAtHead != head.body.root {
-                problems.append("the latest signed tree head (size \(head.body.size)) does not match the entries")
-            }
+        for h in heads[nextHead...] {
+            problems.append("a signed tree head covers \(h.size) entries; only \(expected) are stored")
         }
-        return LedgerVerification(size: expected, root: derived, treeHeadSize: head?.body.size, problems: problems)
+        return LedgerVerification(size: expected, root: derived, treeHeadSize: heads.last?.size, treeHeads: heads.count, problems: problems)
     }
 }

@@ -269,17 +269,15 @@ public final class PostgresStore: LedgerStore, Sendable {
         }
     }
 
-    public func verify() async throws(StoreError) -> LedgerVerification {
+    public func verify(trust: TrustStore?) async throws(StoreError) -> LedgerVerification {
         let logger = self.logger
         return try await wrap {
             try await self.client.withTransaction(logger: logger) { c in
-                let head = try await {
-                    let rows = try await c.query("SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1", logger: logger)
-                    var found: SignedTreeHead?
-                    for try await b in rows.decode(Data.self) { found = try? SignedTreeHead(canonical: Array(b)) }
-                    return found
-                }() as SignedTreeHead?
-                var audit = LedgerAudit(latestTreeHead: head)
+                var heads: [(size: Int, signed: [UInt8])] = []
+                for try await (size, signed) in try await c.query("SELECT size, signed FROM tree_heads ORDER BY size", logger: logger).decode((Int64, Data).self) {
+                    heads.append((Int(size), Array(signed)))
+                }
+                var audit = LedgerAudit(treeHeads: heads, trust: trust)
                 let rows = try await c.query("SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx", logger: logger)
                 for try await (idx, entry, stored) in rows.decode((Int64, Data, Data).self) {
                     audit.add(index: Int(idx), entry: Array(entry), storedLeaf: Array(stored))

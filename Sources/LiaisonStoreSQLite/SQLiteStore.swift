@@ -21,6 +21,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     /// Seals payloads at rest; without it the ledger and queues work but
     /// items cannot be stored or read.
     let storageKey: StorageKey?
+    let group: GroupCommit
 
     /// Opens (creating if needed) the store in `directory`.
     public init(directory: String, storageKey: StorageKey? = nil) throws(StoreError) {
@@ -47,6 +48,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         }
         do {
             queue = try DatabaseQueue(path: directory + "/node.sqlite", configuration: config)
+            group = GroupCommit(queue: queue)
             try Self.migrator.migrate(queue)
             let (journal, synchronous) = try queue.read { db in
                 (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
@@ -116,9 +118,11 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         }
     }
 
+    /// Runs `body` in a transaction shared with concurrent writers (group
+    /// commit); returns once it is durable.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try await queue.write(body)
+            return try await group.write(body)
         } catch let e as StoreError {
             throw e
         } catch {
@@ -223,13 +227,15 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         }
     }
 
-    public func verify() async throws(StoreError) -> LedgerVerification {
+    public func verify(trust: TrustStore?) async throws(StoreError) -> LedgerVerification {
         try await run { db in
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
-            let head = try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1")
-                .flatMap { try? SignedTreeHead(canonical: Array($0)) }
+            let heads = try Row.fetchAll(db, sql: "SELECT size, signed FROM tree_heads ORDER BY size").map { row in
+                (size: row["size"] as Int, signed: Array(row["signed"] as Data))
+            }
             var audit = LedgerAudit(
-                latestTreeHead: head, integrityProblems: integrity == ["ok"] ? [] : ["SQLite integrity check: \(integrity.joined(separator: "; "))"])
+                treeHeads: heads, trust: trust,
+                integrityProblems: integrity == ["ok"] ? [] : ["SQLite integrity check: \(integrity.joined(separator: "; "))"])
             let rows = try Row.fetchCursor(db, sql: "SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx")
             while let row = try rows.next() {
                 let entry: Data = row["entry"], stored: Data = row["leaf_hash"]

@@ -52,6 +52,49 @@ public enum NodeStoreConformance {
         try await inboxQueue(make())
         try await statementsAndPeers(make())
         try await usersSessionsAndTokens(make())
+        try await concurrentWritersOneRefused(make())
+    }
+
+    /// Many writers at once (merged into shared transactions where the back
+    /// end does group commit): each is acknowledged with its own ledger
+    /// range; the one with a duplicate item is refused alone.
+    public static func concurrentWritersOneRefused(_ store: any NodeStore) async throws {
+        let existing = newItems(1, tag: "existing")
+        _ = try await store.storeItems(existing, ledger: recorded(.itemSealed, [existing[0].sealed.manifest.digest]))
+        let items = newItems(40, tag: "concurrent")
+        let results = await withTaskGroup(of: (Int, Result<LedgerReceipt, StoreError>).self) { group in
+            for (n, item) in items.enumerated() {
+                group.addTask {
+                    let batch = n == 17 ? [item, existing[0]] : [item]
+                    do throws(StoreError) {
+                        return (n, .success(try await store.storeItems(batch, ledger: recorded(.itemSealed, batch.map(\.sealed.manifest.digest)))))
+                    } catch { return (n, .failure(error)) }
+                }
+            }
+            var out: [Int: Result<LedgerReceipt, StoreError>] = [:]
+            for await (n, r) in group { out[n] = r }
+            return out
+        }
+        var ranges: [Range<Int>] = []
+        for (n, r) in results.sorted(by: { $0.key < $1.key }) {
+            switch r {
+            case .success(let receipt):
+                #expect(n != 17, "the writer with a duplicate item was acknowledged")
+                #expect(receipt.entries.count == 1)
+                ranges.append(receipt.entries)
+            case .failure(let error):
+                #expect(n == 17 && error.code == StoreError.Code.duplicate, "writer \(n): \(error)")
+            }
+        }
+        #expect(ranges.count == 39)
+        #expect(Set(ranges.map(\.lowerBound)) == Set(1...39), "each writer has its own ledger entry")
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.item(items[17].sealed.manifest.itemID) }
+        for (n, item) in items.enumerated() where n != 17 {
+            #expect(try await store.item(item.sealed.manifest.itemID).payload == item.sealed.payload)
+        }
+        #expect(try await store.size() == 40)
+        let v = try await store.verify()
+        #expect(v.isIntact && v.treeHeadSize == 40, "\(v)")
     }
 
     public static func itemsAndHoldings(_ store: any NodeStore) async throws {

@@ -308,7 +308,29 @@ extension Liaison {
 extension Liaison {
     struct LedgerCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "ledger", abstract: "Check a node's ledger.", subcommands: [Verify.self, Stress.self])
+            commandName: "ledger", abstract: "Check a node's ledger and prove its entries.", subcommands: [Verify.self, Proof.self, Stress.self])
+
+        struct Proof: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print the inclusion proof of a ledger entry (and, with --old, a consistency proof), verified before printing.")
+
+            @Option(help: "The node's data directory.")
+            var dir: String
+
+            @Option(help: "The entry's index (from 0).")
+            var entry: Int
+
+            @Option(help: "The tree size to prove against (default: the latest signed tree head).")
+            var size: Int?
+
+            @Option(help: "Also prove that the tree at --size extends the tree of this size.")
+            var old: Int?
+
+            @Flag(help: "Print JSON.")
+            var json = false
+
+            func run() async throws { try emit(await Commands.ledgerProof(dir: dir, index: entry, size: size, old: old, json: json)) }
+        }
 
         struct Verify: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -323,17 +345,19 @@ extension Liaison {
 
         struct Stress: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Append batches of entries, printing each acknowledged size (crash tests).", shouldDisplay: false)
+                abstract: "Store batches of items with their ledger entries, printing each acknowledged batch (crash tests).", shouldDisplay: false)
 
-            @Option(help: "The data directory.")
-            var dir: String
+            @Option(help: "The data directory (SQLite).")
+            var dir: String?
+            @Option(help: "A PostgreSQL database URL instead of --dir.")
+            var postgres: String?
             @Option(help: "Number of batches.")
             var batches = 100
-            @Option(name: .customLong("batch-size"), help: "Entries per batch.")
+            @Option(name: .customLong("batch-size"), help: "Items per batch.")
             var batchSize = 10
 
             func run() async throws {
-                let code = await Commands.stressLedger(dir: dir, batches: batches, batchSize: batchSize) { line in
+                let code = await Commands.stressStore(dir: dir, postgresURL: postgres, batches: batches, batchSize: batchSize) { line in
                     // Unbuffered: the parent reads each acknowledgement as it happens.
                     FileHandle.standardOutput.write(Data((line + "\n").utf8))
                 }

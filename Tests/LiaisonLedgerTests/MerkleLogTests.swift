@@ -55,6 +55,34 @@ enum Reference {
     }
 }
 
+/// The same definitions over index ranges of `leaves`, with MTH memoised,
+/// so that every pair of sizes up to 1024 can be checked in seconds.
+struct MemoReference {
+    var memo: [Int: [UInt8]] = [:]
+
+    mutating func mth(_ lo: Int, _ hi: Int) -> [UInt8] {
+        if hi == lo { return MerkleHash.empty }
+        if hi - lo == 1 { return MerkleHash.leaf(leaves[lo]) }
+        if let h = memo[lo << 16 | hi] { return h }
+        let k = Reference.split(hi - lo)
+        let h = MerkleHash.node(mth(lo, lo + k), mth(lo + k, hi))
+        memo[lo << 16 | hi] = h
+        return h
+    }
+
+    mutating func path(_ m: Int, _ lo: Int, _ hi: Int) -> [[UInt8]] {
+        if hi - lo <= 1 { return [] }
+        let k = Reference.split(hi - lo)
+        return m < k ? path(m, lo, lo + k) + [mth(lo + k, hi)] : path(m - k, lo + k, hi) + [mth(lo, lo + k)]
+    }
+
+    mutating func subproof(_ m: Int, _ lo: Int, _ hi: Int, _ b: Bool) -> [[UInt8]] {
+        if m == hi - lo { return b ? [] : [mth(lo, hi)] }
+        let k = Reference.split(hi - lo)
+        return m <= k ? subproof(m, lo, lo + k, b) + [mth(lo + k, hi)] : subproof(m - k, lo + k, hi, false) + [mth(lo, lo + k)]
+    }
+}
+
 let leaves: [[UInt8]] = (0..<1024).map { Array("entry \($0)".utf8) }
 let table: TreeTable = {
     var t = TreeTable()
@@ -91,6 +119,44 @@ struct MerkleLogTests {
                 #expect(MerkleLog.verifyConsistency(old: old, new: new, oldRoot: try MerkleLog.root(table, size: old), newRoot: newRoot, proof: proof), "\(old) → \(new)")
             }
         }
+    }
+
+    /// Every pair of sizes 0 ≤ old ≤ new ≤ 1024, in 16 slices of `new`
+    /// that run in parallel: the proof equals the reference's, and verifies.
+    @Test(arguments: 0..<16)
+    func consistencyProofsForEveryPairUpTo1024(slice: Int) throws {
+        var reference = MemoReference()
+        var wrong: [String] = []
+        for new in stride(from: 1 + slice, through: 1024, by: 16) {
+            let newRoot = reference.mth(0, new)
+            for old in 0...new {
+                let proof = try MerkleLog.consistencyProof(table, old: old, new: new)
+                let expected = old == 0 || old == new ? [] : reference.subproof(old, 0, new, true)
+                if proof != expected { wrong.append("\(old) → \(new): another proof than the reference") }
+                if !MerkleLog.verifyConsistency(old: old, new: new, oldRoot: reference.mth(0, old), newRoot: newRoot, proof: proof) {
+                    wrong.append("\(old) → \(new): does not verify")
+                }
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) failures, first: \(wrong.prefix(3))")
+    }
+
+    /// Every leaf of every size 1…1024, in 16 slices of sizes.
+    @Test(arguments: 0..<16)
+    func inclusionProofsForEveryLeafOfEverySizeUpTo1024(slice: Int) throws {
+        var reference = MemoReference()
+        var wrong: [String] = []
+        for size in stride(from: 1 + slice, through: 1024, by: 16) {
+            let root = reference.mth(0, size)
+            for m in 0..<size {
+                let proof = try MerkleLog.inclusionProof(table, index: m, size: size)
+                if proof != reference.path(m, 0, size) { wrong.append("\(m) in \(size): another path than the reference") }
+                if MerkleHash.root(fromLeaf: MerkleHash.leaf(leaves[m]), index: m, size: size, path: AuditPath(proof)) != root {
+                    wrong.append("\(m) in \(size): does not verify")
+                }
+            }
+        }
+        #expect(wrong.isEmpty, "\(wrong.count) failures, first: \(wrong.prefix(3))")
     }
 
     @Test func consistencyProofsForRandomPairsUpTo1024() async {
