@@ -155,7 +155,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LiaisonAppTests",
-            dependencies: ["LiaisonApp", "LiaisonModel", "LiaisonTesting"],
+            dependencies: ["LiaisonApp", "LiaisonModel", "LiaisonSealing", "LiaisonStore", "LiaisonStoreSQLite", "LiaisonTesting"],
             swiftSettings: strictSettings
         ),
     ],
