@@ -54,7 +54,9 @@ let package = Package(
         ),
         .target(
             name: "LiaisonStoreSQLite",
-            dependencies: ["LiaisonStore", "LiaisonLedger", "LiaisonSealing", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["LiaisonStore", "LiaisonLedger", "LiaisonSealing", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSettings
         ),
         .target(

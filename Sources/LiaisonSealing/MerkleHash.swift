@@ -23,6 +23,14 @@ public struct AuditPath: Hashable, Sendable, ExpressibleByArrayLiteral {
         bytes = flat
     }
 
+    /// A path from its packed bytes (32 per hash), as stored.
+    public init(packed: [UInt8]) throws(SealingError) {
+        guard packed.count % 32 == 0, packed.count <= 64 * 32 else {
+            throw SealingError(.malformed, "a packed audit path is a multiple of 32 bytes, at most 64 hashes")
+        }
+        bytes = packed
+    }
+
     public var count: Int { bytes.count / 32 }
     public var hashes: [[UInt8]] { (0..<count).map { Array(bytes[($0 * 32)..<($0 * 32 + 32)]) } }
     public var isEmpty: Bool { bytes.isEmpty }

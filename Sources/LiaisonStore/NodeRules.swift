@@ -187,8 +187,14 @@ public enum NodeRules {
     }
 
     /// The stored item with its payload opened under the node's storage key.
-    public static func storedItem(_ h: Holding, manifest: ItemManifest, seal: [UInt8], payload: [UInt8]?, key: StorageKey) throws(StoreError) -> StoredItem {
-        let sealValue: OriginSeal = try decode(seal, "origin seal")
+    public static func storedItem(
+        _ h: Holding, manifest: ItemManifest, root: [UInt8], index: Int, path: [UInt8], payload: [UInt8]?, key: StorageKey
+    ) throws(StoreError) -> StoredItem {
+        let rootValue: OriginRoot = try decode(root, "origin root")
+        let sealValue: OriginSeal
+        do { sealValue = OriginSeal(root: rootValue, index: index, path: try AuditPath(packed: path)) } catch {
+            throw StoreError(.corrupt, "the stored seal path of item \(Hex.encode(h.itemID)): \(error.reason)")
+        }
         var plain: [UInt8]?
         if let payload {
             do { plain = try key.open(payload, itemID: h.itemID) } catch { throw StoreError(.corrupt, error.reason) }
@@ -197,6 +203,28 @@ public enum NodeRules {
             }
         }
         return StoredItem(manifest: manifest, seal: sealValue, payload: plain, holding: h)
+    }
+
+    /// The distinct origin roots of a batch, each encoded and digested
+    /// once (items sealed together share one root), and each item's root digest.
+    public static func originRoots(_ items: [NewItem]) -> (roots: [(digest: [UInt8], der: [UInt8])], itemRoots: [[UInt8]]) {
+        var byMerkleRoot: [[UInt8]: [(root: OriginRoot, digest: [UInt8])]] = [:]
+        var roots: [(digest: [UInt8], der: [UInt8])] = []
+        var itemRoots: [[UInt8]] = []
+        itemRoots.reserveCapacity(items.count)
+        for item in items {
+            let root = item.sealed.seal.root
+            if let known = byMerkleRoot[root.root]?.first(where: { $0.root == root }) {
+                itemRoots.append(known.digest)
+                continue
+            }
+            let der = root.derBytes
+            let digest = root.digest
+            byMerkleRoot[root.root, default: []].append((root, digest))
+            roots.append((digest, der))
+            itemRoots.append(digest)
+        }
+        return (roots, itemRoots)
     }
 
     // MARK: Column encodings

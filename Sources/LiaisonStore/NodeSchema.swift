@@ -3,15 +3,24 @@
 /// rule (NOT NULL, CHECK, UNIQUE, FOREIGN KEY), not only the code.
 ///
 /// Instants are INTEGER milliseconds since the Unix epoch, as on the wire.
+/// An origin seal is stored as its signed root (once per root: a batch of
+/// items sealed together shares one, and its signature is kilobytes under
+/// hybrid-pq) and the item's index and audit path under it.
 /// Payloads are stored sealed under the node's storage key, never in clear.
 public enum NodeSchema {
     public static let sqlite = """
+        CREATE TABLE origin_roots (
+            digest BLOB PRIMARY KEY CHECK (length(digest) = 32),
+            root BLOB NOT NULL
+        ) STRICT, WITHOUT ROWID;
         CREATE TABLE items (
             seq INTEGER PRIMARY KEY,
             id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
             digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
             manifest BLOB NOT NULL,
-            seal BLOB NOT NULL,
+            seal_root BLOB NOT NULL REFERENCES origin_roots (digest),
+            seal_index INTEGER NOT NULL CHECK (seal_index >= 0),
+            seal_path BLOB NOT NULL CHECK (length(seal_path) % 32 = 0),
             originator TEXT NOT NULL CHECK (length(originator) = 3),
             media_type TEXT NOT NULL,
             payload_size INTEGER NOT NULL CHECK (payload_size >= 0),
@@ -126,12 +135,18 @@ public enum NodeSchema {
 
     /// The same tables in PostgreSQL's types (BYTEA, BIGINT, BOOLEAN).
     public static let postgres = """
+        CREATE TABLE origin_roots (
+            digest BYTEA PRIMARY KEY CHECK (length(digest) = 32),
+            root BYTEA NOT NULL
+        );
         CREATE TABLE items (
             seq BIGSERIAL PRIMARY KEY,
             id BYTEA NOT NULL UNIQUE CHECK (length(id) = 16),
             digest BYTEA NOT NULL UNIQUE CHECK (length(digest) = 32),
             manifest BYTEA NOT NULL,
-            seal BYTEA NOT NULL,
+            seal_root BYTEA NOT NULL REFERENCES origin_roots (digest),
+            seal_index BIGINT NOT NULL CHECK (seal_index >= 0),
+            seal_path BYTEA NOT NULL CHECK (length(seal_path) % 32 = 0),
             originator TEXT NOT NULL CHECK (length(originator) = 3),
             media_type TEXT NOT NULL,
             payload_size BIGINT NOT NULL CHECK (payload_size >= 0),

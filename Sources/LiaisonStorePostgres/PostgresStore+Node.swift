@@ -76,17 +76,25 @@ extension PostgresStore: NodeStore {
     // MARK: Items and holdings
 
     struct ItemRows: Sendable {
-        var ids: [String] = [], digests: [String] = [], manifests: [String] = [], seals: [String] = [], originators: [String] = []
-        var mediaTypes: [String] = [], sizes: [Int64] = [], payloads: [String] = [], parties: [String] = [], agreements: [String] = []
-        var at: [Int64] = []
+        var rootDigests: [String] = [], rootDERs: [String] = []
+        var ids: [String] = [], digests: [String] = [], manifests: [String] = [], sealRoots: [String] = [], sealIndices: [Int64] = []
+        var sealPaths: [String] = [], originators: [String] = [], mediaTypes: [String] = [], sizes: [Int64] = [], payloads: [String] = []
+        var parties: [String] = [], agreements: [String] = [], at: [Int64] = []
 
         init(_ items: [NewItem], key: StorageKey) {
-            for item in items {
+            let (roots, itemRoots) = NodeRules.originRoots(items)
+            for r in roots {
+                rootDigests.append(Hex.encode(r.digest))
+                rootDERs.append(Hex.encode(r.der))
+            }
+            for (item, root) in zip(items, itemRoots) {
                 let m = item.sealed.manifest
                 ids.append(Hex.encode(m.itemID))
                 digests.append(Hex.encode(m.digest))
                 manifests.append(Hex.encode(m.derBytes))
-                seals.append(Hex.encode(item.sealed.seal.derBytes))
+                sealRoots.append(Hex.encode(root))
+                sealIndices.append(Int64(item.sealed.seal.index))
+                sealPaths.append(Hex.encode(item.sealed.seal.path.bytes))
                 originators.append(m.label.originator.code)
                 mediaTypes.append(m.mediaType)
                 sizes.append(Int64(m.payloadSize))
@@ -103,20 +111,31 @@ extension PostgresStore: NodeStore {
         }
     }
 
-    /// Inserts items in one statement (bytes travel as hex text arrays).
+    /// Inserts items in one statement (bytes travel as hex text arrays),
+    /// after their origin roots.
     static func insertItems(_ c: PostgresConnection, _ r: ItemRows, _ logger: Logger) async throws {
         let existing = try await rows(
             c, "SELECT encode(id, 'hex') AS id FROM items WHERE id IN (SELECT decode(x, 'hex') FROM unnest(\(r.ids)::text[]) AS t(x)) LIMIT 1", logger)
         if let first = existing.first { throw StoreError(.duplicate, "item \(try first["id"].decode(String.self)) is already stored") }
+        try await execute(
+            c,
+            """
+            INSERT INTO origin_roots (digest, root)
+            SELECT decode(d, 'hex'), decode(r, 'hex') FROM unnest(\(r.rootDigests)::text[], \(r.rootDERs)::text[]) AS t(d, r)
+            ON CONFLICT (digest) DO NOTHING
+            """, logger)
         do {
             try await execute(
                 c,
                 """
-                INSERT INTO items (id, digest, manifest, seal, originator, media_type, payload_size, payload, source_party, agreement, received_at, status)
-                SELECT decode(i, 'hex'), decode(d, 'hex'), decode(m, 'hex'), decode(s, 'hex'), o, mt, sz, decode(p, 'hex'), NULLIF(sp, ''), NULLIF(ag, ''), at, 'held'
-                FROM unnest(\(r.ids)::text[], \(r.digests)::text[], \(r.manifests)::text[], \(r.seals)::text[], \(r.originators)::text[],
-                    \(r.mediaTypes)::text[], \(r.sizes)::bigint[], \(r.payloads)::text[], \(r.parties)::text[], \(r.agreements)::text[], \(r.at)::bigint[])
-                    AS t(i, d, m, s, o, mt, sz, p, sp, ag, at)
+                INSERT INTO items (id, digest, manifest, seal_root, seal_index, seal_path, originator, media_type, payload_size, payload,
+                    source_party, agreement, received_at, status)
+                SELECT decode(i, 'hex'), decode(d, 'hex'), decode(m, 'hex'), decode(sr, 'hex'), si, decode(sp, 'hex'), o, mt, sz, decode(p, 'hex'),
+                    NULLIF(pa, ''), NULLIF(ag, ''), at, 'held'
+                FROM unnest(\(r.ids)::text[], \(r.digests)::text[], \(r.manifests)::text[], \(r.sealRoots)::text[], \(r.sealIndices)::bigint[],
+                    \(r.sealPaths)::text[], \(r.originators)::text[], \(r.mediaTypes)::text[], \(r.sizes)::bigint[], \(r.payloads)::text[],
+                    \(r.parties)::text[], \(r.agreements)::text[], \(r.at)::bigint[])
+                    AS t(i, d, m, sr, si, sp, o, mt, sz, p, pa, ag, at)
                 """, logger)
         } catch where sqlState(error) == "23505" {
             throw StoreError(.duplicate, "an item of the batch is already stored")
@@ -129,7 +148,8 @@ extension PostgresStore: NodeStore {
         return try await transaction(ledger) { c, logger in try await Self.insertItems(c, rows, logger) }.1
     }
 
-    static let holdingColumns = "seq, id, digest, manifest, originator, media_type, payload_size, source_party, agreement, received_at, status, label"
+    static let holdingColumns =
+        "items.seq, items.id, items.digest, items.manifest, items.originator, items.media_type, items.payload_size, items.source_party, items.agreement, items.received_at, items.status, items.label"
 
     static func holdingAndManifest(_ r: PostgresRandomAccessRow) throws -> (LiaisonStore.Holding, ItemManifest) {
         let manifest: ItemManifest = try NodeRules.decode(Array(try r["manifest"].decode(Data.self)), "manifest")
@@ -147,14 +167,25 @@ extension PostgresStore: NodeStore {
 
     public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
         let key = try requireKey()
-        let found = try await read { c, logger -> (LiaisonStore.Holding, ItemManifest, Data, Data?)? in
-            guard let r = try await Self.rows(c, "SELECT \(unescaped: Self.holdingColumns), seal, payload FROM items WHERE id = \(Data(id))", logger).first
+        let found = try await read { c, logger -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data, Data?)? in
+            guard
+                let r = try await Self.rows(
+                    c,
+                    """
+                    SELECT \(unescaped: Self.holdingColumns), r.root, seal_index, seal_path, payload
+                    FROM items JOIN origin_roots r ON r.digest = items.seal_root WHERE id = \(Data(id))
+                    """, logger
+                ).first
             else { return nil }
             let (h, m) = try Self.holdingAndManifest(r)
-            return (h, m, try r["seal"].decode(Data.self), try r["payload"].decode(Data?.self))
+            return (
+                h, m, try r["root"].decode(Data.self), Int(try r["seal_index"].decode(Int64.self)), try r["seal_path"].decode(Data.self),
+                try r["payload"].decode(Data?.self)
+            )
         }
-        guard let (holding, manifest, seal, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-        return try NodeRules.storedItem(holding, manifest: manifest, seal: Array(seal), payload: payload.map { Array($0) }, key: key)
+        guard let (holding, manifest, root, index, path, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+        return try NodeRules.storedItem(
+            holding, manifest: manifest, root: Array(root), index: index, path: Array(path), payload: payload.map { Array($0) }, key: key)
     }
 
     public func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {

@@ -31,41 +31,62 @@ extension SQLiteStore: NodeStore {
 
     // MARK: Items and holdings
 
-    /// What goes into an items row, prepared outside the write transaction
-    /// (encryption and encoding need no lock).
-    struct ItemRow: Sendable {
-        var id: Data, digest: Data, manifest: Data, seal: Data, originator: String, mediaType: String, size: Int, payload: Data
-        var sourceParty: String?, agreement: String?, at: Int64
+    /// What goes into the items and origin_roots rows of a batch, prepared
+    /// outside the write transaction (encryption and encoding need no lock).
+    struct ItemRows: Sendable {
+        struct Row: Sendable {
+            var id: [UInt8], digest: [UInt8], manifest: [UInt8], root: [UInt8], index: Int, path: [UInt8]
+            var originator: String, mediaType: String, size: Int, payload: [UInt8]
+            var sourceParty: String?, agreement: String?, at: Int64
+        }
+        var roots: [(digest: [UInt8], der: [UInt8])]
+        var rows: [Row]
 
-        init(_ item: NewItem, key: StorageKey) {
-            let m = item.sealed.manifest
-            id = Data(m.itemID)
-            digest = Data(m.digest)
-            manifest = Data(m.derBytes)
-            seal = Data(item.sealed.seal.derBytes)
-            originator = m.label.originator.code
-            mediaType = m.mediaType
-            size = m.payloadSize
-            payload = Data(key.seal(item.sealed.payload, itemID: m.itemID))
-            if case .received(let from, let agreement) = item.source {
-                (sourceParty, self.agreement) = (from.code, agreement)
+        init(_ items: [NewItem], key: StorageKey) {
+            let (roots, itemRoots) = NodeRules.originRoots(items)
+            self.roots = roots
+            rows = zip(items, itemRoots).map { item, root in
+                let m = item.sealed.manifest
+                var party: String?, agreement: String?
+                if case .received(let from, let a) = item.source { (party, agreement) = (from.code, a) }
+                return Row(
+                    id: m.itemID, digest: m.digest, manifest: m.derBytes, root: root, index: item.sealed.seal.index, path: item.sealed.seal.path.bytes,
+                    originator: m.label.originator.code, mediaType: m.mediaType, size: m.payloadSize,
+                    payload: key.seal(item.sealed.payload, itemID: m.itemID), sourceParty: party, agreement: agreement,
+                    at: Instant.milliseconds(item.at))
             }
-            at = Instant.milliseconds(item.at)
         }
     }
 
-    static func insertItems(_ db: Database, _ rows: [ItemRow]) throws {
-        let insert = try db.cachedStatement(
-            sql: """
-                INSERT INTO items (id, digest, manifest, seal, originator, media_type, payload_size, payload, source_party, agreement, received_at, status)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')
-                """)
-        for r in rows {
-            do {
-                try insert.execute(arguments: [
-                    r.id, r.digest, r.manifest, r.seal, r.originator, r.mediaType, r.size, r.payload, r.sourceParty, r.agreement, r.at,
-                ])
-            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+    static func insertItems(_ db: Database, _ batch: ItemRows) throws {
+        let insertRoot = RawStatement(try db.cachedStatement(sql: "INSERT INTO origin_roots (digest, root) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING"), db)
+        for root in batch.roots {
+            insertRoot.bind(1, root.digest)
+            insertRoot.bind(2, root.der)
+            try insertRoot.run()
+        }
+        let insert = RawStatement(
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO items (id, digest, manifest, seal_root, seal_index, seal_path, originator, media_type, payload_size, payload,
+                        source_party, agreement, received_at, status)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')
+                    """), db)
+        for r in batch.rows {
+            insert.bind(1, r.id)
+            insert.bind(2, r.digest)
+            insert.bind(3, r.manifest)
+            insert.bind(4, r.root)
+            insert.bind(5, r.index)
+            insert.bind(6, r.path)
+            insert.bind(7, r.originator)
+            insert.bind(8, r.mediaType)
+            insert.bind(9, r.size)
+            insert.bind(10, r.payload)
+            insert.bind(11, r.sourceParty)
+            insert.bind(12, r.agreement)
+            insert.bind(13, r.at)
+            do { try insert.run() } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
                 throw StoreError(.duplicate, "item \(Hex.encode(r.id)) is already stored")
             }
         }
@@ -75,14 +96,15 @@ extension SQLiteStore: NodeStore {
         try NodeRules.items(items)
         let key = try requireKey()
         let encoded = try Self.encodeLedger(ledger)
-        let rows = items.map { ItemRow($0, key: key) }
+        let rows = ItemRows(items, key: key)
         return try await write { db in
             try Self.insertItems(db, rows)
             return try Self.ledger(db, ledger, encoded)
         }
     }
 
-    static let holdingColumns = "seq, id, digest, manifest, originator, media_type, payload_size, source_party, agreement, received_at, status, label"
+    static let holdingColumns =
+        "items.seq, items.id, items.digest, items.manifest, items.originator, items.media_type, items.payload_size, items.source_party, items.agreement, items.received_at, items.status, items.label"
 
     static func holding(_ row: Row) throws -> LiaisonStore.Holding { try holdingAndManifest(row).0 }
 
@@ -100,14 +122,21 @@ extension SQLiteStore: NodeStore {
 
     public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
         let key = try requireKey()
-        let found = try await run { db -> (LiaisonStore.Holding, ItemManifest, Data, Data?)? in
-            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.holdingColumns), seal, payload FROM items WHERE id = ?", arguments: [Data(id)])
+        let found = try await run { db -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data, Data?)? in
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT \(Self.holdingColumns), r.root, seal_index, seal_path, payload
+                        FROM items JOIN origin_roots r ON r.digest = items.seal_root WHERE id = ?
+                        """, arguments: [Data(id)])
             else { return nil }
             let (h, m) = try Self.holdingAndManifest(row)
-            return (h, m, row["seal"], row["payload"])
+            return (h, m, row["root"], row["seal_index"], row["seal_path"], row["payload"])
         }
-        guard let (holding, manifest, seal, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-        return try NodeRules.storedItem(holding, manifest: manifest, seal: Array(seal), payload: payload.map { Array($0) }, key: key)
+        guard let (holding, manifest, root, index, path, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+        return try NodeRules.storedItem(
+            holding, manifest: manifest, root: Array(root), index: index, path: Array(path), payload: payload.map { Array($0) }, key: key)
     }
 
     public func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
@@ -305,11 +334,11 @@ extension SQLiteStore: NodeStore {
     }
 
     public func settleInbox(_ id: Int64, owner: String, _ outcome: InboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> InboxTask {
-        var row: ItemRow?
+        var row: ItemRows?
         switch outcome {
         case .accepted(let item):
             try NodeRules.items([item])
-            row = ItemRow(item, key: try requireKey())
+            row = ItemRows([item], key: try requireKey())
         case .refused(let reason): try NodeRules.text(reason, "the reason")
         }
         let encoded = try Self.encodeLedger(ledger)
@@ -321,9 +350,9 @@ extension SQLiteStore: NodeStore {
             try NodeRules.settleable(state, owner: current["owner"], by: owner, what: "inbox envelope \(id)")
             switch outcome {
             case .accepted:
-                try Self.insertItems(db, [row!])
+                try Self.insertItems(db, row!)
                 try db.execute(
-                    sql: "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, item_id = ? WHERE id = ?", arguments: [row!.id, id])
+                    sql: "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, item_id = ? WHERE id = ?", arguments: [Data(row!.rows[0].id), id])
             case .refused(let reason):
                 try db.execute(sql: "UPDATE inbox SET state = 'refused', owner = NULL, lease_until = NULL, reason = ? WHERE id = ?", arguments: [reason, id])
             }

@@ -94,6 +94,20 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
                     ) STRICT;
                     """)
         }
+        m.registerMigration("v2-ledger-hashes") { db in
+            // One integer key per interior subtree hash (level << 56 | index):
+            // an append inserts one row per completed subtree into a rowid
+            // table; leaf hashes are read from ledger_entries, not stored twice.
+            try db.execute(
+                sql: """
+                    CREATE TABLE ledger_hashes (
+                        key INTEGER PRIMARY KEY CHECK (key >= 72057594037927936),
+                        hash BLOB NOT NULL CHECK (length(hash) = 32)
+                    ) STRICT;
+                    INSERT INTO ledger_hashes (key, hash) SELECT (level << 56) | idx, hash FROM ledger_nodes WHERE level > 0;
+                    DROP TABLE ledger_nodes;
+                    """)
+        }
         registerNodeMigrations(&m)
         return m
     }
@@ -144,14 +158,17 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     static func appendLedger(_ db: Database, _ encoded: [[UInt8]], sign: TreeHeadSigner?) throws -> Range<Int> {
         let start = try Self.size(db)
         guard !encoded.isEmpty else { return start..<start }
-        let insertEntry = try db.cachedStatement(sql: "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)")
-        let insertNode = try db.cachedStatement(sql: "INSERT INTO ledger_nodes (level, idx, hash) VALUES (?, ?, ?)")
+        let insertEntry = RawStatement(try db.cachedStatement(sql: "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)"), db)
+        let insertHash = RawStatement(try db.cachedStatement(sql: "INSERT INTO ledger_hashes (key, hash) VALUES (?, ?)"), db)
         let hashes = DBHashes(db: db)
         var created: [NodeKey: [UInt8]] = [:]
         for (offset, bytes) in encoded.enumerated() {
             let index = start + offset
             let leaf = MerkleHash.leaf(bytes)
-            try insertEntry.execute(arguments: [index, Data(bytes), Data(leaf)])
+            insertEntry.bind(1, index)
+            insertEntry.bind(2, bytes)
+            insertEntry.bind(3, leaf)
+            try insertEntry.run()
             let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: index) { level, i in
                 if let h = created.removeValue(forKey: NodeKey(level: level, index: i)) { return h }
                 return try hashes.hash(level: level, index: i)
@@ -160,7 +177,10 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
                 // A node is read at most once, as the left sibling of the
                 // next append at its level: keep only the left ones.
                 if n.index & 1 == 0 { created[NodeKey(level: n.level, index: n.index)] = n.hash }
-                try insertNode.execute(arguments: [n.level, n.index, Data(n.hash)])
+                guard n.level > 0 else { continue }
+                insertHash.bind(1, DBHashes.key(level: n.level, index: n.index))
+                insertHash.bind(2, n.hash)
+                try insertHash.run()
             }
         }
         let end = start + encoded.count
@@ -246,15 +266,22 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     }
 }
 
-/// Stored subtree hashes read inside one SQLite transaction.
+/// Stored subtree hashes read inside one SQLite transaction: leaves from
+/// `ledger_entries`, interior subtrees from `ledger_hashes`.
 struct DBHashes: SubtreeHashes {
     let db: Database
+
+    static func key(level: Int, index: Int) -> Int64 { Int64(level) << 56 | Int64(index) }
+
     func hash(level: Int, index: Int) throws -> [UInt8] {
-        let statement = try db.cachedStatement(sql: "SELECT hash FROM ledger_nodes WHERE level = ? AND idx = ?")
-        guard let h = try Data.fetchOne(statement, arguments: [level, index]) else {
+        let statement =
+            level == 0
+            ? RawStatement(try db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entries WHERE idx = ?"), db)
+            : RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
+        statement.bind(1, level == 0 ? Int64(index) : Self.key(level: level, index: index))
+        guard let h = try statement.blob(), h.count == 32 else {
             throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
         }
-        return Array(h)
+        return h
     }
 }
-

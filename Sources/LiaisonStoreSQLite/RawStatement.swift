@@ -1,0 +1,68 @@
+internal import GRDB
+internal import GRDBSQLite
+
+/// Binds, steps and reads a GRDB cached statement through SQLite's C API,
+/// for the few statements that run once per ledger leaf or item. Why not
+/// GRDB's own `execute(arguments:)`: it boxes every argument (an array of
+/// existentials, a `Data` copy per blob), about 2 µs per row, which is most
+/// of a batch insert's time; binding buffers directly costs a fraction of
+/// that. The statement stays GRDB's: prepared and cached by GRDB, used only
+/// inside GRDB's transaction on its queue, reset after each use.
+struct RawStatement {
+    let handle: OpaquePointer
+    let connection: OpaquePointer
+
+    init(_ statement: Statement, _ db: Database) {
+        handle = statement.sqliteStatement
+        connection = db.sqliteConnection!
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    /// SQLite copies the bytes (SQLITE_TRANSIENT).
+    static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+    func bind(_ index: Int32, _ bytes: [UInt8]) {
+        if bytes.isEmpty {
+            sqlite3_bind_zeroblob(handle, index, 0)
+        } else {
+            bytes.withUnsafeBytes { _ = sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+        }
+    }
+
+    func bind(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(handle, index, value) }
+    func bind(_ index: Int32, _ value: Int) { sqlite3_bind_int64(handle, index, Int64(value)) }
+
+    func bind(_ index: Int32, _ text: String?) {
+        guard let text else {
+            sqlite3_bind_null(handle, index)
+            return
+        }
+        var t = text
+        t.withUTF8 { _ = sqlite3_bind_text(handle, index, UnsafeRawPointer($0.baseAddress).map { $0.assumingMemoryBound(to: CChar.self) }, Int32($0.count), Self.transient) }
+    }
+
+    /// Runs a statement that returns no row; the statement is reset after.
+    func run() throws {
+        let rc = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard rc == SQLITE_DONE else { throw error(rc) }
+    }
+
+    /// The first column of the one row, as bytes, or `nil` when there is no row.
+    func blob() throws -> [UInt8]? {
+        let rc = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard rc == SQLITE_ROW else {
+            if rc == SQLITE_DONE { return nil }
+            throw error(rc)
+        }
+        let count = Int(sqlite3_column_bytes(handle, 0))
+        guard count > 0, let base = sqlite3_column_blob(handle, 0) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    func error(_ rc: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)), message: String(cString: sqlite3_errmsg(connection)))
+    }
+}
