@@ -140,6 +140,32 @@ public struct StoreBench: Sendable {
                 report(row)
                 stores.removeAll()
             }
+            // Batches of 1000 from two writers at once: one prepares (checks,
+            // encrypts) while the other's batch commits.
+            let pairName = "\(backend.name): store items, batches of 1000, 2 concurrent writers (durable)"
+            if wanted(pairName) {
+                let total = perBatchSize[1000]!
+                var stores: [any NodeStore] = []
+                for _ in 0..<runs { stores.append(try await backend.make()) }
+                var run = 0
+                report(
+                    try await measure(pairName, unit: "items/s", ops: total) {
+                        let store = stores[run]
+                        run += 1
+                        try await withThrowingTaskGroup(of: Void.self) { group in
+                            for writer in 0..<2 {
+                                group.addTask {
+                                    for start in stride(from: writer * 1000, to: total, by: 2000) {
+                                        let slice = Array(pool[start..<min(start + 1000, total)])
+                                        let entries = slice.map { LedgerEntry(kind: .itemSealed, at: Self.t0, subjects: [$0.sealed.manifest.digest]) }
+                                        _ = try await store.storeItems(slice, ledger: LedgerWrite(entries, sign: Self.sign))
+                                    }
+                                }
+                            }
+                            try await group.waitForAll()
+                        }
+                    })
+            }
             // Single-item writes from many concurrent writers: group commit.
             let concurrentName = "\(backend.name): store items, 1 per write, 64 concurrent writers (durable)"
             if wanted(concurrentName) {

@@ -191,6 +191,42 @@ public struct OriginSeal: Hashable, Sendable, CanonicalValue {
     }
 }
 
+extension OriginSeal {
+    /// The position of the first seal that does not bind its manifest, or
+    /// `nil` when all do. Seals under one root that cover the whole batch
+    /// the root was signed over are checked by rebuilding that tree once
+    /// (2n hashes rather than n·log n) and comparing every path with it.
+    public static func firstUnbound(_ items: [(manifest: ItemManifest, seal: OriginSeal)]) -> Int? {
+        var groups: [[UInt8]: [Int]] = [:]
+        for (n, item) in items.enumerated() { groups[item.seal.root.root, default: []].append(n) }
+        var firstBad: Int?
+        func bad(_ n: Int) { firstBad = min(firstBad ?? n, n) }
+        for (_, members) in groups {
+            let root = items[members[0]].seal.root
+            let whole = members.count == root.count && members.allSatisfy { items[$0].seal.root == root }
+            var byIndex = [Int?](repeating: nil, count: whole ? root.count : 0)
+            if whole {
+                for n in members where items[n].seal.index < root.count && byIndex[items[n].seal.index] == nil {
+                    byIndex[items[n].seal.index] = n
+                }
+            }
+            guard whole, byIndex.allSatisfy({ $0 != nil }) else {
+                for n in members where !items[n].seal.binds(items[n].manifest) { bad(n) }
+                continue
+            }
+            let order = byIndex.map { $0! }
+            for n in order where items[n].manifest.label.originator != root.originator { bad(n) }
+            let (paths, computed) = MerkleHash.pathsAndRoot(order.map { MerkleHash.leaf(items[$0].manifest.digest) })
+            guard computed == root.root else {
+                for n in members where !items[n].seal.binds(items[n].manifest) { bad(n) }
+                continue
+            }
+            for (i, n) in order.enumerated() where items[n].seal.path != paths[i] { bad(n) }
+        }
+        return firstBad
+    }
+}
+
 /// An item as its originator seals it: manifest, seal and payload.
 public struct SealedItem: Hashable, Sendable {
     public var manifest: ItemManifest

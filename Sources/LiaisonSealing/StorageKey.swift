@@ -41,7 +41,23 @@ public struct StorageKey: Sendable {
     /// Encrypts `payload` for storage under item `itemID`.
     public func seal(_ payload: [UInt8], itemID: [UInt8]) -> [UInt8] {
         // AES-GCM with a random 96-bit nonce cannot fail for these inputs.
-        let box = try! AES.GCM.seal(payload, using: key, nonce: AES.GCM.Nonce(), authenticating: aad(itemID))
+        seal(payload, itemID: itemID, nonce: AES.GCM.Nonce())
+    }
+
+    /// Encrypts a batch of payloads, drawing all their nonces from the
+    /// system's random source in one call.
+    public func seal(_ payloads: [[UInt8]], itemIDs: [[UInt8]]) -> [[UInt8]] {
+        precondition(payloads.count == itemIDs.count)
+        guard !payloads.isEmpty else { return [] }
+        let random = SymmetricKey(size: SymmetricKeySize(bitCount: 96 * payloads.count)).withUnsafeBytes { Array($0) }
+        return payloads.indices.map { n in
+            let nonce = try! AES.GCM.Nonce(data: random[(n * 12)..<(n * 12 + 12)])
+            return seal(payloads[n], itemID: itemIDs[n], nonce: nonce)
+        }
+    }
+
+    func seal(_ payload: [UInt8], itemID: [UInt8], nonce: AES.GCM.Nonce) -> [UInt8] {
+        let box = try! AES.GCM.seal(payload, using: key, nonce: nonce, authenticating: aad(itemID))
         var out = [Self.version] + keyID
         out.reserveCapacity(Self.overhead + payload.count)
         box.nonce.withUnsafeBytes { out.append(contentsOf: $0) }

@@ -41,6 +41,32 @@ public enum NodeRules {
     /// the limit whose digest is the manifest's, a seal that binds the
     /// manifest. (Signatures are the caller's to verify against pinned keys.)
     public static func items(_ items: [NewItem]) throws(StoreError) {
+        try itemShapes(items)
+        if let n = firstPayloadMismatch(items[...]) {
+            throw StoreError(.invalidInput, "item \(n): the payload is not the one its manifest names")
+        }
+        if let n = OriginSeal.firstUnbound(items.map { ($0.sealed.manifest, $0.sealed.seal) }) {
+            throw StoreError(.invalidInput, "item \(n): the origin seal does not bind the manifest")
+        }
+    }
+
+    /// ``items(_:)`` with its costly parts — hashing every payload, checking
+    /// every seal — split over the machine's cores; the same refusals.
+    public static func itemsConcurrently(_ items: [NewItem]) async throws(StoreError) {
+        try itemShapes(items)
+        let half = items.count / 2
+        async let secondHalf = firstPayloadMismatch(items[half...])
+        async let seals = OriginSeal.firstUnbound(items.map { ($0.sealed.manifest, $0.sealed.seal) })
+        let firstHalf = firstPayloadMismatch(items[..<half])
+        let second = await secondHalf
+        if let n = firstHalf ?? second {
+            throw StoreError(.invalidInput, "item \(n): the payload is not the one its manifest names")
+        }
+        if let n = await seals { throw StoreError(.invalidInput, "item \(n): the origin seal does not bind the manifest") }
+    }
+
+    /// The cheap checks: count, ids, sizes, sources.
+    static func itemShapes(_ items: [NewItem]) throws(StoreError) {
         try batch(items.count, "items")
         var ids = Set<[UInt8]>()
         for (n, item) in items.enumerated() {
@@ -52,12 +78,12 @@ public enum NodeRules {
             guard item.sealed.payload.count <= maximumPayloadBytes else {
                 throw StoreError(.oversized, "item \(n): the payload is \(item.sealed.payload.count) bytes; the limit is \(maximumPayloadBytes)")
             }
-            guard m.matches(payload: item.sealed.payload) else {
-                throw StoreError(.invalidInput, "item \(n): the payload is not the one its manifest names")
-            }
-            guard item.sealed.seal.binds(m) else { throw StoreError(.invalidInput, "item \(n): the origin seal does not bind the manifest") }
             if case .received(_, let agreement) = item.source { try text(agreement, "item \(n): agreement", max: 256) }
         }
+    }
+
+    static func firstPayloadMismatch(_ items: ArraySlice<NewItem>) -> Int? {
+        items.indices.first { !items[$0].sealed.manifest.matches(payload: items[$0].sealed.payload) }
     }
 
     public static func change(_ change: HoldingChange) throws(StoreError) {

@@ -5,7 +5,9 @@
 /// Instants are INTEGER milliseconds since the Unix epoch, as on the wire.
 /// An origin seal is stored as its signed root (once per root: a batch of
 /// items sealed together shares one, and its signature is kilobytes under
-/// hybrid-pq) and the item's index and audit path under it.
+/// hybrid-pq) and the item's index and audit path under it. Items are
+/// unique by id; the digest covers the id, so it needs no index of its own
+/// (each random-key index costs a page write per insert at scale).
 /// Payloads are stored sealed under the node's storage key, never in clear.
 public enum NodeSchema {
     public static let sqlite = """
@@ -16,7 +18,7 @@ public enum NodeSchema {
         CREATE TABLE items (
             seq INTEGER PRIMARY KEY,
             id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
-            digest BLOB NOT NULL UNIQUE CHECK (length(digest) = 32),
+            digest BLOB NOT NULL CHECK (length(digest) = 32),
             manifest BLOB NOT NULL,
             seal_root BLOB NOT NULL REFERENCES origin_roots (digest),
             seal_index INTEGER NOT NULL CHECK (seal_index >= 0),
@@ -142,7 +144,7 @@ public enum NodeSchema {
         CREATE TABLE items (
             seq BIGSERIAL PRIMARY KEY,
             id BYTEA NOT NULL UNIQUE CHECK (length(id) = 16),
-            digest BYTEA NOT NULL UNIQUE CHECK (length(digest) = 32),
+            digest BYTEA NOT NULL CHECK (length(digest) = 32),
             manifest BYTEA NOT NULL,
             seal_root BYTEA NOT NULL REFERENCES origin_roots (digest),
             seal_index BIGINT NOT NULL CHECK (seal_index >= 0),

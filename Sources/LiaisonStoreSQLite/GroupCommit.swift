@@ -13,7 +13,7 @@ final class GroupCommit: @unchecked Sendable {
     private let lock = NSLock()
     private var pending: [Job] = []
     private var leading = false
-    private let queue: DatabaseQueue
+    private let queue: DatabasePool
     /// Writers merged into one transaction at most.
     let maximumGroup: Int
 
@@ -24,7 +24,7 @@ final class GroupCommit: @unchecked Sendable {
         let finish: @Sendable ((any Error)?) -> Void
     }
 
-    init(queue: DatabaseQueue, maximumGroup: Int = 256) {
+    init(queue: DatabasePool, maximumGroup: Int = 256) {
         self.queue = queue
         self.maximumGroup = maximumGroup
     }

@@ -62,6 +62,30 @@ struct RawStatement {
         return Array(UnsafeRawBufferPointer(start: base, count: count))
     }
 
+    /// The first column of the one row, as an integer, or `nil` when there is no row.
+    func int64() throws -> Int64? {
+        let rc = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard rc == SQLITE_ROW else {
+            if rc == SQLITE_DONE { return nil }
+            throw error(rc)
+        }
+        return sqlite3_column_int64(handle, 0)
+    }
+
+    /// Every row as (integer, bytes) from its first two columns.
+    func rows(_ row: (Int64, [UInt8]) -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        while true {
+            let rc = sqlite3_step(handle)
+            if rc == SQLITE_DONE { return }
+            guard rc == SQLITE_ROW else { throw error(rc) }
+            let count = Int(sqlite3_column_bytes(handle, 1))
+            let bytes = count > 0 ? Array(UnsafeRawBufferPointer(start: sqlite3_column_blob(handle, 1), count: count)) : []
+            row(sqlite3_column_int64(handle, 0), bytes)
+        }
+    }
+
     func error(_ rc: Int32) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)), message: String(cString: sqlite3_errmsg(connection)))
     }

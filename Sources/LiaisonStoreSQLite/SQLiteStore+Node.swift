@@ -44,16 +44,34 @@ extension SQLiteStore: NodeStore {
 
         init(_ items: [NewItem], key: StorageKey) {
             let (roots, itemRoots) = NodeRules.originRoots(items)
+            self.init(roots: roots, rows: Self.rows(items[...], itemRoots[...], key: key))
+        }
+
+        init(roots: [(digest: [UInt8], der: [UInt8])], rows: [Row]) {
             self.roots = roots
-            rows = zip(items, itemRoots).map { item, root in
+            self.rows = rows
+        }
+
+        /// The rows of a large batch encrypted and encoded in two halves at once.
+        static func concurrently(_ items: [NewItem], key: StorageKey) async -> ItemRows {
+            let (roots, itemRoots) = NodeRules.originRoots(items)
+            let half = items.count / 2
+            async let second = rows(items[half...], itemRoots[half...], key: key)
+            let first = rows(items[..<half], itemRoots[..<half], key: key)
+            return ItemRows(roots: roots, rows: first + (await second))
+        }
+
+        static func rows(_ items: ArraySlice<NewItem>, _ itemRoots: ArraySlice<[UInt8]>, key: StorageKey) -> [Row] {
+            let sealed = key.seal(items.map(\.sealed.payload), itemIDs: items.map(\.sealed.manifest.itemID))
+            return zip(zip(items, itemRoots), sealed).map { pair, payload in
+                let (item, root) = pair
                 let m = item.sealed.manifest
                 var party: String?, agreement: String?
                 if case .received(let from, let a) = item.source { (party, agreement) = (from.code, a) }
                 return Row(
                     id: m.itemID, digest: m.digest, manifest: m.derBytes, root: root, index: item.sealed.seal.index, path: item.sealed.seal.path.bytes,
-                    originator: m.label.originator.code, mediaType: m.mediaType, size: m.payloadSize,
-                    payload: key.seal(item.sealed.payload, itemID: m.itemID), sourceParty: party, agreement: agreement,
-                    at: Instant.milliseconds(item.at))
+                    originator: m.label.originator.code, mediaType: m.mediaType, size: m.payloadSize, payload: payload, sourceParty: party,
+                    agreement: agreement, at: Instant.milliseconds(item.at))
             }
         }
     }
@@ -93,10 +111,16 @@ extension SQLiteStore: NodeStore {
     }
 
     public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
-        try NodeRules.items(items)
         let key = try requireKey()
         let encoded = try Self.encodeLedger(ledger)
-        let rows = ItemRows(items, key: key)
+        let rows: ItemRows
+        if items.count >= 64 {
+            try await NodeRules.itemsConcurrently(items)
+            rows = await ItemRows.concurrently(items, key: key)
+        } else {
+            try NodeRules.items(items)
+            rows = ItemRows(items, key: key)
+        }
         return try await write { db in
             try Self.insertItems(db, rows)
             return try Self.ledger(db, ledger, encoded)

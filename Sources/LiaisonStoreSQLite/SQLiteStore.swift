@@ -1,5 +1,6 @@
 internal import Foundation
 internal import GRDB
+internal import GRDBSQLite
 internal import LiaisonLedger
 public import LiaisonSealing
 public import LiaisonStore
@@ -13,15 +14,17 @@ public import LiaisonStore
 /// (WAL with `NORMAL`, GRDB's default for pools, can lose the last commits
 /// on power loss). The data directory is locked against a second process.
 public final class SQLiteStore: LedgerStore, @unchecked Sendable {
-    // @unchecked: `queue` is a GRDB DatabaseQueue (Sendable, serialises all
-    // access); `lockDescriptor` is written only in init and deinit.
-    let queue: DatabaseQueue
+    // @unchecked: `pool` is a GRDB DatabasePool (Sendable: one writer, and
+    // readers that see committed snapshots); `lockDescriptor` is written
+    // only in init and deinit.
+    let pool: DatabasePool
     private let lockDescriptor: Int32
     public let directory: String
     /// Seals payloads at rest; without it the ledger and queues work but
     /// items cannot be stored or read.
     let storageKey: StorageKey?
     let group: GroupCommit
+    let checkpointer: Checkpointer
 
     /// Opens (creating if needed) the store in `directory`.
     public init(directory: String, storageKey: StorageKey? = nil) throws(StoreError) {
@@ -42,16 +45,29 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         lockDescriptor = fd
         var config = Configuration()
         config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA page_size = 16384")
             try db.execute(sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA synchronous = FULL")
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // Readers map the file: a proof's dozen page reads cost no system call.
+            try db.execute(sql: "PRAGMA mmap_size = 1073741824")
+            try db.execute(sql: "PRAGMA cache_size = -16384")
         }
+        config.maximumReaderCount = 4
         do {
-            queue = try DatabaseQueue(path: directory + "/node.sqlite", configuration: config)
-            group = GroupCommit(queue: queue)
-            try Self.migrator.migrate(queue)
-            let (journal, synchronous) = try queue.read { db in
-                (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
+            pool = try DatabasePool(path: directory + "/node.sqlite", configuration: config)
+            group = GroupCommit(queue: pool)
+            try Self.migrator.migrate(pool)
+            checkpointer = try Checkpointer(path: directory + "/node.sqlite")
+            let (journal, synchronous) = try pool.writeWithoutTransaction { [checkpointer] db in
+                // GRDB sets synchronous=NORMAL on the writer after
+                // prepareDatabase; set FULL here, then read it back.
+                try db.execute(sql: "PRAGMA synchronous = FULL")
+                // 64 MiB of page cache for the writer: batch inserts touch the
+                // indexes of the whole table.
+                try db.execute(sql: "PRAGMA cache_size = -65536")
+                checkpointer.install(on: db)
+                return (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
             }
             // Read back: a commit must be durable before it is acknowledged.
             guard journal == "wal", synchronous == 2 else {
@@ -67,6 +83,8 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     }
 
     deinit {
+        pool.writeWithoutTransaction { db in _ = sqlite3_wal_hook(db.sqliteConnection, nil, nil) }
+        checkpointer.drain()
         close(lockDescriptor)
     }
 
@@ -117,14 +135,23 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         try await run { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
     }
 
-    /// The synchronous level in force (2 = FULL).
+    /// The synchronous level in force on the writer's connection (2 = FULL).
     public func synchronousLevel() async throws(StoreError) -> Int {
-        try await run { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        do { return try onWriter { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 } } catch {
+            throw StoreError(.unavailable, "SQLite: \(error)")
+        }
     }
 
+    /// The synchronous forms of GRDB's accessors (an async caller would get the async ones).
+    func readNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    func onWriter<T>(_ body: (Database) throws -> T) throws -> T { try pool.writeWithoutTransaction(body) }
+
+    /// Runs `body` on a reader: a snapshot of what is committed, never
+    /// waiting for the writer. Synchronous on the calling thread — a read is
+    /// a few page lookups, shorter than a hop to another thread.
     func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try await queue.read(body)
+            return try readNow(body)
         } catch let e as StoreError {
             throw e
         } catch {
@@ -160,7 +187,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         guard !encoded.isEmpty else { return start..<start }
         let insertEntry = RawStatement(try db.cachedStatement(sql: "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)"), db)
         let insertHash = RawStatement(try db.cachedStatement(sql: "INSERT INTO ledger_hashes (key, hash) VALUES (?, ?)"), db)
-        let hashes = DBHashes(db: db)
+        let hashes = try DBHashes(db: db)
         var created: [NodeKey: [UInt8]] = [:]
         for (offset, bytes) in encoded.enumerated() {
             let index = start + offset
@@ -198,7 +225,8 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     }
 
     static func size(_ db: Database) throws -> Int {
-        try Int.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries")) ?? 0
+        let statement = RawStatement(try db.cachedStatement(sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries"), db)
+        return Int(try statement.int64() ?? 0)
     }
 
     public func size() async throws(StoreError) -> Int { try await run { db in try Self.size(db) } }
@@ -219,7 +247,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     public func root(size: Int) async throws(StoreError) -> [UInt8] {
         try await run { db in
             try self.checkedSize(size, db)
-            return try MerkleLog.root(DBHashes(db: db), size: size)
+            return try DBHashes.run(db) { try MerkleLog.root($0, size: size) }
         }
     }
 
@@ -227,7 +255,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         try await run { db in
             try self.checkedSize(size, db)
             guard index >= 0, index < size else { throw StoreError(.invalidInput, "entry \(index) is not in a tree of \(size)") }
-            return try MerkleLog.inclusionProof(DBHashes(db: db), index: index, size: size)
+            return try DBHashes.run(db) { try MerkleLog.inclusionProof($0, index: index, size: size) }
         }
     }
 
@@ -235,7 +263,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         try await run { db in
             try self.checkedSize(new, db)
             guard old >= 0, old <= new else { throw StoreError(.invalidInput, "a consistency proof runs from a smaller size to a larger") }
-            return try MerkleLog.consistencyProof(DBHashes(db: db), old: old, new: new)
+            return try DBHashes.run(db) { try MerkleLog.consistencyProof($0, old: old, new: new) }
         }
     }
 
@@ -267,17 +295,26 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 }
 
 /// Stored subtree hashes read inside one SQLite transaction: leaves from
-/// `ledger_entries`, interior subtrees from `ledger_hashes`.
+/// `ledger_entries`, interior subtrees from `ledger_hashes`. The two
+/// statements are looked up once per root or proof, not once per read.
 struct DBHashes: SubtreeHashes {
-    let db: Database
+    let leaf: RawStatement
+    let interior: RawStatement
+
+    init(db: Database) throws {
+        leaf = RawStatement(try db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entries WHERE idx = ?"), db)
+        interior = RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
+    }
 
     static func key(level: Int, index: Int) -> Int64 { Int64(level) << 56 | Int64(index) }
 
+    /// Runs a root or proof computation over the stored hashes.
+    static func run<T>(_ db: Database, _ algorithm: (DBHashes) throws -> T) throws -> T {
+        try algorithm(DBHashes(db: db))
+    }
+
     func hash(level: Int, index: Int) throws -> [UInt8] {
-        let statement =
-            level == 0
-            ? RawStatement(try db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entries WHERE idx = ?"), db)
-            : RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
+        let statement = level == 0 ? leaf : interior
         statement.bind(1, level == 0 ? Int64(index) : Self.key(level: level, index: index))
         guard let h = try statement.blob(), h.count == 32 else {
             throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
