@@ -67,15 +67,25 @@ public enum StoreLimits {
 extension StoreLimits {
     /// The entries' encodings, or the refusal every back end gives.
     public static func encode(_ entries: [LedgerEntry]) throws(StoreError) -> [[UInt8]] {
+        try check(entries)
+        let encoded = entries.map(\.derBytes)
+        try check(encoded: encoded)
+        return encoded
+    }
+
+    /// The refusals that depend on the number of entries.
+    public static func check(_ entries: [LedgerEntry]) throws(StoreError) {
         guard !entries.isEmpty else { throw StoreError(.invalidInput, "an append carries at least one entry") }
         guard entries.count <= maximumEntriesPerAppend else {
             throw StoreError(.oversized, "\(entries.count) entries in one append; the limit is \(maximumEntriesPerAppend)")
         }
-        let encoded = entries.map(\.derBytes)
+    }
+
+    /// The refusals that depend on the entries' encodings.
+    public static func check(encoded: [[UInt8]]) throws(StoreError) {
         if let big = encoded.firstIndex(where: { $0.count > maximumEntryBytes }) {
             throw StoreError(.oversized, "entry \(big) is \(encoded[big].count) bytes; the limit is \(maximumEntryBytes)")
         }
-        return encoded
     }
 }
 

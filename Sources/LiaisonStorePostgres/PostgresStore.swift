@@ -23,7 +23,11 @@ public final class PostgresStore: LedgerStore, Sendable {
         configuration: PostgresClient.Configuration, storageKey: StorageKey? = nil, logger: Logger = Logger(label: "liaison.store.postgres")
     ) async throws(StoreError) {
         self.storageKey = storageKey
-        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool's own chatter (a lease requested a moment before run()
+        // starts, which then waits for it) is not worth a warning line.
+        var background = logger
+        background.logLevel = max(logger.logLevel, .error)
+        let client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.client = client
         self.logger = logger
         runner = Task { await client.run() }

@@ -21,12 +21,12 @@ extension SQLiteStore: NodeStore {
     static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
     static func date(_ ms: Int64) -> Date { Instant.date(ms) }
 
-    static func ledger(_ db: Database, _ w: LedgerWrite, _ encoded: [[UInt8]]) throws -> LedgerReceipt {
-        LedgerReceipt(entries: try appendLedger(db, encoded, sign: w.sign))
+    static func ledger(_ db: Database, _ w: LedgerWrite, _ batch: LedgerBatch) throws -> LedgerReceipt {
+        LedgerReceipt(entries: try appendLedger(db, batch, sign: w.sign))
     }
 
-    static func encodeLedger(_ w: LedgerWrite) throws(StoreError) -> [[UInt8]] {
-        w.entries.isEmpty ? [] : try StoreLimits.encode(w.entries)
+    static func encodeLedger(_ w: LedgerWrite) throws(StoreError) -> LedgerBatch {
+        w.entries.isEmpty ? .empty : LedgerBatch(try StoreLimits.encode(w.entries))
     }
 
     // MARK: Items and holdings

@@ -174,54 +174,144 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     // MARK: LedgerStore
 
     public func append(_ entries: [LedgerEntry], sign: TreeHeadSigner?) async throws(StoreError) -> Range<Int> {
-        let encoded = try StoreLimits.encode(entries)
-        return try await write { db in try Self.appendLedger(db, encoded, sign: sign) }
+        let batch = try await LedgerBatch.concurrently(entries)
+        return try await write { db in try Self.appendLedger(db, batch, sign: sign) }
     }
 
-    /// Appends encoded entries inside the caller's transaction: the entries,
-    /// the perfect-subtree hashes they complete and, with `sign`, the signed
-    /// tree head of the new size. Siblings created earlier in the batch are
-    /// taken from memory; older ones are read once each.
-    static func appendLedger(_ db: Database, _ encoded: [[UInt8]], sign: TreeHeadSigner?) throws -> Range<Int> {
+    /// Encoded entries and their leaf hashes, computed before the write
+    /// transaction (they do not depend on the entries' positions).
+    struct LedgerBatch: Sendable {
+        var entries: [[UInt8]]
+        var leaves: [[UInt8]]
+        init(_ entries: [[UInt8]]) {
+            self.entries = entries
+            leaves = entries.map { MerkleHash.leaf($0) }
+        }
+        init(entries: [[UInt8]], leaves: [[UInt8]]) {
+            (self.entries, self.leaves) = (entries, leaves)
+        }
+        static let empty = LedgerBatch([])
+
+        /// A large batch encoded and hashed in two halves at once.
+        static func concurrently(_ entries: [LedgerEntry]) async throws(StoreError) -> LedgerBatch {
+            guard entries.count >= 256 else { return LedgerBatch(try StoreLimits.encode(entries)) }
+            try StoreLimits.check(entries)
+            let half = entries.count / 2
+            async let second = LedgerBatch(entries[half...].map(\.derBytes))
+            let first = LedgerBatch(entries[..<half].map(\.derBytes))
+            let rest = await second
+            let batch = LedgerBatch(entries: first.entries + rest.entries, leaves: first.leaves + rest.leaves)
+            try StoreLimits.check(encoded: batch.entries)
+            return batch
+        }
+    }
+
+    /// Appends a batch inside the caller's transaction: the entries, the
+    /// perfect-subtree hashes they complete and, with `sign`, the signed
+    /// tree head of the new size. The new hashes are computed first, in
+    /// memory (siblings created in the batch come from memory; older ones are
+    /// read once each); the tree head is then signed on another thread while
+    /// this one inserts the rows.
+    static func appendLedger(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> Range<Int> {
         let start = try Self.size(db)
-        guard !encoded.isEmpty else { return start..<start }
-        let insertEntry = RawStatement(try db.cachedStatement(sql: "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES (?, ?, ?)"), db)
-        let insertHash = RawStatement(try db.cachedStatement(sql: "INSERT INTO ledger_hashes (key, hash) VALUES (?, ?)"), db)
-        let hashes = try DBHashes(db: db)
+        guard !batch.entries.isEmpty else { return start..<start }
+        let end = start + batch.entries.count
+        let stored = try DBHashes(db: db)
         var created: [NodeKey: [UInt8]] = [:]
-        for (offset, bytes) in encoded.enumerated() {
-            let index = start + offset
-            let leaf = MerkleHash.leaf(bytes)
-            insertEntry.bind(1, index)
-            insertEntry.bind(2, bytes)
-            insertEntry.bind(3, leaf)
-            try insertEntry.run()
-            let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: index) { level, i in
-                if let h = created.removeValue(forKey: NodeKey(level: level, index: i)) { return h }
-                return try hashes.hash(level: level, index: i)
+        created.reserveCapacity(batch.entries.count * 2)
+        var interior: [(key: Int64, hash: [UInt8])] = []
+        interior.reserveCapacity(batch.entries.count)
+        for (offset, leaf) in batch.leaves.enumerated() {
+            let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: start + offset) { level, i in
+                try created[NodeKey(level: level, index: i)] ?? stored.hash(level: level, index: i)
             }
             for n in nodes {
-                // A node is read at most once, as the left sibling of the
-                // next append at its level: keep only the left ones.
-                if n.index & 1 == 0 { created[NodeKey(level: n.level, index: n.index)] = n.hash }
-                guard n.level > 0 else { continue }
-                insertHash.bind(1, DBHashes.key(level: n.level, index: n.index))
-                insertHash.bind(2, n.hash)
-                try insertHash.run()
+                created[NodeKey(level: n.level, index: n.index)] = n.hash
+                if n.level > 0 { interior.append((DBHashes.key(level: n.level, index: n.index), n.hash)) }
             }
         }
-        let end = start + encoded.count
+        var signing: Signing?
         if let sign {
-            let root = try MerkleLog.root(hashes, size: end)
-            let head = try sign(end, root)
-            guard head.body.size == end, head.body.root == root else {
+            let root = try MerkleLog.root(Overlay(created: created, stored: stored), size: end)
+            signing = Signing(size: end, root: root, sign: sign)
+        }
+        try insertRows(db, "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES", "(?, ?, ?)", batch.entries.count) { statement, row, column in
+            statement.bind(column, start + row)
+            statement.bind(column + 1, batch.entries[row])
+            statement.bind(column + 2, batch.leaves[row])
+        }
+        try insertRows(db, "INSERT INTO ledger_hashes (key, hash) VALUES", "(?, ?)", interior.count) { statement, row, column in
+            statement.bind(column, interior[row].key)
+            statement.bind(column + 1, interior[row].hash)
+        }
+        if let signing {
+            let head = try signing.wait()
+            guard head.body.size == end, head.body.root == signing.root else {
                 throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
             }
             try db.execute(
                 sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)",
-                arguments: [end, Data(root), Data(head.derBytes)])
+                arguments: [end, Data(signing.root), Data(head.derBytes)])
         }
         return start..<end
+    }
+
+    /// Inserts `count` rows, 64 per statement (one statement step per row
+    /// costs more than SQLite's work for a small row): `bind` binds row
+    /// `row` from parameter `column` on.
+    static func insertRows(
+        _ db: Database, _ insert: String, _ tuple: String, _ count: Int, bind: (RawStatement, Int, Int32) -> Void
+    ) throws {
+        let perStatement = 64
+        let width = Int32(tuple.filter { $0 == "?" }.count)
+        func sql(_ n: Int) -> String { insert + " " + Array(repeating: tuple, count: n).joined(separator: ", ") }
+        var row = 0
+        if count >= perStatement {
+            let full = try db.cachedStatement(sql: sql(perStatement))
+            while count - row >= perStatement {
+                let statement = RawStatement(full, db)
+                for k in 0..<perStatement { bind(statement, row + k, Int32(k) * width + 1) }
+                try statement.run()
+                row += perStatement
+            }
+        }
+        for k in row..<count {
+            let statement = RawStatement(try db.cachedStatement(sql: sql(1)), db)
+            bind(statement, k, 1)
+            try statement.run()
+        }
+    }
+
+    /// The hashes of the batch being appended over those already stored.
+    struct Overlay: SubtreeHashes {
+        let created: [NodeKey: [UInt8]]
+        let stored: DBHashes
+        func hash(level: Int, index: Int) throws -> [UInt8] {
+            try created[NodeKey(level: level, index: index)] ?? stored.hash(level: level, index: index)
+        }
+    }
+
+    /// A tree head being signed on another thread (a hybrid signature takes
+    /// about as long as inserting a thousand rows).
+    final class Signing: @unchecked Sendable {
+        // @unchecked: `result` is written once before `done` is signalled
+        // and read only after waiting for it.
+        let root: [UInt8]
+        private var result: Result<SignedTreeHead, any Error>?
+        private let done = DispatchSemaphore(value: 0)
+
+        init(size: Int, root: [UInt8], sign: @escaping TreeHeadSigner) {
+            self.root = root
+            DispatchQueue.global(qos: .userInitiated).async {
+                self.result = Result { try sign(size, root) }
+                self.done.signal()
+            }
+        }
+
+        func wait() throws -> SignedTreeHead {
+            done.wait()
+            return try result!.get()
+        }
     }
 
     static func size(_ db: Database) throws -> Int {
