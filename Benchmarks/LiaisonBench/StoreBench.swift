@@ -169,7 +169,7 @@ public struct StoreBench: Sendable {
             // Single-item writes from many concurrent writers: group commit.
             let concurrentName = "\(backend.name): store items, 1 per write, 64 concurrent writers (durable)"
             if wanted(concurrentName) {
-                let total = n(20_000)
+                let total = n(5_000)
                 var stores: [any NodeStore] = []
                 for _ in 0..<runs { stores.append(try await backend.make()) }
                 var run = 0

@@ -19,7 +19,7 @@ final class Checkpointer: @unchecked Sendable {
     private var requested = false
     private let queue: DatabaseQueue
     /// WAL frames after which a background checkpoint is started.
-    static let threshold: Int32 = 512
+    static let threshold: Int32 = 4096
     /// WAL frames after which the writer checkpoints itself.
     static let hardLimit: Int32 = 16_384
 

@@ -83,30 +83,38 @@ extension SQLiteStore: NodeStore {
             insertRoot.bind(2, root.der)
             try insertRoot.run()
         }
-        let insert = RawStatement(
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO items (id, digest, manifest, seal_root, seal_index, seal_path, originator, media_type, payload_size, payload,
-                        source_party, agreement, received_at, status)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')
-                    """), db)
-        for r in batch.rows {
-            insert.bind(1, r.id)
-            insert.bind(2, r.digest)
-            insert.bind(3, r.manifest)
-            insert.bind(4, r.root)
-            insert.bind(5, r.index)
-            insert.bind(6, r.path)
-            insert.bind(7, r.originator)
-            insert.bind(8, r.mediaType)
-            insert.bind(9, r.size)
-            insert.bind(10, r.payload)
-            insert.bind(11, r.sourceParty)
-            insert.bind(12, r.agreement)
-            insert.bind(13, r.at)
-            do { try insert.run() } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
-                throw StoreError(.duplicate, "item \(Hex.encode(r.id)) is already stored")
+        let rows = batch.rows
+        do {
+            try insertRows(
+                db,
+                """
+                INSERT INTO items (id, digest, manifest, seal_root, seal_index, seal_path, originator, media_type, payload_size, payload,
+                    source_party, agreement, received_at, status) VALUES
+                """, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')", rows.count
+            ) { statement, n, c in
+                let r = rows[n]
+                statement.bind(c, r.id)
+                statement.bind(c + 1, r.digest)
+                statement.bind(c + 2, r.manifest)
+                statement.bind(c + 3, r.root)
+                statement.bind(c + 4, r.index)
+                statement.bind(c + 5, r.path)
+                statement.bind(c + 6, r.originator)
+                statement.bind(c + 7, r.mediaType)
+                statement.bind(c + 8, r.size)
+                statement.bind(c + 9, r.payload)
+                statement.bind(c + 10, r.sourceParty)
+                statement.bind(c + 11, r.agreement)
+                statement.bind(c + 12, r.at)
             }
+        } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+            // Which item: the first of the batch already stored.
+            let check = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM items WHERE id = ?"), db)
+            for r in rows {
+                check.bind(1, r.id)
+                if try check.int64() != nil { throw StoreError(.duplicate, "item \(Hex.encode(r.id)) is already stored") }
+            }
+            throw StoreError(.invalidInput, "an item breaks a rule of the store: \(e.message ?? "constraint")")
         }
     }
 
