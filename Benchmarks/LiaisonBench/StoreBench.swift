@@ -41,7 +41,8 @@ public struct StoreBench: Sendable {
         try Signed(signing: TreeHead(party: .kor, size: size, root: root, at: t0), with: signer)
     }
 
-    /// `count` items of 1 KiB sealed by KOR, 1000 per origin signature.
+    /// `count` items of 1 KiB sealed by KOR, 1000 per origin signature, each
+    /// thousand a millisecond after the last (as a feed seals them).
     static func items(_ count: Int) throws -> [NewItem] {
         let label = try SecurityLabel(
             policy: "gsomia-kor-jpn-2016", originator: .kor, level: "II", releasableTo: [.jpn],
@@ -56,7 +57,7 @@ public struct StoreBench: Sendable {
                 withUnsafeBytes(of: (i + k).bigEndian) { payload.replaceSubrange(0..<8, with: $0) }
                 return (label, "application/octet-stream", payload)
             }
-            out += try signer.sealOrigin(batch, originator: .kor, at: t0).map { NewItem($0, source: .originated, at: t0) }
+            out += try signer.sealOrigin(batch, originator: .kor, at: t0.addingTimeInterval(Double(i) / 1000)).map { NewItem($0, source: .originated, at: t0) }
             i += n
         }
         return out

@@ -257,6 +257,9 @@ public enum Commands {
     public static func verifyLedger(dir: String) async -> CommandOutput {
         var out = CommandOutput()
         do {
+            guard FileManager.default.fileExists(atPath: dir + "/node.sqlite") else {
+                throw StoreError(.notFound, "\(dir) holds no ledger (node.sqlite)")
+            }
             let trust = try NodeDirectory(path: dir).ledgerTrust()
             let store = try SQLiteStore(directory: dir)
             let v = try await store.verify(trust: trust)

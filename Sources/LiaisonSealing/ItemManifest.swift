@@ -241,13 +241,16 @@ extension SigningKey {
         _ items: [(label: SecurityLabel, mediaType: String, payload: [UInt8])], originator: Party, at instant: Date
     ) throws -> [SealedItem] {
         precondition(!items.isEmpty, "seal at least one item")
-        // All item ids from one call to the CSPRNG.
-        let random = SymmetricKey(size: SymmetricKeySize(bitCount: 128 * items.count)).withUnsafeBytes { Array($0) }
+        // Item ids: the sealing instant's 48-bit millisecond count, then 80
+        // random bits (UUIDv7's order), all from one call to the CSPRNG.
+        let random = SymmetricKey(size: SymmetricKeySize(bitCount: 80 * items.count)).withUnsafeBytes { Array($0) }
+        let ms = UInt64(max(0, Instant.milliseconds(instant)))
+        let prefix = (0..<6).map { UInt8(truncatingIfNeeded: ms >> (8 * (5 - $0))) }
         let manifests = items.enumerated().map { n, item in
             var label = item.label
             label.created = Instant.normalized(label.created)
             label.review = label.review.map(Instant.normalized)
-            let id = Array(random[(n * 16)..<(n * 16 + 16)])
+            let id = prefix + random[(n * 10)..<(n * 10 + 10)]
             return ItemManifest(itemID: id, label: label, mediaType: item.mediaType, payload: item.payload)
         }
         for m in manifests where m.label.originator != originator {

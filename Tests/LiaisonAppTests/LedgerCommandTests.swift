@@ -101,6 +101,14 @@ struct LedgerCommandTests {
         #expect(!out.stderr.isEmpty)
     }
 
+    @Test func verifyOfAMissingLedgerSaysSoAndCreatesNothing() async throws {
+        let dir = TempDir()
+        let out = await Commands.verifyLedger(dir: dir.path + "/nowhere")
+        #expect(out.exitCode == 1)
+        #expect(out.stderr.joined().contains("holds no ledger"))
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/nowhere"))
+    }
+
     @Test func proofOfAMissingLedgerSaysSo() async throws {
         let dir = TempDir()
         let out = await Commands.ledgerProof(dir: dir.path + "/nowhere", index: 0, size: nil, old: nil, json: false)
