@@ -25,6 +25,8 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     let storageKey: StorageKey?
     let group: GroupCommit
     let checkpointer: Checkpointer
+    /// Upper-level subtree hashes read by roots and proofs.
+    let cache = SubtreeCache()
 
     /// Opens (creating if needed) the store in `directory`.
     public init(directory: String, storageKey: StorageKey? = nil) throws(StoreError) {
@@ -133,6 +135,17 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     /// SQLite's own integrity check ("ok" when sound).
     public func integrityCheck() async throws(StoreError) -> String {
         try await run { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+    }
+
+    /// Copies every committed page from the WAL into the database file and
+    /// empties the WAL (waiting for readers as needed): what the background
+    /// checkpointer does bit by bit, at once — before a backup, or to
+    /// measure reads in a steady state.
+    public func checkpoint() async throws(StoreError) {
+        checkpointer.drain()
+        do { _ = try onWriter { db in try db.checkpoint(.truncate) } } catch {
+            throw StoreError(.unavailable, "SQLite checkpoint: \(error)")
+        }
     }
 
     /// The synchronous level in force on the writer's connection (2 = FULL).
@@ -337,7 +350,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     public func root(size: Int) async throws(StoreError) -> [UInt8] {
         try await run { db in
             try self.checkedSize(size, db)
-            return try DBHashes.run(db) { try MerkleLog.root($0, size: size) }
+            return try DBHashes.run(db, cache: self.cache) { try MerkleLog.root($0, size: size) }
         }
     }
 
@@ -345,7 +358,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         try await run { db in
             try self.checkedSize(size, db)
             guard index >= 0, index < size else { throw StoreError(.invalidInput, "entry \(index) is not in a tree of \(size)") }
-            return try DBHashes.run(db) { try MerkleLog.inclusionProof($0, index: index, size: size) }
+            return try DBHashes.run(db, cache: self.cache) { try MerkleLog.inclusionProof($0, index: index, size: size) }
         }
     }
 
@@ -353,7 +366,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         try await run { db in
             try self.checkedSize(new, db)
             guard old >= 0, old <= new else { throw StoreError(.invalidInput, "a consistency proof runs from a smaller size to a larger") }
-            return try DBHashes.run(db) { try MerkleLog.consistencyProof($0, old: old, new: new) }
+            return try DBHashes.run(db, cache: self.cache) { try MerkleLog.consistencyProof($0, old: old, new: new) }
         }
     }
 
@@ -390,25 +403,50 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 struct DBHashes: SubtreeHashes {
     let leaf: RawStatement
     let interior: RawStatement
+    let cache: SubtreeCache?
 
-    init(db: Database) throws {
+    init(db: Database, cache: SubtreeCache? = nil) throws {
         leaf = RawStatement(try db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entries WHERE idx = ?"), db)
         interior = RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
+        self.cache = cache
     }
 
     static func key(level: Int, index: Int) -> Int64 { Int64(level) << 56 | Int64(index) }
 
     /// Runs a root or proof computation over the stored hashes.
-    static func run<T>(_ db: Database, _ algorithm: (DBHashes) throws -> T) throws -> T {
-        try algorithm(DBHashes(db: db))
+    static func run<T>(_ db: Database, cache: SubtreeCache, _ algorithm: (DBHashes) throws -> T) throws -> T {
+        try algorithm(DBHashes(db: db, cache: cache))
     }
 
     func hash(level: Int, index: Int) throws -> [UInt8] {
+        let key = Self.key(level: level, index: index)
+        if level >= SubtreeCache.minimumLevel, let h = cache?.get(key) { return h }
         let statement = level == 0 ? leaf : interior
-        statement.bind(1, level == 0 ? Int64(index) : Self.key(level: level, index: index))
+        statement.bind(1, level == 0 ? Int64(index) : key)
         guard let h = try statement.blob(), h.count == 32 else {
             throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
         }
+        if level >= SubtreeCache.minimumLevel { cache?.put(key, h) }
         return h
+    }
+}
+
+/// The stored hashes of large subtrees (256 leaves and up), kept in memory
+/// once read: a subtree hash never changes once written, and every proof
+/// climbs through the same few upper levels. Bounded; emptied when full.
+final class SubtreeCache: @unchecked Sendable {
+    // @unchecked: `hashes` is guarded by `lock`.
+    static let minimumLevel = 8
+    static let capacity = 1 << 18
+    private let lock = NSLock()
+    private var hashes: [Int64: [UInt8]] = [:]
+
+    func get(_ key: Int64) -> [UInt8]? { lock.withLock { hashes[key] } }
+
+    func put(_ key: Int64, _ hash: [UInt8]) {
+        lock.withLock {
+            if hashes.count >= Self.capacity { hashes.removeAll(keepingCapacity: true) }
+            hashes[key] = hash
+        }
     }
 }

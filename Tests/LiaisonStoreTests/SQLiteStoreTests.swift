@@ -55,6 +55,22 @@ struct SQLiteStoreTests {
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await keyless.storeItems(items, ledger: .none) }
     }
 
+    /// A full checkpoint empties the WAL into the database file; nothing is
+    /// lost, and the store goes on appending.
+    @Test func aCheckpointEmptiesTheWAL() async throws {
+        let dir = freshDirectory()
+        let store = try SQLiteStore(directory: dir, storageKey: .generate())
+        let items = NodeStoreConformance.newItems(300)
+        _ = try await store.storeItems(items, ledger: LedgerWrite(LedgerStoreConformance.entries(300), sign: LedgerStoreConformance.sign()))
+        try await store.checkpoint()
+        let wal = try FileManager.default.attributesOfItem(atPath: dir + "/node.sqlite-wal")[.size] as? Int
+        #expect(wal == 0)
+        #expect(try await store.item(items[299].sealed.manifest.itemID).payload == items[299].sealed.payload)
+        _ = try await store.append(LedgerStoreConformance.entries(5, from: 300), sign: LedgerStoreConformance.sign())
+        let v = try await store.verify()
+        #expect(v.isIntact && v.size == 305, "\(v)")
+    }
+
     @Test func commitsAreDurableBeforeTheyAreAcknowledged() async throws {
         let store = try SQLiteStore(directory: freshDirectory())
         // WAL with synchronous=FULL, read back from the connection in use.
