@@ -316,7 +316,7 @@ public enum Commands {
                 ]
                 if let signed { object["signed_tree_head"] = Data(signed.derBytes).base64EncodedString() }
                 if let old, let consistency { (object["consistency_from"], object["consistency_path"]) = (old, consistency.map { Hex.encode($0) }) }
-                let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+                let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
                 out.stdout.append(String(decoding: data ?? Data(), as: UTF8.self))
             } else {
                 out.stdout.append("entry \(index) of \(treeSize): \(entry.kind) at \(RFC3339.format(entry.at))\(entry.party.map { " with \($0)" } ?? "")")
@@ -325,10 +325,10 @@ public enum Commands {
                 out.stdout.append(
                     signed.map { "signed tree head at \($0.body.size), \(RFC3339.format($0.body.signedAt)), by \($0.body.signer)" }
                         ?? "no signed tree head at \(treeSize)")
-                out.stdout.append("inclusion proof (\(path.count) hashes, RFC 9162 §2.1.3):")
+                out.stdout.append("inclusion proof (\(path.count) \(path.count == 1 ? "hash" : "hashes"), RFC 9162 §2.1.3):")
                 for (i, h) in path.enumerated() { out.stdout.append("  \(i): \(Hex.encode(h))") }
                 if let old, let consistency {
-                    out.stdout.append("consistency proof \(old) → \(treeSize) (\(consistency.count) hashes, RFC 9162 §2.1.4):")
+                    out.stdout.append("consistency proof \(old) → \(treeSize) (\(consistency.count) \(consistency.count == 1 ? "hash" : "hashes"), RFC 9162 §2.1.4):")
                     for (i, h) in consistency.enumerated() { out.stdout.append("  \(i): \(Hex.encode(h))") }
                 }
                 out.stdout.append("verified: the path leads from the entry to the root")

@@ -1,6 +1,8 @@
 internal import Foundation
 internal import LiaisonModel
 internal import LiaisonSealing
+internal import LiaisonStore
+internal import LiaisonStoreSQLite
 
 /// `liaison demo`: replays the 2014–2019 story of the Korea–Japan–US
 /// agreements through the domain model, printing each decision with the
@@ -8,9 +10,13 @@ internal import LiaisonSealing
 public struct Demo {
     let set: ExampleSet
     let emit: (String) -> Void
+    /// Where JPN's node keeps the item it receives (default: a new
+    /// temporary directory).
+    let dataDirectory: String?
 
-    public init(examples: ExampleSet, emit: @escaping (String) -> Void) {
+    public init(examples: ExampleSet, dataDirectory: String? = nil, emit: @escaping (String) -> Void) {
         self.set = examples
+        self.dataDirectory = dataDirectory
         self.emit = emit
     }
 
@@ -37,7 +43,7 @@ public struct Demo {
     }
 
     // swiftlint:disable:next function_body_length
-    public func run() {
+    public func run() async {
         let book = set.book()
         let kj = set.agreements["gsomia-kor-jpn-2016"]!
         let tisa = set.agreements["tisa-2014"]!
@@ -192,14 +198,16 @@ public struct Demo {
                 ReclassificationPolicy.evaluate(
                     .init(item: item, by: by, newLevel: level, originatorScheme: korScheme, holdings: holders)))
         }
-        sealingStory(item: item.label, at: t2019)
+        if let (received, jpnKey) = sealingStory(item: item.label, at: t2019) {
+            await storeStory(received, signedBy: jpnKey, at: t2019)
+        }
         emit("\nEvery decision above is computed from the agreements in Examples/; try `liaison agreement status Examples/agreements/gsomia-kor-jpn-2016.yaml --statements Examples/statements/gsomia-kor-jpn-2016.yaml --at 2019-11-22T20:00:00+09:00`.")
     }
 
     /// The same hub story with real keys: KOR seals, the US forwards with
     /// KOR's signed consent, and Japan's node checks KOR's seal and consent
     /// itself against the keys its agreements pin.
-    func sealingStory(item label: SecurityLabel, at t: Date) {
+    func sealingStory(item label: SecurityLabel, at t: Date) -> (SealedItem, SigningKey)? {
         heading("Sealed and sent: KOR → USA → JPN with hybrid post-quantum signatures")
         do {
             var nodes: [Party: (signing: SigningKey, decryption: DecryptionKey)] = [:]
@@ -235,6 +243,7 @@ public struct Demo {
                 with: nodes[.kor]!.signing)
             let forwardedItem = atHub.item
             var jpn = EnvelopeOpener(me: .jpn, decryptionKey: nodes[.jpn]!.decryption, trust: trust, book: book)
+            var received: SealedItem?
             for (what, consents) in [("without KOR's consent", [Signed<ConsentBody>]()), ("with KOR's signed consent", [consent])] {
                 let batch = try nodes[.usa]!.signing.sealBatch(
                     [Outgoing(item: forwardedItem, consents: consents)], from: .usa, to: .jpn,
@@ -242,13 +251,46 @@ public struct Demo {
                 switch jpn.open(batch)[0] {
                 case .success(let v):
                     line("✔ JPN opens it \(what): KOR's seal and consent verified by JPN itself; marked \(v.marking.receiverLevel.marking)")
+                    received = v.item
                 case .failure(let e):
                     line("✘ JPN refuses it \(what): \(e.refusal.map { "\($0.article): \($0.reason)" } ?? e.reason)")
                 }
             }
             line("wire size of that one-envelope batch: \(toHub.derBytes.count) bytes (two hybrid signatures, one X-Wing encapsulation)")
+            return received.map { ($0, nodes[.jpn]!.signing) }
         } catch {
             line("the sealing story failed: \(error)")
+            return nil
+        }
+    }
+
+    /// JPN keeps what it accepted: the item in its embedded store (the
+    /// payload encrypted at rest), the receipt and a read in its ledger,
+    /// under a tree head its node signs; the receipt's inclusion proof is
+    /// checked against that head.
+    func storeStory(_ item: SealedItem, signedBy key: SigningKey, at t: Date) async {
+        heading("Kept and provable: JPN's node stores the item and records it in its ledger")
+        let dir = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("liaison-demo-\(UUID().uuidString.prefix(8))/jpn").path
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: .generate())
+            let sign: TreeHeadSigner = { size, root in try Signed(signing: TreeHead(party: .jpn, size: size, root: root, at: t), with: key) }
+            let digest = item.manifest.digest
+            let received = LedgerEntry(kind: .itemReceived, at: t, party: .usa, subjects: [digest], detail: "tisa-2014, with KOR's consent")
+            let receipt = try await store.storeItems(
+                [NewItem(item, source: .received(from: .usa, agreement: "tisa-2014"), at: t)], ledger: LedgerWrite([received], sign: sign))
+            let read = LedgerEntry(kind: .itemRead, at: t.addingTimeInterval(600), subjects: [digest], detail: "analyst cleared GOKUHI")
+            _ = try await store.append([read], sign: sign)
+            let head = try await store.latestTreeHead()!
+            let index = receipt.entries.lowerBound
+            let proof = try await store.inclusionProof(index: index, size: head.body.size)
+            let proven = MerkleHash.root(fromLeaf: received.leafHash, index: index, size: head.body.size, path: AuditPath(proof)) == head.body.root
+            let stored = try await store.item(item.manifest.itemID)
+            line("✔ stored in \(dir)/node.sqlite, payload encrypted at rest (\(stored.payload == item.payload ? "reads back intact" : "DOES NOT read back"))")
+            line("✔ ledger: entry \(index) records the receipt, entry \(index + 1) the read; tree head at \(head.body.size) signed by JPN")
+            line("\(proven ? "✔" : "✘") the receipt's inclusion proof (\(proof.count) \(proof.count == 1 ? "hash" : "hashes")) leads to that signed root \(Hex.encode(head.body.root).prefix(16))…")
+            line("try: liaison ledger verify --dir \(dir)   ·   liaison ledger proof --dir \(dir) --entry \(index)")
+        } catch {
+            line("the store story failed: \(error)")
         }
     }
 }

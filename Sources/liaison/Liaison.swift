@@ -26,14 +26,17 @@ func emit(_ output: CommandOutput) throws {
 }
 
 extension Liaison {
-    struct Demo: ParsableCommand {
+    struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Replay the Korea–Japan–US story (2014–2019) through the agreements in Examples/.")
 
         @Option(help: "The Examples folder (default: ./Examples).")
         var examples: String?
 
-        func run() throws {
+        @Option(help: "Where JPN's node keeps what it receives (default: a new temporary directory).")
+        var dir: String?
+
+        func run() async throws {
             let set: ExampleSet
             do {
                 set = try ExampleSet(directory: try ExampleSet.locate(examples))
@@ -43,7 +46,7 @@ extension Liaison {
                 out.exitCode = 1
                 return try emit(out)
             }
-            LiaisonApp.Demo(examples: set) { print($0) }.run()
+            await LiaisonApp.Demo(examples: set, dataDirectory: dir) { print($0) }.run()
         }
     }
 

@@ -158,9 +158,10 @@ struct CommandsTests {
         #expect(out.stderr.joined().contains(reason), "\(out.stderr)")
     }
 
-    @Test func theDemoTellsTheStory() throws {
+    @Test func theDemoTellsTheStory() async throws {
         var lines: [String] = []
-        Demo(examples: Fixtures.examples) { lines.append($0) }.run()
+        let dir = TempDir()
+        await Demo(examples: Fixtures.examples, dataDirectory: dir.path + "/jpn") { lines.append($0) }.run()
         let text = lines.joined(separator: "\n")
         for expected in [
             "✔ KOR → JPN under gsomia-kor-jpn-2016: permitted",
@@ -178,9 +179,15 @@ struct CommandsTests {
             "✔ USA opens it: KOR 군사II급비밀",
             "✘ JPN refuses it without KOR's consent: Art 6(a)",
             "✔ JPN opens it with KOR's signed consent: KOR's seal and consent verified by JPN itself; marked 極秘",
+            "payload encrypted at rest (reads back intact)",
+            "✔ ledger: entry 0 records the receipt, entry 1 the read; tree head at 2 signed by JPN",
+            "✔ the receipt's inclusion proof (1 hash) leads to that signed root",
         ] {
             #expect(text.contains(expected), "the demo lacks: \(expected)")
         }
+        // What the demo kept verifies with the CLI's own check.
+        let verified = await Commands.verifyLedger(dir: dir.path + "/jpn")
+        #expect(verified.exitCode == 0, "\(verified.stderr)")
     }
 }
 
