@@ -94,7 +94,11 @@ struct FieldReader {
         else { throw fail("a party is a PrintableString of three capital letters") }
         return p
     }
-    mutating func instant() throws -> Date { Instant.date(try Int64(derEncoded: &nodes)) }
+    mutating func instant() throws -> Date {
+        let ms = try Int64(derEncoded: &nodes)
+        guard Instant.range.contains(ms) else { throw fail("an instant is outside the years 1 to 9999") }
+        return Instant.date(ms)
+    }
     mutating func version() throws {
         let v = try Int(derEncoded: &nodes)
         guard v == protocolVersion else {
@@ -146,7 +150,22 @@ struct FieldReader {
 
 /// Instants on the wire: INTEGER milliseconds since the Unix epoch.
 public enum Instant {
-    public static func milliseconds(_ d: Date) -> Int64 { Int64((d.timeIntervalSince1970 * 1000).rounded()) }
+    /// The instants the protocol carries: 0001-01-01 to 9999-12-31, UTC.
+    public static let range: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+
+    /// Whether `d` is an instant the protocol can carry.
+    public static func isRepresentable(_ d: Date) -> Bool {
+        let v = (d.timeIntervalSince1970 * 1000).rounded()
+        return v.isFinite && v >= Double(range.lowerBound) && v <= Double(range.upperBound)
+    }
+
+    /// `d` in milliseconds, clamped to ``range`` (callers check
+    /// ``isRepresentable(_:)`` where input comes from outside).
+    public static func milliseconds(_ d: Date) -> Int64 {
+        let v = (d.timeIntervalSince1970 * 1000).rounded()
+        guard v.isFinite else { return v > 0 ? range.upperBound : range.lowerBound }
+        return Int64(min(max(v, Double(range.lowerBound)), Double(range.upperBound)))
+    }
     public static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
     /// `d` rounded to what the wire carries.
     public static func normalized(_ d: Date) -> Date { date(milliseconds(d)) }

@@ -206,7 +206,7 @@ extension OriginSeal {
             let whole = members.count == root.count && members.allSatisfy { items[$0].seal.root == root }
             var byIndex = [Int?](repeating: nil, count: whole ? root.count : 0)
             if whole {
-                for n in members where items[n].seal.index < root.count && byIndex[items[n].seal.index] == nil {
+                for n in members where items[n].seal.index >= 0 && items[n].seal.index < root.count && byIndex[items[n].seal.index] == nil {
                     byIndex[items[n].seal.index] = n
                 }
             }

@@ -8,6 +8,8 @@ public import LiaisonSealing
 public enum NodeRules {
     public static let maximumItemsPerBatch = 10_000
     public static let maximumPayloadBytes = 16 << 20
+    /// Payload bytes in one batch (one transaction, one statement on PostgreSQL).
+    public static let maximumBatchBytes = 256 << 20
     public static let maximumEvidenceBytes = 1 << 20
     public static let maximumTextBytes = 4096
     public static let maximumClaim = 10_000
@@ -26,6 +28,11 @@ public enum NodeRules {
         guard !s.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\n" && $0 != "\t" || $0.value == 0x7F }) else {
             throw StoreError(.invalidInput, "\(field) contains a control character")
         }
+    }
+
+    /// An instant the store (and the wire) can carry: years 1 to 9999.
+    public static func instant(_ d: Date, _ field: String) throws(StoreError) {
+        guard Instant.isRepresentable(d) else { throw StoreError(.invalidInput, "\(field) is not an instant between the years 1 and 9999") }
     }
 
     public static func digest(_ d: [UInt8], _ field: String) throws(StoreError) {
@@ -69,6 +76,7 @@ public enum NodeRules {
     static func itemShapes(_ items: [NewItem]) throws(StoreError) {
         try batch(items.count, "items")
         var ids = Set<[UInt8]>()
+        var total = 0
         for (n, item) in items.enumerated() {
             let m = item.sealed.manifest
             guard m.itemID.count == 16 else { throw StoreError(.invalidInput, "item \(n): an item id is 16 bytes, not \(m.itemID.count)") }
@@ -79,6 +87,12 @@ public enum NodeRules {
                 throw StoreError(.oversized, "item \(n): the payload is \(item.sealed.payload.count) bytes; the limit is \(maximumPayloadBytes)")
             }
             if case .received(_, let agreement) = item.source { try text(agreement, "item \(n): agreement", max: 256) }
+            try text(m.mediaType, "item \(n): media type", max: 255)
+            try instant(item.at, "item \(n): the instant")
+            total += item.sealed.payload.count
+        }
+        guard total <= maximumBatchBytes else {
+            throw StoreError(.oversized, "the batch carries \(total) bytes of payload; the limit is \(maximumBatchBytes)")
         }
     }
 
@@ -108,7 +122,9 @@ public enum NodeRules {
         }
     }
 
-    public static func claim(owner: String, limit: Int, lease: TimeInterval) throws(StoreError) {
+    public static func claim(owner: String, limit: Int, lease: TimeInterval, now: Date) throws(StoreError) {
+        try instant(now, "the claim's instant")
+        try instant(now.addingTimeInterval(max(0, min(lease, maximumLease))), "the lease's end")
         try text(owner, "the claim owner", max: 200)
         guard limit > 0, limit <= maximumClaim else { throw StoreError(.invalidInput, "a claim takes 1 to \(maximumClaim) tasks, not \(limit)") }
         guard lease > 0, lease <= maximumLease else { throw StoreError(.invalidInput, "a lease runs 0 to \(Int(maximumLease)) s, not \(lease)") }
@@ -117,7 +133,9 @@ public enum NodeRules {
     public static func outcome(_ o: OutboxOutcome) throws(StoreError) {
         switch o {
         case .delivered(let receipt): try blob(receipt, "the receipt", max: maximumEvidenceBytes)
-        case .retry(let error, _): try text(error, "the error")
+        case .retry(let error, let notBefore):
+            try text(error, "the error")
+            try instant(notBefore, "the retry instant")
         case .refused(let reason): try text(reason, "the reason")
         }
     }
@@ -128,6 +146,7 @@ public enum NodeRules {
             guard e.linkSequence > 0 else { throw StoreError(.invalidInput, "envelope \(n): link sequence numbers start at 1") }
             try digest(e.digest, "envelope \(n): digest")
             try blob(e.bytes, "envelope \(n)", max: maximumObjectSize)
+            try instant(e.at, "envelope \(n): the instant")
         }
     }
 
@@ -138,6 +157,16 @@ public enum NodeRules {
             try text(s.agreement, "statement \(n): agreement", max: 256)
             try text(s.act, "statement \(n): act", max: 64)
             try blob(s.signed, "statement \(n)", max: maximumEvidenceBytes)
+            try instant(s.at, "statement \(n): the instant")
+        }
+    }
+
+    /// A peer's log never shrinks, and two different tree heads at one size
+    /// are evidence of a fork: both are refused, the first head is kept.
+    public static func peerTreeHead(_ party: Party, old: Int, oldHead: [UInt8]?, new: Int, newHead: [UInt8]) throws(StoreError) {
+        if old > new { throw StoreError(.conflict, "\(party)'s log was at \(old) entries; a tree head of \(new) would shrink it") }
+        if old == new, let oldHead, oldHead != newHead {
+            throw StoreError(.conflict, "\(party) has shown two different tree heads at size \(new): its log has forked")
         }
     }
 
@@ -158,7 +187,11 @@ public enum NodeRules {
     public static func user(_ u: UserRecord) throws(StoreError) {
         try userName(u.name)
         try text(u.displayName, "the display name", max: 200)
-        if let c = u.clearance { try text(c.level, "the clearance level", max: 64) }
+        if let c = u.clearance {
+            try text(c.level, "the clearance level", max: 64)
+            try instant(c.expires, "the clearance's expiry")
+        }
+        try instant(u.createdAt, "the user's creation")
         guard u.categories.count <= 256 else { throw StoreError(.oversized, "\(u.categories.count) categories; the limit is 256") }
         for c in u.categories {
             try text(c, "a category", max: 200)
@@ -184,13 +217,24 @@ public enum NodeRules {
             try text(s, "a scope", max: 64)
             guard !s.contains("\n") else { throw StoreError(.invalidInput, "a scope contains a line break") }
         }
-        if let e = t.expiresAt, e <= t.createdAt { throw StoreError(.invalidInput, "the token expires before it is created") }
+        try instant(t.createdAt, "the token's creation")
+        if let e = t.expiresAt {
+            try instant(e, "the token's expiry")
+            guard Instant.milliseconds(e) > Instant.milliseconds(t.createdAt) else {
+                throw StoreError(.invalidInput, "the token expires before it is created")
+            }
+        }
     }
 
     public static func session(_ s: SessionRecord) throws(StoreError) {
         try digest(s.tokenHash, "the session token hash")
         try userName(s.user)
-        guard s.expiresAt > s.createdAt else { throw StoreError(.invalidInput, "the session expires before it is created") }
+        try instant(s.createdAt, "the session's creation")
+        try instant(s.expiresAt, "the session's expiry")
+        // Compared as stored: in milliseconds.
+        guard Instant.milliseconds(s.expiresAt) > Instant.milliseconds(s.createdAt) else {
+            throw StoreError(.invalidInput, "the session expires before it is created")
+        }
     }
 
     /// Whether a change may be recorded against a holding, and the event it

@@ -22,6 +22,9 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let corrupt = Code("corrupt")
         /// The database failed (I/O, disk full…): nothing was acknowledged.
         public static let unavailable = Code("unavailable")
+        /// The commit was sent but its outcome is unknown (the connection
+        /// was lost): the write may or may not be stored.
+        public static let indeterminate = Code("indeterminate")
     }
 
     public let code: Code

@@ -199,6 +199,7 @@ extension PostgresStore: NodeStore {
 
     public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.change(change)
+        try NodeRules.instant(at, "the instant")
         let when = Self.ms(at)
         return try await transaction(ledger) { c, logger in
             guard let r = try await Self.rows(c, "SELECT \(unescaped: Self.holdingColumns) FROM items WHERE id = \(Data(id)) FOR UPDATE", logger).first else {
@@ -252,6 +253,7 @@ extension PostgresStore: NodeStore {
 
     public func enqueueOutbox(_ requests: [OutboxRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [OutboxTask] {
         try NodeRules.outbox(requests)
+        try NodeRules.instant(at, "the instant")
         let when = Self.ms(at)
         return try await transaction(ledger) { c, logger in
             var tasks: [OutboxTask] = []
@@ -287,7 +289,7 @@ extension PostgresStore: NodeStore {
     }
 
     public func claimOutbox(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [OutboxTask] {
-        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await transaction(.none) { c, logger in
             // SKIP LOCKED: a replica passes over the rows another is claiming.
@@ -379,7 +381,7 @@ extension PostgresStore: NodeStore {
     }
 
     public func claimInbox(owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [InboxTask] {
-        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await transaction(.none) { c, logger in
             try await Self.rows(
@@ -452,7 +454,8 @@ extension PostgresStore: NodeStore {
     }
 
     public func statements(agreement: String) async throws(StoreError) -> [StoredStatement] {
-        try await read { c, logger in
+        try NodeRules.text(agreement, "the agreement", max: 256)
+        return try await read { c, logger in
             try await Self.rows(
                 c, "SELECT digest, agreement, party, act, at, signed FROM statements WHERE agreement = \(agreement) ORDER BY at, digest", logger
             ).map { r in
@@ -503,12 +506,14 @@ extension PostgresStore: NodeStore {
     public func recordPeerTreeHead(_ party: Party, size: Int, signed: [UInt8], at: Date) async throws(StoreError) {
         guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
         try NodeRules.blob(signed, "the tree head", max: NodeRules.maximumEvidenceBytes)
+        try NodeRules.instant(at, "the instant")
         _ = try await transaction(.none) { c, logger in
-            guard let r = try await Self.rows(c, "SELECT tree_size FROM peers WHERE party = \(party.code) FOR UPDATE", logger).first else {
+            guard let r = try await Self.rows(c, "SELECT tree_size, tree_head FROM peers WHERE party = \(party.code) FOR UPDATE", logger).first else {
                 throw StoreError(.notFound, "no peer \(party)")
             }
-            if let old = try r["tree_size"].decode(Int64?.self), old > size {
-                throw StoreError(.conflict, "\(party)'s log was at \(old) entries; a tree head of \(size) would shrink it")
+            if let old = try r["tree_size"].decode(Int64?.self) {
+                try NodeRules.peerTreeHead(
+                    party, old: Int(old), oldHead: try r["tree_head"].decode(Data?.self).map { Array($0) }, new: size, newHead: signed)
             }
             try await Self.execute(
                 c, "UPDATE peers SET tree_size = \(Int64(size)), tree_head = \(Data(signed)), tree_at = \(Self.ms(at)) WHERE party = \(party.code)", logger)
@@ -570,6 +575,7 @@ extension PostgresStore: NodeStore {
     }
 
     public func user(_ name: String) async throws(StoreError) -> UserRecord {
+        try NodeRules.userName(name)
         let u = try await read { c, logger in
             try await Self.rows(c, "SELECT \(unescaped: Self.userColumns) FROM users u WHERE u.name = \(name)", logger).first.map(Self.user)
         }
@@ -599,6 +605,8 @@ extension PostgresStore: NodeStore {
     }
 
     public func session(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (SessionRecord, UserRecord) {
+        try NodeRules.digest(tokenHash, "the session token hash")
+        try NodeRules.instant(now, "the instant")
         let found = try await read { c, logger -> (SessionRecord, UserRecord)? in
             guard
                 let r = try await Self.rows(
@@ -622,6 +630,7 @@ extension PostgresStore: NodeStore {
     }
 
     public func revokeSession(tokenHash: [UInt8]) async throws(StoreError) {
+        try NodeRules.digest(tokenHash, "the session token hash")
         _ = try await transaction(.none) { c, logger in
             guard try await !Self.rows(c, "UPDATE sessions SET revoked = TRUE WHERE token_hash = \(Data(tokenHash)) RETURNING 1 AS one", logger).isEmpty else {
                 throw StoreError(.notFound, "no session for this token")
@@ -661,6 +670,8 @@ extension PostgresStore: NodeStore {
     }
 
     public func apiToken(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (APITokenRecord, UserRecord) {
+        try NodeRules.digest(tokenHash, "the token hash")
+        try NodeRules.instant(now, "the instant")
         let found = try await read { c, logger -> (APITokenRecord, UserRecord)? in
             guard
                 let r = try await Self.rows(
@@ -678,6 +689,7 @@ extension PostgresStore: NodeStore {
     }
 
     public func revokeAPIToken(id: String) async throws(StoreError) {
+        try NodeRules.token(id: id)
         _ = try await transaction(.none) { c, logger in
             guard try await !Self.rows(c, "UPDATE api_tokens SET revoked = TRUE WHERE id = \(id) RETURNING 1 AS one", logger).isEmpty else {
                 throw StoreError(.notFound, "no API token \(id)")
@@ -686,7 +698,8 @@ extension PostgresStore: NodeStore {
     }
 
     public func apiTokens(user: String) async throws(StoreError) -> [APITokenRecord] {
-        try await read { c, logger in
+        try NodeRules.userName(user)
+        return try await read { c, logger in
             try await Self.rows(c, "SELECT \(unescaped: Self.tokenColumns) FROM api_tokens t WHERE t.user_name = \(user) ORDER BY t.created_at, t.id", logger)
                 .map(Self.apiToken)
         }

@@ -78,13 +78,34 @@ public final class PostgresStore: LedgerStore, Sendable {
         } catch let e as StoreError {
             throw e
         } catch let e as PostgresTransactionError {
+            if let commit = e.commitError {
+                // The COMMIT was sent but its answer was lost: the server may
+                // have committed. Not "nothing was written" — a blind retry
+                // could record the act twice.
+                throw StoreError(.indeterminate, "PostgreSQL: the commit's outcome is unknown (\(String(reflecting: commit))); check before retrying")
+            }
             // The transaction was rolled back; report what made it fail.
             if let inner = e.closureError as? StoreError { throw inner }
+            if let inner = e.closureError as? PSQLError { throw Self.storeError(inner) }
             throw StoreError(.unavailable, "PostgreSQL: \(e.closureError.map { "\($0)" } ?? String(reflecting: e)); nothing was written")
         } catch let e as PSQLError {
-            throw StoreError(.unavailable, "PostgreSQL: \(String(reflecting: e)); nothing was written")
+            throw Self.storeError(e)
         } catch {
             throw StoreError(.unavailable, "PostgreSQL: \(error)")
+        }
+    }
+
+    /// The server's refusal by SQLSTATE class: a broken rule of the schema
+    /// (23: the input), a conflict with another transaction (40: retry),
+    /// anything else unavailable. Nothing was written in any case.
+    static func storeError(_ e: PSQLError) -> StoreError {
+        let state = e.serverInfo?[.sqlState] ?? ""
+        let message = e.serverInfo?[.message] ?? String(reflecting: e)
+        switch state.prefix(2) {
+        case "23": return StoreError(.invalidInput, "PostgreSQL refused it (\(state)): \(message); nothing was written")
+        case "22": return StoreError(.invalidInput, "PostgreSQL refused a value (\(state)): \(message); nothing was written")
+        case "40": return StoreError(.conflict, "PostgreSQL: \(message) (\(state)); nothing was written, the operation can be retried")
+        default: return StoreError(.unavailable, "PostgreSQL: \(message) (\(state.isEmpty ? "no SQLSTATE" : state)); nothing was written")
         }
     }
 

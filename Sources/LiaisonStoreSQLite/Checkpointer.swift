@@ -75,8 +75,15 @@ final class Checkpointer: @unchecked Sendable {
         }
     }
 
-    /// Waits for no checkpoint to be running (before the store closes).
-    func drain() {
-        while lock.withLock({ running }) { usleep(1000) }
+    var isRunning: Bool { lock.withLock { running } }
+
+    /// Waits, without holding a thread, for no checkpoint to be running.
+    func drain() async {
+        while isRunning { try? await Task.sleep(for: .milliseconds(1)) }
+    }
+
+    /// Waits for no checkpoint to be running (when the store closes).
+    func waitUntilIdle() {
+        while isRunning { usleep(1000) }
     }
 }

@@ -182,6 +182,7 @@ extension SQLiteStore: NodeStore {
 
     public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.change(change)
+        try NodeRules.instant(at, "the instant")
         let encoded = try Self.encodeLedger(ledger)
         let when = Self.ms(at)
         return try await write { db in
@@ -234,6 +235,7 @@ extension SQLiteStore: NodeStore {
 
     public func enqueueOutbox(_ requests: [OutboxRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [OutboxTask] {
         try NodeRules.outbox(requests)
+        try NodeRules.instant(at, "the instant")
         let encoded = try Self.encodeLedger(ledger)
         let when = Self.ms(at)
         return try await write { db in
@@ -266,7 +268,7 @@ extension SQLiteStore: NodeStore {
     }
 
     public func claimOutbox(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [OutboxTask] {
-        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await write { db in
             try Row.fetchAll(
@@ -351,7 +353,7 @@ extension SQLiteStore: NodeStore {
     }
 
     public func claimInbox(owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [InboxTask] {
-        try NodeRules.claim(owner: owner, limit: limit, lease: lease)
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await write { db in
             try Row.fetchAll(
@@ -420,7 +422,8 @@ extension SQLiteStore: NodeStore {
     }
 
     public func statements(agreement: String) async throws(StoreError) -> [StoredStatement] {
-        try await run { db in
+        try NodeRules.text(agreement, "the agreement", max: 256)
+        return try await run { db in
             try Row.fetchAll(db, sql: "SELECT digest, agreement, party, act, at, signed FROM statements WHERE agreement = ? ORDER BY at, digest", arguments: [agreement])
                 .map { row in
                     StoredStatement(
@@ -463,12 +466,13 @@ extension SQLiteStore: NodeStore {
     public func recordPeerTreeHead(_ party: Party, size: Int, signed: [UInt8], at: Date) async throws(StoreError) {
         guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
         try NodeRules.blob(signed, "the tree head", max: NodeRules.maximumEvidenceBytes)
+        try NodeRules.instant(at, "the instant")
         try await write { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT tree_size FROM peers WHERE party = ?", arguments: [party.code]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT tree_size, tree_head FROM peers WHERE party = ?", arguments: [party.code]) else {
                 throw StoreError(.notFound, "no peer \(party)")
             }
-            if let old = row["tree_size"] as Int?, old > size {
-                throw StoreError(.conflict, "\(party)'s log was at \(old) entries; a tree head of \(size) would shrink it")
+            if let old = row["tree_size"] as Int? {
+                try NodeRules.peerTreeHead(party, old: old, oldHead: (row["tree_head"] as Data?).map { Array($0) }, new: size, newHead: signed)
             }
             try db.execute(
                 sql: "UPDATE peers SET tree_size = ?, tree_head = ?, tree_at = ? WHERE party = ?", arguments: [size, Data(signed), Self.ms(at), party.code])
@@ -531,6 +535,7 @@ extension SQLiteStore: NodeStore {
     }
 
     public func user(_ name: String) async throws(StoreError) -> UserRecord {
+        try NodeRules.userName(name)
         let u = try await run { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(Self.user) }
         guard let u else { throw StoreError(.notFound, "no user \(name)") }
         return u
@@ -557,6 +562,8 @@ extension SQLiteStore: NodeStore {
     }
 
     public func session(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (SessionRecord, UserRecord) {
+        try NodeRules.digest(tokenHash, "the session token hash")
+        try NodeRules.instant(now, "the instant")
         let found = try await run { db -> (SessionRecord, UserRecord)? in
             guard
                 let row = try Row.fetchOne(
@@ -578,6 +585,7 @@ extension SQLiteStore: NodeStore {
     }
 
     public func revokeSession(tokenHash: [UInt8]) async throws(StoreError) {
+        try NodeRules.digest(tokenHash, "the session token hash")
         try await write { db in
             try db.execute(sql: "UPDATE sessions SET revoked = 1 WHERE token_hash = ?", arguments: [Data(tokenHash)])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "no session for this token") }
@@ -614,6 +622,8 @@ extension SQLiteStore: NodeStore {
     }
 
     public func apiToken(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (APITokenRecord, UserRecord) {
+        try NodeRules.digest(tokenHash, "the token hash")
+        try NodeRules.instant(now, "the instant")
         let found = try await run { db -> (APITokenRecord, UserRecord)? in
             guard
                 let row = try Row.fetchOne(
@@ -630,6 +640,7 @@ extension SQLiteStore: NodeStore {
     }
 
     public func revokeAPIToken(id: String) async throws(StoreError) {
+        try NodeRules.token(id: id)
         try await write { db in
             try db.execute(sql: "UPDATE api_tokens SET revoked = 1 WHERE id = ?", arguments: [id])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "no API token \(id)") }
@@ -637,7 +648,8 @@ extension SQLiteStore: NodeStore {
     }
 
     public func apiTokens(user: String) async throws(StoreError) -> [APITokenRecord] {
-        try await run { db in
+        try NodeRules.userName(user)
+        return try await run { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.tokenColumns) FROM api_tokens t WHERE t.user_name = ? ORDER BY t.created_at, t.id", arguments: [user])
                 .map(Self.apiToken)
         }

@@ -57,24 +57,28 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
         }
         config.maximumReaderCount = 4
         do {
-            pool = try DatabasePool(path: directory + "/node.sqlite", configuration: config)
-            group = GroupCommit(queue: pool)
+            // Everything that can fail runs before the last property is set:
+            // a throw after that would run deinit, which closes the lock too.
+            let pool = try DatabasePool(path: directory + "/node.sqlite", configuration: config)
             try Self.migrator.migrate(pool)
-            checkpointer = try Checkpointer(path: directory + "/node.sqlite")
-            let (journal, synchronous) = try pool.writeWithoutTransaction { [checkpointer] db in
+            let checkpointer = try Checkpointer(path: directory + "/node.sqlite")
+            let (journal, synchronous) = try pool.writeWithoutTransaction { db in
                 // GRDB sets synchronous=NORMAL on the writer after
                 // prepareDatabase; set FULL here, then read it back.
                 try db.execute(sql: "PRAGMA synchronous = FULL")
                 // 64 MiB of page cache for the writer: batch inserts touch the
                 // indexes of the whole table.
                 try db.execute(sql: "PRAGMA cache_size = -65536")
-                checkpointer.install(on: db)
                 return (try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "", try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1)
             }
             // Read back: a commit must be durable before it is acknowledged.
             guard journal == "wal", synchronous == 2 else {
                 throw StoreError(.durability, "SQLite runs with journal_mode=\(journal), synchronous=\(synchronous); WAL and FULL (2) are required")
             }
+            pool.writeWithoutTransaction { db in checkpointer.install(on: db) }
+            self.pool = pool
+            self.group = GroupCommit(queue: pool)
+            self.checkpointer = checkpointer
         } catch let e as StoreError {
             close(fd)
             throw e
@@ -86,7 +90,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 
     deinit {
         pool.writeWithoutTransaction { db in _ = sqlite3_wal_hook(db.sqliteConnection, nil, nil) }
-        checkpointer.drain()
+        checkpointer.waitUntilIdle()
         close(lockDescriptor)
     }
 
@@ -134,7 +138,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 
     /// SQLite's own integrity check ("ok" when sound).
     public func integrityCheck() async throws(StoreError) -> String {
-        try await run { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+        try await scan { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
     }
 
     /// Copies every committed page from the WAL into the database file and
@@ -142,9 +146,17 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     /// checkpointer does bit by bit, at once — before a backup, or to
     /// measure reads in a steady state.
     public func checkpoint() async throws(StoreError) {
-        checkpointer.drain()
-        do { _ = try onWriter { db in try db.checkpoint(.truncate) } } catch {
-            throw StoreError(.unavailable, "SQLite checkpoint: \(error)")
+        // A reader or the background checkpointer may hold the WAL a moment.
+        for attempt in 1...100 {
+            await checkpointer.drain()
+            do {
+                _ = try await pool.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+                return
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY && attempt < 100 {
+                try? await Task.sleep(for: .milliseconds(10))
+            } catch {
+                throw StoreError(.unavailable, "SQLite checkpoint: \(error)")
+            }
         }
     }
 
@@ -165,6 +177,18 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try readNow(body)
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError(.unavailable, "SQLite: \(error)")
+        }
+    }
+
+    /// Runs a long read (a scan of the whole ledger, an integrity check) on
+    /// a reader off the calling thread, which it would hold too long.
+    func scan<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try await pool.read(body)
         } catch let e as StoreError {
             throw e
         } catch {
@@ -379,7 +403,7 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     }
 
     public func verify(trust: TrustStore?) async throws(StoreError) -> LedgerVerification {
-        try await run { db in
+        try await scan { db in
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
             let heads = try Row.fetchAll(db, sql: "SELECT size, signed FROM tree_heads ORDER BY size").map { row in
                 (size: row["size"] as Int, signed: Array(row["signed"] as Data))

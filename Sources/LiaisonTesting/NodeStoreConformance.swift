@@ -138,6 +138,13 @@ public enum NodeStoreConformance {
         misSealed.sealed.seal = fresh[1].sealed.seal
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.storeItems([misSealed], ledger: .none) }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.storeItems([], ledger: .none) }
+        // An instant no store or wire can carry.
+        var farFuture = fresh[0]
+        farFuture.at = Date(timeIntervalSince1970: 1e17)
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.storeItems([farFuture], ledger: .none) }
+        var nan = fresh[0]
+        nan.at = Date(timeIntervalSince1970: .nan)
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.storeItems([nan], ledger: .none) }
         let big = sealedItems(1, size: NodeRules.maximumPayloadBytes + 1, tag: "big").map { NewItem($0, source: .originated, at: t0) }
         await #expect(throws: StoreError(.oversized, "")) { _ = try await store.storeItems(big, ledger: .none) }
         // A signer that fails aborts the items with the ledger entries.
@@ -245,6 +252,9 @@ public enum NodeStoreConformance {
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.outboxTask(999) }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.claimOutbox(peer: .jpn, owner: "", limit: 5, now: t0, lease: 30) }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.claimOutbox(peer: .jpn, owner: "x", limit: 0, now: t0, lease: 30) }
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.claimOutbox(peer: .jpn, owner: "x", limit: 1, now: Date(timeIntervalSince1970: -1e15), lease: 30)
+        }
         // A destroyed item cannot be queued.
         let extra = newItems(1, tag: "extra")
         _ = try await store.storeItems(extra, ledger: .none)
@@ -345,6 +355,12 @@ public enum NodeStoreConformance {
         try await store.recordPeerTreeHead(.jpn, size: 10, signed: [1], at: t0)
         try await store.recordPeerTreeHead(.jpn, size: 12, signed: [2], at: t0)
         await #expect(throws: StoreError(.conflict, "")) { try await store.recordPeerTreeHead(.jpn, size: 11, signed: [3], at: t0) }
+        // Another head at the same size: a fork. The same head again is fine.
+        await #expect(throws: StoreError(.conflict, "")) { try await store.recordPeerTreeHead(.jpn, size: 12, signed: [4], at: t0) }
+        try await store.recordPeerTreeHead(.jpn, size: 12, signed: [2], at: t0)
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            try await store.recordPeerTreeHead(.jpn, size: 13, signed: [5], at: Date(timeIntervalSince1970: 1e15))
+        }
         #expect(try await store.peer(.jpn).treeSize == 12)
         #expect(try await store.peer(.jpn).treeHead == [2])
         await #expect(throws: StoreError(.notFound, "")) { try await store.recordPeerTreeHead(.usa, size: 1, signed: [1], at: t0) }
@@ -383,6 +399,10 @@ public enum NodeStoreConformance {
         ghost.name = "ghost"
         await #expect(throws: StoreError(.notFound, "")) { try await store.updateUser(ghost) }
         #expect(try await store.users().map(\.name) == ["kim.analyst"])
+        // Lookups with malformed keys are refused as such (a NUL would reach PostgreSQL).
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.user("kim\u{0}") }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.statements(agreement: "tisa\u{0}") }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.session(tokenHash: [1, 2], now: t0) }
 
         let token = MerkleHash.leaf(Array("session-secret".utf8))
         try await store.createSession(SessionRecord(tokenHash: token, user: "kim.analyst", createdAt: t0, expiresAt: t0.addingTimeInterval(3600)))
