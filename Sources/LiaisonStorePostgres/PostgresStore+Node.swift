@@ -42,14 +42,17 @@ extension PostgresStore: NodeStore {
     /// Runs `body` in one transaction; when it records ledger entries, the
     /// sequencer lock is taken first (before any row lock) and the entries
     /// are appended after `body`, in the same transaction.
+    /// `sequenced` takes the lock even without ledger entries: item inserts
+    /// do, so that holdings' sequence numbers are committed in their order
+    /// and a reader paging by sequence never skips one committed later.
     func transaction<T: Sendable>(
-        _ ledger: LedgerWrite, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
+        _ ledger: LedgerWrite, sequenced: Bool = false, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws(StoreError) -> (T, LedgerReceipt) {
         let encoded = try Self.encodeLedger(ledger)
         let logger = self.logger
         return try await wrap {
             try await self.client.withTransaction(logger: logger) { c in
-                if !encoded.isEmpty { try await Self.lockSequencer(c, logger) }
+                if sequenced || !encoded.isEmpty { try await Self.lockSequencer(c, logger) }
                 let value = try await body(c, logger)
                 let range = try await Self.appendLedger(c, encoded, sign: ledger.sign, logger)
                 return (value, LedgerReceipt(entries: range))
@@ -145,7 +148,7 @@ extension PostgresStore: NodeStore {
     public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.items(items)
         let rows = ItemRows(items, key: try requireKey())
-        return try await transaction(ledger) { c, logger in try await Self.insertItems(c, rows, logger) }.1
+        return try await transaction(ledger, sequenced: true) { c, logger in try await Self.insertItems(c, rows, logger) }.1
     }
 
     static let holdingColumns =
@@ -404,7 +407,7 @@ extension PostgresStore: NodeStore {
             items = ItemRows([item], key: try requireKey())
         case .refused(let reason): try NodeRules.text(reason, "the reason")
         }
-        return try await transaction(ledger) { [items] c, logger in
+        return try await transaction(ledger, sequenced: items != nil) { [items] c, logger in
             guard let r = try await Self.rows(c, "SELECT state, owner FROM inbox WHERE id = \(id) FOR UPDATE", logger).first else {
                 throw StoreError(.notFound, "no inbox envelope \(id)")
             }

@@ -9,10 +9,13 @@ internal import GRDBSQLite
 /// that. The statement stays GRDB's: prepared and cached by GRDB, used only
 /// inside GRDB's transaction on its queue, reset after each use.
 struct RawStatement {
+    /// Kept so that GRDB cannot finalize the statement while it is in use.
+    let statement: Statement
     let handle: OpaquePointer
     let connection: OpaquePointer
 
     init(_ statement: Statement, _ db: Database) {
+        self.statement = statement
         handle = statement.sqliteStatement
         connection = db.sqliteConnection!
         sqlite3_reset(handle)
