@@ -80,6 +80,21 @@ public struct StoreBench: Sendable {
         return Row(name: name, unit: unit, median: CryptoBench.median(rates), runs: rates)
     }
 
+    /// Measures `body` once per run, each run on a fresh, empty store made
+    /// before the timing starts.
+    func measureOnFreshStores(
+        _ name: String, unit: String, ops: Int, _ backend: Backend, _ body: (any NodeStore) async throws -> Void
+    ) async throws -> Row {
+        var stores: [any NodeStore] = []
+        for _ in 0..<runs { stores.append(try await backend.make()) }
+        var run = 0
+        return try await measure(name, unit: unit, ops: ops) {
+            let store = stores[run]
+            run += 1
+            try await body(store)
+        }
+    }
+
     /// A back end under test: how to make a fresh, empty store.
     struct Backend {
         var name: String
@@ -124,12 +139,7 @@ public struct StoreBench: Sendable {
             for (batch, total) in perBatchSize.sorted(by: { $0.key < $1.key }) {
                 let name = "\(backend.name): store items, batches of \(batch) (1 KiB, label, seal, ledger entry; durable)"
                 guard wanted(name) else { continue }
-                var stores: [any NodeStore] = []
-                for _ in 0..<runs { stores.append(try await backend.make()) }
-                var run = 0
-                let row = try await measure(name, unit: "items/s", ops: total) {
-                    let store = stores[run]
-                    run += 1
+                let row = try await measureOnFreshStores(name, unit: "items/s", ops: total, backend) { store in
                     var i = 0
                     while i < total {
                         let slice = Array(pool[i..<min(i + batch, total)])
@@ -139,20 +149,14 @@ public struct StoreBench: Sendable {
                     }
                 }
                 report(row)
-                stores.removeAll()
             }
             // Batches of 1000 from two writers at once: one prepares (checks,
             // encrypts) while the other's batch commits.
             let pairName = "\(backend.name): store items, batches of 1000, 2 concurrent writers (durable)"
             if wanted(pairName) {
                 let total = perBatchSize[1000]!
-                var stores: [any NodeStore] = []
-                for _ in 0..<runs { stores.append(try await backend.make()) }
-                var run = 0
                 report(
-                    try await measure(pairName, unit: "items/s", ops: total) {
-                        let store = stores[run]
-                        run += 1
+                    try await measureOnFreshStores(pairName, unit: "items/s", ops: total, backend) { store in
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             for writer in 0..<2 {
                                 group.addTask {
@@ -171,13 +175,8 @@ public struct StoreBench: Sendable {
             let concurrentName = "\(backend.name): store items, 1 per write, 64 concurrent writers (durable)"
             if wanted(concurrentName) {
                 let total = n(5_000)
-                var stores: [any NodeStore] = []
-                for _ in 0..<runs { stores.append(try await backend.make()) }
-                var run = 0
                 report(
-                    try await measure(concurrentName, unit: "items/s", ops: total) {
-                        let store = stores[run]
-                        run += 1
+                    try await measureOnFreshStores(concurrentName, unit: "items/s", ops: total, backend) { store in
                         try await withThrowingTaskGroup(of: Void.self) { group in
                             for writer in 0..<64 {
                                 group.addTask {
@@ -197,13 +196,8 @@ public struct StoreBench: Sendable {
             if wanted(appendName) {
                 let total = n(backend.name == "sqlite" ? 400_000 : 100_000)
                 let entries = Self.entries(total)
-                var stores: [any NodeStore] = []
-                for _ in 0..<runs { stores.append(try await backend.make()) }
-                var run = 0
                 report(
-                    try await measure(appendName, unit: "leaves/s", ops: total) {
-                        let store = stores[run]
-                        run += 1
+                    try await measureOnFreshStores(appendName, unit: "leaves/s", ops: total, backend) { store in
                         for start in stride(from: 0, to: total, by: 1000) {
                             _ = try await store.append(Array(entries[start..<min(start + 1000, total)]), sign: Self.sign)
                         }

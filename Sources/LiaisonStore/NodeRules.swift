@@ -15,6 +15,14 @@ public enum NodeRules {
     public static let maximumClaim = 10_000
     public static let maximumLease: TimeInterval = 86_400
 
+    /// The node's storage key, which items need to be stored or read.
+    public static func storageKey(_ key: StorageKey?) throws(StoreError) -> StorageKey {
+        guard let key else {
+            throw StoreError(.invalidInput, "the store was opened without the node's storage key: items cannot be stored or read")
+        }
+        return key
+    }
+
     static func batch(_ count: Int, _ what: String) throws(StoreError) {
         guard count > 0 else { throw StoreError(.invalidInput, "a batch of \(what) carries at least one") }
         guard count <= maximumItemsPerBatch else {

@@ -105,6 +105,11 @@ public struct LedgerWrite: Sendable {
     }
     /// An operation that records nothing (reads of the queue, a retry).
     public static let none = LedgerWrite([], sign: nil)
+
+    /// The entries' encodings (none for ``none``), refused as every back end refuses them.
+    public func encoded() throws(StoreError) -> [[UInt8]] {
+        entries.isEmpty ? [] : try StoreLimits.encode(entries)
+    }
 }
 
 /// Where an operation's ledger entries landed.

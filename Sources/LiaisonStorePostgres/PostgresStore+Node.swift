@@ -35,10 +35,6 @@ extension PostgresStore: NodeStore {
     static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
     static func date(_ ms: Int64) -> Date { Instant.date(ms) }
 
-    static func encodeLedger(_ w: LedgerWrite) throws(StoreError) -> [[UInt8]] {
-        w.entries.isEmpty ? [] : try StoreLimits.encode(w.entries)
-    }
-
     /// Runs `body` in one transaction; when it records ledger entries, the
     /// sequencer lock is taken first (before any row lock) and the entries
     /// are appended after `body`, in the same transaction.
@@ -48,7 +44,7 @@ extension PostgresStore: NodeStore {
     func transaction<T: Sendable>(
         _ ledger: LedgerWrite, sequenced: Bool = false, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws(StoreError) -> (T, LedgerReceipt) {
-        let encoded = try Self.encodeLedger(ledger)
+        let encoded = try ledger.encoded()
         let logger = self.logger
         return try await wrap {
             try await self.client.withTransaction(logger: logger) { c in
@@ -67,13 +63,6 @@ extension PostgresStore: NodeStore {
 
     static func sqlState(_ error: any Error) -> String? {
         (error as? PSQLError)?.serverInfo?[.sqlState]
-    }
-
-    func requireKey() throws(StoreError) -> StorageKey {
-        guard let storageKey else {
-            throw StoreError(.invalidInput, "the store was opened without the node's storage key: items cannot be stored or read")
-        }
-        return storageKey
     }
 
     // MARK: Items and holdings
@@ -147,7 +136,7 @@ extension PostgresStore: NodeStore {
 
     public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.items(items)
-        let rows = ItemRows(items, key: try requireKey())
+        let rows = ItemRows(items, key: try NodeRules.storageKey(storageKey))
         return try await transaction(ledger, sequenced: true) { c, logger in try await Self.insertItems(c, rows, logger) }.1
     }
 
@@ -169,7 +158,7 @@ extension PostgresStore: NodeStore {
     }
 
     public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
-        let key = try requireKey()
+        let key = try NodeRules.storageKey(storageKey)
         let found = try await read { c, logger -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data, Data?)? in
             guard
                 let r = try await Self.rows(
@@ -404,7 +393,7 @@ extension PostgresStore: NodeStore {
         switch outcome {
         case .accepted(let item):
             try NodeRules.items([item])
-            items = ItemRows([item], key: try requireKey())
+            items = ItemRows([item], key: try NodeRules.storageKey(storageKey))
         case .refused(let reason): try NodeRules.text(reason, "the reason")
         }
         return try await transaction(ledger, sequenced: items != nil) { [items] c, logger in

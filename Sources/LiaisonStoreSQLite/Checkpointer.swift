@@ -25,6 +25,7 @@ final class Checkpointer: @unchecked Sendable {
 
     init(path: String) throws {
         var config = Configuration()
+        config.busyMode = .timeout(10)
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }

@@ -11,13 +11,6 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    func requireKey() throws(StoreError) -> StorageKey {
-        guard let storageKey else {
-            throw StoreError(.invalidInput, "the store was opened without the node's storage key: items cannot be stored or read")
-        }
-        return storageKey
-    }
-
     static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
     static func date(_ ms: Int64) -> Date { Instant.date(ms) }
 
@@ -26,7 +19,7 @@ extension SQLiteStore: NodeStore {
     }
 
     static func encodeLedger(_ w: LedgerWrite) throws(StoreError) -> LedgerBatch {
-        w.entries.isEmpty ? .empty : LedgerBatch(try StoreLimits.encode(w.entries))
+        LedgerBatch(try w.encoded())
     }
 
     // MARK: Items and holdings
@@ -119,7 +112,7 @@ extension SQLiteStore: NodeStore {
     }
 
     public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
-        let key = try requireKey()
+        let key = try NodeRules.storageKey(storageKey)
         let encoded = try Self.encodeLedger(ledger)
         let rows: ItemRows
         if items.count >= 64 {
@@ -153,7 +146,7 @@ extension SQLiteStore: NodeStore {
     }
 
     public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
-        let key = try requireKey()
+        let key = try NodeRules.storageKey(storageKey)
         let found = try await run { db -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data, Data?)? in
             guard
                 let row = try Row.fetchOne(
@@ -372,7 +365,7 @@ extension SQLiteStore: NodeStore {
         switch outcome {
         case .accepted(let item):
             try NodeRules.items([item])
-            row = ItemRows([item], key: try requireKey())
+            row = ItemRows([item], key: try NodeRules.storageKey(storageKey))
         case .refused(let reason): try NodeRules.text(reason, "the reason")
         }
         let encoded = try Self.encodeLedger(ledger)

@@ -170,6 +170,29 @@ extension Liaison {
         static let configuration = CommandConfiguration(
             abstract: "Measure throughput (build with -c release).", subcommands: [Crypto.self, Store.self])
 
+        static func warnIfDebug(_ bench: String) {
+            #if DEBUG
+                FileHandle.standardError.write(Data("note: this is a debug build; run `swift run -c release liaison bench \(bench)` for real figures\n".utf8))
+            #endif
+        }
+
+        /// Prints a row as a JSON line, or as a table line: a rate, or for
+        /// proofs the latency.
+        static func printer(json: Bool, nameWidth: Int, rateWidth: Int) -> (CryptoBench.Row) -> Void {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return { row in
+                let name = row.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+                if json {
+                    Swift.print(String(decoding: try! encoder.encode(row), as: UTF8.self))
+                } else if row.unit == "proofs/s" {
+                    Swift.print("\(name) \(String(format: "%8.1f", 1e6 / row.median)) µs per proof")
+                } else {
+                    Swift.print("\(name) \(String(format: "%\(rateWidth).0f", row.median)) \(row.unit)")
+                }
+            }
+        }
+
         struct Store: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Durable items/s in batches of 1, 100 and 1000 on SQLite and PostgreSQL, ledger appends/s, proof latency at 1M leaves.",
@@ -197,22 +220,10 @@ extension Liaison {
             var dir: String?
 
             func run() async throws {
-                #if DEBUG
-                    FileHandle.standardError.write(Data("note: this is a debug build; run `swift run -c release liaison bench store` for real figures\n".utf8))
-                #endif
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
+                Bench.warnIfDebug("store")
+                let print = Bench.printer(json: json, nameWidth: 84, rateWidth: 10)
                 try await StoreBench(runs: runs, scale: scale, filter: only, postgresURL: postgres, directory: dir).run(
-                    report: { row in
-                        if json {
-                            print(String(decoding: try! encoder.encode(row), as: UTF8.self))
-                        } else if row.unit == "proofs/s" {
-                            print("\(row.name.padding(toLength: 84, withPad: " ", startingAt: 0)) \(String(format: "%8.1f", 1e6 / row.median)) µs per proof")
-                        } else {
-                            print("\(row.name.padding(toLength: 84, withPad: " ", startingAt: 0)) \(String(format: "%10.0f", row.median)) \(row.unit)")
-                        }
-                    },
-                    note: { FileHandle.standardError.write(Data("note: \($0)\n".utf8)) })
+                    report: print, note: { FileHandle.standardError.write(Data("note: \($0)\n".utf8)) })
             }
         }
 
@@ -233,19 +244,10 @@ extension Liaison {
             var only: String?
 
             func run() throws {
-                #if DEBUG
-                    FileHandle.standardError.write(Data("note: this is a debug build; run `swift run -c release liaison bench crypto` for real figures\n".utf8))
-                #endif
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
+                Bench.warnIfDebug("crypto")
+                let print = Bench.printer(json: json, nameWidth: 76, rateWidth: 12)
                 try CryptoBench(runs: runs, scale: scale, filter: only).run { row in
-                    guard let row else { return }
-                    if json {
-                        print(String(decoding: try! encoder.encode(row), as: UTF8.self))
-                    } else {
-                        let rate = String(format: "%12.0f", row.median)
-                        print("\(row.name.padding(toLength: 76, withPad: " ", startingAt: 0)) \(rate) \(row.unit)")
-                    }
+                    if let row { print(row) }
                 }
             }
         }

@@ -1,0 +1,274 @@
+internal import Foundation
+internal import GRDB
+internal import LiaisonLedger
+public import LiaisonSealing
+public import LiaisonStore
+
+/// The ledger of the SQLite store: appends (hashes computed in memory,
+/// rows inserted in bulk, the tree head signed meanwhile), roots, proofs
+/// and the fsck, over `ledger_entries` and `ledger_hashes`.
+extension SQLiteStore {
+
+    public func append(_ entries: [LedgerEntry], sign: TreeHeadSigner?) async throws(StoreError) -> Range<Int> {
+        let batch = try await LedgerBatch.concurrently(entries)
+        return try await write { db in try Self.appendLedger(db, batch, sign: sign) }
+    }
+
+    /// Encoded entries and their leaf hashes, computed before the write
+    /// transaction (they do not depend on the entries' positions).
+    struct LedgerBatch: Sendable {
+        var entries: [[UInt8]]
+        var leaves: [[UInt8]]
+        init(_ entries: [[UInt8]]) {
+            self.entries = entries
+            leaves = entries.map { MerkleHash.leaf($0) }
+        }
+        init(entries: [[UInt8]], leaves: [[UInt8]]) {
+            (self.entries, self.leaves) = (entries, leaves)
+        }
+
+        /// A large batch encoded and hashed in two halves at once.
+        static func concurrently(_ entries: [LedgerEntry]) async throws(StoreError) -> LedgerBatch {
+            guard entries.count >= 256 else { return LedgerBatch(try StoreLimits.encode(entries)) }
+            try StoreLimits.check(entries)
+            let half = entries.count / 2
+            async let second = LedgerBatch(entries[half...].map(\.derBytes))
+            let first = LedgerBatch(entries[..<half].map(\.derBytes))
+            let rest = await second
+            let batch = LedgerBatch(entries: first.entries + rest.entries, leaves: first.leaves + rest.leaves)
+            try StoreLimits.check(encoded: batch.entries)
+            return batch
+        }
+    }
+
+    /// Appends a batch inside the caller's transaction: the entries, the
+    /// perfect-subtree hashes they complete and, with `sign`, the signed
+    /// tree head of the new size. The new hashes are computed first, in
+    /// memory (siblings created in the batch come from memory; older ones are
+    /// read once each); the tree head is then signed on another thread while
+    /// this one inserts the rows.
+    static func appendLedger(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> Range<Int> {
+        let start = try Self.size(db)
+        guard !batch.entries.isEmpty else { return start..<start }
+        let end = start + batch.entries.count
+        let stored = try DBHashes(db: db)
+        var created: [NodeKey: [UInt8]] = [:]
+        created.reserveCapacity(batch.entries.count * 2)
+        var interior: [(key: Int64, hash: [UInt8])] = []
+        interior.reserveCapacity(batch.entries.count)
+        for (offset, leaf) in batch.leaves.enumerated() {
+            let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: start + offset) { level, i in
+                try created[NodeKey(level: level, index: i)] ?? stored.hash(level: level, index: i)
+            }
+            for n in nodes {
+                created[NodeKey(level: n.level, index: n.index)] = n.hash
+                if n.level > 0 { interior.append((DBHashes.key(level: n.level, index: n.index), n.hash)) }
+            }
+        }
+        var signing: Signing?
+        if let sign {
+            let root = try MerkleLog.root(Overlay(created: created, stored: stored), size: end)
+            signing = Signing(size: end, root: root, sign: sign)
+        }
+        try insertRows(db, "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES", "(?, ?, ?)", batch.entries.count) { statement, row, column in
+            statement.bind(column, start + row)
+            statement.bind(column + 1, batch.entries[row])
+            statement.bind(column + 2, batch.leaves[row])
+        }
+        try insertRows(db, "INSERT INTO ledger_hashes (key, hash) VALUES", "(?, ?)", interior.count) { statement, row, column in
+            statement.bind(column, interior[row].key)
+            statement.bind(column + 1, interior[row].hash)
+        }
+        if let signing {
+            let head = try signing.wait()
+            guard head.body.size == end, head.body.root == signing.root else {
+                throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
+            }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)",
+                arguments: [end, Data(signing.root), Data(head.derBytes)])
+        }
+        return start..<end
+    }
+
+    /// Inserts `count` rows, 64 per statement (one statement step per row
+    /// costs more than SQLite's work for a small row): `bind` binds row
+    /// `row` from parameter `column` on.
+    static func insertRows(
+        _ db: Database, _ insert: String, _ tuple: String, _ count: Int, bind: (RawStatement, Int, Int32) -> Void
+    ) throws {
+        let perStatement = 64
+        let width = Int32(tuple.filter { $0 == "?" }.count)
+        func sql(_ n: Int) -> String { insert + " " + Array(repeating: tuple, count: n).joined(separator: ", ") }
+        var row = 0
+        if count >= perStatement {
+            let full = try db.cachedStatement(sql: sql(perStatement))
+            while count - row >= perStatement {
+                let statement = RawStatement(full, db)
+                for k in 0..<perStatement { bind(statement, row + k, Int32(k) * width + 1) }
+                try statement.run()
+                row += perStatement
+            }
+        }
+        for k in row..<count {
+            let statement = RawStatement(try db.cachedStatement(sql: sql(1)), db)
+            bind(statement, k, 1)
+            try statement.run()
+        }
+    }
+
+    /// The hashes of the batch being appended over those already stored.
+    struct Overlay: SubtreeHashes {
+        let created: [NodeKey: [UInt8]]
+        let stored: DBHashes
+        func hash(level: Int, index: Int) throws -> [UInt8] {
+            try created[NodeKey(level: level, index: index)] ?? stored.hash(level: level, index: index)
+        }
+    }
+
+    /// A tree head being signed on another thread (a hybrid signature takes
+    /// about as long as inserting a thousand rows).
+    final class Signing: @unchecked Sendable {
+        // @unchecked: `result` is written once before `done` is signalled
+        // and read only after waiting for it.
+        let root: [UInt8]
+        private var result: Result<SignedTreeHead, any Error>?
+        private let done = DispatchSemaphore(value: 0)
+
+        init(size: Int, root: [UInt8], sign: @escaping TreeHeadSigner) {
+            self.root = root
+            DispatchQueue.global(qos: .userInitiated).async {
+                self.result = Result { try sign(size, root) }
+                self.done.signal()
+            }
+        }
+
+        func wait() throws -> SignedTreeHead {
+            done.wait()
+            return try result!.get()
+        }
+    }
+
+    static func size(_ db: Database) throws -> Int {
+        let statement = RawStatement(try db.cachedStatement(sql: "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_entries"), db)
+        return Int(try statement.int64() ?? 0)
+    }
+
+    public func size() async throws(StoreError) -> Int { try await run { db in try Self.size(db) } }
+
+    public func entry(at index: Int) async throws(StoreError) -> LedgerEntry {
+        let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT entry FROM ledger_entries WHERE idx = ?", arguments: [index]) }
+        guard let bytes else { throw StoreError(.notFound, "no ledger entry \(index)") }
+        do { return try LedgerEntry(canonical: Array(bytes)) } catch {
+            throw StoreError(.corrupt, "ledger entry \(index) does not decode: \(error.reason)")
+        }
+    }
+
+    func checkedSize(_ size: Int, _ db: Database) throws {
+        let current = try Self.size(db)
+        guard size >= 0, size <= current else { throw StoreError(.invalidInput, "size \(size) is beyond the ledger's \(current) entries") }
+    }
+
+    public func root(size: Int) async throws(StoreError) -> [UInt8] {
+        try await run { db in
+            try self.checkedSize(size, db)
+            return try DBHashes.run(db, cache: self.cache) { try MerkleLog.root($0, size: size) }
+        }
+    }
+
+    public func inclusionProof(index: Int, size: Int) async throws(StoreError) -> [[UInt8]] {
+        try await run { db in
+            try self.checkedSize(size, db)
+            guard index >= 0, index < size else { throw StoreError(.invalidInput, "entry \(index) is not in a tree of \(size)") }
+            return try DBHashes.run(db, cache: self.cache) { try MerkleLog.inclusionProof($0, index: index, size: size) }
+        }
+    }
+
+    public func consistencyProof(old: Int, new: Int) async throws(StoreError) -> [[UInt8]] {
+        try await run { db in
+            try self.checkedSize(new, db)
+            guard old >= 0, old <= new else { throw StoreError(.invalidInput, "a consistency proof runs from a smaller size to a larger") }
+            return try DBHashes.run(db, cache: self.cache) { try MerkleLog.consistencyProof($0, old: old, new: new) }
+        }
+    }
+
+    public func latestTreeHead() async throws(StoreError) -> SignedTreeHead? {
+        let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1") }
+        guard let bytes else { return nil }
+        do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
+            throw StoreError(.corrupt, "the latest tree head does not decode: \(error.reason)")
+        }
+    }
+
+    public func verify(trust: TrustStore?) async throws(StoreError) -> LedgerVerification {
+        try await scan { db in
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            let heads = try Row.fetchAll(db, sql: "SELECT size, signed FROM tree_heads ORDER BY size").map { row in
+                (size: row["size"] as Int, signed: Array(row["signed"] as Data))
+            }
+            var audit = LedgerAudit(
+                treeHeads: heads, trust: trust,
+                integrityProblems: integrity == ["ok"] ? [] : ["SQLite integrity check: \(integrity.joined(separator: "; "))"])
+            let rows = try Row.fetchCursor(db, sql: "SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx")
+            while let row = try rows.next() {
+                let entry: Data = row["entry"], stored: Data = row["leaf_hash"]
+                audit.add(index: row["idx"], entry: Array(entry), storedLeaf: Array(stored))
+            }
+            return audit.finish(storedRoot: try MerkleLog.root(DBHashes(db: db), size: audit.size))
+        }
+    }
+}
+
+/// Stored subtree hashes read inside one SQLite transaction: leaves from
+/// `ledger_entries`, interior subtrees from `ledger_hashes`. The two
+/// statements are looked up once per root or proof, not once per read.
+struct DBHashes: SubtreeHashes {
+    let leaf: RawStatement
+    let interior: RawStatement
+    let cache: SubtreeCache?
+
+    init(db: Database, cache: SubtreeCache? = nil) throws {
+        leaf = RawStatement(try db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entries WHERE idx = ?"), db)
+        interior = RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
+        self.cache = cache
+    }
+
+    static func key(level: Int, index: Int) -> Int64 { Int64(level) << 56 | Int64(index) }
+
+    /// Runs a root or proof computation over the stored hashes.
+    static func run<T>(_ db: Database, cache: SubtreeCache, _ algorithm: (DBHashes) throws -> T) throws -> T {
+        try algorithm(DBHashes(db: db, cache: cache))
+    }
+
+    func hash(level: Int, index: Int) throws -> [UInt8] {
+        let key = Self.key(level: level, index: index)
+        if level >= SubtreeCache.minimumLevel, let h = cache?.get(key) { return h }
+        let statement = level == 0 ? leaf : interior
+        statement.bind(1, level == 0 ? Int64(index) : key)
+        guard let h = try statement.blob(), h.count == 32 else {
+            throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
+        }
+        if level >= SubtreeCache.minimumLevel { cache?.put(key, h) }
+        return h
+    }
+}
+
+/// The stored hashes of large subtrees (256 leaves and up), kept in memory
+/// once read: a subtree hash never changes once written, and every proof
+/// climbs through the same few upper levels. Bounded; emptied when full.
+final class SubtreeCache: @unchecked Sendable {
+    // @unchecked: `hashes` is guarded by `lock`.
+    static let minimumLevel = 8
+    static let capacity = 1 << 18
+    private let lock = NSLock()
+    private var hashes: [Int64: [UInt8]] = [:]
+
+    func get(_ key: Int64) -> [UInt8]? { lock.withLock { hashes[key] } }
+
+    func put(_ key: Int64, _ hash: [UInt8]) {
+        lock.withLock {
+            if hashes.count >= Self.capacity { hashes.removeAll(keepingCapacity: true) }
+            hashes[key] = hash
+        }
+    }
+}
