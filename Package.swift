@@ -150,7 +150,7 @@ let package = Package(
         .testTarget(
             name: "LiaisonStoreTests",
             dependencies: [
-                "LiaisonStore", "LiaisonStoreSQLite", "LiaisonStorePostgres", "LiaisonSealing", "LiaisonLedger", "LiaisonTesting",
+                "LiaisonModel", "LiaisonStore", "LiaisonStoreSQLite", "LiaisonStorePostgres", "LiaisonSealing", "LiaisonLedger", "LiaisonTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             swiftSettings: strictSettings

@@ -88,6 +88,10 @@ public struct ItemManifest: Hashable, Sendable, CanonicalValue {
 
     public var digestHex: String { Hex.encode(digest) }
 
+    /// The canonical encoding: the one kept when this node built the
+    /// manifest (shared, not re-encoded), else encoded now.
+    public var encoded: [UInt8] { encoding ?? derBytes }
+
     /// Whether `payload` is the one this manifest names (size and SHA-256).
     public func matches(payload: some DataProtocol) -> Bool {
         payload.count == payloadSize && SHA256.bytes(payload) == payloadDigest
@@ -192,36 +196,60 @@ public struct OriginSeal: Hashable, Sendable, CanonicalValue {
 }
 
 extension OriginSeal {
+    /// What a seal check needs of one item: its digest, its originator, its seal.
+    public struct Claim: Sendable {
+        public var itemDigest: [UInt8]
+        public var originator: Party
+        public var seal: OriginSeal
+        public init(itemDigest: [UInt8], originator: Party, seal: OriginSeal) {
+            (self.itemDigest, self.originator, self.seal) = (itemDigest, originator, seal)
+        }
+    }
+
     /// The position of the first seal that does not bind its manifest, or
     /// `nil` when all do. Seals under one root that cover the whole batch
     /// the root was signed over are checked by rebuilding that tree once
     /// (2n hashes rather than n·log n) and comparing every path with it.
     public static func firstUnbound(_ items: [(manifest: ItemManifest, seal: OriginSeal)]) -> Int? {
+        firstUnbound(items.map { Claim(itemDigest: $0.manifest.digest, originator: $0.manifest.label.originator, seal: $0.seal) })
+    }
+
+    /// The same check over the parts of each item it needs.
+    public static func firstUnbound(_ items: [Claim]) -> Int? {
+        guard !items.isEmpty else { return nil }
+        // Items sealed together arrive together: group runs of one Merkle
+        // root, hashing a root once per run rather than once per item.
         var groups: [[UInt8]: [Int]] = [:]
-        for (n, item) in items.enumerated() { groups[item.seal.root.root, default: []].append(n) }
+        var runStart = 0
+        for n in 1...items.count where n == items.count || items[n].seal.root.root != items[runStart].seal.root.root {
+            groups[items[runStart].seal.root.root, default: []].append(contentsOf: runStart..<n)
+            runStart = n
+        }
         var firstBad: Int?
         func bad(_ n: Int) { firstBad = min(firstBad ?? n, n) }
+        func checkEach(_ members: [Int]) {
+            for n in members where !items[n].seal.binds(itemDigest: items[n].itemDigest, originator: items[n].originator) { bad(n) }
+        }
         for (_, members) in groups {
             let root = items[members[0]].seal.root
             let whole = members.count == root.count && members.allSatisfy { items[$0].seal.root == root }
-            var byIndex = [Int?](repeating: nil, count: whole ? root.count : 0)
+            var byIndex = [Int](repeating: -1, count: whole ? root.count : 0)
             if whole {
-                for n in members where items[n].seal.index >= 0 && items[n].seal.index < root.count && byIndex[items[n].seal.index] == nil {
+                for n in members where items[n].seal.index >= 0 && items[n].seal.index < root.count && byIndex[items[n].seal.index] < 0 {
                     byIndex[items[n].seal.index] = n
                 }
             }
-            guard whole, byIndex.allSatisfy({ $0 != nil }) else {
-                for n in members where !items[n].seal.binds(items[n].manifest) { bad(n) }
+            guard whole, !byIndex.contains(-1) else {
+                checkEach(members)
                 continue
             }
-            let order = byIndex.map { $0! }
-            for n in order where items[n].manifest.label.originator != root.originator { bad(n) }
-            let (paths, computed) = MerkleHash.pathsAndRoot(order.map { MerkleHash.leaf(items[$0].manifest.digest) })
+            for n in byIndex where items[n].originator != root.originator { bad(n) }
+            let (paths, computed) = MerkleHash.pathsAndRoot(byIndex.map { MerkleHash.leaf(items[$0].itemDigest) })
             guard computed == root.root else {
-                for n in members where !items[n].seal.binds(items[n].manifest) { bad(n) }
+                checkEach(members)
                 continue
             }
-            for (i, n) in order.enumerated() where items[n].seal.path != paths[i] { bad(n) }
+            for (i, n) in byIndex.enumerated() where items[n].seal.path != paths[i] { bad(n) }
         }
         return firstBad
     }
@@ -243,7 +271,7 @@ extension SigningKey {
         precondition(!items.isEmpty, "seal at least one item")
         // Item ids: the sealing instant's 48-bit millisecond count, then 80
         // random bits (UUIDv7's order), all from one call to the CSPRNG.
-        let random = SymmetricKey(size: SymmetricKeySize(bitCount: 80 * items.count)).withUnsafeBytes { Array($0) }
+        let random = SecureRandom.bytes(10 * items.count)
         let ms = UInt64(max(0, Instant.milliseconds(instant)))
         let prefix = (0..<6).map { UInt8(truncatingIfNeeded: ms >> (8 * (5 - $0))) }
         let manifests = items.enumerated().map { n, item in

@@ -49,7 +49,7 @@ public struct StorageKey: Sendable {
     public func seal(_ payloads: [[UInt8]], itemIDs: [[UInt8]]) -> [[UInt8]] {
         precondition(payloads.count == itemIDs.count)
         guard !payloads.isEmpty else { return [] }
-        let random = SymmetricKey(size: SymmetricKeySize(bitCount: 96 * payloads.count)).withUnsafeBytes { Array($0) }
+        let random = SecureRandom.bytes(12 * payloads.count)
         return payloads.indices.map { n in
             let nonce = try! AES.GCM.Nonce(data: random[(n * 12)..<(n * 12 + 12)])
             return seal(payloads[n], itemID: itemIDs[n], nonce: nonce)
@@ -58,11 +58,11 @@ public struct StorageKey: Sendable {
 
     func seal(_ payload: [UInt8], itemID: [UInt8], nonce: AES.GCM.Nonce) -> [UInt8] {
         let box = try! AES.GCM.seal(payload, using: key, nonce: nonce, authenticating: aad(itemID))
-        var out = [Self.version] + keyID
+        var out: [UInt8] = []
         out.reserveCapacity(Self.overhead + payload.count)
-        box.nonce.withUnsafeBytes { out.append(contentsOf: $0) }
-        out.append(contentsOf: box.ciphertext)
-        out.append(contentsOf: box.tag)
+        out.append(Self.version)
+        out.append(contentsOf: keyID)
+        box.combined!.withUnsafeBytes { out.append(contentsOf: $0) }  // nonce ‖ ciphertext ‖ tag; a 12-byte nonce always combines
         return out
     }
 

@@ -98,6 +98,12 @@ public struct LedgerAudit {
     var range = CompactRange()
     var expected = 0
     var problems: [String] = []
+    /// The last perfect subtree completed at each level.
+    var frontier: [MerkleHash.Hash] = []
+    /// The interior subtree hashes (level 1 and up) that the last entry
+    /// added completed, for a store that keeps them to compare with its own.
+    public private(set) var completed: [(level: Int, index: Int, hash: MerkleHash.Hash)] = []
+    var storedHashProblems = 0
 
     /// `treeHeads`: every stored tree head, as (size, signed bytes).
     public init(treeHeads: [(size: Int, signed: [UInt8])], trust: TrustStore?, integrityProblems: [String] = []) {
@@ -132,14 +138,32 @@ public struct LedgerAudit {
         }
     }
 
-    /// The next stored entry, with the leaf hash stored beside it.
-    public mutating func add(index: Int, entry: [UInt8], storedLeaf: [UInt8]) {
+    /// The next stored entry, and its leaf hash if the store keeps one.
+    public mutating func add(index: Int, entry: [UInt8], storedLeaf: [UInt8]?) {
         if index != expected { problems.append("entries jump from \(expected) to \(index)") }
         let leaf = MerkleHash.leaf(entry)
-        if storedLeaf != leaf { problems.append("entry \(index): stored leaf hash differs from the entry's") }
+        if let storedLeaf, storedLeaf != leaf { problems.append("entry \(index): stored leaf hash differs from the entry's") }
         range.append(leaf)
+        let created = MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: index) { level, _ in
+            level < frontier.count ? frontier[level] : MerkleHash.empty
+        }
+        for c in created {
+            if c.level < frontier.count { frontier[c.level] = c.hash } else { frontier.append(c.hash) }
+        }
+        completed = Array(created.dropFirst())
         expected = index + 1
         checkHeads()
+    }
+
+    /// A stored interior subtree hash that is not the one its entries give
+    /// (the first hundred are listed).
+    public mutating func storedHashDiffers(level: Int, index: Int) {
+        storedHashProblems += 1
+        if storedHashProblems <= 100 {
+            problems.append("entries \(index << level)–\(((index + 1) << level) - 1): the stored subtree hash differs from the entries'")
+        } else if storedHashProblems == 101 {
+            problems.append("more stored subtree hashes differ from the entries (only the first 100 are listed)")
+        }
     }
 
     /// Entries read so far: the size the stored tree must be asked about.

@@ -60,35 +60,53 @@ public enum NodeRules {
         if let n = firstPayloadMismatch(items[...]) {
             throw StoreError(.invalidInput, "item \(n): the payload is not the one its manifest names")
         }
-        if let n = OriginSeal.firstUnbound(items.map { ($0.sealed.manifest, $0.sealed.seal) }) {
+        if let n = OriginSeal.firstUnbound(claims(items)) {
             throw StoreError(.invalidInput, "item \(n): the origin seal does not bind the manifest")
         }
     }
 
     /// ``items(_:)`` with its costly parts — hashing every payload, checking
-    /// every seal — split over the machine's cores; the same refusals.
-    public static func itemsConcurrently(_ items: [NewItem]) async throws(StoreError) {
+    /// every seal — split over the machine's cores, the same refusals; and
+    /// `prepare` (the back end's encryption and encoding of the rows) run on
+    /// each half of the batch as soon as that half's payloads are checked.
+    /// Returns what `prepare` made of each half, in order (two arrays: joining
+    /// them would copy every row).
+    public static func itemsConcurrently<Row: Sendable>(
+        _ items: [NewItem], prepare: @escaping @Sendable (ArraySlice<NewItem>) -> [Row]
+    ) async throws(StoreError) -> [[Row]] {
         try itemShapes(items)
         let half = items.count / 2
-        async let secondHalf = firstPayloadMismatch(items[half...])
-        async let seals = OriginSeal.firstUnbound(items.map { ($0.sealed.manifest, $0.sealed.seal) })
-        let firstHalf = firstPayloadMismatch(items[..<half])
+        // The child tasks are started first: the other core takes the second
+        // half at once, this one the first half, then whichever is free the seals.
+        async let secondHalf = checkedHalf(items[half...], prepare)
+        async let seals = OriginSeal.firstUnbound(claims(items))
+        let firstHalf = checkedHalf(items[..<half], prepare)
         let second = await secondHalf
-        if let n = firstHalf ?? second {
+        if let n = firstHalf.mismatch ?? second.mismatch {
             throw StoreError(.invalidInput, "item \(n): the payload is not the one its manifest names")
         }
         if let n = await seals { throw StoreError(.invalidInput, "item \(n): the origin seal does not bind the manifest") }
+        return [firstHalf.rows, second.rows]
+    }
+
+    static func checkedHalf<Row>(_ items: ArraySlice<NewItem>, _ prepare: (ArraySlice<NewItem>) -> [Row]) -> (mismatch: Int?, rows: [Row]) {
+        if let n = firstPayloadMismatch(items) { return (n, []) }
+        return (nil, prepare(items))
+    }
+
+    static func claims(_ items: [NewItem]) -> [OriginSeal.Claim] {
+        items.map { OriginSeal.Claim(itemDigest: $0.sealed.manifest.digest, originator: $0.sealed.manifest.label.originator, seal: $0.sealed.seal) }
     }
 
     /// The cheap checks: count, ids, sizes, sources.
     static func itemShapes(_ items: [NewItem]) throws(StoreError) {
         try batch(items.count, "items")
-        var ids = Set<[UInt8]>()
+        var ids = Set<ItemKey>(minimumCapacity: items.count)
         var total = 0
         for (n, item) in items.enumerated() {
             let m = item.sealed.manifest
             guard m.itemID.count == 16 else { throw StoreError(.invalidInput, "item \(n): an item id is 16 bytes, not \(m.itemID.count)") }
-            guard ids.insert(m.itemID).inserted else {
+            guard ids.insert(ItemKey(m.itemID)).inserted else {
                 throw StoreError(.duplicate, "item \(n): id \(Hex.encode(m.itemID)) appears twice in the batch")
             }
             guard item.sealed.payload.count <= maximumPayloadBytes else {
@@ -101,6 +119,17 @@ public enum NodeRules {
         }
         guard total <= maximumBatchBytes else {
             throw StoreError(.oversized, "the batch carries \(total) bytes of payload; the limit is \(maximumBatchBytes)")
+        }
+    }
+
+    /// A 16-byte item id as two words: hashed as two integers, not sixteen bytes.
+    struct ItemKey: Hashable {
+        let high: UInt64, low: UInt64
+        init(_ id: [UInt8]) {
+            var h: UInt64 = 0, l: UInt64 = 0
+            for i in 0..<8 { h = h << 8 | UInt64(id[i]) }
+            for i in 8..<16 { l = l << 8 | UInt64(id[i]) }
+            (high, low) = (h, l)
         }
     }
 
@@ -265,13 +294,29 @@ public enum NodeRules {
     }
 
     /// The stored item with its payload opened under the node's storage key.
+    /// The item from its stored parts: its seal path stored with it, or
+    /// (`path` nil) read from the whole seal `tree` kept on its root. The
+    /// seal is checked to bind the manifest and the payload to match it,
+    /// so that damage at rest is reported, not returned.
     public static func storedItem(
-        _ h: Holding, manifest: ItemManifest, root: [UInt8], index: Int, path: [UInt8], payload: [UInt8]?, key: StorageKey
+        _ h: Holding, manifest: ItemManifest, root: [UInt8], index: Int, path: [UInt8]?, tree: [UInt8]? = nil, payload: [UInt8]?,
+        key: StorageKey
     ) throws(StoreError) -> StoredItem {
         let rootValue: OriginRoot = try decode(root, "origin root")
+        let packed: [UInt8]
+        if let path {
+            packed = path
+        } else if let tree {
+            packed = try SealTree(bytes: tree, count: rootValue.count).path(index: index)
+        } else {
+            throw StoreError(.corrupt, "item \(Hex.encode(h.itemID)) has no stored seal path and its root no seal tree")
+        }
         let sealValue: OriginSeal
-        do { sealValue = OriginSeal(root: rootValue, index: index, path: try AuditPath(packed: path)) } catch {
+        do { sealValue = OriginSeal(root: rootValue, index: index, path: try AuditPath(packed: packed)) } catch {
             throw StoreError(.corrupt, "the stored seal path of item \(Hex.encode(h.itemID)): \(error.reason)")
+        }
+        guard sealValue.binds(manifest) else {
+            throw StoreError(.corrupt, "the stored origin seal of item \(Hex.encode(h.itemID)) does not bind its manifest")
         }
         var plain: [UInt8]?
         if let payload {
@@ -283,6 +328,42 @@ public enum NodeRules {
         return StoredItem(manifest: manifest, seal: sealValue, payload: plain, holding: h)
     }
 
+    /// The origin roots (by digest, as ``originRoots(_:)`` names them) whose
+    /// every item is in the batch, each index once: the item positions in
+    /// seal order.
+    public static func wholeSealGroups(_ itemRoots: [[UInt8]], items: [NewItem]) -> [[UInt8]: [Int]] {
+        guard !itemRoots.isEmpty else { return [:] }
+        var members: [[UInt8]: [Int]] = [:]
+        var runStart = 0
+        for n in 1...itemRoots.count where n == itemRoots.count || itemRoots[n] != itemRoots[runStart] {
+            members[itemRoots[runStart], default: []].append(contentsOf: runStart..<n)
+            runStart = n
+        }
+        var whole: [[UInt8]: [Int]] = [:]
+        for (digest, positions) in members {
+            let count = items[positions[0]].sealed.seal.root.count
+            guard positions.count == count else { continue }
+            var byIndex = [Int](repeating: -1, count: count)
+            for n in positions {
+                let i = items[n].sealed.seal.index
+                guard i >= 0, i < count, byIndex[i] < 0 else { break }
+                byIndex[i] = n
+            }
+            if !byIndex.contains(-1) { whole[digest] = byIndex }
+        }
+        return whole
+    }
+
+    /// The seal trees of the whole groups (see ``wholeSealGroups(_:items:)``).
+    public static func sealTrees(_ whole: [[UInt8]: [Int]], items: [NewItem]) -> [[UInt8]: SealTree] {
+        whole.mapValues { order in SealTree(itemDigests: order.map { items[$0].sealed.manifest.digest }) }
+    }
+
+    /// Both at once.
+    public static func wholeSealTrees(_ items: [NewItem], itemRoots: [[UInt8]]) -> [[UInt8]: SealTree] {
+        sealTrees(wholeSealGroups(itemRoots, items: items), items: items)
+    }
+
     /// The distinct origin roots of a batch, each encoded and digested
     /// once (items sealed together share one root), and each item's root digest.
     public static func originRoots(_ items: [NewItem]) -> (roots: [(digest: [UInt8], der: [UInt8])], itemRoots: [[UInt8]]) {
@@ -290,14 +371,22 @@ public enum NodeRules {
         var roots: [(digest: [UInt8], der: [UInt8])] = []
         var itemRoots: [[UInt8]] = []
         itemRoots.reserveCapacity(items.count)
+        // Items sealed together arrive together: most share the previous item's root.
+        var previous: (root: OriginRoot, digest: [UInt8])?
         for item in items {
             let root = item.sealed.seal.root
+            if let previous, previous.root == root {
+                itemRoots.append(previous.digest)
+                continue
+            }
             if let known = byMerkleRoot[root.root]?.first(where: { $0.root == root }) {
                 itemRoots.append(known.digest)
+                previous = known
                 continue
             }
             let der = root.derBytes
             let digest = root.digest
+            previous = (root, digest)
             byMerkleRoot[root.root, default: []].append((root, digest))
             roots.append((digest, der))
             itemRoots.append(digest)

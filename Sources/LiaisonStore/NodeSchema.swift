@@ -9,6 +9,12 @@
 /// unique by id; the digest covers the id, so it needs no index of its own
 /// (each random-key index costs a page write per insert at scale).
 /// Payloads are stored sealed under the node's storage key, never in clear.
+///
+/// This is the `v2-node` layout. SQLite's `v3-compact-items` migration then
+/// drops from `items` what the manifest holds (digest, media type, payload
+/// size) and lets a whole origin batch keep one seal tree (`seal_trees`)
+/// instead of a path per item: bytes per item are the first cost of a
+/// durable batch on one machine.
 public enum NodeSchema {
     public static let sqlite = """
         CREATE TABLE origin_roots (

@@ -70,10 +70,9 @@ extension SQLiteStore {
             let root = try MerkleLog.root(Overlay(created: created, stored: stored), size: end)
             signing = Signing(size: end, root: root, sign: sign)
         }
-        try insertRows(db, "INSERT INTO ledger_entries (idx, entry, leaf_hash) VALUES", "(?, ?, ?)", batch.entries.count) { statement, row, column in
+        try insertRows(db, "INSERT INTO ledger_entries (idx, entry) VALUES", "(?, ?)", batch.entries.count) { statement, row, column in
             statement.bind(column, start + row)
             statement.bind(column + 1, batch.entries[row])
-            statement.bind(column + 2, batch.leaves[row])
         }
         try insertRows(db, "INSERT INTO ledger_hashes (key, hash) VALUES", "(?, ?)", interior.count) { statement, row, column in
             statement.bind(column, interior[row].key)
@@ -209,26 +208,34 @@ extension SQLiteStore {
             var audit = LedgerAudit(
                 treeHeads: heads, trust: trust,
                 integrityProblems: integrity == ["ok"] ? [] : ["SQLite integrity check: \(integrity.joined(separator: "; "))"])
-            let rows = try Row.fetchCursor(db, sql: "SELECT idx, entry, leaf_hash FROM ledger_entries ORDER BY idx")
+            // Every stored subtree hash is compared with the one its entries give.
+            let interior = RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
+            let rows = try Row.fetchCursor(db, sql: "SELECT idx, entry FROM ledger_entries ORDER BY idx")
             while let row = try rows.next() {
-                let entry: Data = row["entry"], stored: Data = row["leaf_hash"]
-                audit.add(index: row["idx"], entry: Array(entry), storedLeaf: Array(stored))
+                let entry: Data = row["entry"]
+                audit.add(index: row["idx"], entry: Array(entry), storedLeaf: nil)
+                for c in audit.completed {
+                    interior.bind(1, DBHashes.key(level: c.level, index: c.index))
+                    if try interior.blob() != c.hash { audit.storedHashDiffers(level: c.level, index: c.index) }
+                }
             }
             return audit.finish(storedRoot: try MerkleLog.root(DBHashes(db: db), size: audit.size))
         }
     }
 }
 
-/// Stored subtree hashes read inside one SQLite transaction: leaves from
-/// `ledger_entries`, interior subtrees from `ledger_hashes`. The two
-/// statements are looked up once per root or proof, not once per read.
+/// Stored subtree hashes read inside one SQLite transaction: leaves hashed
+/// from their entries in `ledger_entries` (a 32-byte hash per entry is not
+/// worth storing: one SHA-256 of a short entry is cheaper than its bytes on
+/// disk), interior subtrees from `ledger_hashes`. The two statements are
+/// looked up once per root or proof, not once per read.
 struct DBHashes: SubtreeHashes {
     let leaf: RawStatement
     let interior: RawStatement
     let cache: SubtreeCache?
 
     init(db: Database, cache: SubtreeCache? = nil) throws {
-        leaf = RawStatement(try db.cachedStatement(sql: "SELECT leaf_hash FROM ledger_entries WHERE idx = ?"), db)
+        leaf = RawStatement(try db.cachedStatement(sql: "SELECT entry FROM ledger_entries WHERE idx = ?"), db)
         interior = RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
         self.cache = cache
     }
@@ -243,9 +250,13 @@ struct DBHashes: SubtreeHashes {
     func hash(level: Int, index: Int) throws -> [UInt8] {
         let key = Self.key(level: level, index: index)
         if level >= SubtreeCache.minimumLevel, let h = cache?.get(key) { return h }
-        let statement = level == 0 ? leaf : interior
-        statement.bind(1, level == 0 ? Int64(index) : key)
-        guard let h = try statement.blob(), h.count == 32 else {
+        if level == 0 {
+            leaf.bind(1, Int64(index))
+            guard let entry = try leaf.blob(), !entry.isEmpty else { throw StoreError(.corrupt, "ledger entry \(index) is missing") }
+            return MerkleHash.leaf(entry)
+        }
+        interior.bind(1, key)
+        guard let h = try interior.blob(), h.count == 32 else {
             throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
         }
         if level >= SubtreeCache.minimumLevel { cache?.put(key, h) }

@@ -9,6 +9,48 @@ extension SQLiteStore: NodeStore {
         m.registerMigration("v2-node") { db in
             try db.execute(sql: NodeSchema.sqlite)
         }
+        // Fewer bytes per item, the first cost of a durable batch: a whole
+        // origin batch keeps its seal tree once (SealTree) and its items no
+        // path; the digest, media type and payload size, which the manifest
+        // holds, are not stored beside it; ledger leaf hashes are computed from
+        // their entries. The trees have a table of their own: in the
+        // WITHOUT ROWID origin_roots, a row spilling onto overflow pages is
+        // read whole by every key comparison (each item's foreign key check).
+        // (GRDB runs a migration with foreign keys deferred, so the items
+        // table can be rebuilt in place.)
+        m.registerMigration("v3-compact-items") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE seal_trees (
+                        root BLOB PRIMARY KEY REFERENCES origin_roots (digest),
+                        tree BLOB NOT NULL CHECK (length(tree) % 32 = 0)
+                    ) STRICT;
+                    CREATE TABLE items_v3 (
+                        seq INTEGER PRIMARY KEY,
+                        id BLOB NOT NULL UNIQUE CHECK (length(id) = 16),
+                        manifest BLOB NOT NULL,
+                        seal_root BLOB NOT NULL REFERENCES origin_roots (digest),
+                        seal_index INTEGER NOT NULL CHECK (seal_index >= 0),
+                        seal_path BLOB CHECK (length(seal_path) % 32 = 0),
+                        originator TEXT NOT NULL CHECK (length(originator) = 3),
+                        payload BLOB,
+                        source_party TEXT,
+                        agreement TEXT,
+                        received_at INTEGER NOT NULL,
+                        status TEXT NOT NULL CHECK (status IN ('held', 'destroyed', 'compromised')),
+                        label BLOB,
+                        CHECK ((source_party IS NULL) = (agreement IS NULL)),
+                        CHECK ((status = 'destroyed') = (payload IS NULL))
+                    ) STRICT;
+                    INSERT INTO items_v3 (seq, id, manifest, seal_root, seal_index, seal_path, originator, payload, source_party, agreement,
+                        received_at, status, label)
+                        SELECT seq, id, manifest, seal_root, seal_index, seal_path, originator, payload, source_party, agreement,
+                            received_at, status, label FROM items;
+                    DROP TABLE items;
+                    ALTER TABLE items_v3 RENAME TO items;
+                    ALTER TABLE ledger_entries DROP COLUMN leaf_hash;
+                    """)
+        }
     }
 
     static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
@@ -28,82 +70,104 @@ extension SQLiteStore: NodeStore {
     /// outside the write transaction (encryption and encoding need no lock).
     struct ItemRows: Sendable {
         struct Row: Sendable {
-            var id: [UInt8], digest: [UInt8], manifest: [UInt8], root: [UInt8], index: Int, path: [UInt8]
-            var originator: String, mediaType: String, size: Int, payload: [UInt8]
+            /// `path` is nil when the item's root keeps its whole seal tree.
+            var id: [UInt8], manifest: [UInt8], root: [UInt8], index: Int, path: [UInt8]?
+            var originator: String, payload: [UInt8]
             var sourceParty: String?, agreement: String?, at: Int64
         }
-        var roots: [(digest: [UInt8], der: [UInt8])]
-        var rows: [Row]
+        var roots: [(digest: [UInt8], der: [UInt8], tree: [UInt8]?)]
+        /// The rows in batch order, in one or more runs.
+        var runs: [[Row]]
+        var count: Int { runs.reduce(0) { $0 + $1.count } }
 
         init(_ items: [NewItem], key: StorageKey) {
             let (roots, itemRoots) = NodeRules.originRoots(items)
-            self.init(roots: roots, rows: Self.rows(items[...], itemRoots[...], key: key))
+            let trees = NodeRules.wholeSealTrees(items, itemRoots: itemRoots)
+            self.init(roots: roots, trees: trees, runs: [Self.rows(items[...], itemRoots[...], whole: Set(trees.keys), key: key)])
         }
 
-        init(roots: [(digest: [UInt8], der: [UInt8])], rows: [Row]) {
-            self.roots = roots
-            self.rows = rows
+        init(roots: [(digest: [UInt8], der: [UInt8])], trees: [[UInt8]: SealTree], runs: [[Row]]) {
+            self.roots = roots.map { ($0.digest, $0.der, trees[$0.digest]?.bytes) }
+            self.runs = runs
         }
 
-        /// The rows of a large batch encrypted and encoded in two halves at once.
-        static func concurrently(_ items: [NewItem], key: StorageKey) async -> ItemRows {
+        /// A large batch checked (``NodeRules/itemsConcurrently(_:prepare:)``)
+        /// and its rows encrypted and encoded, in two halves at once; the
+        /// ledger entries are encoded meanwhile (`alongside`).
+        static func checkedConcurrently<T: Sendable>(
+            _ items: [NewItem], key: StorageKey, alongside: @escaping @Sendable () -> T
+        ) async throws(StoreError) -> (ItemRows, T) {
             let (roots, itemRoots) = NodeRules.originRoots(items)
-            let half = items.count / 2
-            async let second = rows(items[half...], itemRoots[half...], key: key)
-            let first = rows(items[..<half], itemRoots[..<half], key: key)
-            return ItemRows(roots: roots, rows: first + (await second))
+            let whole = NodeRules.wholeSealGroups(itemRoots, items: items)
+            let wholeRoots = Set(whole.keys)
+            let runs = try await NodeRules.itemsConcurrently(items) { half in Self.rows(half, itemRoots[half.indices], whole: wholeRoots, key: key) }
+            // Small next to the halves: left to the end, when a core is free.
+            async let trees = NodeRules.sealTrees(whole, items: items)
+            let other = alongside()
+            return (ItemRows(roots: roots, trees: await trees, runs: runs), other)
         }
 
-        static func rows(_ items: ArraySlice<NewItem>, _ itemRoots: ArraySlice<[UInt8]>, key: StorageKey) -> [Row] {
-            let sealed = key.seal(items.map(\.sealed.payload), itemIDs: items.map(\.sealed.manifest.itemID))
-            return zip(zip(items, itemRoots), sealed).map { pair, payload in
-                let (item, root) = pair
+        static func rows(_ items: ArraySlice<NewItem>, _ itemRoots: ArraySlice<[UInt8]>, whole: Set<[UInt8]>, key: StorageKey) -> [Row] {
+            let sealed = key.seal(items.map { $0.sealed.payload }, itemIDs: items.map { $0.sealed.manifest.itemID })
+            var out: [Row] = []
+            out.reserveCapacity(items.count)
+            var wholeRoot: [UInt8]?  // the last root found whole: items of one root come together
+            for (n, i) in items.indices.enumerated() {
+                let item = items[i], root = itemRoots[i]
                 let m = item.sealed.manifest
                 var party: String?, agreement: String?
                 if case .received(let from, let a) = item.source { (party, agreement) = (from.code, a) }
-                return Row(
-                    id: m.itemID, digest: m.digest, manifest: m.derBytes, root: root, index: item.sealed.seal.index, path: item.sealed.seal.path.bytes,
-                    originator: m.label.originator.code, mediaType: m.mediaType, size: m.payloadSize, payload: payload, sourceParty: party,
-                    agreement: agreement, at: Instant.milliseconds(item.at))
+                if root != wholeRoot, whole.contains(root) { wholeRoot = root }
+                out.append(
+                    Row(
+                        id: m.itemID, manifest: m.encoded, root: root, index: item.sealed.seal.index,
+                        path: root == wholeRoot ? nil : item.sealed.seal.path.bytes, originator: m.label.originator.code, payload: sealed[n],
+                        sourceParty: party, agreement: agreement, at: Instant.milliseconds(item.at)))
             }
+            return out
         }
     }
 
     static func insertItems(_ db: Database, _ batch: ItemRows) throws {
         let insertRoot = RawStatement(try db.cachedStatement(sql: "INSERT INTO origin_roots (digest, root) VALUES (?, ?) ON CONFLICT (digest) DO NOTHING"), db)
+        let insertTree = RawStatement(try db.cachedStatement(sql: "INSERT INTO seal_trees (root, tree) VALUES (?, ?) ON CONFLICT (root) DO NOTHING"), db)
         for root in batch.roots {
             insertRoot.bind(1, root.digest)
             insertRoot.bind(2, root.der)
             try insertRoot.run()
+            if let tree = root.tree {
+                insertTree.bind(1, root.digest)
+                insertTree.bind(2, tree)
+                try insertTree.run()
+            }
         }
-        let rows = batch.rows
+        let runs = batch.runs
+        let firstRun = runs.first?.count ?? 0
         do {
             try insertRows(
                 db,
                 """
-                INSERT INTO items (id, digest, manifest, seal_root, seal_index, seal_path, originator, media_type, payload_size, payload,
-                    source_party, agreement, received_at, status) VALUES
-                """, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')", rows.count
+                INSERT INTO items (id, manifest, seal_root, seal_index, seal_path, originator, payload, source_party, agreement,
+                    received_at, status) VALUES
+                """, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')", batch.count
             ) { statement, n, c in
-                let r = rows[n]
+                // Two runs at most (the halves of a large batch).
+                let r = n < firstRun ? runs[0][n] : runs[1][n - firstRun]
                 statement.bind(c, r.id)
-                statement.bind(c + 1, r.digest)
-                statement.bind(c + 2, r.manifest)
-                statement.bind(c + 3, r.root)
-                statement.bind(c + 4, r.index)
-                statement.bind(c + 5, r.path)
-                statement.bind(c + 6, r.originator)
-                statement.bind(c + 7, r.mediaType)
-                statement.bind(c + 8, r.size)
-                statement.bind(c + 9, r.payload)
-                statement.bind(c + 10, r.sourceParty)
-                statement.bind(c + 11, r.agreement)
-                statement.bind(c + 12, r.at)
+                statement.bind(c + 1, r.manifest)
+                statement.bind(c + 2, r.root)
+                statement.bind(c + 3, r.index)
+                statement.bind(c + 4, r.path)
+                statement.bind(c + 5, r.originator)
+                statement.bind(c + 6, r.payload)
+                statement.bind(c + 7, r.sourceParty)
+                statement.bind(c + 8, r.agreement)
+                statement.bind(c + 9, r.at)
             }
         } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
             // Which item: the first of the batch already stored.
             let check = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM items WHERE id = ?"), db)
-            for r in rows {
+            for r in runs.joined() {
                 check.bind(1, r.id)
                 if try check.int64() != nil { throw StoreError(.duplicate, "item \(Hex.encode(r.id)) is already stored") }
             }
@@ -113,12 +177,17 @@ extension SQLiteStore: NodeStore {
 
     public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         let key = try NodeRules.storageKey(storageKey)
-        let encoded = try Self.encodeLedger(ledger)
+        let encoded: LedgerBatch
         let rows: ItemRows
         if items.count >= 64 {
-            try await NodeRules.itemsConcurrently(items)
-            rows = await ItemRows.concurrently(items, key: key)
+            // The ledger entries are encoded and hashed while the items are checked.
+            let (prepared, ledgerBatch) = try await ItemRows.checkedConcurrently(items, key: key) {
+                Result { () throws(StoreError) in try Self.encodeLedger(ledger) }
+            }
+            rows = prepared
+            encoded = try ledgerBatch.get()
         } else {
+            encoded = try Self.encodeLedger(ledger)
             try NodeRules.items(items)
             rows = ItemRows(items, key: key)
         }
@@ -129,7 +198,7 @@ extension SQLiteStore: NodeStore {
     }
 
     static let holdingColumns =
-        "items.seq, items.id, items.digest, items.manifest, items.originator, items.media_type, items.payload_size, items.source_party, items.agreement, items.received_at, items.status, items.label"
+        "items.seq, items.id, items.manifest, items.originator, items.source_party, items.agreement, items.received_at, items.status, items.label"
 
     static func holding(_ row: Row) throws -> LiaisonStore.Holding { try holdingAndManifest(row).0 }
 
@@ -139,29 +208,31 @@ extension SQLiteStore: NodeStore {
         let status: String = row["status"]
         guard let s = HoldingStatus(rawValue: status) else { throw StoreError(.corrupt, "unknown holding status \(status)") }
         let h = LiaisonStore.Holding(
-            sequence: row["seq"], itemID: Array(row["id"] as Data), digest: Array(row["digest"] as Data),
-            originator: try NodeRules.party(row["originator"]), label: label, mediaType: row["media_type"], payloadSize: row["payload_size"],
+            sequence: row["seq"], itemID: Array(row["id"] as Data), digest: manifest.digest,
+            originator: try NodeRules.party(row["originator"]), label: label, mediaType: manifest.mediaType, payloadSize: manifest.payloadSize,
             source: try NodeRules.source(party: row["source_party"], agreement: row["agreement"]), at: date(row["received_at"]), status: s)
         return (h, manifest)
     }
 
     public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
         let key = try NodeRules.storageKey(storageKey)
-        let found = try await run { db -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data, Data?)? in
+        let found = try await run { db -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data?, Data?, Data?)? in
             guard
                 let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT \(Self.holdingColumns), r.root, seal_index, seal_path, payload
-                        FROM items JOIN origin_roots r ON r.digest = items.seal_root WHERE id = ?
+                        SELECT \(Self.holdingColumns), r.root, t.tree, seal_index, seal_path, payload
+                        FROM items JOIN origin_roots r ON r.digest = items.seal_root LEFT JOIN seal_trees t ON t.root = items.seal_root
+                        WHERE id = ?
                         """, arguments: [Data(id)])
             else { return nil }
             let (h, m) = try Self.holdingAndManifest(row)
-            return (h, m, row["root"], row["seal_index"], row["seal_path"], row["payload"])
+            return (h, m, row["root"], row["seal_index"], row["seal_path"], row["tree"], row["payload"])
         }
-        guard let (holding, manifest, root, index, path, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+        guard let (holding, manifest, root, index, path, tree, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
         return try NodeRules.storedItem(
-            holding, manifest: manifest, root: Array(root), index: index, path: Array(path), payload: payload.map { Array($0) }, key: key)
+            holding, manifest: manifest, root: Array(root), index: index, path: path.map { Array($0) }, tree: tree.map { Array($0) },
+            payload: payload.map { Array($0) }, key: key)
     }
 
     public func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
@@ -379,7 +450,7 @@ extension SQLiteStore: NodeStore {
             case .accepted:
                 try Self.insertItems(db, row!)
                 try db.execute(
-                    sql: "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, item_id = ? WHERE id = ?", arguments: [Data(row!.rows[0].id), id])
+                    sql: "UPDATE inbox SET state = 'done', owner = NULL, lease_until = NULL, item_id = ? WHERE id = ?", arguments: [Data(row!.runs[0][0].id), id])
             case .refused(let reason):
                 try db.execute(sql: "UPDATE inbox SET state = 'refused', owner = NULL, lease_until = NULL, reason = ? WHERE id = ?", arguments: [reason, id])
             }

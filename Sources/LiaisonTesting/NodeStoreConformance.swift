@@ -45,6 +45,7 @@ public enum NodeStoreConformance {
     /// Runs every check.
     public static func run(_ make: Factory) async throws {
         try await itemsAndHoldings(make())
+        try await sealsWholeAndInParts(make())
         try await badItemsChangeNothing(make())
         try await holdingChanges(make())
         try await outboxQueue(make())
@@ -117,6 +118,24 @@ public enum NodeStoreConformance {
         #expect((page1 + page2).map(\.itemID) == items.map(\.sealed.manifest.itemID))
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.item([UInt8](repeating: 7, count: 16)) }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.holdings(after: nil, limit: 0) }
+        #expect(try await store.verify().isIntact)
+    }
+
+    /// An origin batch stored whole (a store may keep its seal tree once)
+    /// and one stored in parts (each item with its path), large and small
+    /// batches: every item reads back with the seal it was stored with.
+    public static func sealsWholeAndInParts(_ store: any NodeStore) async throws {
+        let whole = newItems(150, tag: "whole") + newItems(5, tag: "small whole")
+        let parts = newItems(150, tag: "parts")
+        for batch in [whole, Array(parts[0..<70]), Array(parts[70..<71]), Array(parts[71...])] {
+            _ = try await store.storeItems(batch, ledger: recorded(.itemSealed, batch.map(\.sealed.manifest.digest)))
+        }
+        for item in whole + parts {
+            let stored = try await store.item(item.sealed.manifest.itemID)
+            #expect(stored.seal == item.sealed.seal, "item \(item.sealed.seal.index) of \(item.sealed.seal.root.count)")
+            #expect(stored.seal.binds(stored.manifest))
+            #expect(stored.payload == item.sealed.payload)
+        }
         #expect(try await store.verify().isIntact)
     }
 

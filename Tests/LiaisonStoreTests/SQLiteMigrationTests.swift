@@ -1,4 +1,5 @@
 import Foundation
+import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
 import LiaisonStoreSQLite
@@ -64,5 +65,98 @@ struct SQLiteMigrationTests {
         let v = try await store.verify()
         #expect(v.size == 42)
         #expect(v.problems.allSatisfy { $0.contains("does not decode") }, "only the synthetic entries fail to decode: \(v)")
+    }
+    /// Items stored in the v2 layout (a seal path, digest, media type and
+    /// payload size on every row; a leaf hash on every ledger entry) read
+    /// back the same after the compacting migration, and new items and
+    /// entries go on from there.
+    @Test func itemsInTheSecondLayoutAreMigrated() async throws {
+        let dir = freshDirectory()
+        let key = StorageKey.generate()
+        let items =
+            NodeStoreConformance.newItems(30, tag: "v2")
+            + NodeStoreConformance.newItems(3, source: .received(from: .jpn, agreement: "gsomia-kor-jpn-2016"), tag: "v2 in")
+        let entries = LedgerStoreConformance.entries(items.count)
+        func hex(_ b: [UInt8]) -> String { Hex.encode(b) }
+        var rows: [[String: Any]] = []
+        for (n, item) in items.enumerated() {
+            let m = item.sealed.manifest
+            var row: [String: Any] = [
+                "seq": n + 1, "id": hex(m.itemID), "digest": hex(m.digest), "manifest": hex(m.derBytes), "root": hex(item.sealed.seal.root.derBytes),
+                "root_digest": hex(item.sealed.seal.root.digest), "index": item.sealed.seal.index, "path": hex(item.sealed.seal.path.bytes),
+                "originator": m.label.originator.code, "media": m.mediaType, "size": m.payloadSize,
+                "payload": hex(key.seal(item.sealed.payload, itemID: m.itemID)), "at": Int(item.at.timeIntervalSince1970 * 1000),
+            ]
+            if case .received(let from, let agreement) = item.source { (row["party"], row["agreement"]) = (from.code, agreement) }
+            rows.append(row)
+        }
+        let input: [String: Any] = ["schema": NodeSchema.sqlite, "items": rows, "entries": entries.map { hex($0.derBytes) }]
+        let inputPath = dir + "/v2.json"
+        try JSONSerialization.data(withJSONObject: input).write(to: URL(fileURLWithPath: inputPath))
+        let script = #"""
+            import sqlite3, hashlib, sys, json
+            d = json.load(open(sys.argv[2]))
+            h = bytes.fromhex
+            c = sqlite3.connect(sys.argv[1])
+            c.execute('PRAGMA page_size = 16384')
+            c.execute('PRAGMA journal_mode = WAL')
+            c.executescript("""
+            CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+            INSERT INTO grdb_migrations VALUES ('v1-ledger'), ('v2-ledger-hashes'), ('v2-node');
+            CREATE TABLE ledger_entries (idx INTEGER PRIMARY KEY CHECK (idx >= 0), entry BLOB NOT NULL CHECK (length(entry) > 0),
+                leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32)) STRICT;
+            CREATE TABLE tree_heads (size INTEGER PRIMARY KEY CHECK (size >= 0), root BLOB NOT NULL CHECK (length(root) = 32),
+                signed BLOB NOT NULL) STRICT;
+            CREATE TABLE ledger_hashes (key INTEGER PRIMARY KEY CHECK (key >= 72057594037927936),
+                hash BLOB NOT NULL CHECK (length(hash) = 32)) STRICT;
+            """)
+            c.executescript(d['schema'])
+            nodes = {}
+            for i, e in enumerate(d['entries']):
+                leaf = hashlib.sha256(b'\x00' + h(e)).digest()
+                c.execute('INSERT INTO ledger_entries VALUES (?, ?, ?)', (i, h(e), leaf))
+                level, idx, x = 0, i, leaf
+                nodes[(0, i)] = x
+                while idx & 1:
+                    x = hashlib.sha256(b'\x01' + nodes[(level, idx - 1)] + x).digest()
+                    level, idx = level + 1, idx >> 1
+                    nodes[(level, idx)] = x
+                    c.execute('INSERT INTO ledger_hashes VALUES (?, ?)', ((level << 56) | idx, x))
+            for r in d['items']:
+                c.execute('INSERT OR IGNORE INTO origin_roots (digest, root) VALUES (?, ?)', (h(r['root_digest']), h(r['root'])))
+                c.execute("""INSERT INTO items (seq, id, digest, manifest, seal_root, seal_index, seal_path, originator, media_type,
+                    payload_size, payload, source_party, agreement, received_at, status) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,'held')""",
+                    (r['seq'], h(r['id']), h(r['digest']), h(r['manifest']), h(r['root_digest']), r['index'], h(r['path']), r['originator'],
+                     r['media'], r['size'], h(r['payload']), r.get('party'), r.get('agreement'), r['at']))
+            c.execute("INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (2, 'compromised', 0, x'01')")
+            c.commit()
+            """#
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        python.arguments = ["python3", "-c", script, dir + "/node.sqlite", inputPath]
+        try python.run()
+        python.waitUntilExit()
+        #expect(python.terminationStatus == 0)
+
+        let store = try SQLiteStore(directory: dir, storageKey: key)
+        for item in items {
+            let stored = try await store.item(item.sealed.manifest.itemID)
+            #expect(stored.manifest == item.sealed.manifest)
+            #expect(stored.seal == item.sealed.seal)
+            #expect(stored.payload == item.sealed.payload)
+            #expect(stored.holding.source == item.source)
+            #expect(stored.holding.digest == item.sealed.manifest.digest)
+            #expect(stored.holding.mediaType == item.sealed.manifest.mediaType)
+            #expect(stored.holding.payloadSize == item.sealed.payload.count)
+        }
+        #expect(try await store.holdings(after: nil, limit: 100).map(\.itemID) == items.map(\.sealed.manifest.itemID))
+        #expect(try await store.size() == items.count)
+        #expect(try await store.integrityCheck() == "ok")
+        let more = NodeStoreConformance.newItems(100, tag: "v3")
+        _ = try await store.storeItems(more, ledger: LedgerWrite(LedgerStoreConformance.entries(100), sign: LedgerStoreConformance.sign()))
+        #expect(try await store.item(more[99].sealed.manifest.itemID).seal == more[99].sealed.seal)
+        let v = try await store.verify()
+        #expect(v.size == items.count + 100)
+        #expect(v.problems.isEmpty, "\(v.problems)")
     }
 }

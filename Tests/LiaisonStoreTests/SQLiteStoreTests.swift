@@ -124,6 +124,56 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(directory: dir)
         let v = try await store.verify()
         #expect(!v.isIntact)
-        #expect(v.problems.contains { $0.contains("entry 7") })
+        #expect(v.problems.contains { $0.contains("entries 6–7: the stored subtree hash differs") }, "\(v.problems)")
+    }
+
+    /// A seal tree damaged at rest is reported as corrupt when an item under
+    /// it is read, never returned as a seal that does not bind the item.
+    @Test func aDamagedSealTreeIsReported() async throws {
+        let dir = freshDirectory()
+        let key = StorageKey.generate()
+        let items = NodeStoreConformance.newItems(100, tag: "tree")
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: key)
+            _ = try await store.storeItems(items, ledger: .none)
+        }
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = [
+            "python3", "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); t=bytearray(c.execute('SELECT tree FROM seal_trees').fetchone()[0]); t[40]^=1; c.execute('UPDATE seal_trees SET tree=?', (bytes(t),)); c.commit()",
+            dir + "/node.sqlite",
+        ]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        let store = try SQLiteStore(directory: dir, storageKey: key)
+        // Leaf 1's hash (bytes 32–63) is on item 0's path, not on item 2's.
+        await #expect(throws: StoreError(.corrupt, "")) { _ = try await store.item(items[0].sealed.manifest.itemID) }
+        #expect(try await store.item(items[2].sealed.manifest.itemID).seal == items[2].sealed.seal)
+    }
+
+    /// A stored subtree hash rewritten (the entries left alone) is found
+    /// by the fsck, which compares every stored hash with its entries'.
+    @Test func aRewrittenSubtreeHashIsDetected() async throws {
+        let dir = freshDirectory()
+        do {
+            let store = try SQLiteStore(directory: dir)
+            _ = try await store.append(LedgerStoreConformance.entries(20), sign: LedgerStoreConformance.sign())
+        }
+        let key = 2 << 56 | 1  // level 2, index 1: entries 4–7
+        let sqlite = Process()
+        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        sqlite.arguments = [
+            "python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); n=c.execute('UPDATE ledger_hashes SET hash = zeroblob(32) WHERE key = \(key)').rowcount; c.commit(); sys.exit(0 if n == 1 else 3)",
+            dir + "/node.sqlite",
+        ]
+        try sqlite.run()
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        let store = try SQLiteStore(directory: dir)
+        let v = try await store.verify()
+        #expect(!v.isIntact)
+        #expect(v.problems.contains { $0.contains("entries 4–7: the stored subtree hash differs") }, "\(v.problems)")
     }
 }
