@@ -62,7 +62,7 @@ extension SQLiteStore {
             }
             for n in nodes {
                 created[NodeKey(level: n.level, index: n.index)] = n.hash
-                if n.level > 0 { interior.append((DBHashes.key(level: n.level, index: n.index), n.hash)) }
+                if n.level >= DBHashes.lowestStoredLevel { interior.append((DBHashes.key(level: n.level, index: n.index), n.hash)) }
             }
         }
         var signing: Signing?
@@ -214,7 +214,7 @@ extension SQLiteStore {
             while let row = try rows.next() {
                 let entry: Data = row["entry"]
                 audit.add(index: row["idx"], entry: Array(entry), storedLeaf: nil)
-                for c in audit.completed {
+                for c in audit.completed where c.level >= DBHashes.lowestStoredLevel {
                     interior.bind(1, DBHashes.key(level: c.level, index: c.index))
                     if try interior.blob() != c.hash { audit.storedHashDiffers(level: c.level, index: c.index) }
                 }
@@ -224,18 +224,21 @@ extension SQLiteStore {
     }
 }
 
-/// Stored subtree hashes read inside one SQLite transaction: leaves hashed
-/// from their entries in `ledger_entries` (a 32-byte hash per entry is not
-/// worth storing: one SHA-256 of a short entry is cheaper than its bytes on
-/// disk), interior subtrees from `ledger_hashes`. The two statements are
-/// looked up once per root or proof, not once per read.
+/// Subtree hashes read inside one SQLite transaction. Subtrees of up to
+/// four leaves are hashed from their entries in `ledger_entries` (the
+/// entries are read in one range scan; a few SHA-256 of short inputs cost
+/// less than storing the hashes: they would be 7 rows in 8 of
+/// `ledger_hashes`); larger ones are read from `ledger_hashes`. The
+/// statements are looked up once per root or proof, not once per read.
 struct DBHashes: SubtreeHashes {
-    let leaf: RawStatement
+    /// Subtrees of 2^3 = 8 leaves and up are stored.
+    static let lowestStoredLevel = 3
+    let entries: RawStatement
     let interior: RawStatement
     let cache: SubtreeCache?
 
     init(db: Database, cache: SubtreeCache? = nil) throws {
-        leaf = RawStatement(try db.cachedStatement(sql: "SELECT entry FROM ledger_entries WHERE idx = ?"), db)
+        entries = RawStatement(try db.cachedStatement(sql: "SELECT idx, entry FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx"), db)
         interior = RawStatement(try db.cachedStatement(sql: "SELECT hash FROM ledger_hashes WHERE key = ?"), db)
         self.cache = cache
     }
@@ -248,19 +251,34 @@ struct DBHashes: SubtreeHashes {
     }
 
     func hash(level: Int, index: Int) throws -> [UInt8] {
+        if level < Self.lowestStoredLevel { return try fromEntries(level: level, index: index) }
         let key = Self.key(level: level, index: index)
         if level >= SubtreeCache.minimumLevel, let h = cache?.get(key) { return h }
-        if level == 0 {
-            leaf.bind(1, Int64(index))
-            guard let entry = try leaf.blob(), !entry.isEmpty else { throw StoreError(.corrupt, "ledger entry \(index) is missing") }
-            return MerkleHash.leaf(entry)
-        }
         interior.bind(1, key)
         guard let h = try interior.blob(), h.count == 32 else {
             throw StoreError(.corrupt, "the subtree hash (\(level), \(index)) is missing")
         }
         if level >= SubtreeCache.minimumLevel { cache?.put(key, h) }
         return h
+    }
+
+    /// The hash of a small perfect subtree, from its entries.
+    func fromEntries(level: Int, index: Int) throws -> [UInt8] {
+        let first = index << level, count = 1 << level
+        entries.bind(1, first)
+        entries.bind(2, first + count)
+        var hashes: [[UInt8]] = []
+        hashes.reserveCapacity(count)
+        var expected = Int64(first)
+        try entries.rows { idx, entry in
+            if idx == expected, !entry.isEmpty { hashes.append(MerkleHash.leaf(entry)) }
+            expected += 1
+        }
+        guard hashes.count == count else { throw StoreError(.corrupt, "ledger entries \(first)–\(first + count - 1) are missing") }
+        while hashes.count > 1 {
+            hashes = stride(from: 0, to: hashes.count, by: 2).map { MerkleHash.node(hashes[$0], hashes[$0 + 1]) }
+        }
+        return hashes[0]
     }
 }
 

@@ -12,8 +12,8 @@ extension SQLiteStore: NodeStore {
         // Fewer bytes per item, the first cost of a durable batch: a whole
         // origin batch keeps its seal tree once (SealTree) and its items no
         // path; the digest, media type and payload size, which the manifest
-        // holds, are not stored beside it; ledger leaf hashes are computed from
-        // their entries. The trees have a table of their own: in the
+        // holds, are not stored beside it; ledger leaf hashes, and those of
+        // subtrees below 8 leaves, are computed from their entries. The trees have a table of their own: in the
         // WITHOUT ROWID origin_roots, a row spilling onto overflow pages is
         // read whole by every key comparison (each item's foreign key check).
         // (GRDB runs a migration with foreign keys deferred, so the items
@@ -49,6 +49,7 @@ extension SQLiteStore: NodeStore {
                     DROP TABLE items;
                     ALTER TABLE items_v3 RENAME TO items;
                     ALTER TABLE ledger_entries DROP COLUMN leaf_hash;
+                    DELETE FROM ledger_hashes WHERE key < (3 << 56);
                     """)
         }
     }

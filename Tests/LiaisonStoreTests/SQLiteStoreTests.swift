@@ -124,7 +124,7 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(directory: dir)
         let v = try await store.verify()
         #expect(!v.isIntact)
-        #expect(v.problems.contains { $0.contains("entries 6–7: the stored subtree hash differs") }, "\(v.problems)")
+        #expect(v.problems.contains { $0.contains("entries 0–7: the stored subtree hash differs") }, "\(v.problems)")
     }
 
     /// A seal tree damaged at rest is reported as corrupt when an item under
@@ -161,7 +161,7 @@ struct SQLiteStoreTests {
             let store = try SQLiteStore(directory: dir)
             _ = try await store.append(LedgerStoreConformance.entries(20), sign: LedgerStoreConformance.sign())
         }
-        let key = 2 << 56 | 1  // level 2, index 1: entries 4–7
+        let key = 3 << 56 | 1  // level 3, index 1: entries 8–15
         let sqlite = Process()
         sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         sqlite.arguments = [
@@ -174,6 +174,6 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(directory: dir)
         let v = try await store.verify()
         #expect(!v.isIntact)
-        #expect(v.problems.contains { $0.contains("entries 4–7: the stored subtree hash differs") }, "\(v.problems)")
+        #expect(v.problems.contains { $0.contains("entries 8–15: the stored subtree hash differs") }, "\(v.problems)")
     }
 }
