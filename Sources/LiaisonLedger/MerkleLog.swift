@@ -182,16 +182,44 @@ extension MerkleLog {
 /// perfect subtrees of the binary decomposition of the count.
 public struct CompactRange: Sendable {
     private var stack: [(level: Int, hash: [UInt8])] = []
+    /// Leaves appended (counting those the frontier stands for).
+    public private(set) var size = 0
 
     public init() {}
 
-    public mutating func append(_ leaf: [UInt8]) {
+    /// The range of a log of `size` leaves, from the hashes of the perfect
+    /// subtrees ``frontier(size:)`` names, in that order: appending then
+    /// needs nothing else of the log.
+    public init(size: Int, frontier hashes: [[UInt8]]) {
+        let nodes = Self.frontier(size: size)
+        precondition(nodes.count == hashes.count, "a log of \(size) leaves has \(nodes.count) frontier subtrees")
+        stack = zip(nodes, hashes).map { ($0.level, $1) }
+        self.size = size
+    }
+
+    /// The perfect subtrees covering a log of `size` leaves, left to right:
+    /// one per bit set in `size`, largest first.
+    public static func frontier(size: Int) -> [(level: Int, index: Int)] {
+        var out: [(level: Int, index: Int)] = []
+        var offset = 0
+        for level in stride(from: Int.bitWidth - 2, through: 0, by: -1) where size >> level & 1 == 1 {
+            out.append((level, offset >> level))
+            offset += 1 << level
+        }
+        return out
+    }
+
+    /// Appends a leaf hash; `completed` is told of every interior subtree
+    /// (level 1 and up) the leaf completes, lowest first.
+    public mutating func append(_ leaf: [UInt8], completed: (_ level: Int, _ index: Int, _ hash: [UInt8]) -> Void = { _, _, _ in }) {
         var node = (level: 0, hash: leaf)
         while let last = stack.last, last.level == node.level {
             stack.removeLast()
             node = (node.level + 1, MerkleHash.node(last.hash, node.hash))
+            completed(node.level, size >> node.level, node.hash)
         }
         stack.append(node)
+        size += 1
     }
 
     public var root: [UInt8] {

@@ -98,8 +98,6 @@ public struct LedgerAudit {
     var range = CompactRange()
     var expected = 0
     var problems: [String] = []
-    /// The last perfect subtree completed at each level.
-    var frontier: [MerkleHash.Hash] = []
     /// The interior subtree hashes (level 1 and up) that the last entry
     /// added completed, for a store that keeps them to compare with its own.
     public private(set) var completed: [(level: Int, index: Int, hash: MerkleHash.Hash)] = []
@@ -143,14 +141,9 @@ public struct LedgerAudit {
         if index != expected { problems.append("entries jump from \(expected) to \(index)") }
         let leaf = MerkleHash.leaf(entry)
         if let storedLeaf, storedLeaf != leaf { problems.append("entry \(index): stored leaf hash differs from the entry's") }
-        range.append(leaf)
-        let created = MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: index) { level, _ in
-            level < frontier.count ? frontier[level] : MerkleHash.empty
-        }
-        for c in created {
-            if c.level < frontier.count { frontier[c.level] = c.hash } else { frontier.append(c.hash) }
-        }
-        completed = Array(created.dropFirst())
+        var created: [(level: Int, index: Int, hash: MerkleHash.Hash)] = []
+        range.append(leaf) { level, index, hash in created.append((level, index, hash)) }
+        completed = created
         expected = index + 1
         checkHeads()
     }

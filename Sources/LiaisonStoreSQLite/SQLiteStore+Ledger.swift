@@ -43,33 +43,45 @@ extension SQLiteStore {
 
     /// Appends a batch inside the caller's transaction: the entries, the
     /// perfect-subtree hashes they complete and, with `sign`, the signed
-    /// tree head of the new size. The new hashes are computed first, in
-    /// memory (siblings created in the batch come from memory; older ones are
-    /// read once each); the tree head is then signed on another thread while
-    /// this one inserts the rows.
+    /// tree head of the new size.
     static func appendLedger(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> Range<Int> {
+        try finishAppend(db, beginAppend(db, batch, sign: sign))
+    }
+
+    /// An append computed but not yet written: its place, its new subtree
+    /// hashes, and its tree head being signed.
+    struct PendingAppend {
+        let start: Int
+        let batch: LedgerBatch
+        let interior: [(key: Int64, hash: [UInt8])]
+        let signing: Signing?
+        var end: Int { start + batch.entries.count }
+    }
+
+    /// The first half of an append: the new hashes computed in memory from
+    /// the log's frontier (one stored hash per bit of its size), and the tree
+    /// head's signature started on another thread — so that it is made while
+    /// the caller writes the rows of the act the entries record.
+    static func beginAppend(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> PendingAppend {
         let start = try Self.size(db)
-        guard !batch.entries.isEmpty else { return start..<start }
-        let end = start + batch.entries.count
+        guard !batch.entries.isEmpty else { return PendingAppend(start: start, batch: batch, interior: [], signing: nil) }
         let stored = try DBHashes(db: db)
-        var created: [NodeKey: [UInt8]] = [:]
-        created.reserveCapacity(batch.entries.count * 2)
+        var range = CompactRange(size: start, frontier: try CompactRange.frontier(size: start).map { try stored.hash(level: $0.level, index: $0.index) })
         var interior: [(key: Int64, hash: [UInt8])] = []
-        interior.reserveCapacity(batch.entries.count)
-        for (offset, leaf) in batch.leaves.enumerated() {
-            let nodes = try MerkleLog.hashesCreatedByAppending(leafHash: leaf, at: start + offset) { level, i in
-                try created[NodeKey(level: level, index: i)] ?? stored.hash(level: level, index: i)
-            }
-            for n in nodes {
-                created[NodeKey(level: n.level, index: n.index)] = n.hash
-                if n.level >= DBHashes.lowestStoredLevel { interior.append((DBHashes.key(level: n.level, index: n.index), n.hash)) }
+        interior.reserveCapacity(batch.entries.count / 4)
+        for leaf in batch.leaves {
+            range.append(leaf) { level, index, hash in
+                if level >= DBHashes.lowestStoredLevel { interior.append((DBHashes.key(level: level, index: index), hash)) }
             }
         }
-        var signing: Signing?
-        if let sign {
-            let root = try MerkleLog.root(Overlay(created: created, stored: stored), size: end)
-            signing = Signing(size: end, root: root, sign: sign)
-        }
+        let signing = sign.map { Signing(size: range.size, root: range.root, sign: $0) }
+        return PendingAppend(start: start, batch: batch, interior: interior, signing: signing)
+    }
+
+    /// The second half: the rows, and the signed tree head once it is made.
+    static func finishAppend(_ db: Database, _ pending: PendingAppend) throws -> Range<Int> {
+        let (start, end, batch, interior) = (pending.start, pending.end, pending.batch, pending.interior)
+        guard end > start else { return start..<start }
         try insertRows(db, "INSERT INTO ledger_entries (idx, entry) VALUES", "(?, ?)", batch.entries.count) { statement, row, column in
             statement.bind(column, start + row)
             statement.bind(column + 1, batch.entries[row])
@@ -78,7 +90,7 @@ extension SQLiteStore {
             statement.bind(column, interior[row].key)
             statement.bind(column + 1, interior[row].hash)
         }
-        if let signing {
+        if let signing = pending.signing {
             let head = try signing.wait()
             guard head.body.size == end, head.body.root == signing.root else {
                 throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
@@ -113,15 +125,6 @@ extension SQLiteStore {
             let statement = RawStatement(try db.cachedStatement(sql: sql(1)), db)
             bind(statement, k, 1)
             try statement.run()
-        }
-    }
-
-    /// The hashes of the batch being appended over those already stored.
-    struct Overlay: SubtreeHashes {
-        let created: [NodeKey: [UInt8]]
-        let stored: DBHashes
-        func hash(level: Int, index: Int) throws -> [UInt8] {
-            try created[NodeKey(level: level, index: index)] ?? stored.hash(level: level, index: index)
         }
     }
 

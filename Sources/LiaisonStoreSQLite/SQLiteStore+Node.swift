@@ -193,8 +193,10 @@ extension SQLiteStore: NodeStore {
             rows = ItemRows(items, key: key)
         }
         return try await write { db in
+            // The tree head is signed while the item rows are written.
+            let append = try Self.beginAppend(db, encoded, sign: ledger.sign)
             try Self.insertItems(db, rows)
-            return try Self.ledger(db, ledger, encoded)
+            return LedgerReceipt(entries: try Self.finishAppend(db, append))
         }
     }
 

@@ -90,6 +90,30 @@ let table: TreeTable = {
     return t
 }()
 
+/// A compact range rebuilt from a log's frontier appends as the log does:
+/// the same completed subtrees, the same root, at every start size.
+@Test func compactRangeFromTheFrontierAppendsAsTheLog() throws {
+    var table = TreeTable()
+    let leaves = (0..<300).map { [UInt8(truncatingIfNeeded: $0), UInt8(truncatingIfNeeded: $0 >> 8)] }
+    for start in 0..<leaves.count {
+        var range = CompactRange(
+            size: start, frontier: try CompactRange.frontier(size: start).map { try table.hash(level: $0.level, index: $0.index) })
+        #expect(range.root == Reference.mth(leaves[..<start]))
+        for offset in 0..<min(17, leaves.count - start) {
+            let n = start + offset
+            var completed: [(Int, Int, [UInt8])] = []
+            range.append(MerkleHash.leaf(leaves[n])) { completed.append(($0, $1, $2)) }
+            var copy = table
+            while copy.size <= n { copy.append(leaves[copy.size]) }
+            let created = MerkleLog.hashesCreatedByAppending(leafHash: MerkleHash.leaf(leaves[n]), at: n) { try! copy.hash(level: $0, index: $1) }
+            #expect(completed.map { "\($0.0)/\($0.1)/\($0.2)" } == created.dropFirst().map { "\($0.level)/\($0.index)/\($0.hash)" })
+            #expect(range.root == Reference.mth(leaves[...n]))
+            #expect(range.size == n + 1)
+        }
+        table.append(leaves[start])
+    }
+}
+
 @Suite("RFC 9162 log over stored subtree hashes")
 struct MerkleLogTests {
     @Test func rootsAtEverySizeMatchTheReference() throws {
