@@ -92,22 +92,28 @@ extension SQLiteStore: NodeStore {
             self.runs = runs
         }
 
-        /// A large batch checked (``NodeRules/itemsConcurrently(_:prepare:)``)
-        /// and its rows encrypted and encoded, in two halves at once; the
-        /// ledger entries are encoded meanwhile (`alongside`).
-        static func checkedConcurrently<T: Sendable>(
-            _ items: [NewItem], key: StorageKey, alongside: @escaping @Sendable () -> T
-        ) async throws(StoreError) -> (ItemRows, T) {
+        /// A large batch checked (``NodeRules/itemsConcurrently(_:chunks:prepare:alongside:)``)
+        /// and its rows encrypted and encoded, in chunks spread over the cores;
+        /// the seal trees computed and the ledger entries encoded meanwhile.
+        static func checkedConcurrently(
+            _ items: [NewItem], key: StorageKey, ledger: LedgerWrite
+        ) async throws(StoreError) -> (ItemRows, LedgerBatch) {
             let (roots, itemRoots) = NodeRules.originRoots(items)
             let whole = NodeRules.wholeSealGroups(itemRoots, items: items)
             let wholeRoots = Set(whole.keys)
-            let runs = try await NodeRules.itemsConcurrently(items) { half in Self.rows(half, itemRoots[half.indices], whole: wholeRoots, key: key) }
-            // Small next to the halves: left to the end, when a core is free.
-            async let trees = NodeRules.sealTrees(whole, items: items)
-            let other = alongside()
-            return (ItemRows(roots: roots, trees: await trees, runs: runs), other)
+            enum Alongside: Sendable {
+                case trees([[UInt8]: SealTree])
+                case ledger(Result<LedgerBatch, StoreError>)
+            }
+            let (runs, alongside) = try await NodeRules.itemsConcurrently(
+                items, prepare: { chunk in Self.rows(chunk, itemRoots[chunk.indices], whole: wholeRoots, key: key) },
+                alongside: [
+                    { @Sendable in Alongside.trees(NodeRules.sealTrees(whole, items: items)) },
+                    { @Sendable in Alongside.ledger(Result { () throws(StoreError) in try SQLiteStore.encodeLedger(ledger) }) },
+                ])
+            guard case .trees(let trees) = alongside[0], case .ledger(let encoded) = alongside[1] else { preconditionFailure("in order") }
+            return (ItemRows(roots: roots, trees: trees, runs: runs), try encoded.get())
         }
-
         static func rows(_ items: ArraySlice<NewItem>, _ itemRoots: ArraySlice<[UInt8]>, whole: Set<[UInt8]>, key: StorageKey) -> [Row] {
             let sealed = key.seal(items.map { $0.sealed.payload }, itemIDs: items.map { $0.sealed.manifest.itemID })
             var out: [Row] = []
@@ -143,7 +149,8 @@ extension SQLiteStore: NodeStore {
             }
         }
         let runs = batch.runs
-        let firstRun = runs.first?.count ?? 0
+        // Where each run starts in the batch (a handful of runs).
+        let starts = runs.reduce(into: [0]) { $0.append($0.last! + $1.count) }
         do {
             try insertRows(
                 db,
@@ -152,8 +159,9 @@ extension SQLiteStore: NodeStore {
                     received_at, status) VALUES
                 """, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'held')", batch.count
             ) { statement, n, c in
-                // Two runs at most (the halves of a large batch).
-                let r = n < firstRun ? runs[0][n] : runs[1][n - firstRun]
+                var run = 0
+                while n >= starts[run + 1] { run += 1 }
+                let r = runs[run][n - starts[run]]
                 statement.bind(c, r.id)
                 statement.bind(c + 1, r.manifest)
                 statement.bind(c + 2, r.root)
@@ -182,11 +190,7 @@ extension SQLiteStore: NodeStore {
         let rows: ItemRows
         if items.count >= 64 {
             // The ledger entries are encoded and hashed while the items are checked.
-            let (prepared, ledgerBatch) = try await ItemRows.checkedConcurrently(items, key: key) {
-                Result { () throws(StoreError) in try Self.encodeLedger(ledger) }
-            }
-            rows = prepared
-            encoded = try ledgerBatch.get()
+            (rows, encoded) = try await ItemRows.checkedConcurrently(items, key: key, ledger: ledger)
         } else {
             encoded = try Self.encodeLedger(ledger)
             try NodeRules.items(items)
