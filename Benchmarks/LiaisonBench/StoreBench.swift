@@ -191,15 +191,17 @@ public struct StoreBench: Sendable {
                         }
                     })
             }
-            // Ledger appends in batches of 1000, one signed tree head per batch.
-            let appendName = "\(backend.name): ledger append, batches of 1000 (durable, signed tree head per batch)"
-            if wanted(appendName) {
+            // Ledger appends in batches of 1000 and of 10,000 (the largest batch
+            // a store takes), one signed tree head per batch.
+            for batch in [1000, 10_000] {
+                let appendName = "\(backend.name): ledger append, batches of \(batch) (durable, signed tree head per batch)"
+                guard wanted(appendName) else { continue }
                 let total = n(backend.name == "sqlite" ? 400_000 : 100_000)
                 let entries = Self.entries(total)
                 report(
                     try await measureOnFreshStores(appendName, unit: "leaves/s", ops: total, backend) { store in
-                        for start in stride(from: 0, to: total, by: 1000) {
-                            _ = try await store.append(Array(entries[start..<min(start + 1000, total)]), sign: Self.sign)
+                        for start in stride(from: 0, to: total, by: batch) {
+                            _ = try await store.append(Array(entries[start..<min(start + batch, total)]), sign: Self.sign)
                         }
                     })
             }

@@ -86,6 +86,33 @@ public struct DERWriter: Sendable {
         for i in (0..<n).reversed() { out.append(UInt8(truncatingIfNeeded: v >> (i * 8))) }
     }
 
+    /// Bytes a TLV with `content` bytes of content takes (one-byte tag).
+    static func encodedLength(_ content: Int) -> Int { 1 + lengthSize(content) + content }
+
+    /// Bytes of the minimal two's-complement encoding of `v`.
+    static func integerLength(_ v: Int64) -> Int {
+        var n = 8
+        while n > 1 {
+            let top = UInt8(truncatingIfNeeded: v >> ((n - 1) * 8))
+            let next = UInt8(truncatingIfNeeded: v >> ((n - 2) * 8))
+            guard (top == 0x00 && next & 0x80 == 0) || (top == 0xFF && next & 0x80 != 0) else { break }
+            n -= 1
+        }
+        return n
+    }
+
+    /// A tag and a length, for writers that know their lengths up front.
+    static func appendHeader(_ tag: UInt8, _ length: Int, to out: inout [UInt8]) {
+        out.append(tag)
+        writeLength(length, into: &out)
+    }
+
+    /// A whole INTEGER (or ENUMERATED) TLV.
+    static func appendInteger(_ tag: UInt8, _ v: Int64, to out: inout [UInt8]) {
+        appendHeader(tag, integerLength(v), to: &out)
+        appendInteger(v, to: &out)
+    }
+
     static func lengthSize(_ n: Int) -> Int {
         if n < 0x80 { return 1 }
         var bytes = 0

@@ -63,6 +63,43 @@ public struct LedgerEntry: Hashable, Sendable, CanonicalValue {
         }
     }
 
+    /// The canonical encoding, written directly: a ledger append encodes
+    /// every entry, and for an entry this small the general ``DERWriter``'s
+    /// bookkeeping costs more than the bytes. The same bytes as
+    /// ``encode(into:)`` (the tests compare the two).
+    public var derBytes: [UInt8] {
+        let ms = Instant.milliseconds(at)
+        let code = party.map { Array($0.code.utf8) }
+        let text = Array(detail.utf8)
+        var subjectsLength = 0
+        for x in subjects { subjectsLength += DERWriter.encodedLength(x.count) }
+        let partyLength = code.map { DERWriter.encodedLength(DERWriter.encodedLength($0.count)) } ?? 0
+        let content =
+            DERWriter.encodedLength(DERWriter.integerLength(Int64(protocolVersion)))
+            + DERWriter.encodedLength(DERWriter.integerLength(Int64(kind.rawValue)))
+            + DERWriter.encodedLength(DERWriter.integerLength(ms)) + partyLength + DERWriter.encodedLength(subjectsLength)
+            + DERWriter.encodedLength(text.count)
+        var out: [UInt8] = []
+        out.reserveCapacity(DERWriter.encodedLength(content))
+        DERWriter.appendHeader(0x30, content, to: &out)
+        DERWriter.appendInteger(0x02, Int64(protocolVersion), to: &out)
+        DERWriter.appendInteger(0x0A, Int64(kind.rawValue), to: &out)
+        DERWriter.appendInteger(0x02, ms, to: &out)
+        if let code {
+            DERWriter.appendHeader(0xA0, DERWriter.encodedLength(code.count), to: &out)
+            DERWriter.appendHeader(0x13, code.count, to: &out)
+            out.append(contentsOf: code)
+        }
+        DERWriter.appendHeader(0x30, subjectsLength, to: &out)
+        for x in subjects {
+            DERWriter.appendHeader(0x04, x.count, to: &out)
+            out.append(contentsOf: x)
+        }
+        DERWriter.appendHeader(0x0C, text.count, to: &out)
+        out.append(contentsOf: text)
+        return out
+    }
+
     /// RFC 9162 leaf hash of the entry.
     public var leafHash: [UInt8] { MerkleHash.leaf(derBytes) }
 }

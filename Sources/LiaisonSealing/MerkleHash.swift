@@ -47,18 +47,24 @@ public struct AuditPath: Hashable, Sendable, ExpressibleByArrayLiteral {
 public enum MerkleHash {
     public typealias Hash = [UInt8]
 
+    // Both hash their parts in place (no joined copy): a ledger append and
+    // a seal check hash millions of these.
+    static let leafPrefix: [UInt8] = [0x00]
+    static let nodePrefix: [UInt8] = [0x01]
+
     public static func leaf(_ data: [UInt8]) -> Hash {
-        var input = [UInt8](repeating: 0x00, count: 1)
-        input.append(contentsOf: data)
-        return SHA256.bytes(input)
+        var h = SHA256()
+        leafPrefix.withUnsafeBytes { h.update(bufferPointer: $0) }
+        data.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return h.finalize().bytes
     }
 
     public static func node(_ left: Hash, _ right: Hash) -> Hash {
-        var input = [UInt8](repeating: 0x01, count: 1)
-        input.reserveCapacity(65)
-        input.append(contentsOf: left)
-        input.append(contentsOf: right)
-        return SHA256.bytes(input)
+        var h = SHA256()
+        nodePrefix.withUnsafeBytes { h.update(bufferPointer: $0) }
+        left.withUnsafeBytes { h.update(bufferPointer: $0) }
+        right.withUnsafeBytes { h.update(bufferPointer: $0) }
+        return h.finalize().bytes
     }
 
     /// The hash of the empty tree, SHA-256 of the empty string.

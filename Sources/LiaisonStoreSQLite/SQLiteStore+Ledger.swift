@@ -48,56 +48,67 @@ extension SQLiteStore {
         try finishAppend(db, beginAppend(db, batch, sign: sign))
     }
 
-    /// An append computed but not yet written: its place, its new subtree
-    /// hashes, and its tree head being signed.
+    /// An append begun: its place, and on another thread its new subtree
+    /// hashes, root and signed tree head.
     struct PendingAppend {
         let start: Int
         let batch: LedgerBatch
-        let interior: [(key: Int64, hash: [UInt8])]
-        let signing: Signing?
+        let hashes: Background<AppendHashes>?
         var end: Int { start + batch.entries.count }
     }
 
-    /// The first half of an append: the new hashes computed in memory from
-    /// the log's frontier (one stored hash per bit of its size), and the tree
-    /// head's signature started on another thread — so that it is made while
-    /// the caller writes the rows of the act the entries record.
+    struct AppendHashes {
+        let interior: [(key: Int64, hash: [UInt8])]
+        let root: [UInt8]
+        let signing: Background<SignedTreeHead>?
+    }
+
+    /// The first half of an append: the log's size and frontier (one stored
+    /// hash per bit of the size) read here; the new hashes, the root and the
+    /// tree head's signature made on other threads from them — so that they
+    /// are made while this one writes the rows of the act the entries record
+    /// and the entries themselves.
     static func beginAppend(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> PendingAppend {
         let start = try Self.size(db)
-        guard !batch.entries.isEmpty else { return PendingAppend(start: start, batch: batch, interior: [], signing: nil) }
+        guard !batch.entries.isEmpty else { return PendingAppend(start: start, batch: batch, hashes: nil) }
         let stored = try DBHashes(db: db)
-        var range = CompactRange(size: start, frontier: try CompactRange.frontier(size: start).map { try stored.hash(level: $0.level, index: $0.index) })
-        var interior: [(key: Int64, hash: [UInt8])] = []
-        interior.reserveCapacity(batch.entries.count / 4)
-        for leaf in batch.leaves {
-            range.append(leaf) { level, index, hash in
-                if level >= DBHashes.lowestStoredLevel { interior.append((DBHashes.key(level: level, index: index), hash)) }
+        let frontier = try CompactRange.frontier(size: start).map { try stored.hash(level: $0.level, index: $0.index) }
+        let hashes = Background {
+            var range = CompactRange(size: start, frontier: frontier)
+            var interior: [(key: Int64, hash: [UInt8])] = []
+            interior.reserveCapacity(batch.entries.count / 4)
+            for leaf in batch.leaves {
+                range.append(leaf) { level, index, hash in
+                    if level >= DBHashes.lowestStoredLevel { interior.append((DBHashes.key(level: level, index: index), hash)) }
+                }
             }
+            let (size, root) = (range.size, range.root)
+            return AppendHashes(interior: interior, root: root, signing: sign.map { sign in Background { try sign(size, root) } })
         }
-        let signing = sign.map { Signing(size: range.size, root: range.root, sign: $0) }
-        return PendingAppend(start: start, batch: batch, interior: interior, signing: signing)
+        return PendingAppend(start: start, batch: batch, hashes: hashes)
     }
 
     /// The second half: the rows, and the signed tree head once it is made.
     static func finishAppend(_ db: Database, _ pending: PendingAppend) throws -> Range<Int> {
-        let (start, end, batch, interior) = (pending.start, pending.end, pending.batch, pending.interior)
-        guard end > start else { return start..<start }
+        let (start, end, batch) = (pending.start, pending.end, pending.batch)
+        guard let hashes = pending.hashes else { return start..<start }
         try insertRows(db, "INSERT INTO ledger_entries (idx, entry) VALUES", "(?, ?)", batch.entries.count) { statement, row, column in
             statement.bind(column, start + row)
             statement.bind(column + 1, batch.entries[row])
         }
+        let computed = try hashes.wait()
+        let (interior, root, signing) = (computed.interior, computed.root, computed.signing)
         try insertRows(db, "INSERT INTO ledger_hashes (key, hash) VALUES", "(?, ?)", interior.count) { statement, row, column in
             statement.bind(column, interior[row].key)
             statement.bind(column + 1, interior[row].hash)
         }
-        if let signing = pending.signing {
+        if let signing {
             let head = try signing.wait()
-            guard head.body.size == end, head.body.root == signing.root else {
+            guard head.body.size == end, head.body.root == root else {
                 throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
             }
             try db.execute(
-                sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)",
-                arguments: [end, Data(signing.root), Data(head.derBytes)])
+                sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)", arguments: [end, Data(root), Data(head.derBytes)])
         }
         return start..<end
     }
@@ -125,29 +136,6 @@ extension SQLiteStore {
             let statement = RawStatement(try db.cachedStatement(sql: sql(1)), db)
             bind(statement, k, 1)
             try statement.run()
-        }
-    }
-
-    /// A tree head being signed on another thread (a hybrid signature takes
-    /// about as long as inserting a thousand rows).
-    final class Signing: @unchecked Sendable {
-        // @unchecked: `result` is written once before `done` is signalled
-        // and read only after waiting for it.
-        let root: [UInt8]
-        private var result: Result<SignedTreeHead, any Error>?
-        private let done = DispatchSemaphore(value: 0)
-
-        init(size: Int, root: [UInt8], sign: @escaping TreeHeadSigner) {
-            self.root = root
-            DispatchQueue.global(qos: .userInitiated).async {
-                self.result = Result { try sign(size, root) }
-                self.done.signal()
-            }
-        }
-
-        func wait() throws -> SignedTreeHead {
-            done.wait()
-            return try result!.get()
         }
     }
 
@@ -302,5 +290,27 @@ final class SubtreeCache: @unchecked Sendable {
             if hashes.count >= Self.capacity { hashes.removeAll(keepingCapacity: true) }
             hashes[key] = hash
         }
+    }
+}
+
+/// Work started on another thread now and waited for later: the hashes of
+/// an append and its tree head's signature (a hybrid signature takes about
+/// as long as inserting a thousand rows), made while the writer inserts.
+final class Background<T>: @unchecked Sendable {
+    // @unchecked: `result` is written once before `done` is signalled and
+    // read only after waiting for it.
+    private var result: Result<T, any Error>?
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ work: @escaping @Sendable () throws -> T) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.result = Result { try work() }
+            self.done.signal()
+        }
+    }
+
+    func wait() throws -> T {
+        done.wait()
+        return try result!.get()
     }
 }
