@@ -191,9 +191,9 @@ public struct StoreBench: Sendable {
                         }
                     })
             }
-            // Ledger appends in batches of 1000 and of 10,000 (the largest batch
+            // Ledger appends in batches of 1000, 10,000 and 100,000 (the largest
             // a store takes), one signed tree head per batch.
-            for batch in [1000, 10_000] {
+            for batch in [1000, 10_000, 100_000] {
                 let appendName = "\(backend.name): ledger append, batches of \(batch) (durable, signed tree head per batch)"
                 guard wanted(appendName) else { continue }
                 let total = n(backend.name == "sqlite" ? 400_000 : 100_000)
@@ -221,7 +221,7 @@ public struct StoreBench: Sendable {
                 // copied into the database file first.
                 if let sqlite = store as? SQLiteStore { try await sqlite.checkpoint() }
                 note("\(backend.name): built a ledger of \(try await store.size()) leaves")
-                let probes = n(2000)
+                let probes = n(10_000)
                 var rng = SystemRandomNumberGenerator()
                 let indices = (0..<probes).map { _ in Int.random(in: 0..<size, using: &rng) }
                 if wanted(inclusionName) {

@@ -160,14 +160,14 @@ extension SQLiteStore {
     }
 
     public func root(size: Int) async throws(StoreError) -> [UInt8] {
-        try await run { db in
+        try await runSnapshot { db in
             try self.checkedSize(size, db)
             return try DBHashes.run(db, cache: self.cache) { try MerkleLog.root($0, size: size) }
         }
     }
 
     public func inclusionProof(index: Int, size: Int) async throws(StoreError) -> [[UInt8]] {
-        try await run { db in
+        try await runSnapshot { db in
             try self.checkedSize(size, db)
             guard index >= 0, index < size else { throw StoreError(.invalidInput, "entry \(index) is not in a tree of \(size)") }
             return try DBHashes.run(db, cache: self.cache) { try MerkleLog.inclusionProof($0, index: index, size: size) }
@@ -175,7 +175,7 @@ extension SQLiteStore {
     }
 
     public func consistencyProof(old: Int, new: Int) async throws(StoreError) -> [[UInt8]] {
-        try await run { db in
+        try await runSnapshot { db in
             try self.checkedSize(new, db)
             guard old >= 0, old <= new else { throw StoreError(.invalidInput, "a consistency proof runs from a smaller size to a larger") }
             return try DBHashes.run(db, cache: self.cache) { try MerkleLog.consistencyProof($0, old: old, new: new) }
@@ -227,6 +227,14 @@ struct DBHashes: SubtreeHashes {
     let entries: RawStatement
     let interior: RawStatement
     let cache: SubtreeCache?
+    /// The leaf hashes of the last block of 8 entries read: a proof asks for
+    /// up to three small subtrees next to one leaf, all in its block.
+    let block = Block()
+
+    final class Block {
+        var start = -1
+        var leaves: [[UInt8]] = []
+    }
 
     init(db: Database, cache: SubtreeCache? = nil) throws {
         entries = RawStatement(try db.cachedStatement(sql: "SELECT idx, entry FROM ledger_entries WHERE idx >= ? AND idx < ? ORDER BY idx"), db)
@@ -253,19 +261,27 @@ struct DBHashes: SubtreeHashes {
         return h
     }
 
-    /// The hash of a small perfect subtree, from its entries.
+    /// The hash of a small perfect subtree, from its entries (the block of
+    /// 8 entries around it is read once).
     func fromEntries(level: Int, index: Int) throws -> [UInt8] {
         let first = index << level, count = 1 << level
-        entries.bind(1, first)
-        entries.bind(2, first + count)
-        var hashes: [[UInt8]] = []
-        hashes.reserveCapacity(count)
-        var expected = Int64(first)
-        try entries.rows { idx, entry in
-            if idx == expected, !entry.isEmpty { hashes.append(MerkleHash.leaf(entry)) }
-            expected += 1
+        let start = first & ~7
+        if block.start != start {
+            entries.bind(1, start)
+            entries.bind(2, start + 8)
+            var leaves: [[UInt8]] = []
+            leaves.reserveCapacity(8)
+            var expected = Int64(start)
+            try entries.rows { idx, entry in
+                if idx == expected, !entry.isEmpty { leaves.append(MerkleHash.leaf(entry)) }
+                expected += 1
+            }
+            (block.start, block.leaves) = (start, leaves)
         }
-        guard hashes.count == count else { throw StoreError(.corrupt, "ledger entries \(first)–\(first + count - 1) are missing") }
+        guard first - start + count <= block.leaves.count else {
+            throw StoreError(.corrupt, "ledger entries \(first)–\(first + count - 1) are missing")
+        }
+        var hashes = Array(block.leaves[(first - start)..<(first - start + count)])
         while hashes.count > 1 {
             hashes = stride(from: 0, to: hashes.count, by: 2).map { MerkleHash.node(hashes[$0], hashes[$0 + 1]) }
         }

@@ -172,11 +172,36 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
 
     /// The synchronous forms of GRDB's accessors (an async caller would get the async ones).
     func readNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
+    func unsafeReadNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
     func onWriter<T>(_ body: (Database) throws -> T) throws -> T { try pool.writeWithoutTransaction(body) }
 
     /// Runs `body` on a reader: a snapshot of what is committed, never
     /// waiting for the writer. Synchronous on the calling thread — a read is
     /// a few page lookups, shorter than a hop to another thread.
+    /// ``run(_:)`` for the ledger's roots and proofs: the same snapshot
+    /// (one read transaction), begun and ended with prepared statements —
+    /// a proof is a handful of page lookups, and parsing BEGIN and COMMIT
+    /// for each, as a general read does, is a good part of its cost.
+    func runSnapshot<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do {
+            return try unsafeReadNow { db in
+                try RawStatement(db.cachedStatement(sql: "BEGIN DEFERRED"), db).run()
+                do {
+                    let result = try body(db)
+                    try RawStatement(db.cachedStatement(sql: "COMMIT"), db).run()
+                    return result
+                } catch {
+                    try? RawStatement(db.cachedStatement(sql: "ROLLBACK"), db).run()
+                    throw error
+                }
+            }
+        } catch let e as StoreError {
+            throw e
+        } catch {
+            throw StoreError(.unavailable, "SQLite: \(error)")
+        }
+    }
+
     func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try readNow(body)
