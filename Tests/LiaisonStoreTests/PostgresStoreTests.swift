@@ -84,4 +84,48 @@ struct PostgresStoreTests {
         #expect(v.isIntact && v.treeHeadSize == 120, "\(v)")
         #expect(try await a.root(size: 120) == (try await b.root(size: 120)))
     }
+
+    /// A reader pages through the holdings by sequence number while two
+    /// replicas store items from six writers at once. Item inserts take the
+    /// sequencer, so items commit in sequence order and the reader never
+    /// steps past one that commits after a later one: nothing is skipped.
+    @Test func pagingHoldingsSkipsNothingWhileReplicasWrite() async throws {
+        let name = try await TestPostgres.newDatabase()
+        let key = StorageKey.generate()
+        let stores = [try await postgresStore(database: name, storageKey: key), try await postgresStore(database: name, storageKey: key)]
+        let writers = 6, perWriter = 40
+        let items = (0..<writers).map { NodeStoreConformance.newItems(perWriter, tag: "writer \($0)") }
+        final class Done: @unchecked Sendable {
+            // @unchecked: `value` is guarded by `lock`.
+            private let lock = NSLock()
+            private var value = false
+            var isSet: Bool { lock.withLock { value } }
+            func set() { lock.withLock { value = true } }
+        }
+        let done = Done()
+        let writing = Task {
+            defer { done.set() }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for w in 0..<writers {
+                    group.addTask { for item in items[w] { _ = try await stores[w % 2].storeItems([item], ledger: .none) } }
+                }
+                try await group.waitForAll()
+            }
+        }
+        var seen: [[UInt8]] = [], cursor: Int64?, pages = 0
+        func page() async throws -> Bool {
+            let page = try await stores[1].holdings(after: cursor, limit: 1000)
+            seen += page.map(\.itemID)
+            cursor = page.last?.sequence ?? cursor
+            pages += 1
+            return !page.isEmpty
+        }
+        while !done.isSet { _ = try await page() }
+        try await writing.value
+        while try await page() {}
+        #expect(pages > 10, "the reader paged while the writers wrote")
+        #expect(seen.count == writers * perWriter, "the reader saw \(seen.count) of \(writers * perWriter) items")
+        let missing = Set(items.joined().map(\.sealed.manifest.itemID)).subtracting(seen)
+        #expect(missing.isEmpty, "\(missing.count) items were skipped by the reader")
+    }
 }
