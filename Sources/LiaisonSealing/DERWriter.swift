@@ -76,14 +76,7 @@ public struct DERWriter: Sendable {
 
     /// Appends the minimal two's-complement big-endian encoding of `v`.
     static func appendInteger(_ v: Int64, to out: inout [UInt8]) {
-        var n = 8
-        while n > 1 {
-            let top = UInt8(truncatingIfNeeded: v >> ((n - 1) * 8))
-            let next = UInt8(truncatingIfNeeded: v >> ((n - 2) * 8))
-            guard (top == 0x00 && next & 0x80 == 0) || (top == 0xFF && next & 0x80 != 0) else { break }
-            n -= 1
-        }
-        for i in (0..<n).reversed() { out.append(UInt8(truncatingIfNeeded: v >> (i * 8))) }
+        for i in (0..<integerLength(v)).reversed() { out.append(UInt8(truncatingIfNeeded: v >> (i * 8))) }
     }
 
     /// Bytes a TLV with `content` bytes of content takes (one-byte tag).

@@ -12,6 +12,18 @@ func freshDirectory() -> String {
     return path
 }
 
+/// Runs a Python snippet on the store's database file behind the store's
+/// back (`c` is the connection; it commits), as an intruder or a damaged
+/// disk would change it; returns the snippet's exit status.
+func alterDatabase(in dir: String, _ python: String) throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); " + python + "; c.commit()", dir + "/node.sqlite"]
+    try process.run()
+    process.waitUntilExit()
+    return process.terminationStatus
+}
+
 @Suite("SQLite store")
 struct SQLiteStoreTests {
     @Test func passesTheConformanceSuite() async throws {
@@ -115,12 +127,7 @@ struct SQLiteStoreTests {
             _ = try await store.append(LedgerStoreConformance.entries(20), sign: LedgerStoreConformance.sign())
         }
         // Rewrite one entry's bytes behind the store's back (as a node hiding history would).
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        sqlite.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"UPDATE ledger_entries SET entry = x'300301020a' WHERE idx = 7\"); c.commit()", dir + "/node.sqlite"]
-        try sqlite.run()
-        sqlite.waitUntilExit()
-        #expect(sqlite.terminationStatus == 0)
+        #expect(try alterDatabase(in: dir, "c.execute(\"UPDATE ledger_entries SET entry = x'300301020a' WHERE idx = 7\")") == 0)
         let store = try SQLiteStore(directory: dir)
         let v = try await store.verify()
         #expect(!v.isIntact)
@@ -137,16 +144,8 @@ struct SQLiteStoreTests {
             let store = try SQLiteStore(directory: dir, storageKey: key)
             _ = try await store.storeItems(items, ledger: .none)
         }
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        sqlite.arguments = [
-            "python3", "-c",
-            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); t=bytearray(c.execute('SELECT tree FROM seal_trees').fetchone()[0]); t[40]^=1; c.execute('UPDATE seal_trees SET tree=?', (bytes(t),)); c.commit()",
-            dir + "/node.sqlite",
-        ]
-        try sqlite.run()
-        sqlite.waitUntilExit()
-        #expect(sqlite.terminationStatus == 0)
+        let flip = "t=bytearray(c.execute('SELECT tree FROM seal_trees').fetchone()[0]); t[40]^=1; c.execute('UPDATE seal_trees SET tree=?', (bytes(t),))"
+        #expect(try alterDatabase(in: dir, flip) == 0)
         let store = try SQLiteStore(directory: dir, storageKey: key)
         // Leaf 1's hash (bytes 32–63) is on item 0's path, not on item 2's.
         await #expect(throws: StoreError(.corrupt, "")) { _ = try await store.item(items[0].sealed.manifest.itemID) }
@@ -162,15 +161,7 @@ struct SQLiteStoreTests {
             _ = try await store.append(LedgerStoreConformance.entries(20), sign: LedgerStoreConformance.sign())
         }
         let key = 3 << 56 | 1  // level 3, index 1: entries 8–15
-        let sqlite = Process()
-        sqlite.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        sqlite.arguments = [
-            "python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); n=c.execute('UPDATE ledger_hashes SET hash = zeroblob(32) WHERE key = \(key)').rowcount; c.commit(); sys.exit(0 if n == 1 else 3)",
-            dir + "/node.sqlite",
-        ]
-        try sqlite.run()
-        sqlite.waitUntilExit()
-        #expect(sqlite.terminationStatus == 0)
+        #expect(try alterDatabase(in: dir, "n=c.execute('UPDATE ledger_hashes SET hash = zeroblob(32) WHERE key = \(key)').rowcount; c.commit(); sys.exit(0 if n == 1 else 3)") == 0)
         let store = try SQLiteStore(directory: dir)
         let v = try await store.verify()
         #expect(!v.isIntact)
