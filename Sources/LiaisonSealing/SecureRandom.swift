@@ -1,21 +1,48 @@
-#if canImport(Glibc)
-internal import Glibc
-#elseif canImport(Darwin)
-internal import Darwin
+#if canImport(Darwin)
+    internal import Darwin
+#elseif canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Musl)
+    internal import Musl
 #endif
 
 /// Bytes from the operating system's CSPRNG, many at once.
 ///
 /// Why not `SymmetricKey(size:)` or `SystemRandomNumberGenerator`: both draw
 /// eight bytes per system call, so the nonces of a 1000-item batch cost 1500
-/// calls (about half a millisecond); `arc4random_buf` (glibc 2.36+, every
-/// Darwin) fills the whole buffer from the kernel's generator in one.
+/// calls (about half a millisecond). Here the whole buffer is filled at
+/// once: `arc4random_buf` on Darwin; on Linux a read of `/dev/urandom` (the
+/// kernel's generator, as `getrandom` is, which Swift cannot call directly;
+/// glibc's `arc4random_buf` only exists from 2.36).
 enum SecureRandom {
     static func bytes(_ count: Int) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: count)
         out.withUnsafeMutableBytes { buffer in
-            if let base = buffer.baseAddress { arc4random_buf(base, buffer.count) }
+            guard let base = buffer.baseAddress else { return }
+            #if canImport(Darwin)
+                arc4random_buf(base, buffer.count)
+            #else
+                fill(base, buffer.count)
+            #endif
         }
         return out
     }
+
+    #if !canImport(Darwin)
+        /// Opened once; reads are atomic per call and the descriptor is only read.
+        static let urandom: Int32 = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+
+        static func fill(_ base: UnsafeMutableRawPointer, _ count: Int) {
+            // Without the kernel's generator nothing may be sealed: a nonce
+            // or an item id from anything weaker is worse than stopping.
+            precondition(urandom >= 0, "cannot open /dev/urandom")
+            var done = 0
+            while done < count {
+                let n = read(urandom, base + done, count - done)
+                if n < 0, errno == EINTR { continue }
+                precondition(n > 0, "cannot read /dev/urandom")
+                done += n
+            }
+        }
+    #endif
 }

@@ -44,12 +44,13 @@ public struct SealTree: SubtreeHashes, Sendable {
     }
 
     public func hash(level: Int, index: Int) throws -> MerkleHash.Hash {
+        guard level >= 0, level < Int.bitWidth else { throw StoreError(.corrupt, "the seal tree has no level \(level)") }
         var offset = 0, n = count
         for _ in 0..<level {
             offset += n
             n >>= 1
         }
-        guard level >= 0, index >= 0, index < n else { throw StoreError(.corrupt, "the seal tree has no subtree (\(level), \(index))") }
+        guard index >= 0, index < n else { throw StoreError(.corrupt, "the seal tree has no subtree (\(level), \(index))") }
         let start = (offset + index) * 32
         return Array(bytes[start..<(start + 32)])
     }

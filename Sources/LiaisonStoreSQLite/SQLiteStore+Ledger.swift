@@ -45,35 +45,46 @@ extension SQLiteStore {
     /// perfect-subtree hashes they complete and, with `sign`, the signed
     /// tree head of the new size.
     static func appendLedger(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> Range<Int> {
-        try finishAppend(db, beginAppend(db, batch, sign: sign))
+        var append = try beginAppend(db, batch)
+        try append.startSigning(sign)
+        return try finishAppend(db, append)
     }
 
-    /// An append begun: its place, and on another thread its new subtree
-    /// hashes, root and signed tree head.
+    /// An append begun: its place, its new subtree hashes and root being
+    /// computed on another thread, then its tree head being signed.
     struct PendingAppend {
         let start: Int
         let batch: LedgerBatch
         let hashes: Background<AppendHashes>?
+        var signing: Background<SignedTreeHead>? = nil
         var end: Int { start + batch.entries.count }
+
+        /// Starts signing the new tree head on another thread. Called once
+        /// the act the entries record is written and nothing is left that
+        /// could refuse it: a node signs no head for a tree it then drops.
+        mutating func startSigning(_ sign: TreeHeadSigner?) throws {
+            guard let sign, let hashes else { return }
+            let root = try hashes.wait().root
+            let size = end
+            signing = Background(on: treeHeadSigning) { try sign(size, root) }
+        }
     }
 
     struct AppendHashes {
         let interior: [(key: Int64, hash: [UInt8])]
         let root: [UInt8]
-        let signing: Background<SignedTreeHead>?
     }
 
-    /// The first half of an append: the log's size and frontier (one stored
-    /// hash per bit of the size) read here; the new hashes, the root and the
-    /// tree head's signature made on other threads from them — so that they
-    /// are made while this one writes the rows of the act the entries record
-    /// and the entries themselves.
-    static func beginAppend(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> PendingAppend {
+    /// The first part of an append: the log's size and frontier (one stored
+    /// hash per bit of the size) read here; the new hashes and the root
+    /// computed from them on another thread, while this one writes the rows
+    /// of the act the entries record.
+    static func beginAppend(_ db: Database, _ batch: LedgerBatch) throws -> PendingAppend {
         let start = try Self.size(db)
         guard !batch.entries.isEmpty else { return PendingAppend(start: start, batch: batch, hashes: nil) }
         let stored = try DBHashes(db: db)
         let frontier = try CompactRange.frontier(size: start).map { try stored.hash(level: $0.level, index: $0.index) }
-        let hashes = Background {
+        let hashes = Background(on: ledgerHashing) {
             var range = CompactRange(size: start, frontier: frontier)
             var interior: [(key: Int64, hash: [UInt8])] = []
             interior.reserveCapacity(batch.entries.count / 4)
@@ -82,13 +93,13 @@ extension SQLiteStore {
                     if level >= DBHashes.lowestStoredLevel { interior.append((DBHashes.key(level: level, index: index), hash)) }
                 }
             }
-            let (size, root) = (range.size, range.root)
-            return AppendHashes(interior: interior, root: root, signing: sign.map { sign in Background { try sign(size, root) } })
+            return AppendHashes(interior: interior, root: range.root)
         }
         return PendingAppend(start: start, batch: batch, hashes: hashes)
     }
 
-    /// The second half: the rows, and the signed tree head once it is made.
+    /// The last part: the rows, and the signed tree head once it is made
+    /// (the signature is made while the entries are inserted).
     static func finishAppend(_ db: Database, _ pending: PendingAppend) throws -> Range<Int> {
         let (start, end, batch) = (pending.start, pending.end, pending.batch)
         guard let hashes = pending.hashes else { return start..<start }
@@ -97,18 +108,18 @@ extension SQLiteStore {
             statement.bind(column + 1, batch.entries[row])
         }
         let computed = try hashes.wait()
-        let (interior, root, signing) = (computed.interior, computed.root, computed.signing)
-        try insertRows(db, "INSERT INTO ledger_hashes (key, hash) VALUES", "(?, ?)", interior.count) { statement, row, column in
-            statement.bind(column, interior[row].key)
-            statement.bind(column + 1, interior[row].hash)
+        try insertRows(db, "INSERT INTO ledger_hashes (key, hash) VALUES", "(?, ?)", computed.interior.count) { statement, row, column in
+            statement.bind(column, computed.interior[row].key)
+            statement.bind(column + 1, computed.interior[row].hash)
         }
-        if let signing {
+        if let signing = pending.signing {
             let head = try signing.wait()
-            guard head.body.size == end, head.body.root == root else {
+            guard head.body.size == end, head.body.root == computed.root else {
                 throw StoreError(.invalidInput, "the tree head signed for the append names another size or root")
             }
             try db.execute(
-                sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)", arguments: [end, Data(root), Data(head.derBytes)])
+                sql: "INSERT OR REPLACE INTO tree_heads (size, root, signed) VALUES (?, ?, ?)",
+                arguments: [end, Data(computed.root), Data(head.derBytes)])
         }
         return start..<end
     }
@@ -271,9 +282,10 @@ struct DBHashes: SubtreeHashes {
             entries.bind(2, start + 8)
             var leaves: [[UInt8]] = []
             leaves.reserveCapacity(8)
-            var expected = Int64(start)
+            var expected = Int64(start), gap = false
             try entries.rows { idx, entry in
-                if idx == expected, !entry.isEmpty { leaves.append(MerkleHash.leaf(entry)) }
+                // The leaves stop at the first missing or empty entry.
+                if gap || idx != expected || entry.isEmpty { gap = true } else { leaves.append(MerkleHash.leaf(entry)) }
                 expected += 1
             }
             (block.start, block.leaves) = (start, leaves)
@@ -312,21 +324,32 @@ final class SubtreeCache: @unchecked Sendable {
 /// Work started on another thread now and waited for later: the hashes of
 /// an append and its tree head's signature (a hybrid signature takes about
 /// as long as inserting a thousand rows), made while the writer inserts.
+///
+/// The work runs on private serial queues, which libdispatch serves from its
+/// overcommit pool (a thread is made when none is free), not on the global
+/// concurrent queues, whose pool is as wide as the machine's cores and can
+/// be filled by other blocked work while the writer waits for this.
 final class Background<T>: @unchecked Sendable {
     // @unchecked: `result` is written once before `done` is signalled and
     // read only after waiting for it.
     private var result: Result<T, any Error>?
     private let done = DispatchSemaphore(value: 0)
 
-    init(_ work: @escaping @Sendable () throws -> T) {
-        DispatchQueue.global(qos: .userInitiated).async {
+    init(on queue: DispatchQueue, _ work: @escaping @Sendable () throws -> T) {
+        queue.async {
             self.result = Result { try work() }
             self.done.signal()
         }
     }
 
+    /// The result, once the work is done; may be asked for more than once.
     func wait() throws -> T {
         done.wait()
+        done.signal()  // for the next wait
         return try result!.get()
     }
 }
+
+/// Pure computation only (no locks, no I/O), so one queue of each serves every store.
+private let ledgerHashing = DispatchQueue(label: "liaison.sqlite.ledger-hashes", qos: .userInitiated)
+private let treeHeadSigning = DispatchQueue(label: "liaison.sqlite.tree-head-signing", qos: .userInitiated)

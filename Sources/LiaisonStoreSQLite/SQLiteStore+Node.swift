@@ -192,14 +192,17 @@ extension SQLiteStore: NodeStore {
             // The ledger entries are encoded and hashed while the items are checked.
             (rows, encoded) = try await ItemRows.checkedConcurrently(items, key: key, ledger: ledger)
         } else {
-            encoded = try Self.encodeLedger(ledger)
+            // The items are checked first, as in a large batch.
             try NodeRules.items(items)
+            encoded = try Self.encodeLedger(ledger)
             rows = ItemRows(items, key: key)
         }
         return try await write { db in
-            // The tree head is signed while the item rows are written.
-            let append = try Self.beginAppend(db, encoded, sign: ledger.sign)
+            // The new subtree hashes are computed while the item rows are
+            // written; the tree head is signed once they are in.
+            var append = try Self.beginAppend(db, encoded)
             try Self.insertItems(db, rows)
+            try append.startSigning(ledger.sign)
             return LedgerReceipt(entries: try Self.finishAppend(db, append))
         }
     }

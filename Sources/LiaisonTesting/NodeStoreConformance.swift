@@ -47,6 +47,7 @@ public enum NodeStoreConformance {
         try await itemsAndHoldings(make())
         try await sealsWholeAndInParts(make())
         try await badItemsChangeNothing(make())
+        try await refusedBatchesSignNothing(make())
         try await holdingChanges(make())
         try await outboxQueue(make())
         try await outboxClaimsByTwoReplicas(make())
@@ -137,6 +138,47 @@ public enum NodeStoreConformance {
             #expect(stored.payload == item.sealed.payload)
         }
         #expect(try await store.verify().isIntact)
+    }
+
+    /// A batch the store refuses has no tree head signed for it (a node signs
+    /// no head for a tree it then drops), small or large; and a batch with a
+    /// bad item and an oversized ledger entry is refused for the item, at
+    /// every size.
+    public static func refusedBatchesSignNothing(_ store: any NodeStore) async throws {
+        final class Count: @unchecked Sendable {
+            // @unchecked: `value` is guarded by `lock`.
+            private let lock = NSLock()
+            private var value = 0
+            var current: Int { lock.withLock { value } }
+            func add() { lock.withLock { value += 1 } }
+        }
+        let signatures = Count()
+        let inner = LedgerStoreConformance.sign()
+        let counting: TreeHeadSigner = { size, root in
+            signatures.add()
+            return try inner(size, root)
+        }
+        let stored = newItems(100, tag: "signed once")
+        _ = try await store.storeItems(stored, ledger: LedgerWrite(record(.itemSealed, stored.map(\.sealed.manifest.digest)), sign: counting))
+        #expect(signatures.current == 1)
+        for n in [1, 10, 63, 64, 100] {
+            let batch = newItems(n, tag: "refused \(n)").dropLast() + [stored[n - 1]]
+            await #expect(throws: StoreError(.duplicate, "")) {
+                _ = try await store.storeItems(Array(batch), ledger: LedgerWrite(record(.itemSealed, batch.map(\.sealed.manifest.digest)), sign: counting))
+            }
+            var bad = newItems(n, tag: "bad \(n)")
+            bad[n / 2].sealed.payload[0] ^= 1
+            let huge = LedgerEntry(kind: .itemRead, at: t0, detail: String(repeating: "x", count: StoreLimits.maximumEntryBytes + 1))
+            do {
+                _ = try await store.storeItems(bad, ledger: LedgerWrite([huge], sign: counting))
+                Issue.record("a batch with a bad item and an oversized entry was stored")
+            } catch {
+                #expect(error.code == .invalidInput && error.reason.contains("item \(n / 2)"), "\(n) items: \(error)")
+            }
+        }
+        #expect(signatures.current == 1, "a refused batch had a tree head signed")
+        #expect(try await store.size() == 100)
+        #expect(try await store.latestTreeHead()?.body.size == 100)
     }
 
     public static func badItemsChangeNothing(_ store: any NodeStore) async throws {
