@@ -46,7 +46,7 @@ extension SQLiteStore {
     /// tree head of the new size.
     static func appendLedger(_ db: Database, _ batch: LedgerBatch, sign: TreeHeadSigner?) throws -> Range<Int> {
         var append = try beginAppend(db, batch)
-        try append.startSigning(sign)
+        append.startSigning(sign)
         return try finishAppend(db, append)
     }
 
@@ -62,11 +62,11 @@ extension SQLiteStore {
         /// Starts signing the new tree head on another thread. Called once
         /// the act the entries record is written and nothing is left that
         /// could refuse it: a node signs no head for a tree it then drops.
-        mutating func startSigning(_ sign: TreeHeadSigner?) throws {
+        mutating func startSigning(_ sign: TreeHeadSigner?) {
             guard let sign, let hashes else { return }
-            let root = try hashes.wait().root
             let size = end
-            signing = Background(on: treeHeadSigning) { try sign(size, root) }
+            // The signature follows the root on the signing queue; the writer goes on.
+            signing = Background(on: treeHeadSigning) { try sign(size, try hashes.wait().root) }
         }
     }
 

@@ -202,7 +202,7 @@ extension SQLiteStore: NodeStore {
             // written; the tree head is signed once they are in.
             var append = try Self.beginAppend(db, encoded)
             try Self.insertItems(db, rows)
-            try append.startSigning(ledger.sign)
+            append.startSigning(ledger.sign)
             return LedgerReceipt(entries: try Self.finishAppend(db, append))
         }
     }
