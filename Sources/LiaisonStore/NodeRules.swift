@@ -70,15 +70,15 @@ public enum NodeRules {
     /// `prepare` (the back end's encryption and encoding of the rows) run on
     /// each chunk of the batch as soon as that chunk's payloads are checked,
     /// and the `alongside` work meanwhile. Returns what `prepare` made of each
-    /// chunk, in order (joining them would copy every row), and what each
-    /// `alongside` closure returned, in order.
+    /// chunk, in order (joining them would copy every row), and what
+    /// `alongside` returned.
     ///
     /// Work is cut into more pieces than there are cores (a chunk takes about
     /// a millisecond at 1000 items) so that none waits on an unlucky split.
     public static func itemsConcurrently<Row: Sendable, Extra: Sendable>(
         _ items: [NewItem], chunks: Int = 4, prepare: @escaping @Sendable (ArraySlice<NewItem>) -> [Row],
-        alongside: [@Sendable () -> Extra] = []
-    ) async throws(StoreError) -> (rows: [[Row]], alongside: [Extra]) {
+        alongside: @escaping @Sendable () -> Extra
+    ) async throws(StoreError) -> (rows: [[Row]], alongside: Extra) {
         try itemShapes(items)
         typealias Part = ConcurrentCheckPart<Row, Extra>
         let size = (items.count + chunks - 1) / max(1, chunks)
@@ -88,17 +88,17 @@ public enum NodeRules {
             group.addTask { .seals(OriginSeal.firstUnbound(claims(items))) }
             for (n, range) in bounds.enumerated() {
                 group.addTask {
-                    let (mismatch, rows) = checkedHalf(items[range], prepare)
+                    let (mismatch, rows) = checkedChunk(items[range], prepare)
                     return .chunk(n, mismatch: mismatch, rows)
                 }
             }
-            for (n, work) in alongside.enumerated() { group.addTask { .extra(n, work()) } }
+            group.addTask { .extra(alongside()) }
             var out: [Part] = []
             for await part in group { out.append(part) }
             return out
         }
         var rows = [[Row]](repeating: [], count: bounds.count)
-        var extras = [Extra?](repeating: nil, count: alongside.count)
+        var extra: Extra?
         var mismatch: Int?, unbound: Int?
         for part in parts {
             switch part {
@@ -106,22 +106,22 @@ public enum NodeRules {
                 rows[n] = r
                 if let bad { mismatch = min(mismatch ?? bad, bad) }
             case .seals(let bad): unbound = bad
-            case .extra(let n, let value): extras[n] = value
+            case .extra(let value): extra = value
             }
         }
         if let n = mismatch { throw StoreError(.invalidInput, "item \(n): the payload is not the one its manifest names") }
         if let n = unbound { throw StoreError(.invalidInput, "item \(n): the origin seal does not bind the manifest") }
-        return (rows, extras.map { $0! })
+        return (rows, extra!)
     }
 
     /// What one piece of ``itemsConcurrently(_:chunks:prepare:alongside:)`` returns.
     enum ConcurrentCheckPart<Row: Sendable, Extra: Sendable>: Sendable {
         case chunk(Int, mismatch: Int?, [Row])
         case seals(Int?)
-        case extra(Int, Extra)
+        case extra(Extra)
     }
 
-    static func checkedHalf<Row>(_ items: ArraySlice<NewItem>, _ prepare: (ArraySlice<NewItem>) -> [Row]) -> (mismatch: Int?, rows: [Row]) {
+    static func checkedChunk<Row>(_ items: ArraySlice<NewItem>, _ prepare: (ArraySlice<NewItem>) -> [Row]) -> (mismatch: Int?, rows: [Row]) {
         if let n = firstPayloadMismatch(items) { return (n, []) }
         return (nil, prepare(items))
     }
@@ -325,11 +325,11 @@ public enum NodeRules {
         guard owner == claimant else { throw StoreError(.conflict, "\(what) is claimed by \(owner ?? "nobody"), not \(claimant)") }
     }
 
-    /// The stored item with its payload opened under the node's storage key.
-    /// The item from its stored parts: its seal path stored with it, or
-    /// (`path` nil) read from the whole seal `tree` kept on its root. The
-    /// seal is checked to bind the manifest and the payload to match it,
-    /// so that damage at rest is reported, not returned.
+    /// The item from its stored parts, its payload opened under the node's
+    /// storage key: its seal path stored with it, or (`path` nil) read from
+    /// the whole seal `tree` kept for its root. The seal is checked to bind
+    /// the manifest and the payload to match it, so that damage at rest is
+    /// reported, not returned.
     public static func storedItem(
         _ h: Holding, manifest: ItemManifest, root: [UInt8], index: Int, path: [UInt8]?, tree: [UInt8]? = nil, payload: [UInt8]?,
         key: StorageKey

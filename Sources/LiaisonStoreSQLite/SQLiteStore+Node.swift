@@ -13,9 +13,10 @@ extension SQLiteStore: NodeStore {
         // origin batch keeps its seal tree once (SealTree) and its items no
         // path; the digest, media type and payload size, which the manifest
         // holds, are not stored beside it; ledger leaf hashes, and those of
-        // subtrees below 8 leaves, are computed from their entries. The trees have a table of their own: in the
-        // WITHOUT ROWID origin_roots, a row spilling onto overflow pages is
-        // read whole by every key comparison (each item's foreign key check).
+        // subtrees below 8 leaves, are computed from their entries. The trees
+        // have a table of their own: in the WITHOUT ROWID origin_roots, a row
+        // spilling onto overflow pages is read whole by every key comparison
+        // (each item's foreign key check).
         // (GRDB runs a migration with foreign keys deferred, so the items
         // table can be rebuilt in place.)
         m.registerMigration("v3-compact-items") { db in
@@ -101,17 +102,9 @@ extension SQLiteStore: NodeStore {
             let (roots, itemRoots) = NodeRules.originRoots(items)
             let whole = NodeRules.wholeSealGroups(itemRoots, items: items)
             let wholeRoots = Set(whole.keys)
-            enum Alongside: Sendable {
-                case trees([[UInt8]: SealTree])
-                case ledger(Result<LedgerBatch, StoreError>)
-            }
-            let (runs, alongside) = try await NodeRules.itemsConcurrently(
+            let (runs, (trees, encoded)) = try await NodeRules.itemsConcurrently(
                 items, prepare: { chunk in Self.rows(chunk, itemRoots[chunk.indices], whole: wholeRoots, key: key) },
-                alongside: [
-                    { @Sendable in Alongside.trees(NodeRules.sealTrees(whole, items: items)) },
-                    { @Sendable in Alongside.ledger(Result { () throws(StoreError) in try SQLiteStore.encodeLedger(ledger) }) },
-                ])
-            guard case .trees(let trees) = alongside[0], case .ledger(let encoded) = alongside[1] else { preconditionFailure("in order") }
+                alongside: { (NodeRules.sealTrees(whole, items: items), Result { () throws(StoreError) in try SQLiteStore.encodeLedger(ledger) }) })
             return (ItemRows(roots: roots, trees: trees, runs: runs), try encoded.get())
         }
         static func rows(_ items: ArraySlice<NewItem>, _ itemRoots: ArraySlice<[UInt8]>, whole: Set<[UInt8]>, key: StorageKey) -> [Row] {

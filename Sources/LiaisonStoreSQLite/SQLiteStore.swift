@@ -175,9 +175,6 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     func unsafeReadNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
     func onWriter<T>(_ body: (Database) throws -> T) throws -> T { try pool.writeWithoutTransaction(body) }
 
-    /// Runs `body` on a reader: a snapshot of what is committed, never
-    /// waiting for the writer. Synchronous on the calling thread — a read is
-    /// a few page lookups, shorter than a hop to another thread.
     /// ``run(_:)`` for the ledger's roots and proofs: the same snapshot
     /// (one read transaction), begun and ended with prepared statements —
     /// a proof is a handful of page lookups, and parsing BEGIN and COMMIT
@@ -195,44 +192,31 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
                     throw error
                 }
             }
-        } catch let e as StoreError {
-            throw e
-        } catch {
-            throw StoreError(.unavailable, "SQLite: \(error)")
-        }
+        } catch { throw Self.storeError(error) }
     }
 
+    /// Runs `body` on a reader: a snapshot of what is committed, never
+    /// waiting for the writer. Synchronous on the calling thread — a read is
+    /// a few page lookups, shorter than a hop to another thread.
     func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do {
-            return try readNow(body)
-        } catch let e as StoreError {
-            throw e
-        } catch {
-            throw StoreError(.unavailable, "SQLite: \(error)")
-        }
+        do { return try readNow(body) } catch { throw Self.storeError(error) }
     }
 
     /// Runs a long read (a scan of the whole ledger, an integrity check) on
     /// a reader off the calling thread, which it would hold too long.
     func scan<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do {
-            return try await pool.read(body)
-        } catch let e as StoreError {
-            throw e
-        } catch {
-            throw StoreError(.unavailable, "SQLite: \(error)")
-        }
+        do { return try await pool.read(body) } catch { throw Self.storeError(error) }
     }
 
     /// Runs `body` in a transaction shared with concurrent writers (group
     /// commit); returns once it is durable.
     func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do {
-            return try await group.write(body)
-        } catch let e as StoreError {
-            throw e
-        } catch {
-            throw StoreError(.unavailable, "SQLite: \(error); nothing was written")
-        }
+        do { return try await group.write(body) } catch { throw Self.storeError(error, "; nothing was written") }
+    }
+
+    /// A store error as it was thrown; anything else (SQLite's, through
+    /// GRDB) as `unavailable`.
+    static func storeError(_ error: any Error, _ note: String = "") -> StoreError {
+        error as? StoreError ?? StoreError(.unavailable, "SQLite: \(error)\(note)")
     }
 }
