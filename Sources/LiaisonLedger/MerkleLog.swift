@@ -228,3 +228,56 @@ public struct CompactRange: Sendable {
         return r
     }
 }
+
+/// A log known only by its frontier at `base` leaves and the leaf hashes
+/// appended after it: enough for the root at every size up to the end, and
+/// for the inclusion proof of every appended leaf, without the store. A
+/// node answers a batch with the proofs of its new entries (receipts)
+/// from this in one pass instead of one read per entry.
+public final class AppendedHashes: SubtreeHashes {
+    public let base: Int
+    let frontier: [NodeKey: MerkleHash.Hash]
+    let leaves: [MerkleHash.Hash]
+    private var memo: [NodeKey: MerkleHash.Hash] = [:]
+
+    /// `frontier`: the hashes of ``CompactRange/frontier(size:)`` at `base`, in that order.
+    public init(base: Int, frontier: [MerkleHash.Hash], leaves: [MerkleHash.Hash]) {
+        let nodes = CompactRange.frontier(size: base)
+        precondition(nodes.count == frontier.count, "a log of \(base) leaves has \(nodes.count) frontier subtrees")
+        self.base = base
+        self.frontier = Dictionary(uniqueKeysWithValues: zip(nodes.map { NodeKey(level: $0.level, index: $0.index) }, frontier))
+        self.leaves = leaves
+    }
+
+    public var size: Int { base + leaves.count }
+
+    public func hash(level: Int, index: Int) throws -> MerkleHash.Hash {
+        let key = NodeKey(level: level, index: index)
+        if let h = frontier[key] ?? memo[key] { return h }
+        let lo = index << level
+        guard lo + (1 << level) <= size else { throw FetchedHashes.Missing(level: level, index: index) }
+        let h: MerkleHash.Hash
+        if level == 0 {
+            guard lo >= base else { throw FetchedHashes.Missing(level: level, index: index) }
+            h = leaves[lo - base]
+        } else {
+            // A subtree inside the frontier's part that is not one of its
+            // nodes cannot be computed (and is never needed for a new leaf).
+            guard lo + (1 << level) > base else { throw FetchedHashes.Missing(level: level, index: index) }
+            h = MerkleHash.node(try hash(level: level - 1, index: 2 * index), try hash(level: level - 1, index: 2 * index + 1))
+        }
+        memo[key] = h
+        return h
+    }
+}
+
+extension MerkleLog {
+    /// The inclusion proofs of the leaves appended after `base`, in the tree
+    /// of `base + leaves.count` leaves, and that tree's root.
+    public static func inclusionProofs(base: Int, frontier: [Hash], leaves: [Hash]) throws -> (root: Hash, paths: [[Hash]]) {
+        let hashes = AppendedHashes(base: base, frontier: frontier, leaves: leaves)
+        let size = hashes.size
+        let paths = try leaves.indices.map { try inclusionProof(hashes, index: base + $0, size: size) }
+        return (try root(hashes, size: size), paths)
+    }
+}

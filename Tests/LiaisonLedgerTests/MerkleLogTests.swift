@@ -233,3 +233,26 @@ struct MerkleLogTests {
         #expect(t.size == 300)
     }
 }
+
+/// Receipts: the proofs of a batch of appended leaves computed from the
+/// frontier before it and the batch's leaves alone equal the proofs from
+/// the whole tree, for every split of every size up to 70.
+@Test func appendedProofsEqualProofsFromTheWholeTree() throws {
+    let leaves = (0..<70).map { [UInt8(truncatingIfNeeded: $0), 7] }
+    var table = TreeTable()
+    for l in leaves { table.append(l) }
+    for size in 1...70 {
+        for base in 0..<size {
+            let frontier = try CompactRange.frontier(size: base).map { try table.hash(level: $0.level, index: $0.index) }
+            let batch = try MerkleLog.inclusionProofs(base: base, frontier: frontier, leaves: leaves[base..<size].map(MerkleHash.leaf))
+            #expect(batch.root == Reference.mth(leaves[0..<size]))
+            for (i, path) in batch.paths.enumerated() {
+                #expect(path == (try MerkleLog.inclusionProof(table, index: base + i, size: size)), "leaf \(base + i) of \(size)")
+            }
+        }
+    }
+    // A wrong frontier gives proofs that do not lead to the true root.
+    let frontier = try CompactRange.frontier(size: 5).map { try table.hash(level: $0.level, index: $0.index) }
+    let forged = try MerkleLog.inclusionProofs(base: 5, frontier: [flip(frontier[0]), frontier[1]], leaves: leaves[5..<9].map(MerkleHash.leaf))
+    #expect(forged.root != Reference.mth(leaves[0..<9]))
+}
