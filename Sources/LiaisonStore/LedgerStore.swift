@@ -16,6 +16,10 @@ public protocol LedgerStore: Sendable {
     func root(size: Int) async throws(StoreError) -> [UInt8]
     func inclusionProof(index: Int, size: Int) async throws(StoreError) -> [[UInt8]]
     func consistencyProof(old: Int, new: Int) async throws(StoreError) -> [[UInt8]]
+    /// The hashes of the perfect subtrees covering the first `size` entries
+    /// (`CompactRange.frontier(size:)`): with the entries appended after
+    /// them, they give the inclusion proofs of those entries in memory.
+    func frontier(size: Int) async throws(StoreError) -> [[UInt8]]
     func latestTreeHead() async throws(StoreError) -> SignedTreeHead?
     /// Re-derives the root from every stored entry (not from the stored
     /// subtree hashes) and compares it with the stored tree and with every

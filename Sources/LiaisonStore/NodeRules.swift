@@ -219,6 +219,36 @@ public enum NodeRules {
         }
     }
 
+    /// A received batch's records: each names one of `entries` ledger
+    /// entries, a link sequence number once, and an accepted one an item.
+    public static func inbound(_ records: [NewInbound], entries: Int) throws(StoreError) {
+        try batch(records.count, "envelopes")
+        var seen = Set<String>()
+        for (n, r) in records.enumerated() {
+            guard r.linkSequence > 0 else { throw StoreError(.invalidInput, "envelope \(n): link sequence numbers start at 1") }
+            guard seen.insert("\(r.peer.code)/\(r.linkSequence)").inserted else {
+                throw StoreError(.invalidInput, "envelope \(n): \(r.peer) link sequence \(r.linkSequence) appears twice in the batch")
+            }
+            try digest(r.digest, "envelope \(n): digest")
+            try instant(r.at, "envelope \(n): the instant")
+            guard (0..<entries).contains(r.ledgerOffset) else {
+                throw StoreError(.invalidInput, "envelope \(n): ledger entry \(r.ledgerOffset) is not among the \(entries) recorded")
+            }
+            switch r.outcome {
+            case .accepted(let id): guard id.count == 16 else { throw StoreError(.invalidInput, "envelope \(n): an item id is 16 bytes") }
+            case .refused(let reason, let envelope):
+                try text(reason, "envelope \(n): the reason")
+                try blob(envelope, "envelope \(n)", max: maximumObjectSize)
+            }
+        }
+    }
+
+    public static func settled(_ outcomes: [SettledTask]) throws(StoreError) {
+        try batch(outcomes.count, "tasks")
+        guard Set(outcomes.map(\.id)).count == outcomes.count else { throw StoreError(.invalidInput, "a task is settled twice in one batch") }
+        for o in outcomes { try outcome(o.outcome) }
+    }
+
     public static func statements(_ statements: [StoredStatement]) throws(StoreError) {
         try batch(statements.count, "statements")
         for (n, s) in statements.enumerated() {

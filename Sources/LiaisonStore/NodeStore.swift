@@ -55,6 +55,33 @@ public protocol NodeStore: LedgerStore {
     func settleInbox(_ id: Int64, owner: String, _ outcome: InboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> InboxTask
     func inboxTask(_ id: Int64) async throws(StoreError) -> InboxTask
 
+    // MARK: Federation: whole batches in one transaction
+
+    /// What this node already has of an incoming batch: the inbox records
+    /// of the peer's link sequence numbers, and which of the items it
+    /// already holds (by id).
+    func inboundState(peer: Party, sequences: [Int64], itemIDs: [[UInt8]]) async throws(StoreError) -> InboundState
+    /// Records a batch received from a peer in one transaction: every new
+    /// envelope's outcome (accepted, with its item stored unless already
+    /// held; or refused, with its reason and bytes), and `ledger`, whose
+    /// entry number `ledgerOffset` (within `ledger`) records each one. A
+    /// link sequence number already recorded refuses the whole batch
+    /// (`.duplicate`): the caller reads the earlier records and answers
+    /// with them.
+    func recordInbound(_ records: [NewInbound], items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// Settles many tasks its owner holds, with `ledger`, in one transaction.
+    func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// Items by id with their payloads decrypted, in the order asked.
+    func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem]
+    /// A peer's outbox: how many tasks are in each state, the oldest task
+    /// still waiting and the last error recorded.
+    func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary
+    /// Keeps a signed tree head of a peer (a receipt's): the first one kept
+    /// for a size stays. Does not move the peer's latest head.
+    func keepPeerTreeHead(_ party: Party, size: Int, signed: [UInt8]) async throws(StoreError)
+    /// The kept signed tree head of a peer at `size`.
+    func peerTreeHead(_ party: Party, size: Int) async throws(StoreError) -> [UInt8]?
+
     // MARK: Statements
 
     /// Records signed lifecycle statements; one already stored (same
@@ -302,6 +329,64 @@ public struct InboxTask: Sendable {
 public enum InboxOutcome: Sendable {
     case accepted(NewItem)
     case refused(reason: String)
+}
+
+/// An envelope of a peer's batch, as recorded.
+public struct InboundRecord: Hashable, Sendable {
+    public var linkSequence: Int64
+    /// The digest of the item the envelope carried.
+    public var digest: [UInt8]
+    public var state: QueueState
+    public var reason: String?
+    public var itemID: [UInt8]?
+    /// The ledger entry that recorded it.
+    public var ledgerIndex: Int?
+    public init(linkSequence: Int64, digest: [UInt8], state: QueueState, reason: String?, itemID: [UInt8]?, ledgerIndex: Int?) {
+        (self.linkSequence, self.digest, self.state, self.reason, self.itemID, self.ledgerIndex) =
+            (linkSequence, digest, state, reason, itemID, ledgerIndex)
+    }
+}
+
+public struct InboundState: Sendable {
+    public var records: [Int64: InboundRecord]
+    public var held: Set<[UInt8]>
+    public init(records: [Int64: InboundRecord], held: Set<[UInt8]>) { (self.records, self.held) = (records, held) }
+}
+
+/// A new envelope of a peer's batch and its outcome.
+public struct NewInbound: Sendable {
+    public enum Outcome: Sendable {
+        /// Accepted: the item (stored in the same transaction, or already held).
+        case accepted(itemID: [UInt8])
+        /// Refused: the reason, and the envelope kept as evidence.
+        case refused(reason: String, envelope: [UInt8])
+    }
+    public var peer: Party
+    public var linkSequence: Int64
+    public var digest: [UInt8]
+    public var at: Date
+    public var outcome: Outcome
+    /// Which of the operation's ledger entries records it.
+    public var ledgerOffset: Int
+    public init(peer: Party, linkSequence: Int64, digest: [UInt8], at: Date, outcome: Outcome, ledgerOffset: Int) {
+        (self.peer, self.linkSequence, self.digest, self.at, self.outcome, self.ledgerOffset) = (peer, linkSequence, digest, at, outcome, ledgerOffset)
+    }
+}
+
+public struct SettledTask: Sendable {
+    public var id: Int64
+    public var outcome: OutboxOutcome
+    public init(id: Int64, outcome: OutboxOutcome) { (self.id, self.outcome) = (id, outcome) }
+}
+
+public struct OutboxSummary: Hashable, Sendable {
+    public var counts: [QueueState: Int]
+    /// When the oldest task still pending or claimed was queued (its `not_before` at first).
+    public var oldestWaiting: Date?
+    public var lastError: String?
+    public init(counts: [QueueState: Int], oldestWaiting: Date?, lastError: String?) {
+        (self.counts, self.oldestWaiting, self.lastError) = (counts, oldestWaiting, lastError)
+    }
 }
 
 /// A signed lifecycle statement on an agreement.

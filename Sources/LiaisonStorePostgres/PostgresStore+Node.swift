@@ -13,7 +13,7 @@ extension PostgresStore: NodeStore {
     static func applyMigrations(_ c: PostgresConnection, _ logger: Logger) async throws {
         _ = try await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)", logger: logger).collect()
         let applied = Set(try await rows(c, "SELECT version FROM schema_migrations", logger).map { try $0["version"].decode(String.self) })
-        for (version, sql) in [("v2-node", NodeSchema.postgres)] where !applied.contains(version) {
+        for (version, sql) in [("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration)] where !applied.contains(version) {
             // The extended protocol runs one statement per query.
             for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 _ = try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
@@ -339,7 +339,7 @@ extension PostgresStore: NodeStore {
         guard let s = QueueState(rawValue: state) else { throw StoreError(.corrupt, "unknown inbox state \(state)") }
         return InboxTask(
             id: try r["id"].decode(Int64.self), peer: try NodeRules.party(try r["peer"].decode(String.self)), linkSequence: try r["link_seq"].decode(Int64.self),
-            digest: Array(try r["digest"].decode(Data.self)), bytes: Array(try r["envelope"].decode(Data.self)),
+            digest: Array(try r["digest"].decode(Data.self)), bytes: try r["envelope"].decode(Data?.self).map { Array($0) } ?? [],
             receivedAt: date(try r["received_at"].decode(Int64.self)), state: s, owner: try r["owner"].decode(String?.self),
             leaseUntil: try r["lease_until"].decode(Int64?.self).map(date), reason: try r["reason"].decode(String?.self),
             itemID: try r["item_id"].decode(Data?.self).map { Array($0) })

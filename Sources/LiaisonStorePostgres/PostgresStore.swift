@@ -278,6 +278,18 @@ public final class PostgresStore: LedgerStore, Sendable {
         }
     }
 
+    public func frontier(size: Int) async throws(StoreError) -> [[UInt8]] {
+        let logger = self.logger
+        return try await wrap {
+            try await self.client.withConnection { c in
+                try await self.checkedSize(size, c)
+                return try await Self.run(c, logger) { h in
+                    try CompactRange.frontier(size: size).map { try h.hash(level: $0.level, index: $0.index) }
+                }
+            }
+        }
+    }
+
     public func latestTreeHead() async throws(StoreError) -> SignedTreeHead? {
         let logger = self.logger
         let bytes: Data? = try await wrap {

@@ -193,6 +193,15 @@ extension SQLiteStore {
         }
     }
 
+    public func frontier(size: Int) async throws(StoreError) -> [[UInt8]] {
+        try await runSnapshot { db in
+            try self.checkedSize(size, db)
+            return try DBHashes.run(db, cache: self.cache) { h in
+                try CompactRange.frontier(size: size).map { try h.hash(level: $0.level, index: $0.index) }
+            }
+        }
+    }
+
     public func latestTreeHead() async throws(StoreError) -> SignedTreeHead? {
         let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1") }
         guard let bytes else { return nil }

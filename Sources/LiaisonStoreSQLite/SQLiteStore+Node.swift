@@ -53,6 +53,46 @@ extension SQLiteStore: NodeStore {
                     DELETE FROM ledger_hashes WHERE key < (3 << 56);
                     """)
         }
+        // Federation: an accepted envelope's item is in the items table, so
+        // the inbox keeps only a refused envelope's bytes (as evidence), and
+        // the ledger entry that recorded each envelope, to answer a retry
+        // with the same receipt; the tree heads of receipts are kept once
+        // per size.
+        m.registerMigration("v4-federation") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE inbox_v4 (
+                        id INTEGER PRIMARY KEY,
+                        peer TEXT NOT NULL CHECK (length(peer) = 3),
+                        link_seq INTEGER NOT NULL CHECK (link_seq >= 1),
+                        digest BLOB NOT NULL CHECK (length(digest) = 32),
+                        envelope BLOB CHECK (length(envelope) > 0),
+                        received_at INTEGER NOT NULL,
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+                        owner TEXT,
+                        lease_until INTEGER,
+                        reason TEXT,
+                        item_id BLOB REFERENCES items (id),
+                        ledger_index INTEGER CHECK (ledger_index >= 0),
+                        UNIQUE (peer, link_seq),
+                        CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+                        CHECK ((state = 'done') = (item_id IS NOT NULL)),
+                        CHECK ((state = 'refused') = (reason IS NOT NULL)),
+                        CHECK (state <> 'pending' OR envelope IS NOT NULL)
+                    ) STRICT;
+                    INSERT INTO inbox_v4 (id, peer, link_seq, digest, envelope, received_at, state, owner, lease_until, reason, item_id)
+                        SELECT id, peer, link_seq, digest, envelope, received_at, state, owner, lease_until, reason, item_id FROM inbox;
+                    DROP TABLE inbox;
+                    ALTER TABLE inbox_v4 RENAME TO inbox;
+                    CREATE INDEX inbox_due ON inbox (state, id);
+                    CREATE TABLE peer_tree_heads (
+                        party TEXT NOT NULL REFERENCES peers (party),
+                        size INTEGER NOT NULL CHECK (size >= 0),
+                        signed BLOB NOT NULL CHECK (length(signed) > 0),
+                        PRIMARY KEY (party, size)
+                    ) STRICT, WITHOUT ROWID;
+                    """)
+        }
     }
 
     static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
@@ -177,19 +217,22 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+    /// Checks items and prepares their rows and the ledger batch, outside
+    /// the write transaction.
+    func prepare(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> (ItemRows, LedgerBatch) {
         let key = try NodeRules.storageKey(storageKey)
-        let encoded: LedgerBatch
-        let rows: ItemRows
         if items.count >= 64 {
             // The ledger entries are encoded and hashed while the items are checked.
-            (rows, encoded) = try await ItemRows.checkedConcurrently(items, key: key, ledger: ledger)
-        } else {
-            // The items are checked first, as in a large batch.
-            try NodeRules.items(items)
-            encoded = try Self.encodeLedger(ledger)
-            rows = ItemRows(items, key: key)
+            return try await ItemRows.checkedConcurrently(items, key: key, ledger: ledger)
         }
+        // The items are checked first, as in a large batch.
+        try NodeRules.items(items)
+        let encoded = try Self.encodeLedger(ledger)
+        return (ItemRows(items, key: key), encoded)
+    }
+
+    public func storeItems(_ items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        let (rows, encoded) = try await prepare(items, ledger: ledger)
         return try await write { db in
             // The new subtree hashes are computed while the item rows are
             // written; the tree head is signed once they are in.
@@ -392,7 +435,7 @@ extension SQLiteStore: NodeStore {
         guard let s = QueueState(rawValue: state) else { throw StoreError(.corrupt, "unknown inbox state \(state)") }
         return InboxTask(
             id: row["id"], peer: try NodeRules.party(row["peer"]), linkSequence: row["link_seq"], digest: Array(row["digest"] as Data),
-            bytes: Array(row["envelope"] as Data), receivedAt: date(row["received_at"]), state: s, owner: row["owner"],
+            bytes: (row["envelope"] as Data?).map { Array($0) } ?? [], receivedAt: date(row["received_at"]), state: s, owner: row["owner"],
             leaseUntil: (row["lease_until"] as Int64?).map(date), reason: row["reason"], itemID: (row["item_id"] as Data?).map { Array($0) })
     }
 

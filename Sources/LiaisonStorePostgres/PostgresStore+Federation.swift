@@ -1,0 +1,157 @@
+public import Foundation
+public import LiaisonModel
+internal import LiaisonSealing
+public import LiaisonStore
+internal import Logging
+internal import PostgresNIO
+
+/// The batch forms the federation services use (see the SQLite back end).
+extension PostgresStore {
+    /// As SQLite's `v4-federation`: a refused envelope's bytes only, the
+    /// ledger entry of each envelope, the tree heads of receipts.
+    static let federationMigration = """
+        ALTER TABLE inbox ALTER COLUMN envelope DROP NOT NULL;
+        ALTER TABLE inbox ADD COLUMN ledger_index BIGINT CHECK (ledger_index >= 0);
+        ALTER TABLE inbox ADD CHECK (state <> 'pending' OR envelope IS NOT NULL);
+        CREATE TABLE peer_tree_heads (
+            party TEXT NOT NULL REFERENCES peers (party),
+            size BIGINT NOT NULL CHECK (size >= 0),
+            signed BYTEA NOT NULL CHECK (length(signed) > 0),
+            PRIMARY KEY (party, size)
+        )
+        """
+
+    public func inboundState(peer: Party, sequences: [Int64], itemIDs: [[UInt8]]) async throws(StoreError) -> InboundState {
+        try await read { c, logger in
+            var records: [Int64: InboundRecord] = [:]
+            if !sequences.isEmpty {
+                for r in try await Self.rows(
+                    c,
+                    """
+                    SELECT link_seq, digest, state, reason, item_id, ledger_index FROM inbox
+                    WHERE peer = \(peer.code) AND link_seq = ANY(\(sequences))
+                    """, logger)
+                {
+                    guard let state = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown inbox state") }
+                    let seq = try r["link_seq"].decode(Int64.self)
+                    records[seq] = InboundRecord(
+                        linkSequence: seq, digest: Array(try r["digest"].decode(Data.self)), state: state, reason: try r["reason"].decode(String?.self),
+                        itemID: try r["item_id"].decode(Data?.self).map { Array($0) }, ledgerIndex: try r["ledger_index"].decode(Int64?.self).map { Int($0) })
+                }
+            }
+            var held = Set<[UInt8]>()
+            if !itemIDs.isEmpty {
+                let hex = itemIDs.map { Hex.encode($0) }
+                for r in try await Self.rows(c, "SELECT id FROM items WHERE id = ANY(SELECT decode(x, 'hex') FROM unnest(\(hex)) AS x)", logger) {
+                    held.insert(Array(try r["id"].decode(Data.self)))
+                }
+            }
+            return InboundState(records: records, held: held)
+        }
+    }
+
+    public func recordInbound(_ records: [NewInbound], items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.inbound(records, entries: ledger.entries.count)
+        var rows: ItemRows?
+        if !items.isEmpty {
+            try NodeRules.items(items)
+            rows = ItemRows(items, key: try NodeRules.storageKey(storageKey))
+        }
+        return try await transaction(ledger, sequenced: true) { [rows] c, logger in
+            // The sequencer lock is held: the ledger's size is where this act's entries start.
+            let first = try await Self.size(c, logger)
+            if let rows { try await Self.insertItems(c, rows, logger) }
+            for r in records {
+                var envelope: Data?, state = "done", reason: String?, item: Data?
+                switch r.outcome {
+                case .accepted(let id): item = Data(id)
+                case .refused(let why, let bytes): (envelope, state, reason) = (Data(bytes), "refused", why)
+                }
+                let inserted = try await Self.rows(
+                    c,
+                    """
+                    INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason, item_id, ledger_index)
+                    VALUES (\(r.peer.code), \(r.linkSequence), \(Data(r.digest)), \(envelope), \(Self.ms(r.at)), \(state), \(reason), \(item),
+                        \(Int64(first + r.ledgerOffset)))
+                    ON CONFLICT (peer, link_seq) DO NOTHING RETURNING id
+                    """, logger)
+                guard !inserted.isEmpty else { throw StoreError(.duplicate, "\(r.peer) link sequence \(r.linkSequence) is already recorded") }
+            }
+        }.1
+    }
+
+    public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.settled(outcomes)
+        return try await transaction(ledger) { c, logger in
+            let ids = outcomes.map(\.id)
+            var current: [Int64: (QueueState, String?)] = [:]
+            for r in try await Self.rows(c, "SELECT id, state, owner FROM outbox WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
+                guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown outbox state") }
+                current[try r["id"].decode(Int64.self)] = (s, try r["owner"].decode(String?.self))
+            }
+            for o in outcomes {
+                guard let (state, holder) = current[o.id] else { throw StoreError(.notFound, "no outbox task \(o.id)") }
+                try NodeRules.settleable(state, owner: holder, by: owner, what: "outbox task \(o.id)")
+                let query: PostgresQuery
+                switch o.outcome {
+                case .delivered(let receipt):
+                    query = try "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(o.id)"
+                case .retry(let error, let notBefore):
+                    query = "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore)) WHERE id = \(o.id)"
+                case .refused(let reason):
+                    query = "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(o.id)"
+                }
+                _ = try await c.query(query, logger: logger).collect()
+            }
+        }.1
+    }
+
+    public func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem] {
+        var out: [StoredItem] = []
+        out.reserveCapacity(ids.count)
+        for id in ids { out.append(try await item(id)) }
+        return out
+    }
+
+    public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
+        try await read { c, logger in
+            var counts: [QueueState: Int] = [:]
+            for r in try await Self.rows(c, "SELECT state, count(*) AS n FROM outbox WHERE peer = \(peer.code) GROUP BY state", logger) {
+                guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown outbox state") }
+                counts[s] = Int(try r["n"].decode(Int64.self))
+            }
+            let oldest = try await Self.rows(
+                c, "SELECT min(not_before) AS t FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed')", logger
+            ).first.flatMap { try $0["t"].decode(Int64?.self) }
+            let lastError = try await Self.rows(
+                c,
+                """
+                SELECT last_error FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed', 'refused') AND last_error IS NOT NULL
+                ORDER BY id DESC LIMIT 1
+                """, logger
+            ).first.map { try $0["last_error"].decode(String.self) }
+            return OutboxSummary(counts: counts, oldestWaiting: oldest.map(Self.date), lastError: lastError)
+        }
+    }
+
+    public func keepPeerTreeHead(_ party: Party, size: Int, signed: [UInt8]) async throws(StoreError) {
+        guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        try NodeRules.blob(signed, "the tree head", max: NodeRules.maximumEvidenceBytes)
+        _ = try await transaction(.none) { c, logger in
+            guard try await !Self.rows(c, "SELECT 1 FROM peers WHERE party = \(party.code)", logger).isEmpty else {
+                throw StoreError(.notFound, "no peer \(party)")
+            }
+            _ = try await c.query(
+                "INSERT INTO peer_tree_heads (party, size, signed) VALUES (\(party.code), \(Int64(size)), \(Data(signed))) ON CONFLICT DO NOTHING",
+                logger: logger
+            ).collect()
+        }
+    }
+
+    public func peerTreeHead(_ party: Party, size: Int) async throws(StoreError) -> [UInt8]? {
+        try await read { c, logger in
+            try await Self.rows(c, "SELECT signed FROM peer_tree_heads WHERE party = \(party.code) AND size = \(Int64(size))", logger)
+                .first.map { Array(try $0["signed"].decode(Data.self)) }
+        }
+    }
+}

@@ -1,0 +1,158 @@
+public import Foundation
+internal import GRDB
+public import LiaisonModel
+internal import LiaisonSealing
+public import LiaisonStore
+
+/// The batch forms the federation services use: a received batch and the
+/// outcomes of a sent one each settle in one transaction.
+extension SQLiteStore {
+    public func inboundState(peer: Party, sequences: [Int64], itemIDs: [[UInt8]]) async throws(StoreError) -> InboundState {
+        try await runSnapshot { db in
+            var records: [Int64: InboundRecord] = [:]
+            let bySequence = try db.cachedStatement(
+                sql: "SELECT link_seq, digest, state, reason, item_id, ledger_index FROM inbox WHERE peer = ? AND link_seq = ?")
+            for seq in sequences {
+                guard let row = try Row.fetchOne(bySequence, arguments: [peer.code, seq]) else { continue }
+                guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown inbox state") }
+                records[seq] = InboundRecord(
+                    linkSequence: seq, digest: Array(row["digest"] as Data), state: state, reason: row["reason"],
+                    itemID: (row["item_id"] as Data?).map { Array($0) }, ledgerIndex: row["ledger_index"])
+            }
+            var held = Set<[UInt8]>()
+            let byID = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM items WHERE id = ?"), db)
+            for id in itemIDs {
+                byID.bind(1, id)
+                if try byID.int64() != nil { held.insert(id) }
+            }
+            return InboundState(records: records, held: held)
+        }
+    }
+
+    public func recordInbound(_ records: [NewInbound], items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.inbound(records, entries: ledger.entries.count)
+        let rows: ItemRows?, encoded: LedgerBatch
+        if items.isEmpty {
+            (rows, encoded) = (nil, try Self.encodeLedger(ledger))
+        } else {
+            (rows, encoded) = try await prepare(items, ledger: ledger)
+        }
+        return try await write { db in
+            var append = try Self.beginAppend(db, encoded)
+            if let rows { try Self.insertItems(db, rows) }
+            let first = append.start
+            let insert = try db.cachedStatement(
+                sql: """
+                    INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason, item_id, ledger_index)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+            for r in records {
+                var envelope: Data?, state = "done", reason: String?, item: Data?
+                switch r.outcome {
+                case .accepted(let id): item = Data(id)
+                case .refused(let why, let bytes): (envelope, state, reason) = (Data(bytes), "refused", why)
+                }
+                do {
+                    try insert.execute(
+                        arguments: [r.peer.code, r.linkSequence, Data(r.digest), envelope, Self.ms(r.at), state, reason, item, first + r.ledgerOffset])
+                } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                    if try Int64.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE peer = ? AND link_seq = ?", arguments: [r.peer.code, r.linkSequence]) != nil {
+                        throw StoreError(.duplicate, "\(r.peer) link sequence \(r.linkSequence) is already recorded")
+                    }
+                    throw StoreError(.invalidInput, "envelope \(r.linkSequence) breaks a rule of the store: \(e.message ?? "constraint")")
+                }
+            }
+            append.startSigning(ledger.sign)
+            return LedgerReceipt(entries: try Self.finishAppend(db, append))
+        }
+    }
+
+    public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.settled(outcomes)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            let current = try db.cachedStatement(sql: "SELECT state, owner FROM outbox WHERE id = ?")
+            let delivered = try db.cachedStatement(
+                sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL WHERE id = ?")
+            let retry = try db.cachedStatement(
+                sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?")
+            let refused = try db.cachedStatement(
+                sql: "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ?")
+            for o in outcomes {
+                guard let row = try Row.fetchOne(current, arguments: [o.id]) else { throw StoreError(.notFound, "no outbox task \(o.id)") }
+                guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown outbox state") }
+                try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "outbox task \(o.id)")
+                switch o.outcome {
+                case .delivered(let receipt): try delivered.execute(arguments: [Data(receipt), o.id])
+                case .retry(let error, let notBefore): try retry.execute(arguments: [error, Self.ms(notBefore), o.id])
+                case .refused(let reason): try refused.execute(arguments: [reason, o.id])
+                }
+            }
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    public func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem] {
+        let key = try NodeRules.storageKey(storageKey)
+        typealias Found = (LiaisonStore.Holding, ItemManifest, Data, Int, Data?, Data?, Data?)
+        let found = try await runSnapshot { db -> [Found] in
+            let statement = try db.cachedStatement(
+                sql: """
+                    SELECT \(Self.holdingColumns), r.root, t.tree, seal_index, seal_path, payload
+                    FROM items JOIN origin_roots r ON r.digest = items.seal_root LEFT JOIN seal_trees t ON t.root = items.seal_root
+                    WHERE id = ?
+                    """)
+            var trees: [Data: Data] = [:]
+            return try ids.map { id in
+                guard let row = try Row.fetchOne(statement, arguments: [Data(id)]) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+                let (h, m) = try Self.holdingAndManifest(row)
+                let root: Data = row["root"]
+                // Items of one origin batch share their tree: read it once.
+                let tree: Data? = trees[root] ?? row["tree"]
+                if let tree { trees[root] = tree }
+                return (h, m, root, row["seal_index"], row["seal_path"], tree, row["payload"])
+            }
+        }
+        return try found.map { (holding, manifest, root, index, path, tree, payload) throws(StoreError) in
+            try NodeRules.storedItem(
+                holding, manifest: manifest, root: Array(root), index: index, path: path.map { Array($0) }, tree: tree.map { Array($0) },
+                payload: payload.map { Array($0) }, key: key)
+        }
+    }
+
+    public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
+        try await runSnapshot { db in
+            var counts: [QueueState: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM outbox WHERE peer = ? GROUP BY state", arguments: [peer.code]) {
+                guard let s = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown outbox state") }
+                counts[s] = row["n"]
+            }
+            let oldest = try Int64.fetchOne(
+                db, sql: "SELECT min(not_before) FROM outbox WHERE peer = ? AND state IN ('pending', 'claimed')", arguments: [peer.code])
+            let lastError = try String.fetchOne(
+                db, sql: "SELECT last_error FROM outbox WHERE peer = ? AND state IN ('pending', 'claimed', 'refused') AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                arguments: [peer.code])
+            return OutboxSummary(counts: counts, oldestWaiting: oldest.map(Self.date), lastError: lastError)
+        }
+    }
+
+    public func keepPeerTreeHead(_ party: Party, size: Int, signed: [UInt8]) async throws(StoreError) {
+        guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        try NodeRules.blob(signed, "the tree head", max: NodeRules.maximumEvidenceBytes)
+        try await write { db in
+            do {
+                try db.execute(
+                    sql: "INSERT INTO peer_tree_heads (party, size, signed) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [party.code, size, Data(signed)])
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError(.notFound, "no peer \(party)")
+            }
+        }
+    }
+
+    public func peerTreeHead(_ party: Party, size: Int) async throws(StoreError) -> [UInt8]? {
+        try await run { db in
+            try Data.fetchOne(db, sql: "SELECT signed FROM peer_tree_heads WHERE party = ? AND size = ?", arguments: [party.code, size]).map { Array($0) }
+        }
+    }
+}
