@@ -385,7 +385,20 @@ extension SigningKey {
         _ items: [Outgoing], from: Party, to: Party, recipientKey: EncryptionKey, agreement: Agreement, firstSequence: Int,
         at instant: Date
     ) throws -> EnvelopeBatch {
+        try sealBatch(
+            items, from: from, to: to, recipientKey: recipientKey, agreement: agreement,
+            sequences: items.indices.map { firstSequence + $0 }, at: instant)
+    }
+
+    /// As above, each envelope with its own link sequence number (a sender
+    /// retrying some envelopes of a link resends them under the numbers
+    /// they were queued with).
+    public func sealBatch(
+        _ items: [Outgoing], from: Party, to: Party, recipientKey: EncryptionKey, agreement: Agreement, sequences: [Int],
+        at instant: Date
+    ) throws -> EnvelopeBatch {
         precondition(!items.isEmpty && items.count <= 65_536, "a batch holds 1 to 65,536 envelopes")
+        precondition(sequences.count == items.count, "one link sequence number per envelope")
         guard suite == agreement.suite, recipientKey.suite == agreement.suite else {
             throw SealingError(.suiteMismatch, "\(agreement.id) uses \(agreement.suite.rawValue); the keys must too")
         }
@@ -398,7 +411,7 @@ extension SigningKey {
         // One entry per signed origin statement (originator, instant, count, root).
         var rootDigests: [DigestKey: (root: OriginRoot, digest: [UInt8])] = [:]
         for (i, o) in items.enumerated() {
-            let header = EnvelopeHeader(from: from, to: to, agreementDigest: digest, sequence: firstSequence + i, at: instant)
+            let header = EnvelopeHeader(from: from, to: to, agreementDigest: digest, sequence: sequences[i], at: instant)
             let box = try AES.GCM.seal(
                 o.item.payload, using: key, nonce: BatchHeader.nonce(i),
                 authenticating: BatchHeader.aad(header: header, itemDigest: o.item.manifest.digest))

@@ -260,6 +260,12 @@ public struct SealedItem: Hashable, Sendable {
     public var manifest: ItemManifest
     public var seal: OriginSeal
     public var payload: [UInt8]
+
+    /// An item as a holder kept it, to pass on. Nothing trusts this: every
+    /// receiver checks the seal against the originator's pinned key.
+    public init(manifest: ItemManifest, seal: OriginSeal, payload: [UInt8]) {
+        (self.manifest, self.seal, self.payload) = (manifest, seal, payload)
+    }
 }
 
 extension SigningKey {
