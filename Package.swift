@@ -25,6 +25,11 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -69,6 +74,31 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(
+            name: "LiaisonFederation",
+            dependencies: [
+                "LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
+            name: "LiaisonHTTP",
+            dependencies: [
+                "LiaisonModel", "LiaisonSealing", "LiaisonStore", "LiaisonFederation",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .target(
             name: "LiaisonApp",
             dependencies: [
                 "LiaisonModel",
@@ -77,6 +107,11 @@ let package = Package(
                 "LiaisonStore",
                 "LiaisonStoreSQLite",
                 "LiaisonStorePostgres",
+                "LiaisonFederation",
+                "LiaisonHTTP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -152,6 +187,15 @@ let package = Package(
             dependencies: [
                 "LiaisonModel", "LiaisonStore", "LiaisonStoreSQLite", "LiaisonStorePostgres", "LiaisonSealing", "LiaisonLedger", "LiaisonTesting",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "LiaisonFederationTests",
+            dependencies: [
+                "LiaisonFederation", "LiaisonHTTP", "LiaisonApp", "LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore",
+                "LiaisonStoreSQLite", "LiaisonTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSettings
         ),

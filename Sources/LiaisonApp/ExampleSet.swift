@@ -15,10 +15,14 @@ public struct ExampleSet: Sendable {
         self.directory = directory
         agreements = [:]
         statements = [:]
-        for id in Self.agreementIDs {
-            let a = try DocumentFiles.agreement(at: "\(directory)/agreements/\(id).yaml")
-            agreements[id] = a
-            statements[id] = try DocumentFiles.statements(at: "\(directory)/statements/\(id).yaml", for: id)
+        let files = ((try? FileManager.default.contentsOfDirectory(atPath: "\(directory)/agreements")) ?? []).filter { $0.hasSuffix(".yaml") }
+        guard !files.isEmpty else { throw AppError(.unreadableFile, "\(directory)/agreements holds no agreement (*.yaml)") }
+        for file in files.sorted() {
+            let a = try DocumentFiles.agreement(at: "\(directory)/agreements/\(file)")
+            guard agreements[a.id] == nil else { throw AppError(.invalidDocument, "two agreements in \(directory)/agreements have the id \(a.id)") }
+            agreements[a.id] = a
+            let statementsFile = "\(directory)/statements/\(a.id).yaml"
+            statements[a.id] = FileManager.default.fileExists(atPath: statementsFile) ? try DocumentFiles.statements(at: statementsFile, for: a.id) : []
         }
     }
 

@@ -58,6 +58,7 @@ public struct NodeDirectory: Sendable {
         try Self.writeSecret(keys + "/decryption.pem", PEMDocument(type: Self.pemType(suite, "DECRYPTION"), derBytes: decryption.secretBytes).pemString)
         try Self.writeSecret(keys + "/tls-root-ca.key.pem", certificates.rootKey.pemRepresentation)
         try Self.writeSecret(keys + "/tls-node.key.pem", certificates.nodeKey.pemRepresentation)
+        _ = try storageKey()
         try Self.writePublic(path + "/tls-root-ca.pem", Data((try! certificates.root.serializeAsPEM().pemString + "\n").utf8))
         try Self.writePublic(path + "/tls-node.pem", Data((try! certificates.node.serializeAsPEM().pemString + "\n").utf8))
         try Self.writePublic(path + "/identity.der", Data(identity.derBytes))
@@ -154,6 +155,31 @@ public struct NodeDirectory: Sendable {
             }
         }
         return trust
+    }
+
+    static let storageKeyType = "LIAISON STORAGE KEY"
+
+    /// The key the node's payloads are encrypted with at rest
+    /// (`keys/storage.pem`, mode 0600), created the first time it is asked
+    /// for (a node initialised before the key existed gets one then).
+    public func storageKey() throws(AppError) -> StorageKey {
+        let file = keys + "/storage.pem"
+        if !FileManager.default.fileExists(atPath: file) {
+            let key = StorageKey.generate()
+            try Self.writeSecret(file, PEMDocument(type: Self.storageKeyType, derBytes: key.secretBytes).pemString)
+        }
+        do { return try StorageKey(secretBytes: try Self.pem(file, type: Self.storageKeyType)) } catch let e as AppError {
+            throw e
+        } catch {
+            throw AppError(.invalidDocument, "\(file): \(error)")
+        }
+    }
+
+    /// The node's TLS certificate and key (PEM).
+    public func tlsCredentials() throws(AppError) -> (certificate: String, key: String) {
+        let certificate = try Self.read(path + "/tls-node.pem", secret: false)
+        let key = try Self.read(keys + "/tls-node.key.pem", secret: true)
+        return (String(decoding: certificate, as: UTF8.self), String(decoding: key, as: UTF8.self))
     }
 
     /// Loads the node, refusing key files that others may read or write.

@@ -1,0 +1,119 @@
+public import Foundation
+internal import LiaisonLedger
+public import LiaisonModel
+public import LiaisonSealing
+internal import LiaisonStore
+internal import Logging
+
+extension Federation {
+    /// Checks a peer's signed tree head against the largest one this node
+    /// has seen from it, by a consistency proof the peer must give (the
+    /// C2SP tlog-witness rules): a head that does not verify, a smaller
+    /// latest head (rollback), two roots at one size, or a proof that
+    /// fails (fork) raises an alarm, recorded in the ledger, and stops
+    /// exchange with the peer until a security officer acknowledges it
+    /// (invariant 6). `latest`: the head is the one the peer serves as its
+    /// latest (gossip), not an earlier one from a receipt.
+    public func observe(_ signed: SignedTreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool) async throws(FederationError) {
+        let head: TreeHead
+        do { head = try signed.verified(by: trust) } catch {
+            throw await alarm(peer, "its tree head does not verify against its pinned key: \(error.reason)")
+        }
+        guard head.party == peer else { throw await alarm(peer, "it served \(head.party)'s tree head as its own") }
+        let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
+        if let alarm = record.alarm { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
+        guard let knownBytes = record.treeHead, let knownSize = record.treeSize else {
+            try await recordLatest(signed, head, of: peer)
+            return
+        }
+        let known: TreeHead
+        do { known = try SignedTreeHead(canonical: knownBytes).body } catch {
+            throw FederationError(.unavailable, "the stored tree head of \(peer) does not decode: \(error.reason)")
+        }
+        if head.size == knownSize {
+            guard head.root == known.root else {
+                throw await alarm(peer, "two different roots at size \(head.size): its ledger has forked")
+            }
+            return
+        }
+        if head.size < knownSize, latest {
+            throw await alarm(peer, "its latest tree head has \(head.size) entries, after one of \(knownSize): its ledger was rolled back")
+        }
+        let (old, new) = head.size < knownSize ? (head, known) : (known, head)
+        let proofBytes: [UInt8]
+        do { proofBytes = try await transport.consistencyProof(from: old.size, to: new.size) } catch {
+            if error.code == .transport { throw error }
+            throw await alarm(peer, "it gives no consistency proof from \(old.size) to \(new.size): \(error.reason)")
+        }
+        guard let path = try? AuditPath(packed: proofBytes),
+            MerkleLog.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: path.hashes)
+        else {
+            throw await alarm(peer, "its tree heads at \(old.size) and \(new.size) are not consistent: its ledger has forked or was rewritten")
+        }
+        if head.size > knownSize { try await recordLatest(signed, head, of: peer) }
+    }
+
+    private func recordLatest(_ signed: SignedTreeHead, _ head: TreeHead, of peer: Party) async throws(FederationError) {
+        do {
+            try await store.recordPeerTreeHead(peer, size: head.size, signed: signed.derBytes, at: clock())
+            try await store.keepPeerTreeHead(peer, size: head.size, signed: signed.derBytes)
+        } catch where error.code == .conflict {
+            // A concurrent observation recorded a larger head meanwhile: checked on the next round.
+        } catch {
+            throw FederationError(.unavailable, "cannot record \(peer)'s tree head: \(error.reason)")
+        }
+    }
+
+    /// Raises an alarm about a peer: stored, in the ledger, logged.
+    func alarm(_ peer: Party, _ what: String) async -> FederationError {
+        let text = "\(RFC3339.format(clock())): \(peer) \(what)"
+        logger.critical("peer alarm", metadata: ["liaison.peer": "\(peer)", "liaison.alarm": "\(text)"])
+        let entry = LedgerEntry(kind: .peerAlarm, at: clock(), party: peer, detail: "alarm: \(peer) \(what)")
+        _ = try? await store.setPeerAlarm(peer, text, ledger: LedgerWrite([entry], sign: signer))
+        return FederationError(.alarm, text)
+    }
+
+    /// A security officer acknowledges a peer's alarm: exchange resumes.
+    /// The head that raised it is checked again at the next gossip round.
+    public func acknowledgeAlarm(_ peer: Party, by officer: String) async throws(FederationError) {
+        let entry = LedgerEntry(kind: .peerAlarm, at: clock(), party: peer, detail: "alarm acknowledged by \(officer)")
+        _ = try await storeCall { () throws(StoreError) in try await store.setPeerAlarm(peer, nil, ledger: LedgerWrite([entry], sign: signer)) }
+        wake.signal(peer)
+    }
+
+    /// One gossip round with a peer: fetch its latest head and check it.
+    public func gossipOnce(with peer: Party, over transport: any PeerTransport) async throws(FederationError) {
+        let bytes = try await transport.treeHead()
+        let signed: SignedTreeHead
+        do { signed = try SignedTreeHead(canonical: bytes) } catch {
+            throw await alarm(peer, "its tree head does not decode: \(error.reason)")
+        }
+        try await observe(signed, of: peer, over: transport, latest: true)
+    }
+
+    /// Gossips with a peer every `interval` until cancelled.
+    public func runGossip(with peer: Party, over transport: any PeerTransport, interval: TimeInterval) async {
+        while !Task.isCancelled {
+            do { try await gossipOnce(with: peer, over: transport) } catch {
+                if error.code != .alarm {
+                    logger.info("gossip failed", metadata: ["liaison.peer": "\(peer)", "liaison.error": "\(error.reason)"])
+                }
+            }
+            try? await Task.sleep(nanoseconds: UInt64(interval * 1e9))
+        }
+    }
+
+    /// This node's side of gossip: its latest signed head.
+    public func latestTreeHead() async throws(FederationError) -> [UInt8] {
+        guard let head = try await storeCall({ () throws(StoreError) in try await store.latestTreeHead() }) else {
+            throw FederationError(.notFound, "this node's ledger has no signed tree head yet")
+        }
+        return head.derBytes
+    }
+
+    /// This node's consistency proof between two sizes (a `Path`).
+    public func consistencyProof(from old: Int, to new: Int) async throws(FederationError) -> [UInt8] {
+        let proof = try await storeCall { () throws(StoreError) in try await store.consistencyProof(old: old, new: new) }
+        return AuditPath(proof).bytes
+    }
+}

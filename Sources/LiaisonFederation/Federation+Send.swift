@@ -1,0 +1,212 @@
+internal import Foundation
+public import LiaisonModel
+internal import LiaisonSealing
+internal import LiaisonStore
+internal import Logging
+internal import Synchronization
+
+extension Federation {
+    /// What one pass of a sender did.
+    public enum SendResult: Hashable, Sendable {
+        /// Nothing was due.
+        case idle
+        /// Envelopes sent: how many were delivered, refused, or left for a retry.
+        case sent(delivered: Int, refused: Int, retrying: Int)
+        /// Exchange with the peer is stopped by an alarm.
+        case stopped(String)
+    }
+
+    /// Claims the peer's due tasks, checks each release again now
+    /// (invariant 1), seals them in one batch per agreement, sends it, and
+    /// settles every task from the peer's verified reply: delivered with its
+    /// receipt, refused with the peer's reason, or back to the queue with a
+    /// backoff. Both sides' ledgers record each outcome.
+    public func sendOnce(to peer: Party, over transport: any PeerTransport) async throws(FederationError) -> SendResult {
+        let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
+        if let alarm = record.alarm { return .stopped(alarm) }
+        let now = clock()
+        let tasks = try await storeCall { () throws(StoreError) in
+            try await store.claimOutbox(peer: peer, owner: owner, limit: configuration.batchSize, now: now, lease: configuration.lease)
+        }
+        guard !tasks.isEmpty else { return .idle }
+        let items = try await storeCall { () throws(StoreError) in try await store.items(tasks.map(\.itemID)) }
+        var delivered = 0, refused = 0, retrying = 0
+        var settled: [SettledTask] = []
+        var entries: [LedgerEntry] = []
+        var groups: [String: [(OutboxTask, StoredItem, [Signed<ConsentBody>])]] = [:]
+        for (task, item) in zip(tasks, items) {
+            let digest = item.manifest.digest
+            let consents = task.consents.compactMap { try? Signed<ConsentBody>(canonical: $0) }
+            let decision: Decision =
+                consents.count != task.consents.count
+                ? .refuse(.consentInvalid, .thirdParty, "a queued consent does not decode")
+                : item.payload == nil
+                    ? .refuse(.invalidInState, .lifecycle, "the item was destroyed after it was queued")
+                    : releaseDecision(label: item.holding.label, digest: digest, to: peer, agreement: task.agreement, consents: consents, at: now)
+            if case .refused(let r) = decision {
+                settled.append(SettledTask(id: task.id, outcome: .refused(reason: r.description)))
+                entries.append(
+                    LedgerEntry(
+                        kind: .itemRefused, at: now, party: peer, subjects: [digest],
+                        detail: "\(Self.linkText(agreement: task.agreement, sequence: Int(task.linkSequence))) not sent: \(r.description)"))
+                count(refusal: r.code.name)
+                refused += 1
+                continue
+            }
+            groups[task.agreement, default: []].append((task, item, consents))
+        }
+        for (agreementID, group) in groups.sorted(by: { $0.key < $1.key }) {
+            let result = await sendGroup(group, agreement: agreementID, to: peer, over: transport, at: now)
+            settled += result.settled
+            entries += result.entries
+            delivered += result.delivered
+            refused += result.refused
+            retrying += result.retrying
+        }
+        _ = try await storeCall { () throws(StoreError) in
+            try await store.settleOutbox(settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: entries.isEmpty ? nil : signer))
+        }
+        state.withLock {
+            $0.sent[peer, default: 0] += delivered
+            if delivered + refused > 0 { $0.lastSuccess[peer] = clock() }
+        }
+        return .sent(delivered: delivered, refused: refused, retrying: retrying)
+    }
+
+    struct GroupResult {
+        var settled: [SettledTask] = []
+        var entries: [LedgerEntry] = []
+        var delivered = 0, refused = 0, retrying = 0
+    }
+
+    private func sendGroup(
+        _ group: [(OutboxTask, StoredItem, [Signed<ConsentBody>])], agreement agreementID: String, to peer: Party, over transport: any PeerTransport,
+        at now: Date
+    ) async -> GroupResult {
+        var out = GroupResult()
+        func retryAll(_ error: String) {
+            state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(error)" }
+            logger.warning("sending failed; will retry", metadata: ["liaison.peer": "\(peer)", "liaison.error": "\(error)"])
+            for (task, _, _) in group {
+                out.settled.append(SettledTask(id: task.id, outcome: .retry(error: error, notBefore: backoff(attempts: task.attempts, from: now))))
+                out.retrying += 1
+            }
+        }
+        guard let agreement = book[agreementID]?.agreement else {
+            retryAll("no agreement \(agreementID) is known to this node")
+            return out
+        }
+        let bytes: [UInt8]
+        do {
+            let batch = try signing.sealBatch(
+                group.map { Outgoing(item: SealedItem(manifest: $0.1.manifest, seal: $0.1.seal, payload: $0.1.payload!), consents: $0.2) },
+                from: party, to: peer, recipientKey: try trust.encryptionKey(of: peer), agreement: agreement,
+                sequences: group.map { Int($0.0.linkSequence) }, at: now)
+            bytes = batch.derBytes
+        } catch {
+            retryAll("cannot seal the batch: \(error)")
+            return out
+        }
+        let replyBytes: [UInt8]
+        do { replyBytes = try await transport.sendBatch(bytes) } catch {
+            retryAll(error.reason)
+            return out
+        }
+        let reply: BatchReply, head: TreeHead
+        do {
+            reply = try BatchReply(canonical: replyBytes)
+            guard reply.receiver == peer else { throw FederationError(.unverifiable, "the reply is \(reply.receiver)'s, not \(peer)'s") }
+            head = try reply.treeHead.verified(by: trust)
+            guard head.party == peer else { throw FederationError(.unverifiable, "the reply's tree head is \(head.party)'s") }
+        } catch let e as FederationError {
+            retryAll(e.reason)
+            return out
+        } catch let e as SealingError {
+            retryAll("the reply does not verify: \(e.reason)")
+            return out
+        } catch {
+            retryAll("the reply does not verify: \(error)")
+            return out
+        }
+        // The head must be consistent with everything seen of the peer's log (invariant 6).
+        do {
+            try await observe(reply.treeHead, of: peer, over: transport, latest: false)
+        } catch {
+            retryAll(error.reason)
+            return out
+        }
+        do { try await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes) } catch {
+            retryAll("cannot keep the receipt's tree head: \(error.reason)")
+            return out
+        }
+        let outcomes = Dictionary(reply.outcomes.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        for (task, item, _) in group {
+            let digest = item.manifest.digest
+            let link = Self.linkText(agreement: agreementID, sequence: Int(task.linkSequence))
+            guard let o = outcomes[Int(task.linkSequence)], o.itemDigest == digest,
+                MerkleHash.root(fromLeaf: MerkleHash.leaf(o.entry), index: o.leafIndex, size: head.size, path: o.path) == head.root,
+                let entry = try? LedgerEntry(canonical: o.entry), entry.party == party, entry.subjects.first == digest,
+                entry.detail.hasPrefix(link + " ")
+            else {
+                let error = "\(peer)'s reply has no verifiable outcome for \(link)"
+                state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(error)" }
+                out.settled.append(SettledTask(id: task.id, outcome: .retry(error: error, notBefore: backoff(attempts: task.attempts, from: now))))
+                out.retrying += 1
+                continue
+            }
+            let proof = ReceiptProof(receiver: peer, entry: o.entry, leafIndex: o.leafIndex, path: o.path, treeSize: head.size)
+            switch entry.kind {
+            case .itemReceived:
+                out.settled.append(SettledTask(id: task.id, outcome: .delivered(receipt: proof.derBytes)))
+                out.entries.append(
+                    LedgerEntry(
+                        kind: .receiptStored, at: clock(), party: peer, subjects: [digest],
+                        detail: "\(link) delivered: \(peer)'s entry \(o.leafIndex) in its tree of \(head.size)"))
+                out.delivered += 1
+            case .itemRefused:
+                let reason = entry.detail.dropFirst(link.count).drop(while: { $0 == " " })
+                out.settled.append(SettledTask(id: task.id, outcome: .refused(reason: "\(peer) \(reason)")))
+                out.entries.append(
+                    LedgerEntry(
+                        kind: .itemRefused, at: clock(), party: peer, subjects: [digest],
+                        detail: "\(link) \(reason) (by \(peer), entry \(o.leafIndex) of \(head.size))"))
+                count(refusal: "refusedByPeer")
+                out.refused += 1
+            default:
+                out.settled.append(
+                    SettledTask(
+                        id: task.id, outcome: .retry(error: "\(peer)'s entry for \(link) is a \(entry.kind)", notBefore: backoff(attempts: task.attempts, from: now))))
+                out.retrying += 1
+            }
+        }
+        return out
+    }
+
+    /// Exponential backoff with ±50 % jitter, capped.
+    func backoff(attempts: Int, from now: Date) -> Date {
+        let base = min(configuration.retryCap, configuration.retryBase * pow(2, Double(max(0, min(attempts - 1, 20)))))
+        return now.addingTimeInterval(base * Double.random(in: 0.5...1.5))
+    }
+
+    /// Runs `pipeline` senders for `peer` until cancelled: each sends as
+    /// long as there is work, waits to be woken (or `idlePoll`) when there is none.
+    public func runSenders(to peer: Party, over transport: any PeerTransport, stop: @escaping @Sendable () -> Bool = { false }) async {
+        await withTaskGroup(of: Void.self) { group in
+            for _ in 0..<max(1, configuration.pipeline) {
+                group.addTask {
+                    let id = self.wake.subscribe(peer)
+                    defer { self.wake.unsubscribe(id) }
+                    while !Task.isCancelled && !stop() {
+                        let result: SendResult
+                        do { result = try await self.sendOnce(to: peer, over: transport) } catch {
+                            self.logger.error("the sender failed", metadata: ["liaison.peer": "\(peer)", "liaison.error": "\(error)"])
+                            result = .idle
+                        }
+                        if case .sent = result { continue }
+                        await self.wake.wait(id, timeout: self.configuration.idlePoll)
+                    }
+                }
+            }
+        }
+    }
+}

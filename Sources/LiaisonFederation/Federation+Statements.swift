@@ -1,0 +1,230 @@
+internal import Crypto
+internal import Foundation
+internal import LiaisonLedger
+public import LiaisonModel
+public import LiaisonSealing
+internal import LiaisonStore
+internal import Logging
+
+extension Federation {
+    /// What became of one statement sent to a peer.
+    public enum StatementOutcome: Hashable, Sendable {
+        /// Recorded by the peer: its entry and tree size (the receipt).
+        case recorded(entry: Int, treeSize: Int)
+        case refused(String)
+    }
+
+    // MARK: Lifecycle statements issued or learnt here
+
+    /// Applies a signed lifecycle statement to this node's agreements:
+    /// checked against the signer's pinned key and the agreement's rules
+    /// (Art 21), stored, in the ledger, and every later decision uses it.
+    @discardableResult
+    public func record(_ signed: Signed<StatementDocument>, from peer: Party? = nil) async throws(FederationError) -> Int {
+        let statement: LifecycleStatement
+        do { statement = try signed.verified(by: trust).statement } catch {
+            throw FederationError(.refused, "the statement does not verify against its signer's pinned key: \(error.reason)")
+        }
+        guard let current = book[statement.agreement] else {
+            throw FederationError(.refused, "no agreement \(statement.agreement) is known to this node")
+        }
+        if current.accepted.contains(statement) { return try await ledgerSize() }
+        let next = AgreementLifecycle(agreement: current.agreement, statements: current.accepted + [statement])
+        if let refused = next.refused.first(where: { $0.statement == statement }) {
+            throw FederationError(.refused, "\(refused.refusal.article): \(refused.refusal.reason)", refusal: refused.refusal)
+        }
+        let digest = Array(SHA256.hash(data: signed.derBytes))
+        let entry = LedgerEntry(
+            kind: .lifecycleStatement, at: clock(), party: peer ?? statement.party, subjects: [digest],
+            detail: "\(statement.agreement): \(statement.id) by \(statement.party)\(peer.map { ", received from \($0)" } ?? "")")
+        _ = try await storeCall { () throws(StoreError) in
+            try await store.recordStatements(
+                [StoredStatement(digest: digest, agreement: statement.agreement, party: statement.party, act: statement.act.name, at: statement.at, signed: signed.derBytes)],
+                ledger: LedgerWrite([entry], sign: signer))
+        }
+        update(next)
+        return try await ledgerSize()
+    }
+
+    func ledgerSize() async throws(FederationError) -> Int { try await storeCall { () throws(StoreError) in try await store.size() } }
+
+    // MARK: Sending statements
+
+    /// Sends signed statements to a peer and verifies its reply like a
+    /// batch's (signed head, consistency, inclusion of each entry). The
+    /// outcome of each is in this node's ledger.
+    public func send(_ statements: [StatementBundle.Statement], to peer: Party, over transport: any PeerTransport) async throws(FederationError)
+        -> [StatementOutcome]
+    {
+        let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
+        if let alarm = record.alarm { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
+        let bundle = StatementBundle(from: party, statements: statements)
+        let replyBytes = try await transport.sendStatements(bundle.derBytes)
+        let reply: BatchReply, head: TreeHead
+        do {
+            reply = try BatchReply(canonical: replyBytes)
+            head = try reply.treeHead.verified(by: trust)
+        } catch {
+            throw FederationError(.unverifiable, "\(peer)'s reply does not verify: \(error.reason)")
+        }
+        guard reply.receiver == peer, head.party == peer, reply.outcomes.count == statements.count else {
+            throw FederationError(.unverifiable, "\(peer)'s reply does not answer the statements sent")
+        }
+        try await observe(reply.treeHead, of: peer, over: transport, latest: false)
+        var outcomes: [StatementOutcome] = []
+        var entries: [LedgerEntry] = []
+        for (i, (s, o)) in zip(statements, reply.outcomes).enumerated() {
+            let digest = Array(SHA256.hash(data: s.signed))
+            guard o.sequence == i + 1, o.itemDigest == digest,
+                MerkleHash.root(fromLeaf: MerkleHash.leaf(o.entry), index: o.leafIndex, size: head.size, path: o.path) == head.root,
+                let entry = try? LedgerEntry(canonical: o.entry), entry.subjects.first == digest
+            else {
+                throw FederationError(.unverifiable, "\(peer)'s reply has no verifiable outcome for statement \(i + 1)")
+            }
+            if entry.kind == .itemRefused {
+                outcomes.append(.refused(entry.detail))
+            } else {
+                outcomes.append(.recorded(entry: o.leafIndex, treeSize: head.size))
+            }
+            entries.append(
+                LedgerEntry(
+                    kind: .receiptStored, at: clock(), party: peer, subjects: [digest],
+                    detail: "\(s.kind) statement \(entry.kind == .itemRefused ? "refused" : "recorded") by \(peer): entry \(o.leafIndex) of \(head.size)"))
+        }
+        try? await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes)
+        _ = try await storeCall { () throws(StoreError) in try await store.append(entries, sign: signer) }
+        return outcomes
+    }
+
+    // MARK: Receiving statements
+
+    /// Receives a peer's statements: each is checked against its signer's
+    /// pinned key and the rules for its kind, applied, and recorded (or
+    /// refused, and recorded as refused); the reply proves every outcome.
+    public func receiveStatements(_ bytes: [UInt8], from peer: Party) async throws(FederationError) -> BatchReply {
+        let now = clock()
+        let bundle: StatementBundle
+        do { bundle = try StatementBundle(canonical: bytes) } catch {
+            throw await refuseBatch(bytes, from: peer, at: now, FederationError(.malformed, "the statements do not decode: \(error.reason)"))
+        }
+        guard bundle.from == peer else {
+            throw await refuseBatch(bytes, from: peer, at: now, FederationError(.wrongPeer, "the statements are \(bundle.from)'s; the connection is \(peer)'s"))
+        }
+        guard !bundle.statements.isEmpty, bundle.statements.count <= 1000 else {
+            throw await refuseBatch(bytes, from: peer, at: now, FederationError(.oversized, "a bundle carries 1 to 1000 statements"))
+        }
+        let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
+        if let alarm = record.alarm { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
+        var outcomes: [(digest: [UInt8], index: Int)] = []
+        for s in bundle.statements {
+            let digest = Array(SHA256.hash(data: s.signed))
+            var index: Int
+            do {
+                index = try await apply(s, digest: digest, from: peer, at: now)
+            } catch {
+                let entry = LedgerEntry(kind: .itemRefused, at: now, party: peer, subjects: [digest], detail: "\(s.kind) statement refused: \(error.reason)")
+                count(refusal: error.refusal?.code.name ?? "statement")
+                index = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }.lowerBound
+            }
+            outcomes.append((digest, index))
+        }
+        guard let head = try await storeCall({ () throws(StoreError) in try await store.latestTreeHead() }) else {
+            throw FederationError(.unavailable, "this node's ledger has no signed tree head")
+        }
+        var out: [BatchReply.Outcome] = []
+        for (i, o) in outcomes.enumerated() {
+            let (entry, path) = try await storeCall { () throws(StoreError) in
+                (try await store.entry(at: o.index), try await store.inclusionProof(index: o.index, size: head.body.size))
+            }
+            out.append(BatchReply.Outcome(sequence: i + 1, itemDigest: o.digest, entry: entry.derBytes, leafIndex: o.index, path: AuditPath(path)))
+        }
+        return BatchReply(receiver: party, treeHead: head, outcomes: out)
+    }
+
+    /// Applies one statement; returns the index of the ledger entry recording it.
+    private func apply(_ s: StatementBundle.Statement, digest: [UInt8], from peer: Party, at now: Date) async throws(FederationError) -> Int {
+        func decode<B: StatementBody>(_ type: B.Type) throws(FederationError) -> (Signed<B>, B) {
+            do {
+                let signed = try Signed<B>(canonical: s.signed)
+                return (signed, try signed.verified(by: trust))
+            } catch {
+                throw FederationError(.refused, "the \(B.structureName) does not verify against its signer's pinned key: \(error.reason)")
+            }
+        }
+        func append(_ kind: LedgerEntry.Kind, _ detail: String) async throws(FederationError) -> Int {
+            let entry = LedgerEntry(kind: kind, at: now, party: peer, subjects: [digest], detail: detail)
+            return try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }.lowerBound
+        }
+        func heldItem(_ itemDigest: [UInt8]) async throws(FederationError) -> StoredItem {
+            guard let id = s.itemID else { throw FederationError(.refused, "the statement does not name the item's id") }
+            let item: StoredItem
+            do { item = try await store.item(id) } catch { throw FederationError(.notFound, "this node holds no item \(Hex.encode(id))") }
+            guard item.manifest.digest == itemDigest else { throw FederationError(.refused, "item \(Hex.encode(id)) is not the item the statement names") }
+            return item
+        }
+        switch s.kind {
+        case .lifecycle:
+            let (signed, _) = try decode(StatementDocument.self)
+            _ = try await record(signed, from: peer)
+            return try await ledgerSize() - 1
+        case .consent:
+            let (_, body) = try decode(ConsentBody.self)
+            let c = body.consent
+            return try await append(
+                .consentGiven, "consent \(c.id) by \(c.originator): \(c.holder) may release item \(c.itemDigest.prefix(16))… to \(c.thirdParty) until \(RFC3339.format(c.expiresAt))")
+        case .reclassification:
+            let (signed, notice) = try decode(ReclassificationNotice.self)
+            let item = try await heldItem(notice.itemDigest)
+            let label = item.holding.label
+            guard notice.originator == label.originator else {
+                throw FederationError(.refused, "\(Article.reclassification): only the originator \(label.originator) reclassifies its items")
+            }
+            guard label.level == notice.oldLevel else {
+                throw FederationError(.refused, "the item is at \(label.level) here, not \(notice.oldLevel) as the notice says")
+            }
+            let newLabel: SecurityLabel
+            do {
+                newLabel = try SecurityLabel(
+                    policy: label.policy, originator: label.originator, level: notice.newLevel, releasableTo: label.releasableTo,
+                    categories: label.categories, purpose: label.purpose, created: label.created, review: label.review)
+            } catch { throw FederationError(.refused, "the new label is not valid: \(error)") }
+            // Art 4: this node re-marks it in its own scheme under the agreement it came by.
+            var marked = ""
+            if case .received(_, let agreementID) = item.holding.source, let agreement = book[agreementID]?.agreement {
+                switch DualMarking.make(agreement: agreement, originator: label.originator, level: notice.newLevel, receiver: party) {
+                case .success(let m): marked = ", re-marked \(m.receiverLevel.marking)"
+                case .failure(let r): throw FederationError(.refused, "\(r.article): \(r.reason)", refusal: r)
+                }
+            }
+            let entry = LedgerEntry(
+                kind: .reclassified, at: now, party: peer, subjects: [digest, notice.itemDigest],
+                detail: "\(notice.id): \(notice.oldLevel) → \(notice.newLevel) by \(notice.originator)\(marked), acknowledged")
+            return try await storeCall { () throws(StoreError) in
+                try await store.changeHolding(item.holding.itemID, .reclassified(newLabel, notice: signed.derBytes), at: now, ledger: LedgerWrite([entry], sign: signer))
+            }.entries.lowerBound
+        case .destructionRequest:
+            let (_, request) = try decode(DestructionRequest.self)
+            guard request.holder == party else { throw FederationError(.refused, "the request is for \(request.holder), not \(party)") }
+            _ = try await heldItem(request.itemDigest)
+            return try await append(.destroyed, "destruction requested by \(request.originator) (\(request.id)): \(request.reason); awaiting a security officer")
+        case .destructionCertificate:
+            let (_, certificate) = try decode(DestructionCertificate.self)
+            guard certificate.originator == party else { throw FederationError(.refused, "the certificate is for \(certificate.originator)'s item") }
+            return try await append(
+                .destroyed, "destruction certified by \(certificate.holder) (\(certificate.id), request \(certificate.request)): \(certificate.method)")
+        case .compromiseReport:
+            let (signed, report) = try decode(CompromiseReport.self)
+            guard report.reporter == peer else { throw FederationError(.refused, "the report is \(report.reporter)'s, sent by \(peer)") }
+            var index = try await append(
+                .compromiseReported, "\(report.id) stage \(report.stage) by \(report.reporter): \(report.itemDigests.count) item(s) of \(report.originator)")
+            // A report about items this node holds marks them compromised here too.
+            if report.originator != party, let id = s.itemID, let item = try? await heldItem(report.itemDigests[0]), item.holding.status == .held {
+                let entry = LedgerEntry(kind: .compromiseReported, at: now, party: peer, subjects: [digest], detail: "\(report.id): held copy marked compromised")
+                index = try await storeCall { () throws(StoreError) in
+                    try await store.changeHolding(id, .compromised(report: signed.derBytes), at: now, ledger: LedgerWrite([entry], sign: signer))
+                }.entries.lowerBound
+            }
+            return index
+        }
+    }
+}

@@ -1,0 +1,284 @@
+public import Foundation
+public import LiaisonModel
+public import LiaisonSealing
+public import LiaisonStore
+public import Logging
+internal import Synchronization
+
+/// One node's side of the federation (DESIGN §2, invariants 1, 2, 5, 6):
+/// releasing items into the outbox, sending them to peers in batches and
+/// keeping their receipts, receiving peers' batches with a full re-check,
+/// and watching peers' ledgers for forks. The agreements' state is computed
+/// from their documents and statements at the instant of each act; the
+/// statements a peer sends update it.
+public final class Federation: Sendable {
+    public struct Configuration: Sendable {
+        /// Envelopes per batch a sender claims and seals at once.
+        public var batchSize = 1000
+        /// Batches in flight per peer (each a worker claiming its own tasks).
+        public var pipeline = 2
+        /// How far a received envelope's sealing instant may be from this
+        /// node's clock (replays and clock skew). Retries are sealed anew,
+        /// so this bounds only how stale a captured batch may be.
+        public var replayWindow: TimeInterval = 300
+        /// How long a claimed task stays with its sender before another may take it.
+        public var lease: TimeInterval = 60
+        /// Retry backoff: first delay and cap, with ±50 % jitter.
+        public var retryBase: TimeInterval = 0.2
+        public var retryCap: TimeInterval = 30
+        /// How long an idle sender waits before looking again (it is woken
+        /// at once when this node releases an item).
+        public var idlePoll: TimeInterval = 0.5
+        /// Envelopes a received batch may carry.
+        public var maximumBatch = 4096
+        public init() {}
+    }
+
+    public let party: Party
+    public let store: any NodeStore
+    public let configuration: Configuration
+    let signing: SigningKey
+    let decryption: DecryptionKey
+    let trust: TrustStore
+    let clock: @Sendable () -> Date
+    let logger: Logger
+    /// The owner name this process claims outbox tasks under.
+    let owner: String
+    let state: Mutex<State>
+    let wake: Wake
+
+    struct State {
+        var book: AgreementBook
+        var lastSuccess: [Party: Date] = [:]
+        var lastError: [Party: String] = [:]
+        var sent: [Party: Int] = [:]
+        var received: [Party: Int] = [:]
+        var refused: [String: Int] = [:]
+    }
+
+    public init(
+        party: Party, store: any NodeStore, signing: SigningKey, decryption: DecryptionKey, trust: TrustStore, book: AgreementBook,
+        configuration: Configuration = .init(), logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.party = party
+        self.store = store
+        self.signing = signing
+        self.decryption = decryption
+        self.trust = trust
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+        self.owner = "\(party)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))"
+        self.state = Mutex(State(book: book))
+        self.wake = Wake()
+    }
+
+    /// The agreements as this node knows them now.
+    public var book: AgreementBook { state.withLock { $0.book } }
+
+    /// Signs this node's tree heads at the instant of each append.
+    public var treeHeadSigner: TreeHeadSigner { signer }
+
+    var signer: TreeHeadSigner {
+        let key = signing, me = party, clock = clock
+        return { size, root in try Signed(signing: TreeHead(party: me, size: size, root: root, at: clock()), with: key) }
+    }
+
+    // MARK: Releasing (invariant 1)
+
+    /// Queues an item for a peer under an agreement if the release policy
+    /// permits it now (the sender checks again when it seals). The release
+    /// and any refusal are in the ledger.
+    @discardableResult
+    public func release(
+        itemID: [UInt8], to peer: Party, agreement: Agreement.ID, consents: [Signed<ConsentBody>] = []
+    ) async throws(FederationError) -> OutboxTask {
+        let now = clock()
+        let item = try await storeCall { () throws(StoreError) in try await store.item(itemID) }
+        let decision = releaseDecision(label: item.holding.label, digest: item.manifest.digest, to: peer, agreement: agreement, consents: consents, at: now)
+        if case .refused(let r) = decision {
+            let entry = LedgerEntry(
+                kind: .itemRefused, at: now, party: peer, subjects: [item.manifest.digest], detail: "not released under \(agreement): \(r.description)")
+            _ = try? await store.append([entry], sign: signer)
+            count(refusal: r.code.name)
+            throw FederationError(.refused, r.description, refusal: r)
+        }
+        let entry = LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [item.manifest.digest], detail: "released under \(agreement), queued")
+        let tasks = try await storeCall { () throws(StoreError) in
+            try await store.enqueueOutbox(
+                [OutboxRequest(itemID: itemID, peer: peer, agreement: agreement, consents: consents.map(\.derBytes))], at: now,
+                ledger: LedgerWrite([entry], sign: signer))
+        }
+        wake.signal(peer)
+        return tasks[0]
+    }
+
+    /// The release policy for this node as holder, with the consents verified against the originator's pinned key.
+    func releaseDecision(
+        label: SecurityLabel, digest: [UInt8], to peer: Party, agreement: Agreement.ID, consents: [Signed<ConsentBody>], at now: Date
+    ) -> Decision {
+        var verified: [Consent] = []
+        for c in consents {
+            guard let body = try? c.verified(by: trust) else {
+                return .refuse(.consentInvalid, .thirdParty, "consent \(c.body.consent.id) does not verify against \(c.body.consent.originator)'s pinned key")
+            }
+            verified.append(body.consent)
+        }
+        let request = ReleaseRequest(
+            item: ItemFacts(digest: Hex.encode(digest), label: label), holder: party, recipient: peer, agreement: agreement, instant: now,
+            consents: verified)
+        return ReleasePolicy.evaluate(request, book: book)
+    }
+
+    // MARK: Statements this node learns
+
+    /// Replaces an agreement's statements (after a statement was recorded).
+    public func update(_ lifecycle: AgreementLifecycle) {
+        state.withLock { $0.book.insert(lifecycle) }
+    }
+
+    // MARK: Status (no silent failure)
+
+    /// The sync state of every peer: queued, in flight, delivered,
+    /// refused, last success, last error, lag, alarm, tree size.
+    public func status() async throws(FederationError) -> [PeerStatus] {
+        let peers = try await storeCall { () throws(StoreError) in try await store.peers() }
+        let now = clock()
+        var out: [PeerStatus] = []
+        for p in peers {
+            let s = try await storeCall { () throws(StoreError) in try await store.outboxSummary(peer: p.party) }
+            let (success, error, sent, received) = state.withLock { ($0.lastSuccess[p.party], $0.lastError[p.party], $0.sent[p.party], $0.received[p.party]) }
+            out.append(
+                PeerStatus(
+                    party: p.party, endpoint: p.endpoint, queued: s.counts[.pending] ?? 0, inFlight: s.counts[.claimed] ?? 0,
+                    delivered: s.counts[.done] ?? 0, refused: s.counts[.refused] ?? 0, lastSuccess: success,
+                    lastError: error ?? s.lastError, lag: s.oldestWaiting.map { max(0, now.timeIntervalSince($0)) } ?? 0,
+                    alarm: p.alarm, treeSize: p.treeSize, sentThisRun: sent ?? 0, receivedThisRun: received ?? 0))
+        }
+        return out
+    }
+
+    /// Refusals counted by reason code since the start.
+    public var refusalCounts: [String: Int] { state.withLock { $0.refused } }
+
+    func count(refusal code: String) { state.withLock { $0.refused[code, default: 0] += 1 } }
+
+    func storeCall<T>(_ body: () async throws(StoreError) -> T) async throws(FederationError) -> T {
+        do { return try await body() } catch {
+            switch error.code {
+            case .notFound: throw FederationError(.notFound, error.reason)
+            case .invalidInput, .duplicate, .conflict: throw FederationError(.refused, error.reason)
+            case .oversized: throw FederationError(.oversized, error.reason)
+            default: throw FederationError(.unavailable, "the store failed: \(error.reason)")
+            }
+        }
+    }
+}
+
+/// What a security officer sees of a peer link.
+public struct PeerStatus: Hashable, Sendable {
+    public var party: Party
+    public var endpoint: String
+    public var queued: Int
+    public var inFlight: Int
+    public var delivered: Int
+    public var refused: Int
+    public var lastSuccess: Date?
+    public var lastError: String?
+    /// Seconds the oldest waiting task has waited.
+    public var lag: TimeInterval
+    public var alarm: String?
+    public var treeSize: Int?
+    public var sentThisRun: Int
+    public var receivedThisRun: Int
+}
+
+/// Wakes a peer's senders when this node queues something for it. A
+/// signal that comes while a sender is busy is kept for its next wait.
+final class Wake: Sendable {
+    struct Waiter {
+        var peer: Party
+        var signalled = false
+        var waiting: (token: Int, continuation: CheckedContinuation<Void, Never>)?
+    }
+    private let waiters = Mutex<(next: Int, all: [Int: Waiter])>((0, [:]))
+
+    func subscribe(_ peer: Party) -> Int {
+        waiters.withLock { w in
+            w.next += 1
+            w.all[w.next] = Waiter(peer: peer)
+            return w.next
+        }
+    }
+
+    func unsubscribe(_ id: Int) {
+        let c = waiters.withLock { $0.all.removeValue(forKey: id)?.waiting?.continuation }
+        c?.resume()
+    }
+
+    func signal(_ peer: Party) {
+        let ready = waiters.withLock { w -> [CheckedContinuation<Void, Never>] in
+            var out: [CheckedContinuation<Void, Never>] = []
+            for (id, var waiter) in w.all where waiter.peer == peer {
+                if let c = waiter.waiting?.continuation {
+                    out.append(c)
+                    waiter.waiting = nil
+                } else {
+                    waiter.signalled = true
+                }
+                w.all[id] = waiter
+            }
+            return out
+        }
+        for c in ready { c.resume() }
+    }
+
+    /// Returns when signalled (now, if a signal came since the last wait) or after `timeout`.
+    func wait(_ id: Int, timeout: TimeInterval) async {
+        let token = Int.random(in: 1...Int.max)
+        let timer = Task {
+            try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+            let c = waiters.withLock { w -> CheckedContinuation<Void, Never>? in
+                guard let waiting = w.all[id]?.waiting, waiting.token == token else { return nil }
+                w.all[id]?.waiting = nil
+                return waiting.continuation
+            }
+            c?.resume()
+        }
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = waiters.withLock { w -> Bool in
+                guard var waiter = w.all[id] else { return true }
+                if waiter.signalled || Task.isCancelled {
+                    waiter.signalled = false
+                    w.all[id] = waiter
+                    return true
+                }
+                waiter.waiting = (token, c)
+                w.all[id] = waiter
+                return false
+            }
+            if now { c.resume() }
+        }
+        timer.cancel()
+    }
+}
+
+extension Federation {
+    /// Seals items as their originator (this node's party) and stores them,
+    /// with their sealing in the ledger.
+    public func originate(_ items: [(label: SecurityLabel, mediaType: String, payload: [UInt8])]) async throws(FederationError) -> [SealedItem] {
+        let now = clock()
+        for i in items where i.label.originator != party {
+            throw FederationError(.refused, "\(Article.reclassification): only \(i.label.originator) seals its items; this node is \(party)")
+        }
+        let sealed: [SealedItem]
+        do { sealed = try signing.sealOrigin(items, originator: party, at: now) } catch {
+            throw FederationError(.refused, "the items cannot be sealed: \(error)")
+        }
+        let entries = sealed.map { LedgerEntry(kind: .itemSealed, at: now, subjects: [$0.manifest.digest], detail: "sealed at \($0.manifest.label.level)") }
+        _ = try await storeCall { () throws(StoreError) in
+            try await store.storeItems(sealed.map { NewItem($0, source: .originated, at: now) }, ledger: LedgerWrite(entries, sign: signer))
+        }
+        return sealed
+    }
+}

@@ -1,0 +1,122 @@
+internal import Crypto
+public import Foundation
+public import LiaisonModel
+public import LiaisonSealing
+public import NIOSSL
+internal import SwiftASN1
+public import X509
+
+/// The TLS side of a node's peer links (DESIGN §4): its own certificate and
+/// key, and each peer party's root CA, accepted only if an agreement pins
+/// its fingerprint (`root-ca` trust anchor) — never from a message
+/// (invariant 7).
+public struct PeerTLS: Sendable {
+    public let certificate: NIOSSLCertificate
+    public let privateKey: NIOSSLPrivateKey
+    /// Pinned root CA of each peer party.
+    public let roots: [Party: Certificate]
+
+    public enum Failure: Error, CustomStringConvertible {
+        case unreadable(String)
+        case unpinned(String)
+        public var description: String {
+            switch self {
+            case .unreadable(let s), .unpinned(let s): s
+            }
+        }
+    }
+
+    /// `identities`: the peers' published identities, whose root
+    /// certificates the agreements must pin.
+    public init(certificatePEM: String, keyPEM: String, identities: [NodeIdentity], agreements: [Agreement]) throws(Failure) {
+        do {
+            certificate = try NIOSSLCertificate(bytes: Array(certificatePEM.utf8), format: .pem)
+            privateKey = try NIOSSLPrivateKey(bytes: Array(keyPEM.utf8), format: .pem)
+        } catch {
+            throw .unreadable("the node's TLS certificate or key does not load: \(error)")
+        }
+        var roots: [Party: Certificate] = [:]
+        for id in identities {
+            let fingerprint = "sha256:" + Hex.encode(SHA256.hash(data: id.rootCertificate))
+            let pinned = agreements.contains { a in
+                a.parties.contains { $0.party == id.party && $0.trustAnchors.contains(TrustAnchor(kind: "root-ca", fingerprint: fingerprint)) }
+            }
+            guard pinned else { throw .unpinned("the TLS root CA \(fingerprint) of \(id.party) is not pinned by any agreement") }
+            do { roots[id.party] = try Certificate(derEncoded: id.rootCertificate) } catch {
+                throw .unreadable("the TLS root CA of \(id.party) does not parse: \(error)")
+            }
+        }
+        self.roots = roots
+    }
+
+    /// The server side: TLS 1.3 only, a client certificate required (its
+    /// chain is checked by ``PeerVerifier``).
+    public func serverConfiguration() -> TLSConfiguration {
+        var c = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(privateKey))
+        c.minimumTLSVersion = .tlsv13
+        c.certificateVerification = .noHostnameVerification
+        c.trustRoots = .certificates(roots.values.compactMap { try? NIOSSLCertificate(bytes: NodeCertificates.der($0), format: .der) })
+        c.sendCANameList = true
+        return c
+    }
+
+    /// The client side towards one peer: TLS 1.3, this node's certificate,
+    /// and only that peer's pinned root trusted.
+    public func clientConfiguration(for peer: Party) throws(Failure) -> TLSConfiguration {
+        guard let root = roots[peer], let rootCertificate = try? NIOSSLCertificate(bytes: NodeCertificates.der(root), format: .der) else {
+            throw .unpinned("no TLS root CA is pinned for \(peer)")
+        }
+        var c = TLSConfiguration.makeClientConfiguration()
+        c.minimumTLSVersion = .tlsv13
+        c.certificateChain = [.certificate(certificate)]
+        c.privateKey = .privateKey(privateKey)
+        c.trustRoots = .certificates([rootCertificate])
+        c.certificateVerification = .fullVerification
+        return c
+    }
+}
+
+/// Decides at the handshake which party a client certificate proves: the
+/// one whose pinned root it chains to (RFC 5280 path validation at the
+/// present instant, so an expired certificate fails), among the parties
+/// with which this node has an agreement in force now. Anything else fails
+/// the handshake.
+public struct PeerVerifier: Sendable {
+    let roots: [Party: Certificate]
+    /// The parties this node may exchange with at an instant.
+    let parties: @Sendable (Date) -> Set<Party>
+    let clock: @Sendable () -> Date
+
+    public init(roots: [Party: Certificate], parties: @escaping @Sendable (Date) -> Set<Party>, clock: @escaping @Sendable () -> Date) {
+        (self.roots, self.parties, self.clock) = (roots, parties, clock)
+    }
+
+    public enum Verdict: Sendable, Equatable {
+        case peer(Party)
+        case refused(String)
+    }
+
+    public func verify(_ presented: [Certificate]) async -> Verdict {
+        guard let leaf = presented.first else { return .refused("no client certificate") }
+        let now = clock()
+        let allowed = parties(now)
+        var reasons: [String] = []
+        for (party, root) in roots.sorted(by: { $0.key.code < $1.key.code }) where allowed.contains(party) {
+            var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy(validationTime: now) }
+            switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(presented.dropFirst())) {
+            case .validCertificate: return .peer(party)
+            case .couldNotValidate(let failures):
+                if leaf.issuer == root.subject { reasons.append("\(party): \(failures.map(\.policyFailureReason.description).joined(separator: "; "))") }
+            }
+        }
+        if reasons.isEmpty {
+            return .refused("the certificate of \(leaf.subject) chains to no root pinned for a party with an agreement in force")
+        }
+        return .refused(reasons.joined(separator: " | "))
+    }
+
+    /// The party of an already verified leaf: the pinned root that signed it.
+    public func party(of leaf: Certificate) -> Party? {
+        roots.first { $0.value.subject == leaf.issuer && $0.value.publicKey.isValidSignature(leaf.signature, for: leaf) }?.key
+    }
+}
