@@ -196,6 +196,10 @@ let package = Package(
                 "LiaisonFederation", "LiaisonHTTP", "LiaisonApp", "LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore",
                 "LiaisonStoreSQLite", "LiaisonTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -55,6 +55,115 @@ public enum NodeStoreConformance {
         try await statementsAndPeers(make())
         try await usersSessionsAndTokens(make())
         try await concurrentWritersOneRefused(make())
+        try await receivedBatches(make())
+        try await outboxSettledInBatches(make())
+    }
+
+    /// A peer's batch in one transaction: accepted items stored, refusals
+    /// kept with their envelope, each with the ledger entry recording it; a
+    /// sequence number recorded before refuses the whole batch and changes
+    /// nothing; what is known of a batch is read back.
+    public static func receivedBatches(_ store: any NodeStore) async throws {
+        try await store.savePeer(.kor, endpoint: "https://kor.example", fingerprint: "sha256:00")
+        let items = newItems(3, source: .received(from: .kor, agreement: "gsomia-kor-jpn-2016"), tag: "inbound")
+        _ = try await store.append(record(.itemSealed, [[1]]), sign: LedgerStoreConformance.sign())
+        let entries = items.map { LedgerEntry(kind: .itemReceived, at: t0, party: .kor, subjects: [$0.sealed.manifest.digest]) }
+            + [LedgerEntry(kind: .itemRefused, at: t0, party: .kor, subjects: [[9]], detail: "refused")]
+        let records = items.enumerated().map { n, i in
+            NewInbound(
+                peer: .kor, linkSequence: Int64(n + 1), digest: i.sealed.manifest.digest, at: t0, outcome: .accepted(itemID: i.sealed.manifest.itemID),
+                ledgerOffset: n)
+        } + [NewInbound(peer: .kor, linkSequence: 4, digest: [UInt8](repeating: 4, count: 32), at: t0, outcome: .refused(reason: "Art 6(a): no consent", envelope: [1, 2, 3]), ledgerOffset: 3)]
+        let receipt = try await store.recordInbound(records, items: items, ledger: LedgerWrite(entries, sign: LedgerStoreConformance.sign()))
+        #expect(receipt.entries == 1..<5)
+        let known = try await store.inboundState(peer: .kor, sequences: [1, 2, 3, 4, 5], itemIDs: items.map(\.sealed.manifest.itemID) + [[UInt8](repeating: 7, count: 16)])
+        #expect(known.records.count == 4)
+        #expect(known.records[2]?.ledgerIndex == 2)
+        #expect(known.records[2]?.state == .done)
+        #expect(known.records[2]?.itemID == items[1].sealed.manifest.itemID)
+        #expect(known.records[4]?.state == .refused)
+        #expect(known.records[4]?.reason == "Art 6(a): no consent")
+        #expect(known.records[4]?.ledgerIndex == 4)
+        #expect(known.held == Set(items.map(\.sealed.manifest.itemID)))
+        // Read back in the order asked.
+        let read = try await store.items([items[2].sealed.manifest.itemID, items[0].sealed.manifest.itemID])
+        #expect(read.map(\.manifest.itemID) == [items[2].sealed.manifest.itemID, items[0].sealed.manifest.itemID])
+        #expect(read[0].payload == items[2].sealed.payload)
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.items([[UInt8](repeating: 7, count: 16)]) }
+        // A batch repeating sequence 2 is refused whole: its new item is not stored, nothing is appended.
+        let more = newItems(1, source: .received(from: .kor, agreement: "gsomia-kor-jpn-2016"), tag: "second")
+        let size = try await store.size()
+        await #expect(throws: StoreError(.duplicate, "")) {
+            _ = try await store.recordInbound(
+                [
+                    NewInbound(peer: .kor, linkSequence: 5, digest: more[0].sealed.manifest.digest, at: t0, outcome: .accepted(itemID: more[0].sealed.manifest.itemID), ledgerOffset: 0),
+                    NewInbound(peer: .kor, linkSequence: 2, digest: more[0].sealed.manifest.digest, at: t0, outcome: .refused(reason: "x", envelope: [1]), ledgerOffset: 1),
+                ], items: more,
+                ledger: LedgerWrite(record(.itemReceived, [[1], [2]]), sign: LedgerStoreConformance.sign()))
+        }
+        #expect(try await store.size() == size)
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.item(more[0].sealed.manifest.itemID) }
+        #expect(try await store.inboundState(peer: .kor, sequences: [5], itemIDs: []).records.isEmpty)
+        // Bad input: a record naming a ledger entry that is not there, a sequence twice.
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.recordInbound(
+                [NewInbound(peer: .kor, linkSequence: 9, digest: [UInt8](repeating: 1, count: 32), at: t0, outcome: .refused(reason: "x", envelope: [1]), ledgerOffset: 1)],
+                items: [], ledger: LedgerWrite(record(.itemRefused, [[1]]), sign: nil))
+        }
+        // The frontier gives the same proofs as the store.
+        let head = try await store.size()
+        let frontier = try await store.frontier(size: 2)
+        #expect(frontier.count == 1)
+        #expect(frontier[0] == (try await store.root(size: 2)))
+        _ = head
+        // Receipts' tree heads, kept once per size.
+        try await store.keepPeerTreeHead(.kor, size: 10, signed: [1, 2])
+        try await store.keepPeerTreeHead(.kor, size: 10, signed: [3, 4])
+        #expect(try await store.peerTreeHead(.kor, size: 10) == [1, 2])
+        #expect(try await store.peerTreeHead(.kor, size: 11) == nil)
+        await #expect(throws: StoreError(.notFound, "")) { try await store.keepPeerTreeHead(.usa, size: 1, signed: [1]) }
+    }
+
+    /// The outcomes of a sent batch settle in one transaction; a task the
+    /// owner does not hold refuses the whole settlement.
+    public static func outboxSettledInBatches(_ store: any NodeStore) async throws {
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:01")
+        let items = newItems(4, tag: "outbound")
+        _ = try await store.storeItems(items, ledger: recorded(.itemSealed, items.map(\.sealed.manifest.digest)))
+        let queued = try await store.enqueueOutbox(
+            items.map { OutboxRequest(itemID: $0.sealed.manifest.itemID, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: t0, ledger: .none)
+        let claimed = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 3, now: t0, lease: 60)
+        #expect(claimed.count == 3)
+        var summary = try await store.outboxSummary(peer: .jpn)
+        #expect(summary.counts[.claimed] == 3 && summary.counts[.pending] == 1)
+        #expect(summary.oldestWaiting == t0)
+        // queued[3] is not claimed by "a": the whole settlement is refused.
+        let size = try await store.size()
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.settleOutbox(
+                [SettledTask(id: claimed[0].id, outcome: .delivered(receipt: [1])), SettledTask(id: queued[3].id, outcome: .refused(reason: "x"))],
+                owner: "a", at: t0, ledger: recorded(.receiptStored, [[1]]))
+        }
+        #expect(try await store.outboxTask(claimed[0].id).state == .claimed)
+        #expect(try await store.size() == size)
+        _ = try await store.settleOutbox(
+            [
+                SettledTask(id: claimed[0].id, outcome: .delivered(receipt: [1])),
+                SettledTask(id: claimed[1].id, outcome: .refused(reason: "JPN refused: Art 4")),
+                SettledTask(id: claimed[2].id, outcome: .retry(error: "JPN unreachable", notBefore: t0.addingTimeInterval(5))),
+            ], owner: "a", at: t0, ledger: recorded(.receiptStored, [[1], [2]]))
+        #expect(try await store.size() == size + 2)
+        #expect(try await store.outboxTask(claimed[0].id).receipt == [1])
+        #expect(try await store.outboxTask(claimed[1].id).state == .refused)
+        #expect(try await store.outboxTask(claimed[2].id).state == .pending)
+        summary = try await store.outboxSummary(peer: .jpn)
+        #expect(summary.counts[.done] == 1 && summary.counts[.refused] == 1 && summary.counts[.pending] == 2)
+        #expect(summary.lastError != nil)
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.settleOutbox(
+                [SettledTask(id: claimed[2].id, outcome: .refused(reason: "x")), SettledTask(id: claimed[2].id, outcome: .refused(reason: "y"))],
+                owner: "a", at: t0, ledger: .none)
+        }
     }
 
     /// Many writers at once (merged into shared transactions where the back
