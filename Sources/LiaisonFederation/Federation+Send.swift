@@ -197,12 +197,14 @@ extension Federation {
                     let id = self.wake.subscribe(peer)
                     defer { self.wake.unsubscribe(id) }
                     while !Task.isCancelled && !stop() {
-                        let result: SendResult
-                        do { result = try await self.sendOnce(to: peer, over: transport) } catch {
+                        var busy = false
+                        do {
+                            if case .sent = try await self.sendOnce(to: peer, over: transport) { busy = true }
+                            if try await self.sendStatementsOnce(to: peer, over: transport) > 0 { busy = true }
+                        } catch {
                             self.logger.error("the sender failed", metadata: ["liaison.peer": "\(peer)", "liaison.error": "\(error)"])
-                            result = .idle
                         }
-                        if case .sent = result { continue }
+                        if busy { continue }
                         await self.wake.wait(id, timeout: self.configuration.idlePoll)
                     }
                 }

@@ -1,10 +1,11 @@
 internal import Crypto
-internal import Foundation
+public import Foundation
 internal import LiaisonLedger
 public import LiaisonModel
 public import LiaisonSealing
-internal import LiaisonStore
+public import LiaisonStore
 internal import Logging
+internal import Synchronization
 
 extension Federation {
     /// What became of one statement sent to a peer.
@@ -48,16 +49,81 @@ extension Federation {
 
     func ledgerSize() async throws(FederationError) -> Int { try await storeCall { () throws(StoreError) in try await store.size() } }
 
-    // MARK: Sending statements
+    // MARK: Sending statements (queued: a peer that is away gets them when it is back)
 
-    /// Sends signed statements to a peer and verifies its reply like a
-    /// batch's (signed head, consistency, inclusion of each entry). The
-    /// outcome of each is in this node's ledger.
-    public func send(_ statements: [StatementBundle.Statement], to peer: Party, over transport: any PeerTransport) async throws(FederationError)
-        -> [StatementOutcome]
-    {
+    /// Queues signed statements for peers; the senders deliver them and
+    /// keep each peer's proven acknowledgement. Until then they are listed
+    /// as unacknowledged (``unacknowledgedStatements(olderThan:)``).
+    @discardableResult
+    public func publish(_ statements: [StatementBundle.Statement], to peers: [Party]) async throws(FederationError) -> [StatementTask] {
+        let now = clock()
+        var requests: [StatementRequest] = []
+        var entries: [LedgerEntry] = []
+        for p in peers {
+            for st in statements {
+                requests.append(StatementRequest(peer: p, kind: st.kind.rawValue, signed: st.signed, itemID: st.itemID))
+                entries.append(
+                    LedgerEntry(kind: .itemSent, at: now, party: p, subjects: [Array(SHA256.hash(data: st.signed))], detail: "\(st.kind) statement queued for \(p)"))
+            }
+        }
+        let tasks = try await storeCall { () throws(StoreError) in try await store.enqueueStatements(requests, at: now, ledger: LedgerWrite(entries, sign: signer)) }
+        for p in peers { wake.signal(p) }
+        return tasks
+    }
+
+    /// Statements queued for peers and not yet acknowledged, oldest first,
+    /// with how long each has waited: those waiting longer than `olderThan` are overdue.
+    public func unacknowledgedStatements(olderThan: TimeInterval = 0) async throws(FederationError) -> [(task: StatementTask, waiting: TimeInterval)] {
+        let now = clock()
+        return try await storeCall { () throws(StoreError) in try await store.unacknowledgedStatements(peer: nil) }
+            .map { ($0, now.timeIntervalSince($0.queuedAt)) }.filter { $0.waiting >= olderThan }
+    }
+
+    /// Sends a peer's due statements in one bundle and settles each from
+    /// the peer's verified reply. Returns how many were settled.
+    public func sendStatementsOnce(to peer: Party, over transport: any PeerTransport) async throws(FederationError) -> Int {
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
-        if let alarm = record.alarm { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
+        if record.alarm != nil { return 0 }
+        let now = clock()
+        let tasks = try await storeCall { () throws(StoreError) in
+            try await store.claimStatements(peer: peer, owner: owner, limit: 100, now: now, lease: configuration.lease)
+        }
+        guard !tasks.isEmpty else { return 0 }
+        var settled: [SettledTask] = []
+        var entries: [LedgerEntry] = []
+        do {
+            let statements = try tasks.map { t throws(FederationError) in
+                guard let kind = StatementBundle.Kind(rawValue: t.kind) else { throw FederationError(.malformed, "unknown statement kind \(t.kind)") }
+                return StatementBundle.Statement(kind: kind, signed: t.signed, itemID: t.itemID)
+            }
+            let outcomes = try await deliver(statements, to: peer, over: transport)
+            for (t, (s, o)) in zip(tasks, zip(statements, outcomes)) {
+                let digest = Array(SHA256.hash(data: s.signed))
+                switch o.outcome {
+                case .recorded(let entry, let size):
+                    settled.append(SettledTask(id: t.id, outcome: .delivered(receipt: o.proof.derBytes)))
+                    entries.append(
+                        LedgerEntry(kind: .receiptStored, at: clock(), party: peer, subjects: [digest], detail: "\(s.kind) statement acknowledged by \(peer): entry \(entry) of \(size)"))
+                case .refused(let reason):
+                    settled.append(SettledTask(id: t.id, outcome: .refused(reason: reason)))
+                    entries.append(LedgerEntry(kind: .itemRefused, at: clock(), party: peer, subjects: [digest], detail: "\(s.kind) statement refused by \(peer): \(reason)"))
+                }
+            }
+        } catch {
+            state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(error.reason)" }
+            settled = tasks.map { SettledTask(id: $0.id, outcome: .retry(error: error.reason, notBefore: backoff(attempts: $0.attempts, from: now))) }
+        }
+        _ = try await storeCall { () throws(StoreError) in
+            try await store.settleStatements(settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: entries.isEmpty ? nil : signer))
+        }
+        return entries.count
+    }
+
+    /// Sends statements and verifies the peer's reply like a batch's
+    /// (signed head, consistency, inclusion of each entry).
+    private func deliver(_ statements: [StatementBundle.Statement], to peer: Party, over transport: any PeerTransport) async throws(FederationError)
+        -> [(outcome: StatementOutcome, proof: ReceiptProof)]
+    {
         let bundle = StatementBundle(from: party, statements: statements)
         let replyBytes = try await transport.sendStatements(bundle.derBytes)
         let reply: BatchReply, head: TreeHead
@@ -71,8 +137,8 @@ extension Federation {
             throw FederationError(.unverifiable, "\(peer)'s reply does not answer the statements sent")
         }
         try await observe(reply.treeHead, of: peer, over: transport, latest: false)
-        var outcomes: [StatementOutcome] = []
-        var entries: [LedgerEntry] = []
+        try? await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes)
+        var out: [(StatementOutcome, ReceiptProof)] = []
         for (i, (s, o)) in zip(statements, reply.outcomes).enumerated() {
             let digest = Array(SHA256.hash(data: s.signed))
             guard o.sequence == i + 1, o.itemDigest == digest,
@@ -81,19 +147,31 @@ extension Federation {
             else {
                 throw FederationError(.unverifiable, "\(peer)'s reply has no verifiable outcome for statement \(i + 1)")
             }
-            if entry.kind == .itemRefused {
-                outcomes.append(.refused(entry.detail))
-            } else {
-                outcomes.append(.recorded(entry: o.leafIndex, treeSize: head.size))
-            }
-            entries.append(
-                LedgerEntry(
-                    kind: .receiptStored, at: clock(), party: peer, subjects: [digest],
-                    detail: "\(s.kind) statement \(entry.kind == .itemRefused ? "refused" : "recorded") by \(peer): entry \(o.leafIndex) of \(head.size)"))
+            let proof = ReceiptProof(receiver: peer, entry: o.entry, leafIndex: o.leafIndex, path: o.path, treeSize: head.size)
+            out.append((entry.kind == .itemRefused ? .refused(entry.detail) : .recorded(entry: o.leafIndex, treeSize: head.size), proof))
         }
-        try? await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes)
-        _ = try await storeCall { () throws(StoreError) in try await store.append(entries, sign: signer) }
-        return outcomes
+        return out
+    }
+
+    /// Reports the loss or compromise of a held item (Art 17): marked
+    /// compromised here at once, the report queued for the originator.
+    @discardableResult
+    public func reportCompromise(_ signed: Signed<CompromiseReport>, itemID: [UInt8]) async throws(FederationError) -> [StatementTask] {
+        let report: CompromiseReport
+        do { report = try signed.verified(by: trust) } catch {
+            throw FederationError(.refused, "the report does not verify against this node's key: \(error.reason)")
+        }
+        guard report.reporter == party else { throw FederationError(.refused, "the report is \(report.reporter)'s, not this node's") }
+        let item = try await storeCall { () throws(StoreError) in try await store.item(itemID) }
+        guard report.itemDigests.contains(item.manifest.digest) else { throw FederationError(.refused, "the report does not name item \(Hex.encode(itemID))") }
+        let entry = LedgerEntry(
+            kind: .compromiseReported, at: clock(), party: report.originator, subjects: [item.manifest.digest],
+            detail: "\(report.id) stage \(report.stage): \(report.description)")
+        _ = try await storeCall { () throws(StoreError) in
+            try await store.changeHolding(itemID, .compromised(report: signed.derBytes), at: clock(), ledger: LedgerWrite([entry], sign: signer))
+        }
+        guard report.originator != party else { return [] }
+        return try await publish([StatementBundle.Statement(kind: .compromiseReport, signed: signed.derBytes, itemID: itemID)], to: [report.originator])
     }
 
     // MARK: Receiving statements

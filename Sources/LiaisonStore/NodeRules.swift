@@ -243,6 +243,15 @@ public enum NodeRules {
         }
     }
 
+    public static func statementRequests(_ requests: [StatementRequest]) throws(StoreError) {
+        try batch(requests.count, "statements")
+        for (n, r) in requests.enumerated() {
+            guard (1...6).contains(r.kind) else { throw StoreError(.invalidInput, "statement \(n): unknown kind \(r.kind)") }
+            try blob(r.signed, "statement \(n)", max: maximumEvidenceBytes)
+            if let id = r.itemID, id.count != 16 { throw StoreError(.invalidInput, "statement \(n): an item id is 16 bytes") }
+        }
+    }
+
     public static func settled(_ outcomes: [SettledTask]) throws(StoreError) {
         try batch(outcomes.count, "tasks")
         guard Set(outcomes.map(\.id)).count == outcomes.count else { throw StoreError(.invalidInput, "a task is settled twice in one batch") }

@@ -82,6 +82,18 @@ public protocol NodeStore: LedgerStore {
     /// The kept signed tree head of a peer at `size`.
     func peerTreeHead(_ party: Party, size: Int) async throws(StoreError) -> [UInt8]?
 
+    // MARK: Statements to send (their own queue: they name no held item)
+
+    /// Queues signed statements for peers, with `ledger`.
+    func enqueueStatements(_ requests: [StatementRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [StatementTask]
+    /// Claims a peer's due statements, as ``claimOutbox(peer:owner:limit:now:lease:)``.
+    func claimStatements(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [StatementTask]
+    /// Settles claimed statements (`.delivered` carries the receipt proof), with `ledger`.
+    func settleStatements(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// Statements not yet acknowledged (pending or claimed), oldest first; all peers when `peer` is nil.
+    func unacknowledgedStatements(peer: Party?) async throws(StoreError) -> [StatementTask]
+    func statementTask(_ id: Int64) async throws(StoreError) -> StatementTask
+
     // MARK: Statements
 
     /// Records signed lifecycle statements; one already stored (same
@@ -370,6 +382,39 @@ public struct NewInbound: Sendable {
     public var ledgerOffset: Int
     public init(peer: Party, linkSequence: Int64, digest: [UInt8], at: Date, outcome: Outcome, ledgerOffset: Int) {
         (self.peer, self.linkSequence, self.digest, self.at, self.outcome, self.ledgerOffset) = (peer, linkSequence, digest, at, outcome, ledgerOffset)
+    }
+}
+
+/// A signed statement to send to a peer: its kind (as `StatementBundle`
+/// numbers them), its DER, and the item it is about, if any.
+public struct StatementRequest: Sendable {
+    public var peer: Party
+    public var kind: Int
+    public var signed: [UInt8]
+    public var itemID: [UInt8]?
+    public init(peer: Party, kind: Int, signed: [UInt8], itemID: [UInt8]? = nil) {
+        (self.peer, self.kind, self.signed, self.itemID) = (peer, kind, signed, itemID)
+    }
+}
+
+public struct StatementTask: Hashable, Sendable {
+    public var id: Int64
+    public var peer: Party
+    public var kind: Int
+    public var signed: [UInt8]
+    public var itemID: [UInt8]?
+    public var state: QueueState
+    public var queuedAt: Date
+    public var attempts: Int
+    public var lastError: String?
+    /// The peer's receipt proof once recorded (or the reason once refused, in `lastError`).
+    public var receipt: [UInt8]?
+    public init(
+        id: Int64, peer: Party, kind: Int, signed: [UInt8], itemID: [UInt8]?, state: QueueState, queuedAt: Date, attempts: Int, lastError: String?,
+        receipt: [UInt8]?
+    ) {
+        (self.id, self.peer, self.kind, self.signed, self.itemID, self.state) = (id, peer, kind, signed, itemID, state)
+        (self.queuedAt, self.attempts, self.lastError, self.receipt) = (queuedAt, attempts, lastError, receipt)
     }
 }
 

@@ -18,7 +18,25 @@ extension PostgresStore {
             size BIGINT NOT NULL CHECK (size >= 0),
             signed BYTEA NOT NULL CHECK (length(signed) > 0),
             PRIMARY KEY (party, size)
-        )
+        );
+        CREATE TABLE statement_outbox (
+            id BIGSERIAL PRIMARY KEY,
+            peer TEXT NOT NULL REFERENCES peers (party),
+            kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 6),
+            signed BYTEA NOT NULL CHECK (length(signed) > 0),
+            item_id BYTEA CHECK (length(item_id) = 16),
+            state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+            owner TEXT,
+            lease_until BIGINT,
+            queued_at BIGINT NOT NULL,
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            not_before BIGINT NOT NULL,
+            last_error TEXT,
+            receipt BYTEA,
+            CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+            CHECK ((state = 'done') = (receipt IS NOT NULL))
+        );
+        CREATE INDEX statement_outbox_due ON statement_outbox (peer, state, not_before)
         """
 
     public func inboundState(peer: Party, sequences: [Int64], itemIDs: [[UInt8]]) async throws(StoreError) -> InboundState {
@@ -153,5 +171,105 @@ extension PostgresStore {
             try await Self.rows(c, "SELECT signed FROM peer_tree_heads WHERE party = \(party.code) AND size = \(Int64(size))", logger)
                 .first.map { Array(try $0["signed"].decode(Data.self)) }
         }
+    }
+
+    // MARK: Statements to send
+
+    static let statementColumns = "id, peer, kind, signed, item_id, state, queued_at, attempts, last_error, receipt"
+
+    static func statementTask(_ r: PostgresRandomAccessRow) throws -> StatementTask {
+        guard let state = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown statement state") }
+        return StatementTask(
+            id: try r["id"].decode(Int64.self), peer: try NodeRules.party(try r["peer"].decode(String.self)), kind: Int(try r["kind"].decode(Int32.self)),
+            signed: Array(try r["signed"].decode(Data.self)), itemID: try r["item_id"].decode(Data?.self).map { Array($0) }, state: state,
+            queuedAt: date(try r["queued_at"].decode(Int64.self)), attempts: Int(try r["attempts"].decode(Int32.self)),
+            lastError: try r["last_error"].decode(String?.self), receipt: try r["receipt"].decode(Data?.self).map { Array($0) })
+    }
+
+    public func enqueueStatements(_ requests: [StatementRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [StatementTask] {
+        try NodeRules.statementRequests(requests)
+        try NodeRules.instant(at, "the instant")
+        return try await transaction(ledger) { c, logger in
+            var out: [StatementTask] = []
+            for r in requests {
+                guard try await !Self.rows(c, "SELECT 1 FROM peers WHERE party = \(r.peer.code)", logger).isEmpty else {
+                    throw StoreError(.notFound, "no peer \(r.peer)")
+                }
+                let item = r.itemID.map { Data($0) }
+                out.append(
+                    try Self.statementTask(
+                        try await Self.rows(
+                            c,
+                            """
+                            INSERT INTO statement_outbox (peer, kind, signed, item_id, state, queued_at, attempts, not_before)
+                            VALUES (\(r.peer.code), \(Int32(r.kind)), \(Data(r.signed)), \(item), 'pending', \(Self.ms(at)), 0, \(Self.ms(at)))
+                            RETURNING \(unescaped: Self.statementColumns)
+                            """, logger)[0]))
+            }
+            return out
+        }.0
+    }
+
+    public func claimStatements(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [StatementTask] {
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
+        let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
+        return try await transaction(.none) { c, logger in
+            try await Self.rows(
+                c,
+                """
+                UPDATE statement_outbox SET state = 'claimed', owner = \(owner), lease_until = \(until), attempts = attempts + 1
+                WHERE id IN (SELECT id FROM statement_outbox WHERE peer = \(peer.code) AND
+                    ((state = 'pending' AND not_before <= \(t)) OR (state = 'claimed' AND lease_until <= \(t))) ORDER BY id LIMIT \(Int64(limit))
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING \(unescaped: Self.statementColumns)
+                """, logger
+            ).map(Self.statementTask).sorted { $0.id < $1.id }
+        }.0
+    }
+
+    public func settleStatements(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.settled(outcomes)
+        return try await transaction(ledger) { c, logger in
+            let ids = outcomes.map(\.id)
+            var current: [Int64: (QueueState, String?)] = [:]
+            for r in try await Self.rows(c, "SELECT id, state, owner FROM statement_outbox WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
+                guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown statement state") }
+                current[try r["id"].decode(Int64.self)] = (s, try r["owner"].decode(String?.self))
+            }
+            for o in outcomes {
+                guard let (state, holder) = current[o.id] else { throw StoreError(.notFound, "no statement task \(o.id)") }
+                try NodeRules.settleable(state, owner: holder, by: owner, what: "statement task \(o.id)")
+                let query: PostgresQuery
+                switch o.outcome {
+                case .delivered(let receipt):
+                    query = try "UPDATE statement_outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(o.id)"
+                case .retry(let error, let notBefore):
+                    query = "UPDATE statement_outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore)) WHERE id = \(o.id)"
+                case .refused(let reason):
+                    query = "UPDATE statement_outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(o.id)"
+                }
+                _ = try await c.query(query, logger: logger).collect()
+            }
+        }.1
+    }
+
+    public func unacknowledgedStatements(peer: Party?) async throws(StoreError) -> [StatementTask] {
+        try await read { c, logger in
+            let query: PostgresQuery =
+                if let peer {
+                    "SELECT \(unescaped: Self.statementColumns) FROM statement_outbox WHERE state IN ('pending', 'claimed') AND peer = \(peer.code) ORDER BY id"
+                } else {
+                    "SELECT \(unescaped: Self.statementColumns) FROM statement_outbox WHERE state IN ('pending', 'claimed') ORDER BY id"
+                }
+            return try await Self.rows(c, query, logger).map(Self.statementTask)
+        }
+    }
+
+    public func statementTask(_ id: Int64) async throws(StoreError) -> StatementTask {
+        let task = try await read { c, logger in
+            try await Self.rows(c, "SELECT \(unescaped: Self.statementColumns) FROM statement_outbox WHERE id = \(id)", logger).first.map(Self.statementTask)
+        }
+        guard let task else { throw StoreError(.notFound, "no statement task \(id)") }
+        return task
     }
 }

@@ -155,4 +155,104 @@ extension SQLiteStore {
             try Data.fetchOne(db, sql: "SELECT signed FROM peer_tree_heads WHERE party = ? AND size = ?", arguments: [party.code, size]).map { Array($0) }
         }
     }
+
+    // MARK: Statements to send
+
+    static let statementColumns = "id, peer, kind, signed, item_id, state, queued_at, attempts, last_error, receipt"
+
+    static func statementTask(_ row: Row) throws -> StatementTask {
+        guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown statement state") }
+        return StatementTask(
+            id: row["id"], peer: try NodeRules.party(row["peer"]), kind: row["kind"], signed: Array(row["signed"] as Data),
+            itemID: (row["item_id"] as Data?).map { Array($0) }, state: state, queuedAt: Self.date(row["queued_at"]), attempts: row["attempts"],
+            lastError: row["last_error"], receipt: (row["receipt"] as Data?).map { Array($0) })
+    }
+
+    public func enqueueStatements(_ requests: [StatementRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [StatementTask] {
+        try NodeRules.statementRequests(requests)
+        try NodeRules.instant(at, "the instant")
+        let encoded = try Self.encodeLedger(ledger)
+        let when = Self.ms(at)
+        return try await write { db in
+            var out: [StatementTask] = []
+            for r in requests {
+                guard try Int64.fetchOne(db, sql: "SELECT 1 FROM peers WHERE party = ?", arguments: [r.peer.code]) != nil else {
+                    throw StoreError(.notFound, "no peer \(r.peer)")
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO statement_outbox (peer, kind, signed, item_id, state, queued_at, attempts, not_before)
+                        VALUES (?, ?, ?, ?, 'pending', ?, 0, ?)
+                        """, arguments: [r.peer.code, r.kind, Data(r.signed), r.itemID.map { Data($0) }, when, when])
+                out.append(
+                    try Self.statementTask(
+                        Row.fetchOne(db, sql: "SELECT \(Self.statementColumns) FROM statement_outbox WHERE id = ?", arguments: [db.lastInsertedRowID])!))
+            }
+            _ = try Self.ledger(db, ledger, encoded)
+            return out
+        }
+    }
+
+    public func claimStatements(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [StatementTask] {
+        try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
+        let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
+        return try await write { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    UPDATE statement_outbox SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
+                    WHERE id IN (SELECT id FROM statement_outbox WHERE peer = ? AND
+                        ((state = 'pending' AND not_before <= ?) OR (state = 'claimed' AND lease_until <= ?)) ORDER BY id LIMIT ?)
+                    RETURNING \(Self.statementColumns)
+                    """, arguments: [owner, until, peer.code, t, t, limit]
+            ).map(Self.statementTask).sorted { $0.id < $1.id }
+        }
+    }
+
+    public func settleStatements(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.settled(outcomes)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            for o in outcomes {
+                guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM statement_outbox WHERE id = ?", arguments: [o.id]) else {
+                    throw StoreError(.notFound, "no statement task \(o.id)")
+                }
+                guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown statement state") }
+                try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "statement task \(o.id)")
+                switch o.outcome {
+                case .delivered(let receipt):
+                    try db.execute(
+                        sql: "UPDATE statement_outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL WHERE id = ?",
+                        arguments: [Data(receipt), o.id])
+                case .retry(let error, let notBefore):
+                    try db.execute(
+                        sql: "UPDATE statement_outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?",
+                        arguments: [error, Self.ms(notBefore), o.id])
+                case .refused(let reason):
+                    try db.execute(
+                        sql: "UPDATE statement_outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ?",
+                        arguments: [reason, o.id])
+                }
+            }
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    public func unacknowledgedStatements(peer: Party?) async throws(StoreError) -> [StatementTask] {
+        try await run { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.statementColumns) FROM statement_outbox WHERE state IN ('pending', 'claimed') AND (? IS NULL OR peer = ?) ORDER BY id",
+                arguments: [peer?.code, peer?.code]
+            ).map(Self.statementTask)
+        }
+    }
+
+    public func statementTask(_ id: Int64) async throws(StoreError) -> StatementTask {
+        let task = try await run { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.statementColumns) FROM statement_outbox WHERE id = ?", arguments: [id]).map(Self.statementTask)
+        }
+        guard let task else { throw StoreError(.notFound, "no statement task \(id)") }
+        return task
+    }
 }

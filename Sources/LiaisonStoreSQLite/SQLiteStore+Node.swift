@@ -91,6 +91,24 @@ extension SQLiteStore: NodeStore {
                         signed BLOB NOT NULL CHECK (length(signed) > 0),
                         PRIMARY KEY (party, size)
                     ) STRICT, WITHOUT ROWID;
+                    CREATE TABLE statement_outbox (
+                        id INTEGER PRIMARY KEY,
+                        peer TEXT NOT NULL REFERENCES peers (party),
+                        kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 6),
+                        signed BLOB NOT NULL CHECK (length(signed) > 0),
+                        item_id BLOB CHECK (length(item_id) = 16),
+                        state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+                        owner TEXT,
+                        lease_until INTEGER,
+                        queued_at INTEGER NOT NULL,
+                        attempts INTEGER NOT NULL CHECK (attempts >= 0),
+                        not_before INTEGER NOT NULL,
+                        last_error TEXT,
+                        receipt BLOB,
+                        CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+                        CHECK ((state = 'done') = (receipt IS NOT NULL))
+                    ) STRICT;
+                    CREATE INDEX statement_outbox_due ON statement_outbox (peer, state, not_before);
                     """)
         }
     }

@@ -66,3 +66,16 @@ import Testing
         #expect(status.first { $0.party == .jpn }?.queued == 0)
     }
 }
+
+enum FederationTests {
+    /// Waits until queued statements are settled (acknowledged or refused).
+    static func statementsSettled(_ node: NodeRuntime, _ ids: [Int64], timeout: TimeInterval = 30) async throws -> [StatementTask] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            var tasks: [StatementTask] = []
+            for id in ids { tasks.append(try await node.store.statementTask(id)) }
+            if tasks.allSatisfy({ $0.state == .done || $0.state == .refused }) || Date() > deadline { return tasks }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+    }
+}

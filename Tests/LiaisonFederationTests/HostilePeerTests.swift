@@ -266,8 +266,10 @@ import X509
                     id: "kor-lift-test", agreement: "gsomia-kor-jpn-2016", party: .kor, at: Date(),
                     act: .suspensionLifted(notice: "kor-notice-2019", effective: nil))), with: Self.keys(net, .kor).signing)
         try await kor.record(lift)
-        let outcomes = try await kor.send([.lifecycle(lift)], to: .jpn, over: net[.kor].transport(to: .jpn))
-        guard case .recorded = outcomes[0] else { Issue.record("JPN did not record the statement: \(outcomes)"); return }
+        let queued = try await kor.publish([.lifecycle(lift)], to: [.jpn])
+        let acknowledged = try await FederationTests.statementsSettled(net[.kor], queued.map(\.id))
+        #expect(acknowledged[0].state == .done, "\(acknowledged[0].lastError ?? "")")
+        #expect(try await kor.unacknowledgedStatements().isEmpty)
         let later = Date().addingTimeInterval(1)
         #expect(kor.book["gsomia-kor-jpn-2016"]!.status(at: later).phase == .terminated)
         #expect(jpn.book["gsomia-kor-jpn-2016"]!.status(at: later).phase == .terminated)
