@@ -12,6 +12,11 @@ public struct CommandOutput: Sendable, Hashable {
     public var stderr: [String] = []
     public var exitCode: Int32 = 0
     public init() {}
+    /// A failure: the reason on standard error, exit status 1.
+    public init(failure reason: String) {
+        stderr = [reason]
+        exitCode = 1
+    }
 }
 
 /// The logic behind `liaison agreement …` and `liaison label …`, kept out of

@@ -1,296 +1,254 @@
-internal import Foundation
-internal import LiaisonModel
+public import Foundation
+internal import LiaisonFederation
+public import LiaisonModel
 internal import LiaisonSealing
 internal import LiaisonStore
-internal import LiaisonStoreSQLite
+public import Logging
 
-/// `liaison demo`: replays the 2014–2019 story of the Korea–Japan–US
-/// agreements through the domain model, printing each decision with the
-/// article behind it. Every line is computed, none is scripted.
-public struct Demo {
-    let set: ExampleSet
-    let emit: (String) -> Void
-    /// Where JPN's node keeps the item it receives (default: a new
-    /// temporary directory).
-    let dataDirectory: String?
+/// `liaison demo`: starts KOR, JPN and USA nodes on loopback, each with
+/// fresh keys, its own embedded store and the agreements of `Examples/`
+/// pinned to those keys, and plays the story over mutual TLS. Every line
+/// is what a node did or refused, with the article; every expectation is
+/// checked, and the exit status says whether all were met.
+public final class Demo: @unchecked Sendable {
+    let examples: String
+    let directory: String?
+    let emit: @Sendable (String) -> Void
+    let logger: Logger
+    private var failures: [String] = []
+    private var checks = 0
 
-    public init(examples: ExampleSet, dataDirectory: String? = nil, emit: @escaping (String) -> Void) {
-        self.set = examples
-        self.dataDirectory = dataDirectory
-        self.emit = emit
+    public init(examples: String, directory: String? = nil, logger: Logger, emit: @escaping @Sendable (String) -> Void) {
+        (self.examples, self.directory, self.logger, self.emit) = (examples, directory, logger, emit)
     }
-
-    static func at(_ s: String) -> Date { RFC3339.parse(s)! }
 
     func heading(_ s: String) { emit("\n== \(s)") }
     func line(_ s: String) { emit("   \(s)") }
-    func decision(_ what: String, _ d: Decision) {
-        switch d {
-        case .permitted: line("✔ \(what): permitted")
-        case .refused(let r): line("✘ \(what): refused — \(r.article): \(r.reason)")
+
+    /// Prints an outcome and checks it against what the agreements require.
+    func expect(_ what: String, permitted: Bool, _ outcome: Decision) {
+        checks += 1
+        let text: String
+        switch outcome {
+        case .permitted: text = "✔ \(what)"
+        case .refused(let r): text = "✘ \(what): refused — \(r.article): \(r.reason)"
+        }
+        if outcome.isPermitted == permitted {
+            line(text)
+        } else {
+            line(text + "   ← UNEXPECTED: the agreements \(permitted ? "permit" : "forbid") this")
+            failures.append(what)
         }
     }
 
-    func label(
-        originator: Party, level: String, releasableTo: Set<Party>, purpose: String? = nil,
-        categories: [Category] = [], created: String
-    ) -> ItemFacts {
-        let l = try! SecurityLabel(
-            policy: "national:\(originator)", originator: originator, level: level, releasableTo: releasableTo,
-            categories: categories, purpose: purpose, created: Self.at(created))
-        // The digest stands for the payload digest the origin seal binds.
-        return ItemFacts(digest: String(repeating: "ab", count: 32), label: l)
+    func check(_ what: String, _ ok: Bool, _ detail: String = "") {
+        checks += 1
+        if ok {
+            line("✔ \(what)\(detail.isEmpty ? "" : ": \(detail)")")
+        } else {
+            line("✘ \(what)\(detail.isEmpty ? "" : ": \(detail)")   ← UNEXPECTED")
+            failures.append(what)
+        }
+    }
+
+    static func decision(_ error: any Error) -> Decision {
+        if let e = error as? FederationError {
+            return .refused(e.refusal ?? Refusal(.init(e.code.name), Article("node"), e.reason))
+        }
+        return .refused(Refusal(.init("error"), Article("node"), "\(error)"))
+    }
+
+    /// Runs the story; returns whether every expectation was met. With
+    /// `keepRunning`, the nodes stay up (until the process is stopped).
+    public func run(keepRunning: Bool = false) async -> Bool {
+        emit("Liaison — three national nodes on this machine, exchanging under the Korea–Japan–US agreements over mutual TLS 1.3.")
+        let net: LocalFederation
+        do {
+            net = try await LocalFederation.start(parties: [.kor, .jpn, .usa], examples: examples, directory: directory, logger: logger)
+        } catch {
+            emit("the nodes did not start: \(error)")
+            return false
+        }
+        do {
+            try await story(net)
+        } catch {
+            line("✘ the story stopped: \(error)")
+            failures.append("the story ran to its end")
+        }
+        if failures.isEmpty {
+            emit("\nAll \(checks) expectations met.")
+        } else {
+            emit("\n\(failures.count) of \(checks) expectations failed: \(failures.joined(separator: "; "))")
+        }
+        if keepRunning {
+            emit("\nThe nodes keep running (stop with Ctrl-C):")
+            for p in [Party.kor, .jpn, .usa] { emit("   \(p) \(await net.address(of: p))   data: \(net[p].settings.directory)") }
+            while !Task.isCancelled { try? await Task.sleep(nanoseconds: 3_600_000_000_000) }
+        }
+        await net.stop()
+        return failures.isEmpty
     }
 
     // swiftlint:disable:next function_body_length
-    public func run() async {
-        let book = set.book()
-        let kj = set.agreements["gsomia-kor-jpn-2016"]!
-        let tisa = set.agreements["tisa-2014"]!
-        let kjLife = book["gsomia-kor-jpn-2016"]!
-        func status(_ life: AgreementLifecycle, _ t: String) {
-            let s = StatusReport(lifecycle: life, at: Self.at(t))
-            line("\(s.agreement) at \(s.at): \(StatusReport.phaseText[s.phase] ?? s.phase)")
-            line("  because \(s.cause.description)")
-            if let n = s.notice, s.suspension == nil {
-                line("  notice \(n.statement) by \(n.party) takes effect \(n.effective)")
-            }
-            if let x = s.suspension { line("  the suspended notice would have taken effect \(x.originalEffective)") }
-            if let d = s.nextNoticeDeadline, let a = s.nextAnniversary {
-                line("  renews \(a) unless notice is given before \(d)")
-            }
+    func story(_ net: LocalFederation) async throws {
+        let kor = net[.kor].federation, jpn = net[.jpn].federation, usa = net[.usa].federation
+        let keys = try [Party.kor, .jpn, .usa].reduce(into: [Party: SigningKey]()) { $0[$1] = try NodeDirectory(path: net[$1].settings.directory).load().signing }
+        for p in [Party.kor, .jpn, .usa] { line("\(p) node: \(await net.address(of: p)), data in \(net[p].settings.directory)") }
+        line("agreements pinned to the nodes' keys: \(net.directory)/agreements")
+        let kj = "gsomia-kor-jpn-2016"
+
+        heading("The Korea–Japan GSOMIA today: the 2019 notice and its suspension")
+        let status = StatusReport(lifecycle: kor.book[kj]!, at: Date())
+        line("\(kj): \(StatusReport.phaseText[status.phase] ?? status.phase) — because \(status.cause.description)")
+        let today = Date()
+        check("KOR's and JPN's nodes compute the same state", kor.book[kj]!.status(at: today) == jpn.book[kj]!.status(at: today), "exchange continues")
+
+        heading("JPN shares a 秘 (CONFIDENTIAL) assessment with KOR")
+        let missile = Category(tag: "Compartment", kind: .restrictive, values: ["MISSILE"])
+        let label = try SecurityLabel(
+            policy: "national:JPN", originator: .jpn, level: "HI", releasableTo: [.kor, .usa], categories: [missile],
+            purpose: "dprk-nuclear-missile", created: Date())
+        let sealed = try await jpn.originate([(label, "text/plain", Array("Assessment: launch detected at 06:42, trajectory east.".utf8))])[0]
+        let id = sealed.manifest.itemID
+        line("JPN seals it: item \(Hex.encode(id).prefix(12))…, digest \(sealed.manifest.digestHex.prefix(16))… (Ed25519 + ML-DSA-65)")
+        let toKOR = try await jpn.release(itemID: id, to: .kor, agreement: kj)
+        let delivered = try await Self.settled(net[.jpn].store, toKOR.id)
+        let provenKOR = try await receiptVerifies(net, from: .jpn, delivered)
+        check("delivered to KOR, proven by KOR's signed receipt", delivered.state == .done && provenKOR, delivered.lastError ?? "")
+        let atKOR = try await net[.kor].store.item(id)
+        if case .success(let m) = DualMarking.make(agreement: kor.book[kj]!.agreement, originator: .jpn, level: "HI", receiver: .kor) {
+            check("KOR marks it beside JPN's marking (Art 4)", atKOR.holding.label.level == "HI", "\(m)")
         }
 
-        emit("Liaison — the agreement as code. Replaying the Korea–Japan–US story through the model.")
-        emit("Agreements loaded from \(set.directory)/agreements:")
-        for id in ExampleSet.agreementIDs {
-            let a = set.agreements[id]!
-            emit("   \(id): \(a.partyCodes.map(\.code).joined(separator: "–")), \(a.binding ? "binding" : "not binding")\(a.hub.map { ", hub \($0.hub)" } ?? "")")
-        }
-
-        heading("23 Nov 2016 — Korea and Japan sign the GSOMIA in Seoul (Art 4 equivalence)")
-        status(kjLife, "2016-11-23T12:00:00+09:00")
-        for row in kj.equivalence.rows {
-            let k = row.levels[.kor]!.compactMap { kj.scheme(of: .kor)!.level($0)?.marking }
-            let j = row.levels[.jpn]!.compactMap { kj.scheme(of: .jpn)!.level($0)?.marking }
-            line("\(row.tier): \(k.joined(separator: " / ")) ⇄ \(j.joined(separator: " / "))")
-        }
-        switch DualMarking.make(agreement: kj, originator: .kor, level: "I", receiver: .jpn) {
-        case .success(let m): line("TOP SECRET marks as \(m)")
-        case .failure(let r): line("TOP SECRET: \(r)")
-        }
-
-        heading("6 Sep 2017 — Korea shares a SECRET assessment of a missile launch with Japan")
-        let compartment = Category(tag: "Compartment", kind: .restrictive, values: ["MISSILE"])
-        let item = label(
-            originator: .kor, level: "II", releasableTo: [.jpn, .usa], purpose: "dprk-nuclear-missile",
-            categories: [compartment], created: "2017-09-06T09:00:00+09:00")
-        let t2017 = Self.at("2017-09-06T10:00:00+09:00")
-        decision(
-            "KOR → JPN under gsomia-kor-jpn-2016",
-            ReleasePolicy.evaluate(.init(item: item, holder: .kor, recipient: .jpn, agreement: kj.id, instant: t2017), book: book))
-        if case .success(let m) = DualMarking.make(agreement: kj, originator: .kor, level: "II", receiver: .jpn) {
-            line("Japan marks it (Art 4): \(m)")
-        }
-        let topSecret = label(originator: .kor, level: "I", releasableTo: [.jpn], created: "2017-09-06T09:00:00+09:00")
-        decision(
-            "KOR → JPN, a TOP SECRET annex",
-            ReleasePolicy.evaluate(.init(item: topSecret, holder: .kor, recipient: .jpn, agreement: kj.id, instant: t2017), book: book))
-
-        heading("Who in Japan may read it (Art 7: clearance and need-to-know; rank never suffices)")
-        let jpnScheme = kj.scheme(of: .jpn)!
+        heading("Who at KOR may read it (Art 7: clearance and need-to-know)")
         let need = CategoryValue(tag: "Compartment", value: "MISSILE")
-        let readers = [
-            Reader(name: "Sato (PSC 極秘, MISSILE)", party: .jpn, clearance: "GOKUHI", categories: [need]),
-            Reader(name: "Suzuki (PSC 秘, MISSILE)", party: .jpn, clearance: "HI", categories: [need]),
-            Reader(name: "Tanaka (PSC 機密, no MISSILE)", party: .jpn, clearance: "KIMITSU"),
-            Reader(name: "Gen. Yamada (administrator, PSC 秘)", party: .jpn, clearance: "HI", roles: [.administrator]),
-        ]
-        for r in readers {
-            decision(
-                r.name,
-                AccessPolicy.evaluate(.init(reader: r, item: item, node: .jpn, localScheme: jpnScheme, agreement: kj, instant: t2017)))
+        let kim = Reader(name: "analyst Kim (PSC 군사II급, no MISSILE)", party: .kor, clearance: "II")
+        let lee = Reader(name: "analyst Lee (PSC 군사II급, MISSILE)", party: .kor, clearance: "II", categories: [need])
+        expect(kim.name, permitted: false, try await kor.read(id, by: kim).decision)
+        let read = try await kor.read(id, by: lee)
+        expect("\(lee.name) reads “\(String(decoding: read.item?.payload ?? [], as: UTF8.self).prefix(30))…”", permitted: true, read.decision)
+
+        heading("KOR passes JPN's item on to the US hub (Art 6(a): the originator's prior written approval)")
+        do {
+            _ = try await kor.release(itemID: id, to: .usa, agreement: "tisa-2014")
+            expect("KOR → USA without JPN's consent", permitted: false, .permitted)
+        } catch { expect("KOR → USA without JPN's consent", permitted: false, Self.decision(error)) }
+        let consent = try Signed(
+            signing: ConsentBody(
+                Consent(
+                    id: "jpn-consent-\(Hex.encode(id).prefix(8))", originator: .jpn, itemDigest: sealed.manifest.digestHex, holder: .kor, thirdParty: .usa,
+                    purpose: "dprk-nuclear-missile", issuedAt: Date(), expiresAt: Date().addingTimeInterval(7 * 86_400))), with: keys[.jpn]!)
+        let given = try await jpn.publish([.consent(consent)], to: [.kor])
+        check("JPN signs its consent; KOR's node records it", try await Self.statementSettled(net[.jpn].store, given[0].id).state == .done)
+        let toUSA = try await kor.release(itemID: id, to: .usa, agreement: "tisa-2014", consents: [consent])
+        let hop = try await Self.settled(net[.kor].store, toUSA.id)
+        check("KOR → USA with JPN's consent: USA checked JPN's seal and consent itself", hop.state == .done, hop.lastError ?? "delivered, receipt proven")
+        let atUSA = try await net[.usa].store.item(id)
+        check("USA holds it, marked under TISA", atUSA.holding.source == .received(from: .kor, agreement: "tisa-2014"))
+
+        heading("JPN reclassifies its assessment 秘 → 極秘 (Art 6(g)); every holder re-marks and acknowledges")
+        let notice = try Signed(
+            signing: ReclassificationNotice(
+                id: "jpn-reclass-\(Hex.encode(id).prefix(8))", originator: .jpn, itemDigest: sealed.manifest.digest, oldLevel: "HI", newLevel: "GOKUHI",
+                at: Date(), reason: "new source corroborates"), with: keys[.jpn]!)
+        let notices = try await jpn.publish([.reclassification(notice, itemID: id)], to: [.kor, .usa])
+        for t in notices { _ = try await Self.statementSettled(net[.jpn].store, t.id) }
+        for (p, agreement) in [(Party.kor, kj), (.usa, "tisa-2014")] {
+            let level = try await net[p].store.item(id).holding.label.level
+            let marking = (try? DualMarking.make(agreement: kor.book[agreement]!.agreement, originator: .jpn, level: level, receiver: p).get())
+                .map { "\($0.originatorLevel.marking) ⇄ \($0.receiverLevel.marking)" } ?? level
+            check("\(p) re-marked it", level == "GOKUHI", marking)
         }
-        decision(
-            "JPN passes it on to USA without asking Korea",
-            ReleasePolicy.evaluate(
-                .init(item: item, holder: .jpn, recipient: .usa, agreement: "gsomia-jpn-usa-2007", instant: t2017), book: book))
+        let overdue = try await jpn.unacknowledgedStatements()
+        check("no holder's acknowledgement is overdue", overdue.isEmpty, "\(overdue.count) waiting")
 
-        heading("23 Aug 2019 — Korea gives written notice not to renew (Art 21)")
-        status(kjLife, "2019-08-01T12:00:00+09:00")
-        status(kjLife, "2019-09-01T12:00:00+09:00")
-        decision(
-            "KOR → JPN on 1 Sep 2019, notice pending",
-            ReleasePolicy.evaluate(
-                .init(item: item, holder: .kor, recipient: .jpn, agreement: kj.id, instant: Self.at("2019-09-01T12:00:00+09:00")),
-                book: book))
+        heading("USA reports the loss of its copy (Art 17: immediate notice to the originator)")
+        let report = try Signed(
+            signing: CompromiseReport(
+                id: "usa-incident-1", reporter: .usa, originator: .jpn, itemDigests: [sealed.manifest.digest], stage: .suspected, at: Date(),
+                description: "removable media unaccounted for"), with: keys[.usa]!)
+        let reported = try await usa.reportCompromise(report, itemID: id)
+        let reportState = try await Self.statementSettled(net[.usa].store, reported[0].id).state
+        let recorded = try await ledger(net[.jpn].store).contains { $0.kind == .compromiseReported && $0.detail.contains("usa-incident-1") }
+        check("JPN's node records the report", reportState == .done && recorded)
+        check("USA's copy is marked compromised", try await net[.usa].store.item(id).holding.status == .compromised)
 
-        heading("22 Nov 2019, 18:00 — six hours before midnight, Korea suspends its notice")
-        status(kjLife, "2019-11-24T12:00:00+09:00")
-        decision(
-            "KOR → JPN on 24 Nov 2019",
-            ReleasePolicy.evaluate(
-                .init(item: item, holder: .kor, recipient: .jpn, agreement: kj.id, instant: Self.at("2019-11-24T12:00:00+09:00")),
-                book: book))
+        heading("KOR lifts the suspension (“terminable at any time”): the GSOMIA terminates")
+        let lift = try Signed(
+            signing: StatementDocument(
+                LifecycleStatement(
+                    id: "kor-lift-\(Int(Date().timeIntervalSince1970))", agreement: kj, party: .kor, at: Date(),
+                    act: .suspensionLifted(notice: "kor-notice-2019", effective: nil))), with: keys[.kor]!)
+        try await kor.record(lift)
+        let sentLift = try await kor.publish([.lifecycle(lift)], to: [.jpn])
+        check("JPN's node records KOR's statement", try await Self.statementSettled(net[.kor].store, sentLift[0].id).state == .done)
+        try await Task.sleep(nanoseconds: 10_000_000)
+        let now = Date()
+        check(
+            "both nodes compute: terminated", kor.book[kj]!.status(at: now).phase == .terminated && jpn.book[kj]!.status(at: now).phase == .terminated)
+        let later = try await jpn.originate([(label, "text/plain", Array("A later assessment.".utf8))])[0]
+        do {
+            _ = try await jpn.release(itemID: later.manifest.itemID, to: .kor, agreement: kj)
+            expect("JPN's next send, at JPN's node", permitted: false, .permitted)
+        } catch { expect("JPN's next send, at JPN's node", permitted: false, Self.decision(error)) }
+        // Forced through anyway (a sender that skips its own check): KOR's node refuses it.
+        let forced = try keys[.jpn]!.sealBatch(
+            [Outgoing(item: later)], from: .jpn, to: .kor, recipientKey: try NodeDirectory(path: net[.kor].settings.directory).load().identity.encryptionKey,
+            agreement: jpn.book[kj]!.agreement, sequences: [1_000_000], at: Date())
+        let reply = try BatchReply(canonical: try await net[.jpn].transport(to: .kor).sendBatch(forced.derBytes))
+        let entry = try LedgerEntry(canonical: reply.outcomes[0].entry)
+        let reason = entry.detail.components(separatedBy: "refused: ").dropFirst().joined(separator: "refused: ")
+        let article = reason.components(separatedBy: ": ").first ?? ""
+        expect(
+            "the same envelope forced through, at KOR's node", permitted: false,
+            entry.kind == .itemReceived
+                ? .permitted : .refused(Refusal(.notInForce, Article(article), String(reason.dropFirst(article.count + 2)))))
+        let after = try await kor.read(id, by: lee)
+        expect("what KOR already holds stays protected: \(lee.name) still reads it", permitted: true, after.decision)
+        expect("…and \(kim.name) still may not", permitted: false, try await kor.read(id, by: kim).decision)
 
-        heading("What if Korea had not suspended it? (the same statements, less the suspension)")
-        let withoutSuspension = set.statements[kj.id]!.filter { $0.id != "kor-suspension-2019" }
-        let what = set.book(replacing: [kj.id: withoutSuspension])
-        status(what[kj.id]!, "2019-11-24T12:00:00+09:00")
-        decision(
-            "KOR → JPN on 24 Nov 2019",
-            ReleasePolicy.evaluate(
-                .init(item: item, holder: .kor, recipient: .jpn, agreement: kj.id, instant: Self.at("2019-11-24T12:00:00+09:00")),
-                book: what))
-        decision(
-            "Sato reads the 2017 assessment after termination (protection survives, Art 21)",
-            AccessPolicy.evaluate(
-                .init(reader: readers[0], item: item, node: .jpn, localScheme: jpnScheme, agreement: kj, instant: Self.at("2019-11-24T12:00:00+09:00"))))
-        decision(
-            "Suzuki reads it after termination",
-            AccessPolicy.evaluate(
-                .init(reader: readers[1], item: item, node: .jpn, localScheme: jpnScheme, agreement: kj, instant: Self.at("2019-11-24T12:00:00+09:00"))))
-
-        heading("And if Korea lifted the suspension on 1 Jun 2020? (terminable at will)")
-        let lift = LifecycleStatement(
-            id: "kor-lift-2020", agreement: kj.id, party: .kor, at: Self.at("2020-06-01T09:00:00+09:00"),
-            act: .suspensionLifted(notice: "kor-notice-2019", effective: nil))
-        let lifted = set.book(replacing: [kj.id: set.statements[kj.id]! + [lift]])
-        status(lifted[kj.id]!, "2020-06-01T12:00:00+09:00")
-
-        heading("TISA (29 Dec 2014) — Korea shares through the US hub")
-        let t2019 = Self.at("2019-11-24T12:00:00+09:00")
-        let consent = Consent(
-            id: "kor-consent-0001", originator: .kor, itemDigest: item.digest, holder: .usa, thirdParty: .jpn,
-            purpose: "dprk-nuclear-missile", issuedAt: Self.at("2019-11-24T09:00:00+09:00"),
-            expiresAt: Self.at("2019-12-24T09:00:00+09:00"))
-        decision(
-            "KOR → JPN directly under TISA",
-            ReleasePolicy.evaluate(.init(item: item, holder: .kor, recipient: .jpn, agreement: tisa.id, instant: t2019), book: book))
-        decision(
-            "KOR → USA (hub) under TISA",
-            ReleasePolicy.evaluate(.init(item: item, holder: .kor, recipient: .usa, agreement: tisa.id, instant: t2019), book: book))
-        decision(
-            "USA → JPN without Korea's consent",
-            ReleasePolicy.evaluate(.init(item: item, holder: .usa, recipient: .jpn, agreement: tisa.id, instant: t2019), book: book))
-        decision(
-            "USA → JPN with Korea's consent \(consent.id)",
-            ReleasePolicy.evaluate(
-                .init(item: item, holder: .usa, recipient: .jpn, agreement: tisa.id, instant: t2019, consents: [consent]), book: book))
-        decision(
-            "USA → JPN with the same consent after it expired",
-            ReleasePolicy.evaluate(
-                .init(item: item, holder: .usa, recipient: .jpn, agreement: tisa.id, instant: Self.at("2020-01-10T12:00:00+09:00"), consents: [consent]),
-                book: book))
-        let training = label(
-            originator: .kor, level: "III", releasableTo: [.usa, .jpn], purpose: "joint-training",
-            created: "2019-11-24T09:00:00+09:00")
-        decision(
-            "KOR → USA under TISA, an item for another purpose",
-            ReleasePolicy.evaluate(.init(item: training, holder: .kor, recipient: .usa, agreement: tisa.id, instant: t2019), book: book))
-
-        heading("Reclassification (Art 6(g)): only the originator, and only to a level every holder can mark")
-        let holders = [Holding(party: .jpn, agreement: kj)]
-        let korScheme = kj.scheme(of: .kor)!
-        for (by, level) in [(Party.jpn, "III"), (Party.kor, "I"), (Party.kor, "III")] {
-            decision(
-                "\(by) reclassifies the assessment to \(korScheme.level(level)!.marking)",
-                ReclassificationPolicy.evaluate(
-                    .init(item: item, by: by, newLevel: level, originatorScheme: korScheme, holdings: holders)))
+        heading("Every ledger and every receipt")
+        for p in [Party.kor, .jpn, .usa] {
+            let v = try await net[p].store.verify(trust: net[p].ledgerTrust)
+            check("\(p)'s ledger re-derived from its entries", v.isIntact, "\(v.size) entries, \(v.treeHeads) signed heads\(v.problems.isEmpty ? "" : ", " + v.problems.joined(separator: "; "))")
         }
-        if let (received, jpnKey) = sealingStory(item: item.label, at: t2019) {
-            await storeStory(received, signedBy: jpnKey, at: t2019)
+        var receipts = 0, good = 0
+        for (sender, task) in [(Party.jpn, toKOR), (.kor, toUSA)] {
+            let t = try await net[sender].store.outboxTask(task.id)
+            receipts += 1
+            if try await receiptVerifies(net, from: sender, t) { good += 1 }
         }
-        emit("\nEvery decision above is computed from the agreements in Examples/; try `liaison agreement status Examples/agreements/gsomia-kor-jpn-2016.yaml --statements Examples/statements/gsomia-kor-jpn-2016.yaml --at 2019-11-22T20:00:00+09:00`.")
+        check("every delivery receipt verifies against the receiver's pinned key", good == receipts, "\(good) of \(receipts)")
     }
 
-    /// The same hub story with real keys: KOR seals, the US forwards with
-    /// KOR's signed consent, and Japan's node checks KOR's seal and consent
-    /// itself against the keys its agreements pin.
-    func sealingStory(item label: SecurityLabel, at t: Date) -> (SealedItem, SigningKey)? {
-        heading("Sealed and sent: KOR → USA → JPN with hybrid post-quantum signatures")
-        do {
-            var nodes: [Party: (signing: SigningKey, decryption: DecryptionKey)] = [:]
-            for p in [Party.kor, .jpn, .usa] { nodes[p] = (try SigningKey.generate(.hybridPQ), try DecryptionKey.generate(.hybridPQ)) }
-            func identity(_ p: Party) -> NodeIdentity {
-                NodeIdentity(
-                    party: p, signingKey: nodes[p]!.signing.verifyingKey, encryptionKey: nodes[p]!.decryption.encryptionKey,
-                    rootCertificate: [], nodeCertificate: [])
-            }
-            // The agreements pin each node's keys (as `liaison init` prints them).
-            var pinned: [Agreement] = []
-            for var a in set.agreements.values {
-                for i in a.parties.indices { a.parties[i].trustAnchors = identity(a.parties[i].party).anchors }
-                pinned.append(a)
-            }
-            let book = AgreementBook(pinned.map { AgreementLifecycle(agreement: $0, statements: set.statements[$0.id] ?? []) })
-            let trust = try TrustStore(agreements: pinned, identities: [.kor, .jpn, .usa].map(identity))
-            let tisa = book["tisa-2014"]!.agreement
-            let payload = Array("Assessment: launch of 24 Nov 2019, trajectory and range.".utf8)
-            let sealed = try nodes[.kor]!.signing.sealOrigin([(label, "text/plain", payload)], originator: .kor, at: t)[0]
-            line("KOR seals the item: item digest \(sealed.manifest.digestHex.prefix(16))…, label bound to the payload")
-            let toHub = try nodes[.kor]!.signing.sealBatch(
-                [Outgoing(item: sealed)], from: .kor, to: .usa, recipientKey: trust.encryptionKey(of: .usa), agreement: tisa,
-                firstSequence: 1, at: t)
-            var usa = EnvelopeOpener(me: .usa, decryptionKey: nodes[.usa]!.decryption, trust: trust, book: book)
-            let atHub = try usa.open(toHub)[0].get()
-            line("✔ USA opens it: \(atHub.marking)")
-            let consent = try Signed(
-                signing: ConsentBody(
-                    Consent(
-                        id: "kor-consent-0001", originator: .kor, itemDigest: sealed.manifest.digestHex, holder: .usa, thirdParty: .jpn,
-                        purpose: label.purpose, issuedAt: t, expiresAt: t.addingTimeInterval(30 * 86_400))),
-                with: nodes[.kor]!.signing)
-            let forwardedItem = atHub.item
-            var jpn = EnvelopeOpener(me: .jpn, decryptionKey: nodes[.jpn]!.decryption, trust: trust, book: book)
-            var received: SealedItem?
-            for (what, consents) in [("without KOR's consent", [Signed<ConsentBody>]()), ("with KOR's signed consent", [consent])] {
-                let batch = try nodes[.usa]!.signing.sealBatch(
-                    [Outgoing(item: forwardedItem, consents: consents)], from: .usa, to: .jpn,
-                    recipientKey: trust.encryptionKey(of: .jpn), agreement: tisa, firstSequence: 1, at: t)
-                switch jpn.open(batch)[0] {
-                case .success(let v):
-                    line("✔ JPN opens it \(what): KOR's seal and consent verified by JPN itself; marked \(v.marking.receiverLevel.marking)")
-                    received = v.item
-                case .failure(let e):
-                    line("✘ JPN refuses it \(what): \(e.refusal.map { "\($0.article): \($0.reason)" } ?? e.reason)")
-                }
-            }
-            line("wire size of that one-envelope batch: \(toHub.derBytes.count) bytes (two hybrid signatures, one X-Wing encapsulation)")
-            return received.map { ($0, nodes[.jpn]!.signing) }
-        } catch {
-            line("the sealing story failed: \(error)")
-            return nil
+    func ledger(_ store: any NodeStore) async throws -> [LedgerEntry] {
+        var out: [LedgerEntry] = []
+        for i in 0..<(try await store.size()) { out.append(try await store.entry(at: i)) }
+        return out
+    }
+
+    func receiptVerifies(_ net: LocalFederation, from sender: Party, _ task: OutboxTask) async throws -> Bool {
+        guard let bytes = task.receipt, let proof = try? ReceiptProof(canonical: bytes),
+            let head = try await net[sender].store.peerTreeHead(task.peer, size: proof.treeSize).flatMap({ try? SignedTreeHead(canonical: $0) })
+        else { return false }
+        return (try? proof.receipt(treeHead: head).verify(trust: net[task.peer].ledgerTrust)) != nil
+    }
+
+    static func settled(_ store: any NodeStore, _ id: Int64) async throws -> OutboxTask {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            let t = try await store.outboxTask(id)
+            if t.state == .done || t.state == .refused || Date() > deadline { return t }
+            try await Task.sleep(nanoseconds: 5_000_000)
         }
     }
 
-    /// JPN keeps what it accepted: the item in its embedded store (the
-    /// payload encrypted at rest), the receipt and a read in its ledger,
-    /// under a tree head its node signs; the receipt's inclusion proof is
-    /// checked against that head.
-    func storeStory(_ item: SealedItem, signedBy key: SigningKey, at t: Date) async {
-        heading("Kept and provable: JPN's node stores the item and records it in its ledger")
-        let dir = dataDirectory ?? FileManager.default.temporaryDirectory.appendingPathComponent("liaison-demo-\(UUID().uuidString.prefix(8))/jpn").path
-        do {
-            let store = try SQLiteStore(directory: dir, storageKey: .generate())
-            let sign: TreeHeadSigner = { size, root in try Signed(signing: TreeHead(party: .jpn, size: size, root: root, at: t), with: key) }
-            let digest = item.manifest.digest
-            let received = LedgerEntry(kind: .itemReceived, at: t, party: .usa, subjects: [digest], detail: "tisa-2014, with KOR's consent")
-            let receipt = try await store.storeItems(
-                [NewItem(item, source: .received(from: .usa, agreement: "tisa-2014"), at: t)], ledger: LedgerWrite([received], sign: sign))
-            let read = LedgerEntry(kind: .itemRead, at: t.addingTimeInterval(600), subjects: [digest], detail: "analyst cleared GOKUHI")
-            _ = try await store.append([read], sign: sign)
-            let head = try await store.latestTreeHead()!
-            let index = receipt.entries.lowerBound
-            let proof = try await store.inclusionProof(index: index, size: head.body.size)
-            let proven = MerkleHash.root(fromLeaf: received.leafHash, index: index, size: head.body.size, path: AuditPath(proof)) == head.body.root
-            let stored = try await store.item(item.manifest.itemID)
-            line("✔ stored in \(dir)/node.sqlite, payload encrypted at rest (\(stored.payload == item.payload ? "reads back intact" : "DOES NOT read back"))")
-            line("✔ ledger: entry \(index) records the receipt, entry \(index + 1) the read; tree head at \(head.body.size) signed by JPN")
-            line("\(proven ? "✔" : "✘") the receipt's inclusion proof (\(proof.count) \(proof.count == 1 ? "hash" : "hashes")) leads to that signed root \(Hex.encode(head.body.root).prefix(16))…")
-            line("try: liaison ledger verify --dir \(dir)   ·   liaison ledger proof --dir \(dir) --entry \(index)")
-        } catch {
-            line("the store story failed: \(error)")
+    static func statementSettled(_ store: any NodeStore, _ id: Int64) async throws -> StatementTask {
+        let deadline = Date().addingTimeInterval(30)
+        while true {
+            let t = try await store.statementTask(id)
+            if t.state == .done || t.state == .refused || Date() > deadline { return t }
+            try await Task.sleep(nanoseconds: 5_000_000)
         }
     }
 }

@@ -11,6 +11,12 @@ internal import ServiceLifecycle
 internal import Synchronization
 internal import UnixSignals
 
+#if canImport(Glibc)
+    internal import Glibc
+#elseif canImport(Darwin)
+    internal import Darwin
+#endif
+
 /// What a node runs with (`liaison serve`, the demo, the tests).
 public struct NodeSettings: Sendable {
     /// The node's directory: keys, identity, embedded store.
@@ -201,6 +207,45 @@ public final class NodeRuntime: Sendable {
     }
 }
 
+extension NodeRuntime {
+    /// The sync state of every peer as JSON: what `liaison peer status`
+    /// reads while the node runs (it holds the store's lock).
+    public func statusJSON() async throws -> [UInt8] {
+        let now = Date()
+        var peers: [[String: Any]] = []
+        for s in try await federation.status() {
+            var p: [String: Any] = [
+                "party": s.party.code, "endpoint": s.endpoint, "queued": s.queued, "in_flight": s.inFlight, "delivered": s.delivered,
+                "refused": s.refused, "lag_seconds": (s.lag * 1000).rounded() / 1000, "sent_this_run": s.sentThisRun, "received_this_run": s.receivedThisRun,
+            ]
+            if let v = s.lastSuccess { p["last_success"] = RFC3339.format(v) }
+            if let v = s.lastError { p["last_error"] = v }
+            if let v = s.alarm { p["alarm"] = v }
+            if let v = s.treeSize { p["tree_size"] = v }
+            peers.append(p)
+        }
+        let unacknowledged = try await federation.unacknowledgedStatements().map { w -> [String: Any] in
+            ["peer": w.task.peer.code, "kind": w.task.kind, "queued": RFC3339.format(w.task.queuedAt), "waiting_seconds": Int(w.waiting)]
+        }
+        let object: [String: Any] = [
+            "party": party.code, "at": RFC3339.format(now), "port": listening.withLock { $0.port } ?? 0, "peers": peers,
+            "unacknowledged_statements": unacknowledged, "refusals": federation.refusalCounts,
+            "ledger_size": try await store.size(),
+        ]
+        return Array(try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys]))
+    }
+
+    func writeStatus() async {
+        guard let bytes = try? await statusJSON() else { return }
+        let file = settings.directory + "/status.json"
+        let temporary = file + ".new"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)), rename(temporary, file) == 0 else {
+            logger.warning("cannot write the status file", metadata: ["liaison.file": "\(file)"])
+            return
+        }
+    }
+}
+
 /// The senders and gossip loops of every peer, as one service.
 struct ExchangeService: Service {
     let runtime: NodeRuntime
@@ -208,6 +253,14 @@ struct ExchangeService: Service {
         let federation = runtime.federation
         let interval = runtime.settings.gossipInterval
         await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        await runtime.writeStatus()
+                        try? await Task.sleep(nanoseconds: 1_000_000_000)
+                    }
+                }
+            }
             for peer in runtime.peers {
                 let transport = runtime.transport(to: peer)
                 group.addTask { await federation.runSenders(to: peer, over: transport, stop: { Task.isShuttingDownGracefully }) }

@@ -282,3 +282,36 @@ extension Federation {
         return sealed
     }
 }
+
+extension Federation {
+    /// A reader asks for an item (invariant 3, Art 7): permitted only with a
+    /// clearance at the local equivalent of its level and every needed
+    /// category; the read or the refusal is recorded in the ledger either way
+    /// (Art 6(e)). Protection survives the agreement (Art 21): the check uses
+    /// the agreement the item came by even after it terminated.
+    public func read(_ itemID: [UInt8], by reader: Reader) async throws(FederationError) -> (decision: Decision, item: StoredItem?) {
+        let now = clock()
+        let item = try await storeCall { () throws(StoreError) in try await store.item(itemID) }
+        let book = self.book
+        var agreement: Agreement?
+        if case .received(_, let id) = item.holding.source { agreement = book[id]?.agreement }
+        let scheme = agreement?.scheme(of: party) ?? book.lifecycles.values.lazy.compactMap { $0.agreement.scheme(of: self.party) }.first
+        guard let scheme else { throw FederationError(.notFound, "no classification scheme of \(party) is known to this node") }
+        var decision = AccessPolicy.evaluate(
+            AccessRequest(
+                reader: reader, item: ItemFacts(digest: Hex.encode(item.manifest.digest), label: item.holding.label), node: party, localScheme: scheme,
+                agreement: agreement, instant: now))
+        if decision.isPermitted, item.payload == nil {
+            decision = .refuse(.invalidInState, .access, "the item was destroyed")
+        }
+        let entry: LedgerEntry
+        switch decision {
+        case .permitted: entry = LedgerEntry(kind: .itemRead, at: now, subjects: [item.manifest.digest], detail: "read by \(reader.name)")
+        case .refused(let r):
+            entry = LedgerEntry(kind: .accessRefused, at: now, subjects: [item.manifest.digest], detail: "\(reader.name) refused: \(r.description)")
+            count(refusal: r.code.name)
+        }
+        _ = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }
+        return (decision, decision.isPermitted ? item : nil)
+    }
+}

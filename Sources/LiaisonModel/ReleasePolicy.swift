@@ -140,6 +140,9 @@ public enum ReleasePolicy {
             return .permitted
         }
         if r.holder == hub.hub, hub.routes.contains(.init(from: origin, to: r.recipient)) { return .permitted }
+        // A participant holding another's item may give it to the hub; the
+        // third-party rule then asks for the originator's consent.
+        if r.recipient == hub.hub, r.holder != origin, origin != hub.hub { return .permitted }
         let routes = hub.routes.filter { $0.from == origin }.map { "\($0.from) → \(hub.hub) → \($0.to)" }.joined(separator: ", ")
         return .refuse(
             .notOnHubRoute, .hub,

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LiaisonApp
 import LiaisonBench
+import Logging
 
 /// The `liaison` command-line tool: thin commands calling LiaisonApp.
 @main
@@ -14,7 +15,8 @@ struct Liaison: AsyncParsableCommand {
             Instants are RFC 3339 with an explicit offset, e.g. 2019-11-22T20:00:00+09:00.
             """,
         subcommands: [
-            Demo.self, Init.self, NodeCommand.self, AgreementCommand.self, LabelCommand.self, LedgerCommand.self, Bench.self,
+            Demo.self, Init.self, Serve.self, PeerCommand.self, NodeCommand.self, AgreementCommand.self, LabelCommand.self, LedgerCommand.self,
+            Bench.self,
         ]
     )
 }
@@ -28,25 +30,122 @@ func emit(_ output: CommandOutput) throws {
 extension Liaison {
     struct Demo: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Replay the Korea–Japan–US story (2014–2019) through the agreements in Examples/.")
+            abstract: "Start KOR, JPN and USA nodes on loopback and play the Korea–Japan–US story between them over mutual TLS.",
+            discussion: """
+                Each node gets fresh keys and an embedded store; the agreements of Examples/ are pinned to those keys. Every step \
+                prints ✔ or ✘ with the article behind it; the exit status is 1 if any expectation is not met. With --history, \
+                replays the 2014–2019 decisions through the model instead.
+                """)
 
         @Option(help: "The Examples folder (default: ./Examples).")
         var examples: String?
 
-        @Option(help: "Where JPN's node keeps what it receives (default: a new temporary directory).")
+        @Option(help: "Where the nodes keep their data (default: a new temporary directory).")
         var dir: String?
 
+        @Flag(help: "Leave the nodes running after the story and print their addresses.")
+        var keepRunning = false
+
+        @Flag(help: "Replay the 2014–2019 story through the model (no nodes).")
+        var history = false
+
         func run() async throws {
-            let set: ExampleSet
-            do {
-                set = try ExampleSet(directory: try ExampleSet.locate(examples))
-            } catch {
-                var out = CommandOutput()
-                out.stderr = [error.description]
-                out.exitCode = 1
-                return try emit(out)
+            if history {
+                let set: ExampleSet
+                do {
+                    set = try ExampleSet(directory: try ExampleSet.locate(examples))
+                } catch {
+                    return try emit(CommandOutput(failure: error.description))
+                }
+                await LiaisonApp.HistoryDemo(examples: set, dataDirectory: dir) { print($0) }.run()
+                return
             }
-            await LiaisonApp.Demo(examples: set, dataDirectory: dir) { print($0) }.run()
+            let status = await Commands.demo(examples: examples, directory: dir, keepRunning: keepRunning) { line in
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            }
+            if status != 0 { throw ExitCode(status) }
+        }
+    }
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a node: the peer API over mutual TLS, the senders and the gossip with each peer.",
+            discussion: """
+                Settings come from the flags, then LIAISON_* environment variables, then DIR/liaison.yaml (or --config): \
+                agreements, listen.host, listen.port, postgres.url, peers.<PARTY>.endpoint, peers.<PARTY>.identity, \
+                gossip.interval, federation.batch-size, federation.pipeline, federation.replay-window. See docs/federation.md. \
+                SIGTERM or SIGINT stops it gracefully.
+                """)
+
+        @Option(help: "The node's data directory (from liaison init).")
+        var dir: String
+
+        @Option(help: "The configuration file (default: DIR/liaison.yaml).")
+        var config: String?
+
+        @Option(help: "The agreements directory (agreements/, statements/, schemes/).")
+        var agreements: String?
+
+        @Option(help: "HOST:PORT for the peer API.")
+        var listen: String?
+
+        @Option(help: "A PostgreSQL URL instead of the embedded SQLite store.")
+        var postgres: String?
+
+        @Option(help: "trace, debug, info, notice, warning, error or critical.")
+        var logLevel = "info"
+
+        func run() async throws {
+            var flags: [String: String] = [:]
+            if let agreements { flags["agreements"] = agreements }
+            if let postgres { flags["postgres.url"] = postgres }
+            if let listen {
+                guard let colon = listen.lastIndex(of: ":"), Int(listen[listen.index(after: colon)...]) != nil else {
+                    return try emit(CommandOutput(failure: "--listen takes HOST:PORT, not \(listen)"))
+                }
+                flags["listen.host"] = String(listen[..<colon])
+                flags["listen.port"] = String(listen[listen.index(after: colon)...])
+            }
+            guard let level = Logger.Level(rawValue: logLevel) else {
+                return try emit(CommandOutput(failure: "--log-level \(logLevel): one of trace, debug, info, notice, warning, error, critical"))
+            }
+            LoggingSystem.bootstrap(StreamLogHandler.standardError)
+            try emit(await Commands.serve(directory: dir, config: config, flags: flags, logLevel: level))
+        }
+    }
+
+    struct PeerCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "peer", abstract: "The sync state of a node's peers, and their alarms.", subcommands: [Status.self, Acknowledge.self])
+
+        struct Status: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Queued, in flight, delivered and refused items per peer, lag, last success and error, alarms, unacknowledged statements.")
+
+            @Option(help: "The node's data directory.")
+            var dir: String
+
+            @Flag(help: "Print JSON.")
+            var json = false
+
+            func run() async throws { try emit(await Commands.peerStatus(directory: dir, json: json)) }
+        }
+
+        struct Acknowledge: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Acknowledge a peer's alarm (fork, rollback, unprovable head) so that exchange resumes; recorded in the ledger.",
+                discussion: "Run it with the node stopped.")
+
+            @Argument(help: "The peer's party code.")
+            var party: String
+
+            @Option(help: "The node's data directory.")
+            var dir: String
+
+            @Option(help: "The security officer acknowledging.")
+            var officer: String
+
+            func run() async throws { try emit(await Commands.acknowledgeAlarm(directory: dir, party: party, officer: officer)) }
         }
     }
 

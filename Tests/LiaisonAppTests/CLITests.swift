@@ -1,4 +1,7 @@
 import Foundation
+import LiaisonApp
+import LiaisonModel
+import LiaisonSealing
 import LiaisonTesting
 import Testing
 
@@ -55,12 +58,97 @@ struct CLITests {
 
     @Test func theDemoRuns() throws {
         let r = try CLI.run(["demo", "--examples", Fixtures.examplesDirectory])
-        #expect(r.status == 0)
-        #expect(r.stdout.contains("Korea suspends its notice"))
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("expectations met"))
+        #expect(!r.stdout.contains("UNEXPECTED"))
         #expect(r.stderr.isEmpty)
+        let history = try CLI.run(["demo", "--history", "--examples", Fixtures.examplesDirectory])
+        #expect(history.status == 0)
+        #expect(history.stdout.contains("Korea suspends its notice"))
         let missing = try CLI.run(["demo", "--examples", "/nonexistent"])
         #expect(missing.status == 1)
-        #expect(missing.stderr.contains("no such file"))
+        #expect(missing.stdout.contains("no such file") || missing.stderr.contains("no such file") || missing.stdout.contains("cannot"))
+    }
+
+    /// Two `liaison serve` processes configured by file, environment and
+    /// flags: they find each other over mutual TLS (gossip records each
+    /// other's tree head), `peer status` reads the running node, and
+    /// SIGTERM stops each gracefully.
+    @Test func twoServedNodesGossipAndStopOnSIGTERM() async throws {
+        let dir = TempDir()
+        let root = dir.path
+        for party in ["KOR", "JPN"] {
+            #expect(try CLI.run(["init", "--party", party, "--dir", "\(root)/\(party.lowercased())"]).status == 0)
+        }
+        var identities: [Party: NodeIdentity] = [:]
+        for p in [Party.kor, .jpn] {
+            identities[p] = try NodeIdentity(canonical: Array(try Data(contentsOf: URL(fileURLWithPath: "\(root)/\(p.code.lowercased())/identity.der"))))
+        }
+        try LocalFederation.pin(examples: Fixtures.examplesDirectory, into: "\(root)/agreements", identities: identities)
+        let ports = [Party.kor: Int.random(in: 20_000..<30_000), .jpn: Int.random(in: 30_000..<40_000)]
+        // KOR by its file; JPN by environment and flags.
+        try """
+            agreements: ../agreements
+            listen:
+              port: \(ports[.kor]!)
+            gossip:
+              interval: 0.2
+            peers:
+              JPN:
+                endpoint: https://127.0.0.1:\(ports[.jpn]!)
+                identity: ../jpn/identity.der
+            """.write(toFile: "\(root)/kor/liaison.yaml", atomically: true, encoding: .utf8)
+        func start(_ p: Party, _ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+            let process = Process()
+            process.executableURL = CLI.executable
+            process.arguments = ["serve", "--dir", "\(root)/\(p.code.lowercased())", "--log-level", "warning"] + arguments
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            try process.run()
+            return process
+        }
+        let kor = try start(.kor, [])
+        let jpn = try start(
+            .jpn, ["--listen", "127.0.0.1:\(ports[.jpn]!)", "--agreements", "\(root)/agreements"],
+            environment: [
+                "LIAISON_GOSSIP_INTERVAL": "0.2", "LIAISON_PEERS_KOR_ENDPOINT": "https://127.0.0.1:\(ports[.kor]!)",
+                "LIAISON_PEERS_KOR_IDENTITY": "\(root)/kor/identity.der",
+            ])
+        defer {
+            if kor.isRunning { kor.terminate() }
+            if jpn.isRunning { jpn.terminate() }
+        }
+        // Each records the other's tree head through gossip.
+        var seen = false
+        for _ in 0..<100 {
+            let status = try CLI.run(["peer", "status", "--dir", "\(root)/kor", "--json"])
+            if status.status == 0, let object = try? JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any],
+                let peers = object["peers"] as? [[String: Any]], peers.first?["tree_size"] != nil
+            {
+                seen = true
+                break
+            }
+            try await Task.sleep(nanoseconds: 100_000_000)
+        }
+        #expect(seen, "KOR never recorded JPN's tree head")
+        let text = try CLI.run(["peer", "status", "--dir", "\(root)/jpn"])
+        #expect(text.stdout.contains("JPN node"), "\(text.stdout)\(text.stderr)")
+        #expect(text.stdout.contains("KOR https://127.0.0.1:\(ports[.kor]!)"))
+        for p in [kor, jpn] {
+            p.terminate()
+            p.waitUntilExit()
+            #expect(p.terminationStatus == 0 && p.terminationReason == .exit, "a SIGTERM stops the node gracefully")
+        }
+        // Stopped: the ledgers verify, and the store answers peer status directly.
+        #expect(try CLI.run(["ledger", "verify", "--dir", "\(root)/kor"]).status == 0)
+        let stopped = try CLI.run(["peer", "status", "--dir", "\(root)/kor"])
+        #expect(stopped.stdout.contains("(not running)") || stopped.stdout.contains("KOR node"), "\(stopped.stdout)\(stopped.stderr)")
+        // Bad configuration is refused with the reason.
+        try "agreements: ../agreements\nlisten:\n  port: 99999\n".write(toFile: "\(root)/kor/liaison.yaml", atomically: true, encoding: .utf8)
+        let bad = try CLI.run(["serve", "--dir", "\(root)/kor"])
+        #expect(bad.status == 1)
+        #expect(bad.stderr.contains("listen.port"))
     }
 
     @Test func exitCodesSayWhatHappened() throws {

@@ -161,7 +161,7 @@ struct CommandsTests {
     @Test func theDemoTellsTheStory() async throws {
         var lines: [String] = []
         let dir = TempDir()
-        await Demo(examples: Fixtures.examples, dataDirectory: dir.path + "/jpn") { lines.append($0) }.run()
+        await HistoryDemo(examples: Fixtures.examples, dataDirectory: dir.path + "/jpn") { lines.append($0) }.run()
         let text = lines.joined(separator: "\n")
         for expected in [
             "✔ KOR → JPN under gsomia-kor-jpn-2016: permitted",
