@@ -123,6 +123,9 @@ let package = Package(
         .target(
             name: "LiaisonBench",
             dependencies: [
+                "LiaisonApp",
+                "LiaisonFederation",
+                .product(name: "Logging", package: "swift-log"),
                 "LiaisonModel",
                 "LiaisonSealing",
                 "LiaisonLedger",

@@ -66,9 +66,15 @@ extension Federation {
         _ = try await storeCall { () throws(StoreError) in
             try await store.settleOutbox(settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: entries.isEmpty ? nil : signer))
         }
-        state.withLock {
+        let observers = state.withLock {
             $0.sent[peer, default: 0] += delivered
             if delivered + refused > 0 { $0.lastSuccess[peer] = clock() }
+            return $0.deliveryObservers
+        }
+        if !observers.isEmpty {
+            let ids = settled.compactMap { if case .delivered = $0.outcome { $0.id } else { nil } }
+            let at = clock()
+            for o in observers { o(ids, at) }
         }
         return .sent(delivered: delivered, refused: refused, retrying: retrying)
     }

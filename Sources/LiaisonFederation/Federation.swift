@@ -54,6 +54,14 @@ public final class Federation: Sendable {
         var sent: [Party: Int] = [:]
         var received: [Party: Int] = [:]
         var refused: [String: Int] = [:]
+        var deliveryObservers: [@Sendable (_ tasks: [Int64], _ at: Date) -> Void] = []
+    }
+
+    /// Calls `observer` with the outbox tasks a sender settled as delivered
+    /// (their receipts verified and stored), as it settles them: for
+    /// latency measurement and metrics.
+    public func observeDeliveries(_ observer: @escaping @Sendable (_ tasks: [Int64], _ at: Date) -> Void) {
+        state.withLock { $0.deliveryObservers.append(observer) }
     }
 
     public init(
@@ -111,6 +119,39 @@ public final class Federation: Sendable {
         }
         wake.signal(peer)
         return tasks[0]
+    }
+
+    /// Releases many items to one peer: each checked as ``release(itemID:to:agreement:consents:)``
+    /// checks it; the permitted ones queued in one transaction. Returns the
+    /// queued tasks and the refusals, by item id.
+    public func release(
+        _ itemIDs: [[UInt8]], to peer: Party, agreement: Agreement.ID
+    ) async throws(FederationError) -> (queued: [OutboxTask], refused: [(itemID: [UInt8], refusal: Refusal)]) {
+        let now = clock()
+        let items = try await storeCall { () throws(StoreError) in try await store.items(itemIDs) }
+        var requests: [OutboxRequest] = [], entries: [LedgerEntry] = [], refused: [([UInt8], Refusal)] = []
+        for item in items {
+            let digest = item.manifest.digest
+            switch releaseDecision(label: item.holding.label, digest: digest, to: peer, agreement: agreement, consents: [], at: now) {
+            case .permitted:
+                requests.append(OutboxRequest(itemID: item.manifest.itemID, peer: peer, agreement: agreement))
+                entries.append(LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [digest], detail: "released under \(agreement), queued"))
+            case .refused(let r):
+                refused.append((item.manifest.itemID, r))
+                entries.append(
+                    LedgerEntry(kind: .itemRefused, at: now, party: peer, subjects: [digest], detail: "not released under \(agreement): \(r.description)"))
+                count(refusal: r.code.name)
+            }
+        }
+        if requests.isEmpty {
+            _ = try await storeCall { () throws(StoreError) in try await store.append(entries, sign: signer) }
+            return ([], refused)
+        }
+        let tasks = try await storeCall { () throws(StoreError) in
+            try await store.enqueueOutbox(requests, at: now, ledger: LedgerWrite(entries, sign: signer))
+        }
+        wake.signal(peer)
+        return (tasks, refused)
     }
 
     /// The release policy for this node as holder, with the consents verified against the originator's pinned key.
