@@ -121,6 +121,7 @@ public struct FederationBench: Sendable {
                 name: "throughput: \(items) items of 1 KiB, KOR → JPN, durable both sides, receipts verified", value: CryptoBench.median(rates), unit: "items/s",
                 detail: "runs: " + rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
         // Latency at a steady rate.
+        guard seconds > 0, rate > 0 else { return }
         let net = try await start(logger)
         let kor = net[.kor].federation
         let count = Int(Double(rate) * seconds)

@@ -10,8 +10,12 @@ internal import Synchronization
 /// run.
 public final class LocalFederation: Sendable {
     public let directory: String
-    public let nodes: [Party: NodeRuntime]
+    private let runtimes: Mutex<[Party: NodeRuntime]>
     private let tasks: Mutex<[Party: Task<Void, Never>]>
+    let logger: Logger
+    let clock: @Sendable () -> Date
+
+    public var nodes: [Party: NodeRuntime] { runtimes.withLock { $0 } }
 
     /// Creates the nodes' directories and the pinned agreements under
     /// `directory` (a new temporary one when nil), starts every node, and
@@ -36,14 +40,8 @@ public final class LocalFederation: Sendable {
             configure(&settings)
             runtimes[p] = try await NodeRuntime.open(settings, logger: logger, clock: clock)
         }
-        let federation = LocalFederation(directory: root, nodes: runtimes)
-        for (p, r) in runtimes {
-            federation.tasks.withLock {
-                $0[p] = Task {
-                    do { try await r.run(signals: false) } catch { logger.error("node stopped", metadata: ["liaison.node": "\(p)", "liaison.error": "\(error)"]) }
-                }
-            }
-        }
+        let federation = LocalFederation(directory: root, nodes: runtimes, logger: logger, clock: clock)
+        for (p, r) in runtimes { federation.launch(p, r) }
         var ports: [Party: Int] = [:]
         for (p, r) in runtimes { ports[p] = await r.port() }
         for (p, r) in runtimes {
@@ -52,13 +50,59 @@ public final class LocalFederation: Sendable {
         return federation
     }
 
-    init(directory: String, nodes: [Party: NodeRuntime]) {
+    init(directory: String, nodes: [Party: NodeRuntime], logger: Logger, clock: @escaping @Sendable () -> Date) {
         self.directory = directory
-        self.nodes = nodes
+        runtimes = Mutex(nodes)
         tasks = Mutex([:])
+        self.logger = logger
+        self.clock = clock
     }
 
-    public subscript(_ p: Party) -> NodeRuntime { nodes[p]! }
+    func launch(_ p: Party, _ r: NodeRuntime) {
+        let logger = self.logger
+        tasks.withLock {
+            $0[p] = Task {
+                do { try await r.run(signals: false) } catch { logger.error("node stopped", metadata: ["liaison.node": "\(p)", "liaison.error": "\(error)"]) }
+            }
+        }
+    }
+
+    public subscript(_ p: Party) -> NodeRuntime { runtimes.withLock { $0[p]! } }
+
+    /// Shuts a node down gracefully (as SIGTERM does) and waits until it has stopped.
+    public func shutdown(_ p: Party) async {
+        guard let task = tasks.withLock({ $0.removeValue(forKey: p) }) else { return }
+        await self[p].shutdown()
+        await task.value
+    }
+
+    /// Opens a stopped node again from its directory (same store, same
+    /// keys, same port) and starts it.
+    public func restart(_ p: Party) async throws(AppError) {
+        guard let old = runtimes.withLock({ $0.removeValue(forKey: p) }) else { return }
+        var settings = old.settings
+        settings.port = await old.port()
+        _ = consume old
+        let runtime = try await Self.reopen(settings, logger: logger, clock: clock)
+        runtimes.withLock { $0[p] = runtime }
+        launch(p, runtime)
+        _ = await runtime.port()
+        for (q, other) in nodes where q != p {
+            await runtime.connect(q, endpoint: "https://127.0.0.1:\(await other.port())")
+        }
+    }
+
+    /// The store of a node that just stopped may take a moment to release its directory.
+    static func reopen(_ settings: NodeSettings, logger: Logger, clock: @escaping @Sendable () -> Date) async throws(AppError) -> NodeRuntime {
+        var attempt = 0
+        while true {
+            do { return try await NodeRuntime.open(settings, logger: logger, clock: clock) } catch {
+                attempt += 1
+                if attempt > 50 { throw error }
+                try? await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
+    }
 
     /// The peer API address of a node.
     public func address(of p: Party) async -> String { "https://127.0.0.1:\(await nodes[p]!.port())" }

@@ -58,6 +58,7 @@ public final class NodeRuntime: Sendable {
     let links: PeerLinks
     let logger: Logger
     let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens the node's store and keys, loads and checks its agreements,
     /// records what it starts under in its ledger.
@@ -202,8 +203,18 @@ public final class NodeRuntime: Sendable {
             configuration: .init(
                 services: [.init(service: app), .init(service: exchange)],
                 gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], cancellationSignals: [], logger: logger))
+        self.group.withLock { $0 = group }
+        // The group holds services that hold this runtime: let it go when it ends.
+        defer { self.group.withLock { $0 = nil } }
         try await group.run()
         await links.shutdown()
+    }
+
+    /// Shuts the node down as SIGTERM does: the senders finish the batches
+    /// in flight and stop claiming, then the server drains.
+    public func shutdown() async {
+        guard let group = group.withLock({ $0 }) else { return }
+        await group.triggerGracefulShutdown()
     }
 }
 

@@ -174,6 +174,29 @@ extension Federation {
         return try await publish([StatementBundle.Statement(kind: .compromiseReport, signed: signed.derBytes, itemID: itemID)], to: [report.originator])
     }
 
+    /// Destroys a held item (Art 6(h), 13): the payload erased here, the
+    /// signed certificate kept and queued for the originator.
+    @discardableResult
+    public func destroy(_ itemID: [UInt8], certificate signed: Signed<DestructionCertificate>) async throws(FederationError) -> [StatementTask] {
+        let certificate: DestructionCertificate
+        do { certificate = try signed.verified(by: trust) } catch {
+            throw FederationError(.refused, "the certificate does not verify against this node's key: \(error.reason)")
+        }
+        guard certificate.holder == party else { throw FederationError(.refused, "the certificate is \(certificate.holder)'s, not this node's") }
+        let item = try await storeCall { () throws(StoreError) in try await store.item(itemID) }
+        guard item.manifest.digest == certificate.itemDigest, item.holding.originator == certificate.originator else {
+            throw FederationError(.refused, "the certificate does not name item \(Hex.encode(itemID)) of \(item.holding.originator)")
+        }
+        let entry = LedgerEntry(
+            kind: .destroyed, at: clock(), party: certificate.originator, subjects: [certificate.itemDigest],
+            detail: "\(certificate.id) (request \(certificate.request)): \(certificate.method)")
+        _ = try await storeCall { () throws(StoreError) in
+            try await store.changeHolding(itemID, .destroyed(certificate: signed.derBytes), at: clock(), ledger: LedgerWrite([entry], sign: signer))
+        }
+        guard certificate.originator != party else { return [] }
+        return try await publish([.destructionCertificate(signed, itemID: itemID)], to: [certificate.originator])
+    }
+
     // MARK: Receiving statements
 
     /// Receives a peer's statements: each is checked against its signer's

@@ -102,7 +102,8 @@ public struct PeerVerifier: Sendable {
         let allowed = parties(now)
         var reasons: [String] = []
         for (party, root) in roots.sorted(by: { $0.key.code < $1.key.code }) where allowed.contains(party) {
-            var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy(validationTime: now) }
+            // Validity is checked against the present instant (the handshake happens now).
+            var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy() }
             switch await verifier.validate(leaf: leaf, intermediates: CertificateStore(presented.dropFirst())) {
             case .validCertificate: return .peer(party)
             case .couldNotValidate(let failures):

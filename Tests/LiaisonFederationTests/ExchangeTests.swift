@@ -10,7 +10,7 @@ import Testing
 
 /// Nodes on loopback over real mutual TLS: items released at one node
 /// arrive at the other exactly once, with receipts both sides can prove.
-@Suite(.serialized) struct ExchangeTests {
+@Suite("Exchange between nodes", .serialized) struct ExchangeTests {
     static let logger: Logger = {
         var l = Logger(label: "liaison-test")
         l.logLevel = .error

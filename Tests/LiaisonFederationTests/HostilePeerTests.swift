@@ -15,7 +15,7 @@ import X509
 /// Peers that misbehave, over real mutual TLS on loopback: each is refused
 /// with a specific reason, changes nothing it should not, and (where it is
 /// an act) is in the ledger.
-@Suite(.serialized) struct HostilePeerTests {
+@Suite("Hostile peers", .serialized) struct HostilePeerTests {
     struct Node {
         let signing: SigningKey
         let identity: NodeIdentity

@@ -9,7 +9,7 @@ import Testing
 
 /// Three nodes: the hub route under TISA with the originator's consent, and
 /// statements about items travelling to their holders.
-@Suite(.serialized) struct StatementsAndHubTests {
+@Suite("Statements and the hub route", .serialized) struct StatementsAndHubTests {
     @Test func theHubForwardsOnlyWithTheOriginatorsConsentAndTheRecipientChecksIt() async throws {
         let net = try await HostilePeerTests.start([.kor, .jpn, .usa])
         defer { Task { await net.stop() } }
@@ -98,5 +98,71 @@ import Testing
         let waiting = try await kor.unacknowledgedStatements()
         #expect(waiting.count == 1)
         #expect(waiting[0].task.peer == .jpn)
+    }
+}
+
+@Suite("Shutdown and restart", .serialized) struct ShutdownTests {
+    /// A sender shut down gracefully mid-transfer finishes its batches in
+    /// flight and leaves nothing claimed; restarted from its directory it
+    /// delivers the rest, and the receiver holds every item exactly once.
+    @Test func aGracefulShutdownMidTransferLosesAndDuplicatesNothing() async throws {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: ExchangeTests.logger) { s in
+            s.federation.batchSize = 100
+            s.federation.pipeline = 2
+            s.gossipInterval = 3600
+        }
+        defer { Task { await net.stop() } }
+        var ids: [[UInt8]] = []
+        for chunk in 0..<10 {
+            ids += try await net[.kor].federation.originate((0..<300).map { (ExchangeTests.label(to: [.jpn]), "text/plain", Array("item \(chunk)-\($0)".utf8)) })
+                .map(\.manifest.itemID)
+        }
+        let queued = try await net[.kor].federation.release(ids, to: .jpn, agreement: "gsomia-kor-jpn-2016").queued
+        #expect(queued.count == 3000)
+        try await Task.sleep(nanoseconds: 100_000_000)
+        await net.shutdown(.kor)
+        var states: [QueueState: Int] = [:]
+        for t in queued { states[try await net[.kor].store.outboxTask(t.id).state, default: 0] += 1 }
+        #expect(states[.claimed] == nil, "a graceful shutdown leaves no batch half sent: \(states)")
+        try await net.restart(.kor)
+        let done = try await ExchangeTests.settled(net[.kor], queued.map(\.id), timeout: 120)
+        #expect(done.allSatisfy { $0.state == .done })
+        var held = 0
+        var cursor: Int64?
+        while true {
+            let page = try await net[.jpn].store.holdings(after: cursor, limit: 1000)
+            if page.isEmpty { break }
+            held += page.count
+            cursor = page.last!.sequence
+        }
+        #expect(held == 3000)
+        #expect(try await net[.jpn].store.verify(trust: net[.jpn].ledgerTrust).isIntact)
+        #expect(try await net[.kor].store.verify(trust: net[.kor].ledgerTrust).isIntact)
+    }
+
+    @Test func aDestroyedItemIsCertifiedToItsOriginator() async throws {
+        let net = try await HostilePeerTests.start([.kor, .jpn])
+        defer { Task { await net.stop() } }
+        let kor = net[.kor].federation, jpn = net[.jpn].federation
+        let sealed = try await kor.originate([(ExchangeTests.label(to: [.jpn]), "text/plain", Array("destroy after reading".utf8))])[0]
+        let sent = try await kor.release(itemID: sealed.manifest.itemID, to: .jpn, agreement: "gsomia-kor-jpn-2016")
+        #expect(try await ExchangeTests.settled(net[.kor], [sent.id])[0].state == .done)
+        let request = try Signed(
+            signing: DestructionRequest(id: "kor-destroy-1", originator: .kor, holder: .jpn, itemDigest: sealed.manifest.digest, at: Date(), reason: "superseded"),
+            with: HostilePeerTests.keys(net, .kor).signing)
+        let asked = try await kor.publish([.destructionRequest(request, itemID: sealed.manifest.itemID)], to: [.jpn])
+        #expect(try await FederationTests.statementsSettled(net[.kor], asked.map(\.id))[0].state == .done)
+        let certificate = try Signed(
+            signing: DestructionCertificate(
+                id: "jpn-cert-1", request: "kor-destroy-1", holder: .jpn, originator: .kor, itemDigest: sealed.manifest.digest, destroyedAt: Date(),
+                method: "cryptographic erasure"), with: HostilePeerTests.keys(net, .jpn).signing)
+        let certified = try await jpn.destroy(sealed.manifest.itemID, certificate: certificate)
+        #expect(try await net[.jpn].store.item(sealed.manifest.itemID).payload == nil)
+        #expect(try await FederationTests.statementsSettled(net[.jpn], certified.map(\.id))[0].state == .done)
+        let korLedger = try await HostilePeerTests.entries(net[.kor].store, from: 0)
+        #expect(korLedger.contains { $0.kind == .destroyed && $0.detail.contains("jpn-cert-1") })
+        // A destroyed item cannot be read, or sent again.
+        let reader = Reader(name: "analyst", party: .jpn, clearance: "KIMITSU", categories: [])
+        #expect(try await jpn.read(sealed.manifest.itemID, by: reader).item == nil)
     }
 }
