@@ -67,7 +67,10 @@ public final class LocalFederation: Sendable {
         }
     }
 
-    public subscript(_ p: Party) -> NodeRuntime { runtimes.withLock { $0[p]! } }
+    public subscript(_ p: Party) -> NodeRuntime {
+        guard let r = runtimes.withLock({ $0[p] }) else { preconditionFailure("no running node for \(p) (it did not restart?)") }
+        return r
+    }
 
     /// Shuts a node down gracefully (as SIGTERM does) and waits until it has stopped.
     public func shutdown(_ p: Party) async {

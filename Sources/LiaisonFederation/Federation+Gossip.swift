@@ -4,6 +4,7 @@ public import LiaisonModel
 public import LiaisonSealing
 internal import LiaisonStore
 internal import Logging
+internal import Synchronization
 
 extension Federation {
     /// Checks a peer's signed tree head against the largest one this node
@@ -14,14 +15,26 @@ extension Federation {
     /// exchange with the peer until a security officer acknowledges it
     /// (invariant 6). `latest`: the head is the one the peer serves as its
     /// latest (gossip), not an earlier one from a receipt.
-    public func observe(_ signed: SignedTreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool) async throws(FederationError) {
+    public func observe(
+        _ signed: SignedTreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int? = nil
+    ) async throws(FederationError) {
         let head: TreeHead
         do { head = try signed.verified(by: trust) } catch {
             throw await alarm(peer, "its tree head does not verify against its pinned key: \(error.reason)")
         }
         guard head.party == peer else { throw await alarm(peer, "it served \(head.party)'s tree head as its own") }
+        // One check at a time per peer: two concurrent checks against the
+        // same known head could each accept a different successor.
+        try await headLock(peer).withLock { () throws(FederationError) in
+            try await observeLocked(signed, head, of: peer, over: transport, latest: latest, knownBefore: knownBefore)
+        }
+    }
+
+    private func observeLocked(
+        _ signed: SignedTreeHead, _ head: TreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int?
+    ) async throws(FederationError) {
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
-        if let alarm = record.alarm { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
+        if let alarm = alarm(of: peer, stored: record.alarm) { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
         guard let knownBytes = record.treeHead, let knownSize = record.treeSize else {
             try await recordLatest(signed, head, of: peer)
             return
@@ -36,20 +49,33 @@ extension Federation {
             }
             return
         }
-        if head.size < knownSize, latest {
-            throw await alarm(peer, "its latest tree head has \(head.size) entries, after one of \(knownSize): its ledger was rolled back")
+        // A latest head smaller than one seen before it was asked for is a
+        // rollback. (One seen meanwhile, from a receipt, only needs a proof.)
+        if latest, head.size < (knownBefore ?? knownSize) {
+            throw await alarm(peer, "its latest tree head has \(head.size) entries, after one of \(knownBefore ?? knownSize): its ledger was rolled back")
         }
         let (old, new) = head.size < knownSize ? (head, known) : (known, head)
         let proofBytes: [UInt8]
         do { proofBytes = try await transport.consistencyProof(from: old.size, to: new.size) } catch {
-            if error.code == .transport { throw error }
-            throw await alarm(peer, "it gives no consistency proof from \(old.size) to \(new.size): \(error.reason)")
+            if error.code == .transport {
+                // Unreachable is not unprovable, unless it goes on.
+                let rounds = state.withLock { s -> Int in
+                    s.unproven[peer, default: 0] += 1
+                    return s.unproven[peer]!
+                }
+                if rounds >= 3 {
+                    throw await alarm(peer, "gave no consistency proof from \(old.size) to \(new.size) in \(rounds) attempts: \(PeerText.clean(error.reason, max: 300))")
+                }
+                throw error
+            }
+            throw await alarm(peer, "refused the consistency proof from \(old.size) to \(new.size): \(PeerText.clean(error.reason, max: 300))")
         }
         guard let path = try? AuditPath(packed: proofBytes),
             MerkleLog.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: path.hashes)
         else {
             throw await alarm(peer, "its tree heads at \(old.size) and \(new.size) are not consistent: its ledger has forked or was rewritten")
         }
+        state.withLock { $0.unproven[peer] = nil }
         if head.size > knownSize { try await recordLatest(signed, head, of: peer) }
     }
 
@@ -57,19 +83,23 @@ extension Federation {
         do {
             try await store.recordPeerTreeHead(peer, size: head.size, signed: signed.derBytes, at: clock())
             try await store.keepPeerTreeHead(peer, size: head.size, signed: signed.derBytes)
-        } catch where error.code == .conflict {
-            // A concurrent observation recorded a larger head meanwhile: checked on the next round.
         } catch {
+            // The checks of this peer are serialised, so a conflict here is a
+            // stored head this check did not see: refuse rather than accept.
             throw FederationError(.unavailable, "cannot record \(peer)'s tree head: \(error.reason)")
         }
     }
 
-    /// Raises an alarm about a peer: stored, in the ledger, logged.
+    /// Raises an alarm about a peer: in force in this process at once, then
+    /// stored and recorded in the ledger, and logged.
     func alarm(_ peer: Party, _ what: String) async -> FederationError {
-        let text = "\(RFC3339.format(clock())): \(peer) \(what)"
+        let text = "\(RFC3339.format(clock())): \(peer) \(PeerText.clean(what, max: 2000))"
+        state.withLock { $0.alarms[peer] = text }
         logger.critical("peer alarm", metadata: ["liaison.peer": "\(peer)", "liaison.alarm": "\(text)"])
-        let entry = LedgerEntry(kind: .peerAlarm, at: clock(), party: peer, detail: "alarm: \(peer) \(what)")
-        _ = try? await store.setPeerAlarm(peer, text, ledger: LedgerWrite([entry], sign: signer))
+        let entry = LedgerEntry(kind: .peerAlarm, at: clock(), party: peer, detail: "alarm: \(text)")
+        do { _ = try await store.setPeerAlarm(peer, text, ledger: LedgerWrite([entry], sign: signer)) } catch {
+            logger.critical("the alarm could not be stored; exchange stays stopped in this process", metadata: ["liaison.peer": "\(peer)", "liaison.error": "\(error)"])
+        }
         return FederationError(.alarm, text)
     }
 
@@ -78,17 +108,22 @@ extension Federation {
     public func acknowledgeAlarm(_ peer: Party, by officer: String) async throws(FederationError) {
         let entry = LedgerEntry(kind: .peerAlarm, at: clock(), party: peer, detail: "alarm acknowledged by \(officer)")
         _ = try await storeCall { () throws(StoreError) in try await store.setPeerAlarm(peer, nil, ledger: LedgerWrite([entry], sign: signer)) }
+        state.withLock {
+            $0.alarms[peer] = nil
+            $0.unproven[peer] = nil
+        }
         wake.signal(peer)
     }
 
     /// One gossip round with a peer: fetch its latest head and check it.
     public func gossipOnce(with peer: Party, over transport: any PeerTransport) async throws(FederationError) {
+        let knownBefore = try await storeCall { () throws(StoreError) in try await store.peer(peer) }.treeSize
         let bytes = try await transport.treeHead()
         let signed: SignedTreeHead
         do { signed = try SignedTreeHead(canonical: bytes) } catch {
             throw await alarm(peer, "its tree head does not decode: \(error.reason)")
         }
-        try await observe(signed, of: peer, over: transport, latest: true)
+        try await observe(signed, of: peer, over: transport, latest: true, knownBefore: knownBefore)
     }
 
     /// Gossips with a peer every `interval` until cancelled.

@@ -37,7 +37,7 @@ extension Federation {
                 FederationError(.oversized, "\(batch.envelopes.count) envelopes in one batch; the limit is \(configuration.maximumBatch)"))
         }
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
-        if let alarm = record.alarm {
+        if let alarm = alarm(of: peer, stored: record.alarm) {
             throw FederationError(.alarm, "exchange with \(peer) is stopped until a security officer acknowledges: \(alarm)")
         }
         // A concurrent delivery of the same sequence numbers (another
@@ -75,13 +75,12 @@ extension Federation {
             let seq = e.header.sequence
             let digest = e.manifest.digest
             let link = "\(Self.linkText(agreement: opened[i].agreementID(batch, book), sequence: seq))"
-            if let earlier = known.records[Int64(seq)], let index = earlier.ledgerIndex {
-                if earlier.digest == digest {
-                    answers.append(.earlier(index))
-                    continue
-                }
-            }
-            func refuse(_ reason: String, code: String, keep: Bool) {
+            /// Refuses the envelope. `keep`: the refusal belongs to the item
+            /// (a rule refuses it), so a retry is answered with it; otherwise
+            /// it belongs to this batch (its signature, its instant, its
+            /// transport) and a fresh batch is checked afresh.
+            func refuse(_ text: String, code: String, keep: Bool) {
+                let reason = PeerText.clean(text, max: 2000)
                 count(refusal: code)
                 answers.append(.new(entries.count))
                 if keep {
@@ -93,6 +92,23 @@ extension Federation {
                 entries.append(
                     LedgerEntry(kind: .itemRefused, at: now, party: peer, subjects: [digest, e.digest], detail: "\(link) refused: \(reason)"))
             }
+            guard seq >= 1 else {
+                refuse("link sequence numbers start at 1, not \(seq)", code: "malformed", keep: false)
+                continue
+            }
+            if let earlier = known.records[Int64(seq)], earlier.digest == digest {
+                if let index = earlier.ledgerIndex {
+                    answers.append(.earlier(index))
+                } else {
+                    // Recorded before receipts kept their entry: answered with a new one.
+                    answers.append(.new(entries.count))
+                    entries.append(
+                        LedgerEntry(
+                            kind: earlier.state == .refused ? .itemRefused : .itemReceived, at: now, party: peer, subjects: [digest, e.digest],
+                            detail: "\(link) \(earlier.state == .refused ? "refused: \(earlier.reason ?? "refused")" : "accepted, already held")"))
+                }
+                continue
+            }
             if known.records[Int64(seq)] != nil || !seen.insert(seq).inserted {
                 // The same link sequence number with another item: a replay or a forgery.
                 refuse("link sequence \(seq) already carried another item (replay)", code: "replay", keep: false)
@@ -102,7 +118,10 @@ extension Federation {
             switch opened[i] {
             case .failure(let error):
                 let reason = error.refusal.map { "\($0.article): \($0.reason)" } ?? "\(error.code): \(error.reason)"
-                refuse(reason, code: error.refusal?.code.name ?? error.code.description, keep: true)
+                // The rules' refusals, a bad origin seal or payload under a
+                // good batch signature: the item's own. The rest is the batch's.
+                let itemOwn = error.refusal != nil || [.originSealInvalid, .payloadDigestMismatch, .consentInvalid, .policyRefused].contains(error.code)
+                refuse(reason, code: error.refusal?.code.name ?? error.code.description, keep: itemOwn)
                 continue
             case .success(let ok): v = ok
             }
@@ -111,7 +130,7 @@ extension Federation {
             guard abs(skew) <= configuration.replayWindow else {
                 refuse(
                     "sealed \(Int(skew)) s from this node's clock; the replay window is ±\(Int(configuration.replayWindow)) s", code: "replayWindow",
-                    keep: true)
+                    keep: false)
                 continue
             }
             // The agreement now, not only at the sealing instant (invariant 4).

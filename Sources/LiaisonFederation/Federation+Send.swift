@@ -23,18 +23,52 @@ extension Federation {
     /// backoff. Both sides' ledgers record each outcome.
     public func sendOnce(to peer: Party, over transport: any PeerTransport) async throws(FederationError) -> SendResult {
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
-        if let alarm = record.alarm { return .stopped(alarm) }
+        if let alarm = alarm(of: peer, stored: record.alarm) { return .stopped(alarm) }
         let now = clock()
-        let tasks = try await storeCall { () throws(StoreError) in
+        let claimed = try await storeCall { () throws(StoreError) in
             try await store.claimOutbox(peer: peer, owner: owner, limit: configuration.batchSize, now: now, lease: configuration.lease)
         }
-        guard !tasks.isEmpty else { return .idle }
-        let items = try await storeCall { () throws(StoreError) in try await store.items(tasks.map(\.itemID)) }
+        guard !claimed.isEmpty else { return .idle }
         var delivered = 0, refused = 0, retrying = 0
         var settled: [SettledTask] = []
         var entries: [LedgerEntry] = []
+        // The items, read in one snapshot; if one of them cannot be read
+        // (damaged at rest), each on its own, so that it alone is refused.
+        var loaded: [(OutboxTask, StoredItem)] = []
+        do {
+            loaded = Array(zip(claimed, try await store.items(claimed.map(\.itemID))))
+        } catch {
+            for task in claimed {
+                do { loaded.append((task, try await store.item(task.itemID))) } catch {
+                    if error.code == .unavailable {
+                        settled.append(SettledTask(id: task.id, outcome: .retry(error: "the store failed: \(error.reason)", notBefore: backoff(attempts: task.attempts, from: now))))
+                        retrying += 1
+                        continue
+                    }
+                    let reason = "the item cannot be read: \(error.reason)"
+                    settled.append(SettledTask(id: task.id, outcome: .refused(reason: PeerText.clean(reason))))
+                    entries.append(
+                        LedgerEntry(
+                            kind: .itemRefused, at: now, party: peer, subjects: [],
+                            detail: PeerText.clean("\(Self.linkText(agreement: task.agreement, sequence: Int(task.linkSequence))) not sent: \(reason)")))
+                    refused += 1
+                }
+            }
+        }
+        // A batch stays well under the receiver's body limit: what does not
+        // fit goes back to the queue, due at once.
+        var bytes = 0
+        var tasks: [(OutboxTask, StoredItem)] = []
+        for (task, item) in loaded {
+            bytes += (item.payload?.count ?? 0) + 2048
+            if bytes > Self.maximumBatchBytes, !tasks.isEmpty {
+                settled.append(SettledTask(id: task.id, outcome: .retry(error: "the next batch", notBefore: now)))
+                continue
+            }
+            tasks.append((task, item))
+        }
         var groups: [String: [(OutboxTask, StoredItem, [Signed<ConsentBody>])]] = [:]
-        for (task, item) in zip(tasks, items) {
+        for (task, item) in tasks {
             let digest = item.manifest.digest
             let consents = task.consents.compactMap { try? Signed<ConsentBody>(canonical: $0) }
             let decision: Decision =
@@ -79,6 +113,9 @@ extension Federation {
         return .sent(delivered: delivered, refused: refused, retrying: retrying)
     }
 
+    /// What a sender puts in one batch at most (the receiver takes 64 MiB).
+    static let maximumBatchBytes = 32 << 20
+
     struct GroupResult {
         var settled: [SettledTask] = []
         var entries: [LedgerEntry] = []
@@ -90,7 +127,8 @@ extension Federation {
         at now: Date
     ) async -> GroupResult {
         var out = GroupResult()
-        func retryAll(_ error: String) {
+        func retryAll(_ text: String) {
+            let error = PeerText.clean(text)
             state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(error)" }
             logger.warning("sending failed; will retry", metadata: ["liaison.peer": "\(peer)", "liaison.error": "\(error)"])
             for (task, _, _) in group {
@@ -118,20 +156,22 @@ extension Federation {
             retryAll(error.reason)
             return out
         }
-        let reply: BatchReply, head: TreeHead
-        do {
-            reply = try BatchReply(canonical: replyBytes)
-            guard reply.receiver == peer else { throw FederationError(.unverifiable, "the reply is \(reply.receiver)'s, not \(peer)'s") }
+        let reply: BatchReply
+        do { reply = try BatchReply(canonical: replyBytes) } catch {
+            retryAll("\(peer)'s reply does not decode: \(error.reason)")
+            return out
+        }
+        guard reply.receiver == peer else {
+            retryAll("the reply is \(reply.receiver)'s, not \(peer)'s")
+            return out
+        }
+        // A head that does not verify, or is not the peer's, is misbehaviour: an alarm.
+        let head: TreeHead
+        do throws(SealingError) {
             head = try reply.treeHead.verified(by: trust)
-            guard head.party == peer else { throw FederationError(.unverifiable, "the reply's tree head is \(head.party)'s") }
-        } catch let e as FederationError {
-            retryAll(e.reason)
-            return out
-        } catch let e as SealingError {
-            retryAll("the reply does not verify: \(e.reason)")
-            return out
+            guard head.party == peer else { throw SealingError(.wrongSigner, "the reply's tree head is \(head.party)'s") }
         } catch {
-            retryAll("the reply does not verify: \(error)")
+            retryAll((await alarm(peer, "answered a batch with a tree head that does not verify: \(error.reason)")).reason)
             return out
         }
         // The head must be consistent with everything seen of the peer's log (invariant 6).
@@ -154,7 +194,7 @@ extension Federation {
                 let entry = try? LedgerEntry(canonical: o.entry), entry.party == party, entry.subjects.first == digest,
                 entry.detail.hasPrefix(link + " ")
             else {
-                let error = "\(peer)'s reply has no verifiable outcome for \(link)"
+                let error = PeerText.clean("\(peer)'s reply has no verifiable outcome for \(link)")
                 state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(error)" }
                 out.settled.append(SettledTask(id: task.id, outcome: .retry(error: error, notBefore: backoff(attempts: task.attempts, from: now))))
                 out.retrying += 1
@@ -170,7 +210,7 @@ extension Federation {
                         detail: "\(link) delivered: \(peer)'s entry \(o.leafIndex) in its tree of \(head.size)"))
                 out.delivered += 1
             case .itemRefused:
-                let reason = entry.detail.dropFirst(link.count).drop(while: { $0 == " " })
+                let reason = PeerText.clean(entry.detail.dropFirst(link.count).drop(while: { $0 == " " }), max: 2000)
                 out.settled.append(SettledTask(id: task.id, outcome: .refused(reason: "\(peer) \(reason)")))
                 out.entries.append(
                     LedgerEntry(
@@ -181,7 +221,7 @@ extension Federation {
             default:
                 out.settled.append(
                     SettledTask(
-                        id: task.id, outcome: .retry(error: "\(peer)'s entry for \(link) is a \(entry.kind)", notBefore: backoff(attempts: task.attempts, from: now))))
+                        id: task.id, outcome: .retry(error: PeerText.clean("\(peer)'s entry for \(link) is a \(entry.kind)"), notBefore: backoff(attempts: task.attempts, from: now))))
                 out.retrying += 1
             }
         }

@@ -20,31 +20,43 @@ extension Federation {
     /// Applies a signed lifecycle statement to this node's agreements:
     /// checked against the signer's pinned key and the agreement's rules
     /// (Art 21), stored, in the ledger, and every later decision uses it.
+    /// Returns the ledger entry recording it, or nil if it was known.
     @discardableResult
-    public func record(_ signed: Signed<StatementDocument>, from peer: Party? = nil) async throws(FederationError) -> Int {
+    public func record(_ signed: Signed<StatementDocument>, from peer: Party? = nil) async throws(FederationError) -> Int? {
         let statement: LifecycleStatement
         do { statement = try signed.verified(by: trust).statement } catch {
             throw FederationError(.refused, "the statement does not verify against its signer's pinned key: \(error.reason)")
         }
-        guard let current = book[statement.agreement] else {
-            throw FederationError(.refused, "no agreement \(statement.agreement) is known to this node")
+        // One change at a time, each on the agreements as the last one left them.
+        return try await statementsLock.withLock { () throws(FederationError) -> Int? in
+            guard let current = book[statement.agreement] else {
+                throw FederationError(.refused, "no agreement \(statement.agreement) is known to this node")
+            }
+            if current.accepted.contains(statement) { return nil }
+            let next = AgreementLifecycle(agreement: current.agreement, statements: current.accepted + [statement])
+            if let refused = next.refused.first(where: { $0.statement == statement }) {
+                throw FederationError(.refused, "\(refused.refusal.article): \(refused.refusal.reason)", refusal: refused.refusal)
+            }
+            let digest = Array(SHA256.hash(data: signed.derBytes))
+            let entry = LedgerEntry(
+                kind: .lifecycleStatement, at: clock(), party: peer ?? statement.party, subjects: [digest],
+                detail: "\(statement.agreement): \(statement.id) by \(statement.party)\(peer.map { ", received from \($0)" } ?? "")")
+            // The entry's index is the size the head is signed at, less one.
+            let signedHead = SignedHeadBox()
+            let sign = signer
+            _ = try await storeCall { () throws(StoreError) in
+                try await store.recordStatements(
+                    [StoredStatement(digest: digest, agreement: statement.agreement, party: statement.party, act: statement.act.name, at: statement.at, signed: signed.derBytes)],
+                    ledger: LedgerWrite([entry], sign: { size, root in
+                        let h = try sign(size, root)
+                        signedHead.set(h)
+                        return h
+                    }))
+            }
+            update(next)
+            guard let head = signedHead.value else { throw FederationError(.unavailable, "no tree head was signed for the statement") }
+            return head.body.size - 1
         }
-        if current.accepted.contains(statement) { return try await ledgerSize() }
-        let next = AgreementLifecycle(agreement: current.agreement, statements: current.accepted + [statement])
-        if let refused = next.refused.first(where: { $0.statement == statement }) {
-            throw FederationError(.refused, "\(refused.refusal.article): \(refused.refusal.reason)", refusal: refused.refusal)
-        }
-        let digest = Array(SHA256.hash(data: signed.derBytes))
-        let entry = LedgerEntry(
-            kind: .lifecycleStatement, at: clock(), party: peer ?? statement.party, subjects: [digest],
-            detail: "\(statement.agreement): \(statement.id) by \(statement.party)\(peer.map { ", received from \($0)" } ?? "")")
-        _ = try await storeCall { () throws(StoreError) in
-            try await store.recordStatements(
-                [StoredStatement(digest: digest, agreement: statement.agreement, party: statement.party, act: statement.act.name, at: statement.at, signed: signed.derBytes)],
-                ledger: LedgerWrite([entry], sign: signer))
-        }
-        update(next)
-        return try await ledgerSize()
     }
 
     func ledgerSize() async throws(FederationError) -> Int { try await storeCall { () throws(StoreError) in try await store.size() } }
@@ -99,19 +111,26 @@ extension Federation {
             let outcomes = try await deliver(statements, to: peer, over: transport)
             for (t, (s, o)) in zip(tasks, zip(statements, outcomes)) {
                 let digest = Array(SHA256.hash(data: s.signed))
-                switch o.outcome {
-                case .recorded(let entry, let size):
-                    settled.append(SettledTask(id: t.id, outcome: .delivered(receipt: o.proof.derBytes)))
+                switch o {
+                case .none:
+                    settled.append(
+                        SettledTask(id: t.id, outcome: .retry(error: "\(peer)'s reply has no verifiable outcome for it", notBefore: backoff(attempts: t.attempts, from: now))))
+                case .some((.recorded(let entry, let size), let proof)):
+                    settled.append(SettledTask(id: t.id, outcome: .delivered(receipt: proof.derBytes)))
                     entries.append(
                         LedgerEntry(kind: .receiptStored, at: clock(), party: peer, subjects: [digest], detail: "\(s.kind) statement acknowledged by \(peer): entry \(entry) of \(size)"))
-                case .refused(let reason):
-                    settled.append(SettledTask(id: t.id, outcome: .refused(reason: reason)))
-                    entries.append(LedgerEntry(kind: .itemRefused, at: clock(), party: peer, subjects: [digest], detail: "\(s.kind) statement refused by \(peer): \(reason)"))
+                case .some((.refused(let reason), _)) where reason.contains(" statement deferred: "):
+                    settled.append(SettledTask(id: t.id, outcome: .retry(error: PeerText.clean(reason), notBefore: backoff(attempts: t.attempts, from: now))))
+                case .some((.refused(let reason), _)):
+                    let clean = PeerText.clean(reason, max: 2000)
+                    settled.append(SettledTask(id: t.id, outcome: .refused(reason: clean)))
+                    entries.append(LedgerEntry(kind: .itemRefused, at: clock(), party: peer, subjects: [digest], detail: "\(s.kind) statement refused by \(peer): \(clean)"))
                 }
             }
         } catch {
-            state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(error.reason)" }
-            settled = tasks.map { SettledTask(id: $0.id, outcome: .retry(error: error.reason, notBefore: backoff(attempts: $0.attempts, from: now))) }
+            let reason = PeerText.clean(error.reason)
+            state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(reason)" }
+            settled = tasks.map { SettledTask(id: $0.id, outcome: .retry(error: reason, notBefore: backoff(attempts: $0.attempts, from: now))) }
         }
         _ = try await storeCall { () throws(StoreError) in
             try await store.settleStatements(settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: entries.isEmpty ? nil : signer))
@@ -122,35 +141,33 @@ extension Federation {
     /// Sends statements and verifies the peer's reply like a batch's
     /// (signed head, consistency, inclusion of each entry).
     private func deliver(_ statements: [StatementBundle.Statement], to peer: Party, over transport: any PeerTransport) async throws(FederationError)
-        -> [(outcome: StatementOutcome, proof: ReceiptProof)]
+        -> [(outcome: StatementOutcome, proof: ReceiptProof)?]
     {
         let bundle = StatementBundle(from: party, statements: statements)
         let replyBytes = try await transport.sendStatements(bundle.derBytes)
-        let reply: BatchReply, head: TreeHead
-        do {
-            reply = try BatchReply(canonical: replyBytes)
-            head = try reply.treeHead.verified(by: trust)
-        } catch {
-            throw FederationError(.unverifiable, "\(peer)'s reply does not verify: \(error.reason)")
+        let reply: BatchReply
+        do { reply = try BatchReply(canonical: replyBytes) } catch {
+            throw FederationError(.unverifiable, "\(peer)'s reply does not decode: \(error.reason)")
         }
-        guard reply.receiver == peer, head.party == peer, reply.outcomes.count == statements.count else {
-            throw FederationError(.unverifiable, "\(peer)'s reply does not answer the statements sent")
+        let head: TreeHead
+        do throws(SealingError) {
+            head = try reply.treeHead.verified(by: trust)
+            guard head.party == peer, reply.receiver == peer else { throw SealingError(.wrongSigner, "the reply is not \(peer)'s") }
+        } catch {
+            throw await alarm(peer, "answered statements with a tree head that does not verify: \(error.reason)")
         }
         try await observe(reply.treeHead, of: peer, over: transport, latest: false)
         try? await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes)
-        var out: [(StatementOutcome, ReceiptProof)] = []
-        for (i, (s, o)) in zip(statements, reply.outcomes).enumerated() {
+        let byNumber = Dictionary(reply.outcomes.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        return statements.enumerated().map { i, s in
             let digest = Array(SHA256.hash(data: s.signed))
-            guard o.sequence == i + 1, o.itemDigest == digest,
+            guard let o = byNumber[i + 1], o.itemDigest == digest,
                 MerkleHash.root(fromLeaf: MerkleHash.leaf(o.entry), index: o.leafIndex, size: head.size, path: o.path) == head.root,
-                let entry = try? LedgerEntry(canonical: o.entry), entry.subjects.first == digest
-            else {
-                throw FederationError(.unverifiable, "\(peer)'s reply has no verifiable outcome for statement \(i + 1)")
-            }
+                let entry = try? LedgerEntry(canonical: o.entry), entry.subjects.first == digest, entry.party == party
+            else { return nil }
             let proof = ReceiptProof(receiver: peer, entry: o.entry, leafIndex: o.leafIndex, path: o.path, treeSize: head.size)
-            out.append((entry.kind == .itemRefused ? .refused(entry.detail) : .recorded(entry: o.leafIndex, treeSize: head.size), proof))
+            return (entry.kind == .itemRefused ? .refused(entry.detail) : .recorded(entry: o.leafIndex, treeSize: head.size), proof)
         }
-        return out
     }
 
     /// Reports the loss or compromise of a held item (Art 17): marked
@@ -215,17 +232,32 @@ extension Federation {
             throw await refuseBatch(bytes, from: peer, at: now, FederationError(.oversized, "a bundle carries 1 to 1000 statements"))
         }
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
-        if let alarm = record.alarm { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
+        if let alarm = alarm(of: peer, stored: record.alarm) { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
         var outcomes: [(digest: [UInt8], index: Int)] = []
         for s in bundle.statements {
             let digest = Array(SHA256.hash(data: s.signed))
+            // A statement received before (its reply lost) is answered with its first entry.
+            if let earlier = try await storeCall({ () throws(StoreError) in try await store.statementReceipt(peer: peer, digest: digest) }) {
+                outcomes.append((digest, earlier))
+                continue
+            }
             var index: Int
+            var final = true
             do {
                 index = try await apply(s, digest: digest, from: peer, at: now)
+            } catch where error.code == .unavailable {
+                throw error
             } catch {
-                let entry = LedgerEntry(kind: .itemRefused, at: now, party: peer, subjects: [digest], detail: "\(s.kind) statement refused: \(error.reason)")
+                // An item not (yet) held here may arrive later: deferred, not refused.
+                final = error.code != .notFound
+                let what = final ? "refused" : "deferred"
+                let entry = LedgerEntry(
+                    kind: .itemRefused, at: now, party: peer, subjects: [digest], detail: PeerText.clean("\(s.kind) statement \(what): \(error.reason)", max: 2000))
                 count(refusal: error.refusal?.code.name ?? "statement")
                 index = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }.lowerBound
+            }
+            if final {
+                try await storeCall { () throws(StoreError) in try await store.keepStatementReceipt(peer: peer, digest: digest, ledgerIndex: index) }
             }
             outcomes.append((digest, index))
         }
@@ -253,7 +285,7 @@ extension Federation {
             }
         }
         func append(_ kind: LedgerEntry.Kind, _ detail: String) async throws(FederationError) -> Int {
-            let entry = LedgerEntry(kind: kind, at: now, party: peer, subjects: [digest], detail: detail)
+            let entry = LedgerEntry(kind: kind, at: now, party: peer, subjects: [digest], detail: PeerText.clean(detail, max: 4000))
             return try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }.lowerBound
         }
         func heldItem(_ itemDigest: [UInt8]) async throws(FederationError) -> StoredItem {
@@ -265,9 +297,9 @@ extension Federation {
         }
         switch s.kind {
         case .lifecycle:
-            let (signed, _) = try decode(StatementDocument.self)
-            _ = try await record(signed, from: peer)
-            return try await ledgerSize() - 1
+            let (signed, body) = try decode(StatementDocument.self)
+            if let index = try await record(signed, from: peer) { return index }
+            return try await append(.lifecycleStatement, "\(body.statement.agreement): \(body.statement.id) by \(body.statement.party), already recorded")
         case .consent:
             let (_, body) = try decode(ConsentBody.self)
             let c = body.consent
@@ -279,6 +311,12 @@ extension Federation {
             let label = item.holding.label
             guard notice.originator == label.originator else {
                 throw FederationError(.refused, "\(Article.reclassification): only the originator \(label.originator) reclassifies its items")
+            }
+            // Applied already (a retry after a crash): acknowledged again, not applied twice.
+            if label.level == notice.newLevel,
+                try await storeCall({ () throws(StoreError) in try await store.holdingEvents(item.holding.itemID) }).contains(where: { $0.evidence == signed.derBytes })
+            {
+                return try await append(.reclassified, "\(notice.id): \(notice.oldLevel) → \(notice.newLevel) by \(notice.originator), already applied")
             }
             guard label.level == notice.oldLevel else {
                 throw FederationError(.refused, "the item is at \(label.level) here, not \(notice.oldLevel) as the notice says")
@@ -306,26 +344,26 @@ extension Federation {
         case .destructionRequest:
             let (_, request) = try decode(DestructionRequest.self)
             guard request.holder == party else { throw FederationError(.refused, "the request is for \(request.holder), not \(party)") }
-            _ = try await heldItem(request.itemDigest)
+            let item = try await heldItem(request.itemDigest)
+            guard request.originator == item.holding.originator else {
+                throw FederationError(.refused, "only the originator \(item.holding.originator) may ask for the destruction of its item")
+            }
             return try await append(.destroyed, "destruction requested by \(request.originator) (\(request.id)): \(request.reason); awaiting a security officer")
         case .destructionCertificate:
             let (_, certificate) = try decode(DestructionCertificate.self)
-            guard certificate.originator == party else { throw FederationError(.refused, "the certificate is for \(certificate.originator)'s item") }
+            guard certificate.originator == party, certificate.holder == peer else {
+                throw FederationError(.refused, "the certificate is \(certificate.holder)'s about \(certificate.originator)'s item")
+            }
+            let item = try await heldItem(certificate.itemDigest)
+            guard item.holding.source == .originated else { throw FederationError(.refused, "the certificate names an item this node did not originate") }
             return try await append(
                 .destroyed, "destruction certified by \(certificate.holder) (\(certificate.id), request \(certificate.request)): \(certificate.method)")
         case .compromiseReport:
-            let (signed, report) = try decode(CompromiseReport.self)
+            let (_, report) = try decode(CompromiseReport.self)
             guard report.reporter == peer else { throw FederationError(.refused, "the report is \(report.reporter)'s, sent by \(peer)") }
-            var index = try await append(
-                .compromiseReported, "\(report.id) stage \(report.stage) by \(report.reporter): \(report.itemDigests.count) item(s) of \(report.originator)")
-            // A report about items this node holds marks them compromised here too.
-            if report.originator != party, let id = s.itemID, let item = try? await heldItem(report.itemDigests[0]), item.holding.status == .held {
-                let entry = LedgerEntry(kind: .compromiseReported, at: now, party: peer, subjects: [digest], detail: "\(report.id): held copy marked compromised")
-                index = try await storeCall { () throws(StoreError) in
-                    try await store.changeHolding(id, .compromised(report: signed.derBytes), at: now, ledger: LedgerWrite([entry], sign: signer))
-                }.entries.lowerBound
-            }
-            return index
+            guard report.originator == party else { throw FederationError(.refused, "the report is for the originator \(report.originator), not \(party)") }
+            return try await append(
+                .compromiseReported, "\(report.id) stage \(report.stage) by \(report.reporter): \(report.itemDigests.count) item(s): \(report.description)")
         }
     }
 }

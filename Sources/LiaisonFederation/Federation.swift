@@ -46,6 +46,19 @@ public final class Federation: Sendable {
     let owner: String
     let state: Mutex<State>
     let wake: Wake
+    /// Serialises changes to the agreements' statements.
+    let statementsLock = AsyncLock()
+    /// Serialises the checks of each peer's tree heads.
+    let headLocks = Mutex<[Party: AsyncLock]>([:])
+
+    func headLock(_ peer: Party) -> AsyncLock {
+        headLocks.withLock { locks in
+            if let l = locks[peer] { return l }
+            let l = AsyncLock()
+            locks[peer] = l
+            return l
+        }
+    }
 
     struct State {
         var book: AgreementBook
@@ -55,6 +68,15 @@ public final class Federation: Sendable {
         var received: [Party: Int] = [:]
         var refused: [String: Int] = [:]
         var deliveryObservers: [@Sendable (_ tasks: [Int64], _ at: Date) -> Void] = []
+        /// Alarms raised in this process, in force even if storing them failed.
+        var alarms: [Party: String] = [:]
+        /// Consecutive gossip rounds in which a peer gave no consistency proof.
+        var unproven: [Party: Int] = [:]
+    }
+
+    /// The alarm about a peer, stored or raised in this process.
+    func alarm(of peer: Party, stored: String?) -> String? {
+        stored ?? state.withLock { $0.alarms[peer] }
     }
 
     /// Calls `observer` with the outbox tasks a sender settled as delivered
@@ -277,16 +299,9 @@ final class Wake: Sendable {
     /// Returns when signalled (now, if a signal came since the last wait) or after `timeout`.
     func wait(_ id: Int, timeout: TimeInterval) async {
         let token = Int.random(in: 1...Int.max)
-        let timer = Task {
-            try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
-            let c = waiters.withLock { w -> CheckedContinuation<Void, Never>? in
-                guard let waiting = w.all[id]?.waiting, waiting.token == token else { return nil }
-                w.all[id]?.waiting = nil
-                return waiting.continuation
-            }
-            c?.resume()
-        }
+        let timer = Mutex<Task<Void, Never>?>(nil)
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            // Registered first, then the timer: the timer always finds it (or finds it resumed).
             let now = waiters.withLock { w -> Bool in
                 guard var waiter = w.all[id] else { return true }
                 if waiter.signalled || Task.isCancelled {
@@ -298,9 +313,22 @@ final class Wake: Sendable {
                 w.all[id] = waiter
                 return false
             }
-            if now { c.resume() }
+            if now {
+                c.resume()
+                return
+            }
+            let t = Task {
+                try? await Task.sleep(nanoseconds: UInt64(timeout * 1e9))
+                let c = waiters.withLock { w -> CheckedContinuation<Void, Never>? in
+                    guard let waiting = w.all[id]?.waiting, waiting.token == token else { return nil }
+                    w.all[id]?.waiting = nil
+                    return waiting.continuation
+                }
+                c?.resume()
+            }
+            timer.withLock { $0 = t }
         }
-        timer.cancel()
+        timer.withLock { $0?.cancel() }
     }
 }
 

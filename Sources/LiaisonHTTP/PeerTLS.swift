@@ -42,9 +42,15 @@ public struct PeerTLS: Sendable {
                 a.parties.contains { $0.party == id.party && $0.trustAnchors.contains(TrustAnchor(kind: "root-ca", fingerprint: fingerprint)) }
             }
             guard pinned else { throw .unpinned("the TLS root CA \(fingerprint) of \(id.party) is not pinned by any agreement") }
-            do { roots[id.party] = try Certificate(derEncoded: id.rootCertificate) } catch {
+            let root: Certificate
+            do { root = try Certificate(derEncoded: id.rootCertificate) } catch {
                 throw .unreadable("the TLS root CA of \(id.party) does not parse: \(error)")
             }
+            // One root, one party: a certificate must name its peer unambiguously.
+            if let other = roots.first(where: { $0.value == root || $0.value.subject == root.subject })?.key {
+                throw .unpinned("\(id.party) and \(other) have the same TLS root CA (or its name); each party needs its own")
+            }
+            roots[id.party] = root
         }
         self.roots = roots
     }
@@ -116,8 +122,12 @@ public struct PeerVerifier: Sendable {
         return .refused(reasons.joined(separator: " | "))
     }
 
-    /// The party of an already verified leaf: the pinned root that signed it.
+    /// The party of a leaf verified at the handshake: the one pinned root
+    /// (each party has its own) that issued and signed it, among the parties
+    /// with an agreement in force now.
     public func party(of leaf: Certificate) -> Party? {
-        roots.first { $0.value.subject == leaf.issuer && $0.value.publicKey.isValidSignature(leaf.signature, for: leaf) }?.key
+        let allowed = parties(clock())
+        let matches = roots.filter { allowed.contains($0.key) && $0.value.subject == leaf.issuer && $0.value.publicKey.isValidSignature(leaf.signature, for: leaf) }
+        return matches.count == 1 ? matches.first!.key : nil
     }
 }

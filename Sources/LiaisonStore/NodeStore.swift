@@ -82,6 +82,12 @@ public protocol NodeStore: LedgerStore {
     /// The kept signed tree head of a peer at `size`.
     func peerTreeHead(_ party: Party, size: Int) async throws(StoreError) -> [UInt8]?
 
+    /// The ledger entry that recorded a statement received from a peer (to
+    /// answer a retry with it), if it was received.
+    func statementReceipt(peer: Party, digest: [UInt8]) async throws(StoreError) -> Int?
+    /// Remembers the entry that recorded a received statement; the first one stays.
+    func keepStatementReceipt(peer: Party, digest: [UInt8], ledgerIndex: Int) async throws(StoreError)
+
     // MARK: Statements to send (their own queue: they name no held item)
 
     /// Queues signed statements for peers, with `ledger`.

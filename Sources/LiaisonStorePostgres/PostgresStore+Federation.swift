@@ -36,7 +36,13 @@ extension PostgresStore {
             CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
             CHECK ((state = 'done') = (receipt IS NOT NULL))
         );
-        CREATE INDEX statement_outbox_due ON statement_outbox (peer, state, not_before)
+        CREATE INDEX statement_outbox_due ON statement_outbox (peer, state, not_before);
+        CREATE TABLE received_statements (
+            peer TEXT NOT NULL CHECK (length(peer) = 3),
+            digest BYTEA NOT NULL CHECK (length(digest) = 32),
+            ledger_index BIGINT NOT NULL CHECK (ledger_index >= 0),
+            PRIMARY KEY (peer, digest)
+        )
         """
 
     public func inboundState(peer: Party, sequences: [Int64], itemIDs: [[UInt8]]) async throws(StoreError) -> InboundState {
@@ -271,5 +277,23 @@ extension PostgresStore {
         }
         guard let task else { throw StoreError(.notFound, "no statement task \(id)") }
         return task
+    }
+
+    public func statementReceipt(peer: Party, digest: [UInt8]) async throws(StoreError) -> Int? {
+        try await read { c, logger in
+            try await Self.rows(c, "SELECT ledger_index FROM received_statements WHERE peer = \(peer.code) AND digest = \(Data(digest))", logger)
+                .first.map { Int(try $0["ledger_index"].decode(Int64.self)) }
+        }
+    }
+
+    public func keepStatementReceipt(peer: Party, digest: [UInt8], ledgerIndex: Int) async throws(StoreError) {
+        try NodeRules.digest(digest, "the statement digest")
+        guard ledgerIndex >= 0 else { throw StoreError(.invalidInput, "a ledger index is not negative") }
+        _ = try await transaction(.none) { c, logger in
+            _ = try await c.query(
+                "INSERT INTO received_statements (peer, digest, ledger_index) VALUES (\(peer.code), \(Data(digest)), \(Int64(ledgerIndex))) ON CONFLICT DO NOTHING",
+                logger: logger
+            ).collect()
+        }
     }
 }

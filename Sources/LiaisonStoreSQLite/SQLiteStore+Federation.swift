@@ -255,4 +255,20 @@ extension SQLiteStore {
         guard let task else { throw StoreError(.notFound, "no statement task \(id)") }
         return task
     }
+
+    public func statementReceipt(peer: Party, digest: [UInt8]) async throws(StoreError) -> Int? {
+        try await run { db in
+            try Int.fetchOne(db, sql: "SELECT ledger_index FROM received_statements WHERE peer = ? AND digest = ?", arguments: [peer.code, Data(digest)])
+        }
+    }
+
+    public func keepStatementReceipt(peer: Party, digest: [UInt8], ledgerIndex: Int) async throws(StoreError) {
+        try NodeRules.digest(digest, "the statement digest")
+        guard ledgerIndex >= 0 else { throw StoreError(.invalidInput, "a ledger index is not negative") }
+        try await write { db in
+            try db.execute(
+                sql: "INSERT INTO received_statements (peer, digest, ledger_index) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                arguments: [peer.code, Data(digest), ledgerIndex])
+        }
+    }
 }

@@ -109,6 +109,12 @@ extension SQLiteStore: NodeStore {
                         CHECK ((state = 'done') = (receipt IS NOT NULL))
                     ) STRICT;
                     CREATE INDEX statement_outbox_due ON statement_outbox (peer, state, not_before);
+                    CREATE TABLE received_statements (
+                        peer TEXT NOT NULL CHECK (length(peer) = 3),
+                        digest BLOB NOT NULL CHECK (length(digest) = 32),
+                        ledger_index INTEGER NOT NULL CHECK (ledger_index >= 0),
+                        PRIMARY KEY (peer, digest)
+                    ) STRICT, WITHOUT ROWID;
                     """)
         }
     }

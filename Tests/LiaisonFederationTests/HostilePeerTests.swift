@@ -206,6 +206,46 @@ import X509
         func sendStatements(_ bundle: [UInt8]) async throws(FederationError) -> [UInt8] { try await real.sendStatements(bundle) }
     }
 
+    /// Refuses every consistency proof, with a long detail full of control characters.
+    struct RefusingTransport: PeerTransport {
+        let real: any PeerTransport
+        func sendBatch(_ batch: [UInt8]) async throws(FederationError) -> [UInt8] { try await real.sendBatch(batch) }
+        func treeHead() async throws(FederationError) -> [UInt8] { try await real.treeHead() }
+        func consistencyProof(from old: Int, to new: Int) async throws(FederationError) -> [UInt8] {
+            throw FederationError(.refused, "JPN answered 500: " + String(repeating: "\u{7}\n\u{0}no proof for you ", count: 2000))
+        }
+        func sendStatements(_ bundle: [UInt8]) async throws(FederationError) -> [UInt8] { try await real.sendStatements(bundle) }
+    }
+
+    @Test func aPeerThatWillNotProveConsistencyRaisesAnAlarm() async throws {
+        let net = try await Self.start()
+        defer { Task { await net.stop() } }
+        let kor = net[.kor].federation
+        let link = net[.kor].transport(to: .jpn)
+        try await kor.gossipOnce(with: .jpn, over: link)
+        let sealed = try await kor.originate([(ExchangeTests.label(), "text/plain", Array("p".utf8))])
+        _ = try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [701]).derBytes)
+        await #expect(throws: FederationError(.alarm, "")) { try await kor.gossipOnce(with: .jpn, over: RefusingTransport(real: link)) }
+        // The alarm is stored (its text cleaned and bounded) and in the ledger.
+        let alarm = try #require(try await net[.kor].store.peer(.jpn).alarm)
+        #expect(alarm.contains("refused the consistency proof"))
+        #expect(alarm.utf8.count < 2500)
+        #expect(!alarm.unicodeScalars.contains { $0.properties.generalCategory == .control })
+    }
+
+    @Test func aRefusalOfTheBatchNotOfTheItemIsNotKeptForRetries() async throws {
+        let net = try await Self.start()
+        defer { Task { await net.stop() } }
+        let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(), "text/plain", Array("late".utf8))])
+        let link = net[.kor].transport(to: .jpn)
+        let stale = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [801], at: Date().addingTimeInterval(-3600)).derBytes))
+        #expect(try LedgerEntry(canonical: stale.outcomes[0].entry).kind == .itemRefused)
+        // The sender's retry, sealed anew under the same link number, is checked afresh and accepted.
+        let fresh = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [801]).derBytes))
+        #expect(try LedgerEntry(canonical: fresh.outcomes[0].entry).kind == .itemReceived)
+        #expect(try await net[.jpn].store.item(sealed[0].manifest.itemID).payload == Array("late".utf8))
+    }
+
     @Test(arguments: ["fork", "rollback", "unprovable"])
     func aPeerShowingAnotherHistoryIsCaughtAndExchangeStops(_ attack: String) async throws {
         let net = try await Self.start()

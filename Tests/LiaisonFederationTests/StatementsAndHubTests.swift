@@ -101,6 +101,49 @@ import Testing
     }
 }
 
+@Suite("Statements received twice or early", .serialized) struct StatementRetryTests {
+    @Test func aStatementSentAgainIsAnsweredWithItsFirstEntry() async throws {
+        let net = try await HostilePeerTests.start([.kor, .jpn])
+        defer { Task { await net.stop() } }
+        let korKey = try HostilePeerTests.keys(net, .kor).signing
+        let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(to: [.jpn, .usa]), "text/plain", Array("c".utf8))])[0]
+        let consent = try Signed(
+            signing: ConsentBody(
+                Consent(
+                    id: "kor-consent-retry", originator: .kor, itemDigest: sealed.manifest.digestHex, holder: .jpn, thirdParty: .usa,
+                    purpose: "dprk-nuclear-missile", issuedAt: Date(), expiresAt: Date().addingTimeInterval(86_400))), with: korKey)
+        let bundle = StatementBundle(from: .kor, statements: [.consent(consent)]).derBytes
+        let link = net[.kor].transport(to: .jpn)
+        let first = try BatchReply(canonical: try await link.sendStatements(bundle))
+        let size = try await net[.jpn].store.size()
+        let again = try BatchReply(canonical: try await link.sendStatements(bundle))
+        #expect(again.outcomes.map(\.leafIndex) == first.outcomes.map(\.leafIndex))
+        #expect(try await net[.jpn].store.size() == size, "a statement sent again is recorded once")
+    }
+
+    @Test func aStatementAboutAnItemNotYetHeldWaitsForIt() async throws {
+        let net = try await HostilePeerTests.start([.kor, .jpn])
+        defer { Task { await net.stop() } }
+        let kor = net[.kor].federation
+        let korKey = try HostilePeerTests.keys(net, .kor).signing
+        let sealed = try await kor.originate([(ExchangeTests.label(to: [.jpn]), "text/plain", Array("early".utf8))])[0]
+        let notice = try Signed(
+            signing: ReclassificationNotice(
+                id: "kor-early", originator: .kor, itemDigest: sealed.manifest.digest, oldLevel: "II", newLevel: "III", at: Date(), reason: "x"), with: korKey)
+        // The notice goes first; the item has not been sent yet.
+        let queued = try await kor.publish([.reclassification(notice, itemID: sealed.manifest.itemID)], to: [.jpn])
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let waiting = try await net[.kor].store.statementTask(queued[0].id)
+        #expect(waiting.state == .pending, "deferred, not refused: \(waiting.state) \(waiting.lastError ?? "")")
+        #expect(waiting.lastError?.contains("deferred") == true)
+        let sent = try await kor.release(itemID: sealed.manifest.itemID, to: .jpn, agreement: "gsomia-kor-jpn-2016")
+        #expect(try await ExchangeTests.settled(net[.kor], [sent.id])[0].state == .done)
+        let acknowledged = try await FederationTests.statementsSettled(net[.kor], [queued[0].id], timeout: 60)
+        #expect(acknowledged[0].state == .done)
+        #expect(try await net[.jpn].store.item(sealed.manifest.itemID).holding.label.level == "III")
+    }
+}
+
 @Suite("Shutdown and restart", .serialized) struct ShutdownTests {
     /// A sender shut down gracefully mid-transfer finishes its batches in
     /// flight and leaves nothing claimed; restarted from its directory it

@@ -1,0 +1,56 @@
+internal import Synchronization
+
+/// A first-come, first-served lock held across suspension points: what
+/// serialises the checks of one peer's tree heads and the updates of the
+/// agreements' statements (an actor would interleave them at each `await`).
+final class AsyncLock: Sendable {
+    private let state = Mutex<(locked: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+
+    func lock() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                if !s.locked {
+                    s.locked = true
+                    return true
+                }
+                s.waiters.append(c)
+                return false
+            }
+            if now { c.resume() }
+        }
+    }
+
+    func unlock() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            if s.waiters.isEmpty {
+                s.locked = false
+                return nil
+            }
+            return s.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+
+    func withLock<T, E: Error>(_ body: () async throws(E) -> T) async throws(E) -> T {
+        await lock()
+        defer { unlock() }
+        return try await body()
+    }
+}
+
+/// Text a peer supplied (an error detail, a refusal reason), made safe to
+/// store and show: control characters replaced, at most `max` bytes.
+enum PeerText {
+    static func clean(_ s: some StringProtocol, max: Int = 1024) -> String {
+        var out = String(s.unicodeScalars.map { $0.properties.generalCategory == .control ? " " : Character($0) })
+        if out.utf8.count > max {
+            var kept = ""
+            for c in out {
+                if kept.utf8.count + c.utf8.count > max { break }
+                kept.append(c)
+            }
+            out = kept + "…"
+        }
+        return out.isEmpty ? "(empty)" : out
+    }
+}
