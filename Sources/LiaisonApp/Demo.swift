@@ -195,7 +195,7 @@ public final class Demo: @unchecked Sendable {
         let forced = try keys[.jpn]!.sealBatch(
             [Outgoing(item: later)], from: .jpn, to: .kor, recipientKey: try NodeDirectory(path: net[.kor].settings.directory).load().identity.encryptionKey,
             agreement: jpn.book[kj]!.agreement, sequences: [1_000_000], at: Date())
-        let reply = try BatchReply(canonical: try await net[.jpn].transport(to: .kor).sendBatch(forced.derBytes))
+        let reply = try BatchReply(canonical: try await net[.jpn].transport(to: .kor).sendBatch(forced.derBytes, knownSize: nil))
         let entry = try LedgerEntry(canonical: reply.outcomes[0].entry)
         let reason = entry.detail.components(separatedBy: "refused: ").dropFirst().joined(separator: "refused: ")
         let article = reason.components(separatedBy: ": ").first ?? ""

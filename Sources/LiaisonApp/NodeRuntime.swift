@@ -335,7 +335,7 @@ struct LinkTransport: PeerTransport {
         guard let t = links.http(peer) else { throw FederationError(.transport, "no endpoint is configured for \(peer)") }
         return t
     }
-    func sendBatch(_ batch: [UInt8]) async throws(FederationError) -> [UInt8] { try await current().sendBatch(batch) }
+    func sendBatch(_ batch: [UInt8], knownSize: Int?) async throws(FederationError) -> [UInt8] { try await current().sendBatch(batch, knownSize: knownSize) }
     func treeHead() async throws(FederationError) -> [UInt8] { try await current().treeHead() }
     func consistencyProof(from old: Int, to new: Int) async throws(FederationError) -> [UInt8] {
         try await current().consistencyProof(from: old, to: new)

@@ -15,9 +15,14 @@ extension Federation {
     /// exchange with the peer until a security officer acknowledges it
     /// (invariant 6). `latest`: the head is the one the peer serves as its
     /// latest (gossip), not an earlier one from a receipt.
+    /// `supplied`: a consistency proof that came with the head (a batch
+    /// reply's); used when it is between the sizes to check, else one is asked for.
+    /// Returns whether the head is now the peer's latest recorded (and kept).
+    @discardableResult
     public func observe(
-        _ signed: SignedTreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int? = nil
-    ) async throws(FederationError) {
+        _ signed: SignedTreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int? = nil,
+        supplied: BatchReply.Consistency? = nil
+    ) async throws(FederationError) -> Bool {
         let head: TreeHead
         do { head = try signed.verified(by: trust) } catch {
             throw await alarm(peer, "its tree head does not verify against its pinned key: \(error.reason)")
@@ -25,19 +30,20 @@ extension Federation {
         guard head.party == peer else { throw await alarm(peer, "it served \(head.party)'s tree head as its own") }
         // One check at a time per peer: two concurrent checks against the
         // same known head could each accept a different successor.
-        try await headLock(peer).withLock { () throws(FederationError) in
-            try await observeLocked(signed, head, of: peer, over: transport, latest: latest, knownBefore: knownBefore)
+        return try await headLock(peer).withLock { () throws(FederationError) -> Bool in
+            try await observeLocked(signed, head, of: peer, over: transport, latest: latest, knownBefore: knownBefore, supplied: supplied)
         }
     }
 
     private func observeLocked(
-        _ signed: SignedTreeHead, _ head: TreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int?
-    ) async throws(FederationError) {
+        _ signed: SignedTreeHead, _ head: TreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int?,
+        supplied: BatchReply.Consistency?
+    ) async throws(FederationError) -> Bool {
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
         if let alarm = alarm(of: peer, stored: record.alarm) { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
         guard let knownBytes = record.treeHead, let knownSize = record.treeSize else {
             try await recordLatest(signed, head, of: peer)
-            return
+            return true
         }
         let known: TreeHead
         do { known = try SignedTreeHead(canonical: knownBytes).body } catch {
@@ -47,7 +53,7 @@ extension Federation {
             guard head.root == known.root else {
                 throw await alarm(peer, "two different roots at size \(head.size): its ledger has forked")
             }
-            return
+            return false
         }
         // A latest head smaller than one seen before it was asked for is a
         // rollback. (One seen meanwhile, from a receipt, only needs a proof.)
@@ -56,6 +62,9 @@ extension Federation {
         }
         let (old, new) = head.size < knownSize ? (head, known) : (known, head)
         let proofBytes: [UInt8]
+        if let supplied, supplied.from == old.size, supplied.to == new.size {
+            proofBytes = supplied.proof.bytes
+        } else {
         do { proofBytes = try await transport.consistencyProof(from: old.size, to: new.size) } catch {
             if error.code == .transport {
                 // Unreachable is not unprovable, unless it goes on.
@@ -70,19 +79,23 @@ extension Federation {
             }
             throw await alarm(peer, "refused the consistency proof from \(old.size) to \(new.size): \(PeerText.clean(error.reason, max: 300))")
         }
+        }
         guard let path = try? AuditPath(packed: proofBytes),
             MerkleLog.verifyConsistency(old: old.size, new: new.size, oldRoot: old.root, newRoot: new.root, proof: path.hashes)
         else {
             throw await alarm(peer, "its tree heads at \(old.size) and \(new.size) are not consistent: its ledger has forked or was rewritten")
         }
         state.withLock { $0.unproven[peer] = nil }
-        if head.size > knownSize { try await recordLatest(signed, head, of: peer) }
+        if head.size > knownSize {
+            try await recordLatest(signed, head, of: peer)
+            return true
+        }
+        return false
     }
 
     private func recordLatest(_ signed: SignedTreeHead, _ head: TreeHead, of peer: Party) async throws(FederationError) {
         do {
             try await store.recordPeerTreeHead(peer, size: head.size, signed: signed.derBytes, at: clock())
-            try await store.keepPeerTreeHead(peer, size: head.size, signed: signed.derBytes)
         } catch {
             // The checks of this peer are serialised, so a conflict here is a
             // stored head this check did not see: refuse rather than accept.
@@ -123,7 +136,7 @@ extension Federation {
         do { signed = try SignedTreeHead(canonical: bytes) } catch {
             throw await alarm(peer, "its tree head does not decode: \(error.reason)")
         }
-        try await observe(signed, of: peer, over: transport, latest: true, knownBefore: knownBefore)
+        _ = try await observe(signed, of: peer, over: transport, latest: true, knownBefore: knownBefore)
     }
 
     /// Gossips with a peer every `interval` until cancelled.

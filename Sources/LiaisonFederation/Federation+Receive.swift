@@ -17,7 +17,7 @@ extension Federation {
     /// envelope (same link sequence and item) is answered with its first
     /// outcome and stored once (invariant 5). The reply proves each outcome
     /// by its ledger entry's inclusion under this node's signed tree head.
-    public func receive(_ bytes: [UInt8], from peer: Party) async throws(FederationError) -> BatchReply {
+    public func receive(_ bytes: [UInt8], from peer: Party, knownSize: Int? = nil) async throws(FederationError) -> BatchReply {
         let now = clock()
         let batch: EnvelopeBatch
         do { batch = try EnvelopeBatch(canonical: bytes) } catch {
@@ -44,7 +44,15 @@ extension Federation {
         // connection, another replica) loses the race once: read again.
         for attempt in 0..<3 {
             do {
-                return try await receiveOnce(batch, bytes: bytes, from: peer, at: now)
+                var reply = try await receiveOnce(batch, bytes: bytes, from: peer, at: now)
+                // The proof that this head extends (or is extended by) the one the sender knows.
+                let size = reply.treeHead.body.size
+                if let k = knownSize, k > 0, k != size,
+                    let proof = try? await store.consistencyProof(old: min(k, size), new: max(k, size))
+                {
+                    reply.consistency = BatchReply.Consistency(from: min(k, size), to: max(k, size), proof: AuditPath(proof))
+                }
+                return reply
             } catch let e where e.code == .refused && e.reason.hasPrefix(Self.raceMarker) && attempt < 2 {
                 continue
             }
@@ -68,6 +76,7 @@ extension Federation {
         var items: [NewItem] = []
         var held = known.held
         var seen = Set<Int>()
+        var memo = DecisionMemo()
         /// Each envelope: a new entry (its offset in `entries`) or an earlier one (its ledger index).
         enum Answer { case new(Int), earlier(Int) }
         var answers: [Answer] = []
@@ -137,7 +146,11 @@ extension Federation {
             let request = ReleaseRequest(
                 item: ItemFacts(digest: Hex.encode(digest), label: v.manifest.label), holder: peer, recipient: party, agreement: v.agreement,
                 instant: now, consents: v.consents)
-            if case .refused(let r) = ReleasePolicy.evaluate(request, book: book) {
+            let decision =
+                v.consents.isEmpty
+                ? memo.decision(v.manifest.label, peer, v.agreement) { ReleasePolicy.evaluate(request, book: book) }
+                : ReleasePolicy.evaluate(request, book: book)
+            if case .refused(let r) = decision {
                 refuse("\(r.article): \(r.reason)", code: r.code.name, keep: true)
                 continue
             }

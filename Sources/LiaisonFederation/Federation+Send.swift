@@ -68,15 +68,19 @@ extension Federation {
             tasks.append((task, item))
         }
         var groups: [String: [(OutboxTask, StoredItem, [Signed<ConsentBody>])]] = [:]
+        var memo = DecisionMemo()
         for (task, item) in tasks {
             let digest = item.manifest.digest
             let consents = task.consents.compactMap { try? Signed<ConsentBody>(canonical: $0) }
+            let label = item.holding.label
             let decision: Decision =
                 consents.count != task.consents.count
                 ? .refuse(.consentInvalid, .thirdParty, "a queued consent does not decode")
                 : item.payload == nil
                     ? .refuse(.invalidInState, .lifecycle, "the item was destroyed after it was queued")
-                    : releaseDecision(label: item.holding.label, digest: digest, to: peer, agreement: task.agreement, consents: consents, at: now)
+                    : consents.isEmpty
+                        ? memo.decision(label, peer, task.agreement) { releaseDecision(label: label, digest: digest, to: peer, agreement: task.agreement, consents: [], at: now) }
+                        : releaseDecision(label: label, digest: digest, to: peer, agreement: task.agreement, consents: consents, at: now)
             if case .refused(let r) = decision {
                 settled.append(SettledTask(id: task.id, outcome: .refused(reason: r.description)))
                 entries.append(
@@ -151,8 +155,9 @@ extension Federation {
             retryAll("cannot seal the batch: \(error)")
             return out
         }
+        let knownSize = try? await store.peer(peer).treeSize
         let replyBytes: [UInt8]
-        do { replyBytes = try await transport.sendBatch(bytes) } catch {
+        do { replyBytes = try await transport.sendBatch(bytes, knownSize: knownSize ?? nil) } catch {
             retryAll(error.reason)
             return out
         }
@@ -175,15 +180,18 @@ extension Federation {
             return out
         }
         // The head must be consistent with everything seen of the peer's log (invariant 6).
+        let recorded: Bool
         do {
-            try await observe(reply.treeHead, of: peer, over: transport, latest: false)
+            recorded = try await observe(reply.treeHead, of: peer, over: transport, latest: false, supplied: reply.consistency)
         } catch {
             retryAll(error.reason)
             return out
         }
-        do { try await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes) } catch {
-            retryAll("cannot keep the receipt's tree head: \(error.reason)")
-            return out
+        if !recorded {
+            do { try await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes) } catch {
+                retryAll("cannot keep the receipt's tree head: \(error.reason)")
+                return out
+            }
         }
         let outcomes = Dictionary(reply.outcomes.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
         for (task, item, _) in group {

@@ -156,8 +156,9 @@ extension Federation {
         } catch {
             throw await alarm(peer, "answered statements with a tree head that does not verify: \(error.reason)")
         }
-        try await observe(reply.treeHead, of: peer, over: transport, latest: false)
-        try? await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes)
+        if try await !observe(reply.treeHead, of: peer, over: transport, latest: false) {
+            try? await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes)
+        }
         let byNumber = Dictionary(reply.outcomes.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
         return statements.enumerated().map { i, s in
             let digest = Array(SHA256.hash(data: s.signed))

@@ -150,16 +150,21 @@ public final class Federation: Sendable {
         _ itemIDs: [[UInt8]], to peer: Party, agreement: Agreement.ID
     ) async throws(FederationError) -> (queued: [OutboxTask], refused: [(itemID: [UInt8], refusal: Refusal)]) {
         let now = clock()
-        let items = try await storeCall { () throws(StoreError) in try await store.items(itemIDs) }
+        let holdings = try await storeCall { () throws(StoreError) in try await store.holdings(itemIDs) }
         var requests: [OutboxRequest] = [], entries: [LedgerEntry] = [], refused: [([UInt8], Refusal)] = []
-        for item in items {
-            let digest = item.manifest.digest
-            switch releaseDecision(label: item.holding.label, digest: digest, to: peer, agreement: agreement, consents: [], at: now) {
+        var memo = DecisionMemo()
+        for h in holdings {
+            let digest = h.digest
+            let decision =
+                h.status == .held
+                ? memo.decision(h.label, peer, agreement) { releaseDecision(label: h.label, digest: digest, to: peer, agreement: agreement, consents: [], at: now) }
+                : .refuse(.invalidInState, .lifecycle, "the item is \(h.status.rawValue)")
+            switch decision {
             case .permitted:
-                requests.append(OutboxRequest(itemID: item.manifest.itemID, peer: peer, agreement: agreement))
+                requests.append(OutboxRequest(itemID: h.itemID, peer: peer, agreement: agreement))
                 entries.append(LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [digest], detail: "released under \(agreement), queued"))
             case .refused(let r):
-                refused.append((item.manifest.itemID, r))
+                refused.append((h.itemID, r))
                 entries.append(
                     LedgerEntry(kind: .itemRefused, at: now, party: peer, subjects: [digest], detail: "not released under \(agreement): \(r.description)"))
                 count(refusal: r.code.name)
@@ -174,6 +179,23 @@ public final class Federation: Sendable {
         }
         wake.signal(peer)
         return (tasks, refused)
+    }
+
+    /// Release decisions without consents depend only on the label, the
+    /// recipient, the agreement and the instant: within one batch (one
+    /// instant) items that share a label share the decision.
+    struct DecisionMemo {
+        struct Key: Hashable {
+            let label: SecurityLabel, party: Party, agreement: String
+        }
+        private var known: [Key: Decision] = [:]
+        mutating func decision(_ label: SecurityLabel, _ party: Party, _ agreement: String, _ compute: () -> Decision) -> Decision {
+            let key = Key(label: label, party: party, agreement: agreement)
+            if let d = known[key] { return d }
+            let d = compute()
+            known[key] = d
+            return d
+        }
     }
 
     /// The release policy for this node as holder, with the consents verified against the originator's pinned key.

@@ -32,9 +32,10 @@ public final class HTTPPeerTransport: PeerTransport {
         try? await client.shutdown()
     }
 
-    func call(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil) async throws(FederationError) -> [UInt8] {
+    func call(_ method: HTTPMethod, _ path: String, body: [UInt8]? = nil, headers: [(String, String)] = []) async throws(FederationError) -> [UInt8] {
         var request = HTTPClientRequest(url: endpoint + path)
         request.method = method
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
         if let body {
             request.headers.add(name: "Content-Type", value: PeerAPI.der)
             request.body = .bytes(ByteBuffer(bytes: body))
@@ -59,7 +60,9 @@ public final class HTTPPeerTransport: PeerTransport {
         return Array(buffer: bytes)
     }
 
-    public func sendBatch(_ batch: [UInt8]) async throws(FederationError) -> [UInt8] { try await call(.POST, "/federation/v1/batches", body: batch) }
+    public func sendBatch(_ batch: [UInt8], knownSize: Int?) async throws(FederationError) -> [UInt8] {
+        try await call(.POST, "/federation/v1/batches", body: batch, headers: knownSize.map { [(PeerAPI.knownSizeHeader, String($0))] } ?? [])
+    }
     public func treeHead() async throws(FederationError) -> [UInt8] { try await call(.GET, "/federation/v1/tree-head") }
     public func consistencyProof(from old: Int, to new: Int) async throws(FederationError) -> [UInt8] {
         try await call(.GET, "/federation/v1/consistency?from=\(old)&to=\(new)")

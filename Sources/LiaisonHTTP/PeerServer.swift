@@ -1,5 +1,6 @@
 public import Foundation
 public import Hummingbird
+internal import HTTPTypes
 public import HummingbirdTLS
 public import LiaisonFederation
 public import LiaisonModel
@@ -29,6 +30,8 @@ public struct PeerRequestContext: RequestContext {
 /// RFC 9457 problem details.
 public enum PeerAPI {
     public static let der = "application/vnd.liaison.der"
+    /// The size of this node's log the sender last verified (a consistency proof from it comes with the reply).
+    public static let knownSizeHeader = "Liaison-Known-Tree-Size"
 
     public static func router(federation: Federation, verifier: PeerVerifier) -> Router<PeerRequestContext> {
         let router = Router(context: PeerRequestContext.self)
@@ -36,8 +39,9 @@ public enum PeerAPI {
         let v1 = router.group("federation/v1")
         v1.post("batches") { request, context in
             let peer = try await authenticated(context, verifier)
+            let known = request.headers[HTTPField.Name(knownSizeHeader)!].flatMap { Int($0) }.flatMap { $0 >= 0 ? $0 : nil }
             let body = try await request.body.collect(upTo: context.maxUploadSize)
-            let reply = try await mapped { () throws(FederationError) in try await federation.receive(Array(buffer: body), from: peer) }
+            let reply = try await mapped { () throws(FederationError) in try await federation.receive(Array(buffer: body), from: peer, knownSize: known) }
             return derResponse(reply.derBytes)
         }
         v1.get("tree-head") { _, context in

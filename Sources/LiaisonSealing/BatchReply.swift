@@ -8,7 +8,10 @@ public import SwiftASN1
 ///
 /// ```asn1
 /// BatchReply ::= SEQUENCE { version Version, receiver Party, treeHead SignedTreeHead,
-///                           outcomes SEQUENCE OF EnvelopeOutcome }
+///                           outcomes SEQUENCE OF EnvelopeOutcome,
+///                           consistency [0] EXPLICIT Consistency OPTIONAL }
+/// Consistency ::= SEQUENCE { from INTEGER, to INTEGER, proof Path }
+///   -- between the tree size the sender said it knows and the head's, smaller first
 /// EnvelopeOutcome ::= SEQUENCE { sequence INTEGER, itemDigest Digest,
 ///                                entry OCTET STRING, leafIndex INTEGER, path Path }
 /// ```
@@ -28,12 +31,22 @@ public struct BatchReply: Hashable, Sendable, CanonicalValue {
         }
     }
 
+    /// A consistency proof between two sizes of the receiver's log, so that
+    /// the sender checks the head against the one it knew without asking.
+    public struct Consistency: Hashable, Sendable {
+        public var from: Int
+        public var to: Int
+        public var proof: AuditPath
+        public init(from: Int, to: Int, proof: AuditPath) { (self.from, self.to, self.proof) = (from, to, proof) }
+    }
+
     public var receiver: Party
     public var treeHead: SignedTreeHead
     public var outcomes: [Outcome]
+    public var consistency: Consistency?
 
-    public init(receiver: Party, treeHead: SignedTreeHead, outcomes: [Outcome]) {
-        (self.receiver, self.treeHead, self.outcomes) = (receiver, treeHead, outcomes)
+    public init(receiver: Party, treeHead: SignedTreeHead, outcomes: [Outcome], consistency: Consistency? = nil) {
+        (self.receiver, self.treeHead, self.outcomes, self.consistency) = (receiver, treeHead, outcomes, consistency)
     }
 
     public func encode(into c: inout DERWriter) throws {
@@ -46,6 +59,9 @@ public struct BatchReply: Hashable, Sendable, CanonicalValue {
                         e.integer(o.sequence); e.octets(o.itemDigest); e.octets(o.entry); e.integer(o.leafIndex); e.path(o.path)
                     }
                 }
+            }
+            if let c = consistency {
+                s.optional(0) { o in o.sequence { q in q.integer(c.from); q.integer(c.to); q.path(c.proof) } }
             }
         }
     }
@@ -67,7 +83,12 @@ public struct BatchReply: Hashable, Sendable, CanonicalValue {
                 }
                 return out
             }
-            return BatchReply(receiver: receiver, treeHead: head, outcomes: outcomes)
+            let consistency = try r.optional(0) { n in
+                try FieldReader.read(n, Self.structureName) { q in
+                    Consistency(from: try q.integer(), to: try q.integer(), proof: try q.digestList())
+                }
+            }
+            return BatchReply(receiver: receiver, treeHead: head, outcomes: outcomes, consistency: consistency)
         }
     }
 

@@ -373,7 +373,15 @@ public enum NodeRules {
         _ h: Holding, manifest: ItemManifest, root: [UInt8], index: Int, path: [UInt8]?, tree: [UInt8]? = nil, payload: [UInt8]?,
         key: StorageKey
     ) throws(StoreError) -> StoredItem {
-        let rootValue: OriginRoot = try decode(root, "origin root")
+        try storedItem(h, manifest: manifest, root: try decode(root, "origin root") as OriginRoot, index: index, path: path, tree: tree, payload: payload, key: key)
+    }
+
+    /// As above, with the origin root already decoded (items of one origin
+    /// batch share it: a reader of many decodes it once).
+    public static func storedItem(
+        _ h: Holding, manifest: ItemManifest, root rootValue: OriginRoot, index: Int, path: [UInt8]?, tree: [UInt8]? = nil, payload: [UInt8]?,
+        key: StorageKey
+    ) throws(StoreError) -> StoredItem {
         let packed: [UInt8]
         if let path {
             packed = path

@@ -73,6 +73,8 @@ public protocol NodeStore: LedgerStore {
     func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
     /// Items by id with their payloads decrypted, in the order asked.
     func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem]
+    /// Holdings by item id (metadata only: no payload is read), in the order asked.
+    func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [Holding]
     /// A peer's outbox: how many tasks are in each state, the oldest task
     /// still waiting and the last error recorded.
     func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary
@@ -114,8 +116,9 @@ public protocol NodeStore: LedgerStore {
     func savePeer(_ party: Party, endpoint: String, fingerprint: String) async throws(StoreError)
     func peer(_ party: Party) async throws(StoreError) -> PeerRecord
     func peers() async throws(StoreError) -> [PeerRecord]
-    /// Records the latest tree head seen from a peer; a smaller size than
-    /// the one stored is refused (`.conflict`): a log never shrinks.
+    /// Records the latest tree head seen from a peer (and keeps it among its
+    /// heads by size, as ``keepPeerTreeHead(_:size:signed:)``); a smaller
+    /// size than the one stored is refused (`.conflict`): a log never shrinks.
     func recordPeerTreeHead(_ party: Party, size: Int, signed: [UInt8], at: Date) async throws(StoreError)
     /// Raises (or with `nil` clears) an alarm about a peer, with `ledger`.
     func setPeerAlarm(_ party: Party, _ alarm: String?, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt

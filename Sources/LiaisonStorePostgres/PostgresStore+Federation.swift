@@ -137,6 +137,21 @@ extension PostgresStore {
         return out
     }
 
+    public func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [LiaisonStore.Holding] {
+        guard !ids.isEmpty else { return [] }
+        let hex = ids.map { Hex.encode($0) }
+        let found = try await read { c, logger in
+            try await Self.rows(
+                c, "SELECT \(unescaped: Self.holdingColumns) FROM items WHERE id = ANY(SELECT decode(x, 'hex') FROM unnest(\(hex)) AS x)", logger
+            ).map { try Self.holdingAndManifest($0).0 }
+        }
+        let byID = Dictionary(found.map { ($0.itemID, $0) }, uniquingKeysWith: { a, _ in a })
+        return try ids.map { id throws(StoreError) in
+            guard let h = byID[id] else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+            return h
+        }
+    }
+
     public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
         try await read { c, logger in
             var counts: [QueueState: Int] = [:]

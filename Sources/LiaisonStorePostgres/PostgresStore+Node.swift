@@ -509,6 +509,9 @@ extension PostgresStore: NodeStore {
             }
             try await Self.execute(
                 c, "UPDATE peers SET tree_size = \(Int64(size)), tree_head = \(Data(signed)), tree_at = \(Self.ms(at)) WHERE party = \(party.code)", logger)
+            // Kept among the peer's heads too (receipts name heads by size).
+            try await Self.execute(
+                c, "INSERT INTO peer_tree_heads (party, size, signed) VALUES (\(party.code), \(Int64(size)), \(Data(signed))) ON CONFLICT DO NOTHING", logger)
         }
     }
 

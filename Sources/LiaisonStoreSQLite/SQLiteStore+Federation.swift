@@ -94,29 +94,42 @@ extension SQLiteStore {
 
     public func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem] {
         let key = try NodeRules.storageKey(storageKey)
-        typealias Found = (LiaisonStore.Holding, ItemManifest, Data, Int, Data?, Data?, Data?)
+        typealias Found = (LiaisonStore.Holding, ItemManifest, OriginRoot, Int, [UInt8]?, [UInt8]?, [UInt8]?)
         let found = try await runSnapshot { db -> [Found] in
             let statement = try db.cachedStatement(
                 sql: """
-                    SELECT \(Self.holdingColumns), r.root, t.tree, seal_index, seal_path, payload
+                    SELECT \(Self.holdingColumns), r.root, t.tree, seal_index, seal_path, payload, items.seal_root
                     FROM items JOIN origin_roots r ON r.digest = items.seal_root LEFT JOIN seal_trees t ON t.root = items.seal_root
                     WHERE id = ?
                     """)
-            var trees: [Data: Data] = [:]
+            // Items of one origin batch share their root and tree: decoded once.
+            var roots: [Data: (OriginRoot, [UInt8]?)] = [:]
             return try ids.map { id in
                 guard let row = try Row.fetchOne(statement, arguments: [Data(id)]) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
                 let (h, m) = try Self.holdingAndManifest(row)
-                let root: Data = row["root"]
-                // Items of one origin batch share their tree: read it once.
-                let tree: Data? = trees[root] ?? row["tree"]
-                if let tree { trees[root] = tree }
-                return (h, m, root, row["seal_index"], row["seal_path"], tree, row["payload"])
+                let rootKey: Data = row[14]
+                let root: (OriginRoot, [UInt8]?)
+                if let known = roots[rootKey] {
+                    root = known
+                } else {
+                    root = (try NodeRules.decode(Array(row[9] as Data), "origin root"), (row[10] as Data?).map { Array($0) })
+                    roots[rootKey] = root
+                }
+                return (h, m, root.0, row[11], (row[12] as Data?).map { Array($0) }, root.1, (row[13] as Data?).map { Array($0) })
             }
         }
         return try found.map { (holding, manifest, root, index, path, tree, payload) throws(StoreError) in
-            try NodeRules.storedItem(
-                holding, manifest: manifest, root: Array(root), index: index, path: path.map { Array($0) }, tree: tree.map { Array($0) },
-                payload: payload.map { Array($0) }, key: key)
+            try NodeRules.storedItem(holding, manifest: manifest, root: root, index: index, path: path, tree: tree, payload: payload, key: key)
+        }
+    }
+
+    public func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [LiaisonStore.Holding] {
+        try await runSnapshot { db in
+            let statement = try db.cachedStatement(sql: "SELECT \(Self.holdingColumns) FROM items WHERE id = ?")
+            return try ids.map { id in
+                guard let row = try Row.fetchOne(statement, arguments: [Data(id)]) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+                return try Self.holding(row)
+            }
         }
     }
 

@@ -272,15 +272,17 @@ extension SQLiteStore: NodeStore {
 
     static func holding(_ row: Row) throws -> LiaisonStore.Holding { try holdingAndManifest(row).0 }
 
+    /// A row that starts with ``holdingColumns``, read by position (every
+    /// query that reads holdings selects them first).
     static func holdingAndManifest(_ row: Row) throws -> (LiaisonStore.Holding, ItemManifest) {
-        let manifest: ItemManifest = try NodeRules.decode(Array(row["manifest"] as Data), "manifest")
-        let label = try NodeRules.label(manifest: manifest, current: (row["label"] as Data?).map { Array($0) })
-        let status: String = row["status"]
+        let manifest: ItemManifest = try NodeRules.decode(Array(row[2] as Data), "manifest")
+        let label = try NodeRules.label(manifest: manifest, current: (row[8] as Data?).map { Array($0) })
+        let status: String = row[7]
         guard let s = HoldingStatus(rawValue: status) else { throw StoreError(.corrupt, "unknown holding status \(status)") }
         let h = LiaisonStore.Holding(
-            sequence: row["seq"], itemID: Array(row["id"] as Data), digest: manifest.digest,
-            originator: try NodeRules.party(row["originator"]), label: label, mediaType: manifest.mediaType, payloadSize: manifest.payloadSize,
-            source: try NodeRules.source(party: row["source_party"], agreement: row["agreement"]), at: date(row["received_at"]), status: s)
+            sequence: row[0], itemID: Array(row[1] as Data), digest: manifest.digest,
+            originator: try NodeRules.party(row[3]), label: label, mediaType: manifest.mediaType, payloadSize: manifest.payloadSize,
+            source: try NodeRules.source(party: row[4], agreement: row[5]), at: date(row[6]), status: s)
         return (h, manifest)
     }
 
@@ -610,6 +612,9 @@ extension SQLiteStore: NodeStore {
             }
             try db.execute(
                 sql: "UPDATE peers SET tree_size = ?, tree_head = ?, tree_at = ? WHERE party = ?", arguments: [size, Data(signed), Self.ms(at), party.code])
+            // Kept among the peer's heads too (receipts name heads by size).
+            try db.execute(
+                sql: "INSERT INTO peer_tree_heads (party, size, signed) VALUES (?, ?, ?) ON CONFLICT DO NOTHING", arguments: [party.code, size, Data(signed)])
         }
     }
 

@@ -112,9 +112,9 @@ import X509
         let sealed = try await net[.kor].federation.originate((0..<3).map { (ExchangeTests.label(), "text/plain", Array("r\($0)".utf8)) })
         let batch = try Self.batch(net, items: sealed, sequences: [101, 102, 103])
         let link = net[.kor].transport(to: .jpn)
-        let first = try BatchReply(canonical: try await link.sendBatch(batch.derBytes))
+        let first = try BatchReply(canonical: try await link.sendBatch(batch.derBytes, knownSize: nil))
         let size = try await net[.jpn].store.size()
-        let again = try BatchReply(canonical: try await link.sendBatch(batch.derBytes))
+        let again = try BatchReply(canonical: try await link.sendBatch(batch.derBytes, knownSize: nil))
         #expect(again.outcomes.map(\.leafIndex) == first.outcomes.map(\.leafIndex))
         #expect(again.outcomes.map(\.entry) == first.outcomes.map(\.entry))
         #expect(try await net[.jpn].store.size() == size, "a replay appends nothing")
@@ -125,11 +125,11 @@ import X509
         #expect(try await net[.jpn].store.holdings(after: nil, limit: 100).count == 3)
         // The same link numbers resealed later (a sender's retry) are duplicates too.
         let resealed = try Self.batch(net, items: sealed, sequences: [101, 102, 103], at: Date().addingTimeInterval(1))
-        let third = try BatchReply(canonical: try await link.sendBatch(resealed.derBytes))
+        let third = try BatchReply(canonical: try await link.sendBatch(resealed.derBytes, knownSize: nil))
         #expect(third.outcomes.map(\.leafIndex) == first.outcomes.map(\.leafIndex))
         // A link number reused for another item is refused as a replay, and recorded.
         let other = try await net[.kor].federation.originate([(ExchangeTests.label(), "text/plain", Array("other".utf8))])
-        let forged = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: other, sequences: [102]).derBytes))
+        let forged = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: other, sequences: [102]).derBytes, knownSize: nil))
         let entry = try LedgerEntry(canonical: forged.outcomes[0].entry)
         #expect(entry.kind == .itemRefused)
         #expect(entry.detail.contains("replay"))
@@ -142,7 +142,7 @@ import X509
         let sealed = try await net[.kor].federation.originate((0..<4).map { (ExchangeTests.label(), "text/plain", Array("o\($0)".utf8)) })
         let link = net[.kor].transport(to: .jpn)
         for (items, seqs) in [([sealed[2], sealed[3]], [203, 204]), ([sealed[0], sealed[1]], [201, 202]), ([sealed[2]], [203])] {
-            let reply = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: items, sequences: seqs).derBytes))
+            let reply = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: items, sequences: seqs).derBytes, knownSize: nil))
             #expect(try reply.outcomes.allSatisfy { try LedgerEntry(canonical: $0.entry).kind == .itemReceived })
         }
         #expect(try await net[.jpn].store.holdings(after: nil, limit: 100).count == 4)
@@ -161,7 +161,7 @@ import X509
         let at = try #require(bytes.indices.first { i in i + ciphertext.count <= bytes.count && Array(bytes[i..<(i + ciphertext.count)]) == ciphertext })
         bytes[at + 3] ^= 0x40
         let before = try await net[.jpn].store.size()
-        let reply = try BatchReply(canonical: try await net[.kor].transport(to: .jpn).sendBatch(bytes))
+        let reply = try BatchReply(canonical: try await net[.kor].transport(to: .jpn).sendBatch(bytes, knownSize: nil))
         let outcomes = try reply.outcomes.map { try LedgerEntry(canonical: $0.entry) }
         #expect(outcomes[0].kind == .itemReceived)
         #expect(outcomes[1].kind == .itemRefused)
@@ -169,7 +169,7 @@ import X509
         await #expect(throws: StoreError(.notFound, "")) { _ = try await net[.jpn].store.item(sealed[1].manifest.itemID) }
         #expect(try await net[.jpn].store.size() == before + 2)
         // A body that is not a batch is refused whole, and recorded.
-        await #expect(throws: FederationError(.transport, "")) { _ = try await net[.kor].transport(to: .jpn).sendBatch([0x30, 0x03, 0x02, 0x01]) }
+        await #expect(throws: FederationError(.transport, "")) { _ = try await net[.kor].transport(to: .jpn).sendBatch([0x30, 0x03, 0x02, 0x01], knownSize: nil) }
         let last = try await net[.jpn].store.entry(at: try await net[.jpn].store.size() - 1)
         #expect(last.kind == .itemRefused && last.detail.hasPrefix("batch refused"))
         // A batch sealed by KOR but sent over USA's connection is refused: the connection names the sender.
@@ -181,7 +181,7 @@ import X509
         defer { Task { await net.stop() } }
         let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(), "text/plain", Array("stale".utf8))])
         let stale = try Self.batch(net, items: sealed, sequences: [401], at: Date().addingTimeInterval(-3600))
-        let reply = try BatchReply(canonical: try await net[.kor].transport(to: .jpn).sendBatch(stale.derBytes))
+        let reply = try BatchReply(canonical: try await net[.kor].transport(to: .jpn).sendBatch(stale.derBytes, knownSize: nil))
         let entry = try LedgerEntry(canonical: reply.outcomes[0].entry)
         #expect(entry.kind == .itemRefused)
         #expect(entry.detail.contains("replay window"))
@@ -194,7 +194,7 @@ import X509
         let real: any PeerTransport
         let head: [UInt8]?
         let proof: [UInt8]?
-        func sendBatch(_ batch: [UInt8]) async throws(FederationError) -> [UInt8] { try await real.sendBatch(batch) }
+        func sendBatch(_ batch: [UInt8], knownSize: Int?) async throws(FederationError) -> [UInt8] { try await real.sendBatch(batch, knownSize: knownSize) }
         func treeHead() async throws(FederationError) -> [UInt8] {
             if let head { return head }
             return try await real.treeHead()
@@ -209,7 +209,7 @@ import X509
     /// Refuses every consistency proof, with a long detail full of control characters.
     struct RefusingTransport: PeerTransport {
         let real: any PeerTransport
-        func sendBatch(_ batch: [UInt8]) async throws(FederationError) -> [UInt8] { try await real.sendBatch(batch) }
+        func sendBatch(_ batch: [UInt8], knownSize: Int?) async throws(FederationError) -> [UInt8] { try await real.sendBatch(batch, knownSize: knownSize) }
         func treeHead() async throws(FederationError) -> [UInt8] { try await real.treeHead() }
         func consistencyProof(from old: Int, to new: Int) async throws(FederationError) -> [UInt8] {
             throw FederationError(.refused, "JPN answered 500: " + String(repeating: "\u{7}\n\u{0}no proof for you ", count: 2000))
@@ -224,7 +224,7 @@ import X509
         let link = net[.kor].transport(to: .jpn)
         try await kor.gossipOnce(with: .jpn, over: link)
         let sealed = try await kor.originate([(ExchangeTests.label(), "text/plain", Array("p".utf8))])
-        _ = try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [701]).derBytes)
+        _ = try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [701]).derBytes, knownSize: nil)
         await #expect(throws: FederationError(.alarm, "")) { try await kor.gossipOnce(with: .jpn, over: RefusingTransport(real: link)) }
         // The alarm is stored (its text cleaned and bounded) and in the ledger.
         let alarm = try #require(try await net[.kor].store.peer(.jpn).alarm)
@@ -238,10 +238,10 @@ import X509
         defer { Task { await net.stop() } }
         let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(), "text/plain", Array("late".utf8))])
         let link = net[.kor].transport(to: .jpn)
-        let stale = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [801], at: Date().addingTimeInterval(-3600)).derBytes))
+        let stale = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [801], at: Date().addingTimeInterval(-3600)).derBytes, knownSize: nil))
         #expect(try LedgerEntry(canonical: stale.outcomes[0].entry).kind == .itemRefused)
         // The sender's retry, sealed anew under the same link number, is checked afresh and accepted.
-        let fresh = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [801]).derBytes))
+        let fresh = try BatchReply(canonical: try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [801]).derBytes, knownSize: nil))
         #expect(try LedgerEntry(canonical: fresh.outcomes[0].entry).kind == .itemReceived)
         #expect(try await net[.jpn].store.item(sealed[0].manifest.itemID).payload == Array("late".utf8))
     }
@@ -255,7 +255,7 @@ import X509
         try await kor.gossipOnce(with: .jpn, over: link)
         // JPN's ledger grows (it records what it receives).
         let sealed = try await kor.originate([(ExchangeTests.label(), "text/plain", Array("g".utf8))])
-        _ = try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [501]).derBytes)
+        _ = try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [501]).derBytes, knownSize: nil)
         try await kor.gossipOnce(with: .jpn, over: link)
         let seen = try #require(try await net[.kor].store.peer(.jpn).treeSize)
         let jpnKey = try Self.keys(net, .jpn).signing
@@ -271,7 +271,7 @@ import X509
             lying = LyingTransport(real: link, head: smaller.derBytes, proof: nil)
         default:
             // A larger head whose consistency proof does not hold.
-            _ = try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [502]).derBytes)
+            _ = try await link.sendBatch(try Self.batch(net, items: sealed, sequences: [502]).derBytes, knownSize: nil)
             lying = LyingTransport(real: link, head: nil, proof: [UInt8](repeating: 1, count: 64))
         }
         await #expect(throws: FederationError(.alarm, "")) { try await kor.gossipOnce(with: .jpn, over: lying) }
@@ -319,7 +319,7 @@ import X509
         }
         try await Task.sleep(nanoseconds: 5_000_000)
         let forced = try BatchReply(
-            canonical: try await net[.kor].transport(to: .jpn).sendBatch(try Self.batch(net, items: [sealed[1]], sequences: [601]).derBytes))
+            canonical: try await net[.kor].transport(to: .jpn).sendBatch(try Self.batch(net, items: [sealed[1]], sequences: [601]).derBytes, knownSize: nil))
         let entry = try LedgerEntry(canonical: forced.outcomes[0].entry)
         #expect(entry.kind == .itemRefused)
         #expect(entry.detail.contains("Art 21"), "\(entry.detail)")
