@@ -269,6 +269,7 @@ struct ExchangeService: Service {
             group.addTask {
                 await cancelWhenGracefulShutdown {
                     while !Task.isCancelled {
+                        _ = try? await runtime.federation.checkpoint()
                         await runtime.writeStatus()
                         try? await Task.sleep(nanoseconds: 1_000_000_000)
                     }

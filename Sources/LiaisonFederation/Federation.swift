@@ -135,9 +135,10 @@ public final class Federation: Sendable {
         }
         let entry = LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [item.manifest.digest], detail: "released under \(agreement), queued")
         let tasks = try await storeCall { () throws(StoreError) in
+            // Not signed here: the sender's settlement, or the next checkpoint, signs a head over it.
             try await store.enqueueOutbox(
                 [OutboxRequest(itemID: itemID, peer: peer, agreement: agreement, consents: consents.map(\.derBytes))], at: now,
-                ledger: LedgerWrite([entry], sign: signer))
+                ledger: LedgerWrite([entry], sign: nil))
         }
         wake.signal(peer)
         return tasks[0]
@@ -175,7 +176,7 @@ public final class Federation: Sendable {
             return ([], refused)
         }
         let tasks = try await storeCall { () throws(StoreError) in
-            try await store.enqueueOutbox(requests, at: now, ledger: LedgerWrite(entries, sign: signer))
+            try await store.enqueueOutbox(requests, at: now, ledger: LedgerWrite(entries, sign: nil))
         }
         wake.signal(peer)
         return (tasks, refused)
@@ -213,6 +214,13 @@ public final class Federation: Sendable {
             item: ItemFacts(digest: Hex.encode(digest), label: label), holder: party, recipient: peer, agreement: agreement, instant: now,
             consents: verified)
         return ReleasePolicy.evaluate(request, book: book)
+    }
+
+    /// Signs a head over entries appended without one (releases), if any:
+    /// the node's runtime calls it every second.
+    @discardableResult
+    public func checkpoint() async throws(FederationError) -> SignedTreeHead? {
+        try await storeCall { () throws(StoreError) in try await store.signTreeHead(signer) }
     }
 
     // MARK: Statements this node learns

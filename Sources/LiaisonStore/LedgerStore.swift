@@ -21,6 +21,10 @@ public protocol LedgerStore: Sendable {
     /// them, they give the inclusion proofs of those entries in memory.
     func frontier(size: Int) async throws(StoreError) -> [[UInt8]]
     func latestTreeHead() async throws(StoreError) -> SignedTreeHead?
+    /// Signs the tree head of the ledger's current size if none is signed
+    /// at that size yet (entries appended without a signature, such as
+    /// releases, are then covered); returns the latest signed head.
+    func signTreeHead(_ sign: @escaping TreeHeadSigner) async throws(StoreError) -> SignedTreeHead?
     /// Re-derives the root from every stored entry (not from the stored
     /// subtree hashes) and compares it with the stored tree and with every
     /// signed tree head, whose signatures are checked against `trust` when

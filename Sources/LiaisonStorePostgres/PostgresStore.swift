@@ -278,6 +278,31 @@ public final class PostgresStore: LedgerStore, Sendable {
         }
     }
 
+    public func signTreeHead(_ sign: @escaping TreeHeadSigner) async throws(StoreError) -> SignedTreeHead? {
+        let logger = self.logger
+        let signed = try await wrap {
+            try await self.client.withTransaction(logger: logger) { c -> Data? in
+                try await Self.lockSequencer(c, logger)
+                let size = try await Self.size(c, logger)
+                guard size > 0 else { return nil }
+                for try await existing in try await c.query("SELECT signed FROM tree_heads WHERE size = \(Int64(size))", logger: logger).decode(Data.self) {
+                    return existing
+                }
+                let root = try await Self.run(c, logger) { try MerkleLog.root($0, size: size) }
+                let head = try sign(size, root)
+                guard head.body.size == size, head.body.root == root else {
+                    throw StoreError(.invalidInput, "the tree head signed names another size or root")
+                }
+                _ = try await c.query(
+                    "INSERT INTO tree_heads (size, root, signed) VALUES (\(Int64(size)), \(Data(root)), \(Data(head.derBytes)))", logger: logger
+                ).collect()
+                return Data(head.derBytes)
+            }
+        }
+        guard let signed else { return nil }
+        do { return try SignedTreeHead(canonical: Array(signed)) } catch { throw StoreError(.corrupt, "a stored tree head does not decode: \(error.reason)") }
+    }
+
     public func frontier(size: Int) async throws(StoreError) -> [[UInt8]] {
         let logger = self.logger
         return try await wrap {

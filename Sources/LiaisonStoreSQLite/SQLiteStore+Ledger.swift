@@ -193,6 +193,23 @@ extension SQLiteStore {
         }
     }
 
+    public func signTreeHead(_ sign: @escaping TreeHeadSigner) async throws(StoreError) -> SignedTreeHead? {
+        let signed = try await write { db -> Data? in
+            let size = try Self.size(db)
+            guard size > 0 else { return nil }
+            if let existing = try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads WHERE size = ?", arguments: [size]) { return existing }
+            let root = try DBHashes.run(db, cache: self.cache) { try MerkleLog.root($0, size: size) }
+            let head = try sign(size, root)
+            guard head.body.size == size, head.body.root == root else {
+                throw StoreError(.invalidInput, "the tree head signed names another size or root")
+            }
+            try db.execute(sql: "INSERT INTO tree_heads (size, root, signed) VALUES (?, ?, ?)", arguments: [size, Data(root), Data(head.derBytes)])
+            return Data(head.derBytes)
+        }
+        guard let signed else { return nil }
+        do { return try SignedTreeHead(canonical: Array(signed)) } catch { throw StoreError(.corrupt, "a stored tree head does not decode: \(error.reason)") }
+    }
+
     public func frontier(size: Int) async throws(StoreError) -> [[UInt8]] {
         try await runSnapshot { db in
             try self.checkedSize(size, db)

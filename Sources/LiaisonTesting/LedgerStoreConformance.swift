@@ -36,6 +36,22 @@ public enum LedgerStoreConformance {
         try await treeHeads(make())
         try await badInputChangesNothing(make())
         try await concurrentWriters(make())
+        try await checkpoints(make())
+    }
+
+    /// Entries appended without a signature are covered by the next
+    /// checkpoint; a checkpoint at a size already signed signs nothing new.
+    public static func checkpoints(_ store: any LedgerStore) async throws {
+        #expect(try await store.signTreeHead(sign()) == nil)
+        _ = try await store.append(entries(3), sign: sign())
+        _ = try await store.append(entries(2, from: 3), sign: nil)
+        #expect(try await store.latestTreeHead()?.body.size == 3)
+        let head = try #require(try await store.signTreeHead(sign()))
+        #expect(head.body.size == 5)
+        #expect(head.body.root == (try await store.root(size: 5)))
+        #expect(try await store.latestTreeHead() == head)
+        #expect(try await store.signTreeHead(sign()) == head)
+        #expect(try await store.verify().isIntact)
     }
 
     public static func emptyStore(_ store: any LedgerStore) async throws {
