@@ -80,6 +80,18 @@ struct RawStatement {
         return sqlite3_column_int64(handle, 0)
     }
 
+    /// The first column of the one row, as text, or `nil` when there is no row.
+    func text() throws -> String? {
+        let rc = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard rc == SQLITE_ROW else {
+            if rc == SQLITE_DONE { return nil }
+            throw error(rc)
+        }
+        guard let c = sqlite3_column_text(handle, 0) else { return "" }
+        return String(cString: c)
+    }
+
     /// Every row as (integer, bytes) from its first two columns.
     func rows(_ row: (Int64, [UInt8]) -> Void) throws {
         defer { sqlite3_reset(handle) }

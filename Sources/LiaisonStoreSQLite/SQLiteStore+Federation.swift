@@ -71,21 +71,26 @@ extension SQLiteStore {
         try NodeRules.settled(outcomes)
         let encoded = try Self.encodeLedger(ledger)
         return try await write { db in
-            let current = try db.cachedStatement(sql: "SELECT state, owner FROM outbox WHERE id = ?")
+            // Each update changes the task only if this owner holds it; one that does not refuses the whole settlement.
             let delivered = try db.cachedStatement(
-                sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL WHERE id = ?")
+                sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL WHERE id = ? AND state = 'claimed' AND owner = ?")
             let retry = try db.cachedStatement(
-                sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?")
+                sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ? AND state = 'claimed' AND owner = ?")
             let refused = try db.cachedStatement(
-                sql: "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ?")
+                sql: "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ? AND state = 'claimed' AND owner = ?")
             for o in outcomes {
-                guard let row = try Row.fetchOne(current, arguments: [o.id]) else { throw StoreError(.notFound, "no outbox task \(o.id)") }
-                guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown outbox state") }
-                try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "outbox task \(o.id)")
                 switch o.outcome {
-                case .delivered(let receipt): try delivered.execute(arguments: [Data(receipt), o.id])
-                case .retry(let error, let notBefore): try retry.execute(arguments: [error, Self.ms(notBefore), o.id])
-                case .refused(let reason): try refused.execute(arguments: [reason, o.id])
+                case .delivered(let receipt): try delivered.execute(arguments: [Data(receipt), o.id, owner])
+                case .retry(let error, let notBefore): try retry.execute(arguments: [error, Self.ms(notBefore), o.id, owner])
+                case .refused(let reason): try refused.execute(arguments: [reason, o.id, owner])
+                }
+                if db.changesCount != 1 {
+                    guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM outbox WHERE id = ?", arguments: [o.id]) else {
+                        throw StoreError(.notFound, "no outbox task \(o.id)")
+                    }
+                    guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown outbox state") }
+                    try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "outbox task \(o.id)")
+                    throw StoreError(.conflict, "outbox task \(o.id) could not be settled")
                 }
             }
             return try Self.ledger(db, ledger, encoded)

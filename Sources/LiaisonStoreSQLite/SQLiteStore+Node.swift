@@ -375,31 +375,44 @@ extension SQLiteStore: NodeStore {
         let encoded = try Self.encodeLedger(ledger)
         let when = Self.ms(at)
         return try await write { db in
-            var ids: [Int64] = []
+            // Each peer's link numbers taken in one update, in request order.
+            var next: [Party: Int64] = [:]
+            for (peer, count) in Dictionary(grouping: requests, by: \.peer).mapValues(\.count) {
+                guard let first = try Int64.fetchOne(
+                    db, sql: "UPDATE peers SET next_out_seq = next_out_seq + ? WHERE party = ? RETURNING next_out_seq - ?",
+                    arguments: [count, peer.code, count])
+                else { throw StoreError(.notFound, "no peer \(peer)") }
+                next[peer] = first
+            }
+            let status = RawStatement(try db.cachedStatement(sql: "SELECT status FROM items WHERE id = ?"), db)
             let insert = try db.cachedStatement(
                 sql: """
                     INSERT INTO outbox (item_id, peer, agreement, consents, link_seq, state, attempts, not_before)
                     VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)
                     """)
+            var tasks: [OutboxTask] = []
+            tasks.reserveCapacity(requests.count)
             for r in requests {
-                guard let status = try String.fetchOne(db, sql: "SELECT status FROM items WHERE id = ?", arguments: [Data(r.itemID)]) else {
-                    throw StoreError(.notFound, "no item \(Hex.encode(r.itemID)) to send")
+                status.bind(1, r.itemID)
+                guard let state = try status.text() else { throw StoreError(.notFound, "no item \(Hex.encode(r.itemID)) to send") }
+                guard state == HoldingStatus.held.rawValue else {
+                    throw StoreError(.conflict, "item \(Hex.encode(r.itemID)) is \(state); it cannot be sent")
                 }
-                guard status == HoldingStatus.held.rawValue else {
-                    throw StoreError(.conflict, "item \(Hex.encode(r.itemID)) is \(status); it cannot be sent")
-                }
-                guard let seq = try Int64.fetchOne(
-                    db, sql: "UPDATE peers SET next_out_seq = next_out_seq + 1 WHERE party = ? RETURNING next_out_seq - 1", arguments: [r.peer.code])
-                else { throw StoreError(.notFound, "no peer \(r.peer)") }
+                let seq = next[r.peer]!
+                next[r.peer] = seq + 1
+                let consents = NodeRules.pack(r.consents)
                 do {
-                    try insert.execute(arguments: [Data(r.itemID), r.peer.code, r.agreement, Data(NodeRules.pack(r.consents)), seq, when])
+                    try insert.execute(arguments: [Data(r.itemID), r.peer.code, r.agreement, Data(consents), seq, when])
                 } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
                     throw StoreError(.duplicate, "item \(Hex.encode(r.itemID)) is already queued to \(r.peer) under \(r.agreement)")
                 }
-                ids.append(db.lastInsertedRowID)
+                tasks.append(
+                    OutboxTask(
+                        id: db.lastInsertedRowID, itemID: r.itemID, peer: r.peer, agreement: r.agreement, consents: r.consents, linkSequence: seq,
+                        state: .pending, owner: nil, leaseUntil: nil, attempts: 0, notBefore: Self.date(when), lastError: nil, receipt: nil))
             }
             _ = try Self.ledger(db, ledger, encoded)
-            return try ids.map { id in try Self.outboxTask(Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id])!) }
+            return tasks
         }
     }
 
