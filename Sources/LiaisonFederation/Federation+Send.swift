@@ -194,6 +194,10 @@ extension Federation {
             }
         }
         let outcomes = Dictionary(reply.outcomes.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
+        // Receipts stored: one entry per batch names every item delivered
+        // (each item is proven by its own receipt, kept with its task).
+        var delivered: [(digest: [UInt8], link: Int, entry: Int)] = []
+
         for (task, item, _) in group {
             let digest = item.manifest.digest
             let link = Self.linkText(agreement: agreementID, sequence: Int(task.linkSequence))
@@ -212,10 +216,7 @@ extension Federation {
             switch entry.kind {
             case .itemReceived:
                 out.settled.append(SettledTask(id: task.id, outcome: .delivered(receipt: proof.derBytes)))
-                out.entries.append(
-                    LedgerEntry(
-                        kind: .receiptStored, at: clock(), party: peer, subjects: [digest],
-                        detail: "\(link) delivered: \(peer)'s entry \(o.leafIndex) in its tree of \(head.size)"))
+                delivered.append((digest, Int(task.linkSequence), o.leafIndex))
                 out.delivered += 1
             case .itemRefused:
                 let reason = PeerText.clean(entry.detail.dropFirst(link.count).drop(while: { $0 == " " }), max: 2000)
@@ -232,6 +233,13 @@ extension Federation {
                         id: task.id, outcome: .retry(error: PeerText.clean("\(peer)'s entry for \(link) is a \(entry.kind)"), notBefore: backoff(attempts: task.attempts, from: now))))
                 out.retrying += 1
             }
+        }
+        for chunk in stride(from: 0, to: delivered.count, by: 1500).map({ delivered[$0..<min(delivered.count, $0 + 1500)] }) {
+            let links = chunk.map(\.link), entries = chunk.map(\.entry)
+            out.entries.append(
+                LedgerEntry(
+                    kind: .receiptStored, at: clock(), party: peer, subjects: chunk.map(\.digest),
+                    detail: "\(agreementID) links \(links.min()!)–\(links.max()!): \(chunk.count) delivered to \(peer), its entries \(entries.min()!)–\(entries.max()!) in its tree of \(head.size)"))
         }
         return out
     }

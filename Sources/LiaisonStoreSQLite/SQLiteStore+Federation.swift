@@ -41,26 +41,38 @@ extension SQLiteStore {
             var append = try Self.beginAppend(db, encoded)
             if let rows { try Self.insertItems(db, rows) }
             let first = append.start
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason, item_id, ledger_index)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-            for r in records {
-                var envelope: Data?, state = "done", reason: String?, item: Data?
-                switch r.outcome {
-                case .accepted(let id): item = Data(id)
-                case .refused(let why, let bytes): (envelope, state, reason) = (Data(bytes), "refused", why)
-                }
-                do {
-                    try insert.execute(
-                        arguments: [r.peer.code, r.linkSequence, Data(r.digest), envelope, Self.ms(r.at), state, reason, item, first + r.ledgerOffset])
-                } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
-                    if try Int64.fetchOne(db, sql: "SELECT 1 FROM inbox WHERE peer = ? AND link_seq = ?", arguments: [r.peer.code, r.linkSequence]) != nil {
-                        throw StoreError(.duplicate, "\(r.peer) link sequence \(r.linkSequence) is already recorded")
+            do {
+                try Self.insertRows(
+                    db, "INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason, item_id, ledger_index) VALUES",
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?)", records.count
+                ) { statement, n, c in
+                    let r = records[n]
+                    statement.bind(c, r.peer.code)
+                    statement.bind(c + 1, r.linkSequence)
+                    statement.bind(c + 2, r.digest)
+                    statement.bind(c + 4, Self.ms(r.at))
+                    statement.bind(c + 8, first + r.ledgerOffset)
+                    switch r.outcome {
+                    case .accepted(let id):
+                        statement.bind(c + 3, nil as [UInt8]?)
+                        statement.bind(c + 5, "done")
+                        statement.bind(c + 6, nil as String?)
+                        statement.bind(c + 7, id)
+                    case .refused(let why, let bytes):
+                        statement.bind(c + 3, bytes)
+                        statement.bind(c + 5, "refused")
+                        statement.bind(c + 6, why)
+                        statement.bind(c + 7, nil as [UInt8]?)
                     }
-                    throw StoreError(.invalidInput, "envelope \(r.linkSequence) breaks a rule of the store: \(e.message ?? "constraint")")
                 }
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                let seen = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE peer = ? AND link_seq = ?"), db)
+                for r in records {
+                    seen.bind(1, r.peer.code)
+                    seen.bind(2, r.linkSequence)
+                    if try seen.int64() != nil { throw StoreError(.duplicate, "\(r.peer) link sequence \(r.linkSequence) is already recorded") }
+                }
+                throw StoreError(.invalidInput, "an envelope breaks a rule of the store: \(e.message ?? "constraint")")
             }
             append.startSigning(ledger.sign)
             return LedgerReceipt(entries: try Self.finishAppend(db, append))
