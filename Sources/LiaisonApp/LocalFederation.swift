@@ -75,7 +75,11 @@ public final class LocalFederation: Sendable {
     /// Shuts a node down gracefully (as SIGTERM does) and waits until it has stopped.
     public func shutdown(_ p: Party) async {
         guard let task = tasks.withLock({ $0.removeValue(forKey: p) }) else { return }
-        await self[p].shutdown()
+        if let r = runtimes.withLock({ $0[p] }) {
+            // Started nodes listen; one that is not running yet is cancelled.
+            _ = await r.port()
+            if !(await r.shutdown()) { task.cancel() }
+        }
         await task.value
     }
 
@@ -110,12 +114,8 @@ public final class LocalFederation: Sendable {
     /// The peer API address of a node.
     public func address(of p: Party) async -> String { "https://127.0.0.1:\(await nodes[p]!.port())" }
 
-    /// Stops one node (its services shut down; its store stays on disk).
-    public func stop(_ p: Party) async {
-        guard let task = tasks.withLock({ $0.removeValue(forKey: p) }) else { return }
-        task.cancel()
-        await task.value
-    }
+    /// Stops one node gracefully (its store stays on disk).
+    public func stop(_ p: Party) async { await shutdown(p) }
 
     /// Stops every node.
     public func stop() async {

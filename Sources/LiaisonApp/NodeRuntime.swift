@@ -212,11 +212,12 @@ public final class NodeRuntime: Sendable {
 
     /// Shuts the node down as SIGTERM does: the senders finish the batches
     /// in flight and stop claiming, then the server drains.
-    public func shutdown() async {
-        // Once it listens, its group is running.
-        _ = await port()
-        guard let group = group.withLock({ $0 }) else { return }
+    /// Returns false if the node is not running (nothing to shut down).
+    @discardableResult
+    public func shutdown() async -> Bool {
+        guard let group = group.withLock({ $0 }) else { return false }
         await group.triggerGracefulShutdown()
+        return true
     }
 }
 
