@@ -105,25 +105,31 @@ extension PostgresStore {
     }
 
     public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try await settle("outbox", "outbox task", outcomes, owner: owner, ledger: ledger)
+    }
+
+    /// Settles tasks of a work queue (`outbox`, `statement_outbox`) its owner
+    /// holds, locked in id order; one it does not hold refuses the whole settlement.
+    func settle(_ table: String, _ what: String, _ outcomes: [SettledTask], owner: String, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.settled(outcomes)
         return try await transaction(ledger) { c, logger in
             let ids = outcomes.map(\.id)
             var current: [Int64: (QueueState, String?)] = [:]
-            for r in try await Self.rows(c, "SELECT id, state, owner FROM outbox WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
-                guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown outbox state") }
+            for r in try await Self.rows(c, "SELECT id, state, owner FROM \(unescaped: table) WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
+                guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown \(what) state") }
                 current[try r["id"].decode(Int64.self)] = (s, try r["owner"].decode(String?.self))
             }
             for o in outcomes {
-                guard let (state, holder) = current[o.id] else { throw StoreError(.notFound, "no outbox task \(o.id)") }
-                try NodeRules.settleable(state, owner: holder, by: owner, what: "outbox task \(o.id)")
+                guard let (state, holder) = current[o.id] else { throw StoreError(.notFound, "no \(what) \(o.id)") }
+                try NodeRules.settleable(state, owner: holder, by: owner, what: "\(what) \(o.id)")
                 let query: PostgresQuery
                 switch o.outcome {
                 case .delivered(let receipt):
-                    query = try "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(o.id)"
+                    query = try "UPDATE \(unescaped: table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(o.id)"
                 case .retry(let error, let notBefore):
-                    query = "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore)) WHERE id = \(o.id)"
+                    query = "UPDATE \(unescaped: table) SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore)) WHERE id = \(o.id)"
                 case .refused(let reason):
-                    query = "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(o.id)"
+                    query = "UPDATE \(unescaped: table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(o.id)"
                 }
                 _ = try await c.query(query, logger: logger).collect()
             }
@@ -249,29 +255,7 @@ extension PostgresStore {
     }
 
     public func settleStatements(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
-        try NodeRules.settled(outcomes)
-        return try await transaction(ledger) { c, logger in
-            let ids = outcomes.map(\.id)
-            var current: [Int64: (QueueState, String?)] = [:]
-            for r in try await Self.rows(c, "SELECT id, state, owner FROM statement_outbox WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
-                guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown statement state") }
-                current[try r["id"].decode(Int64.self)] = (s, try r["owner"].decode(String?.self))
-            }
-            for o in outcomes {
-                guard let (state, holder) = current[o.id] else { throw StoreError(.notFound, "no statement task \(o.id)") }
-                try NodeRules.settleable(state, owner: holder, by: owner, what: "statement task \(o.id)")
-                let query: PostgresQuery
-                switch o.outcome {
-                case .delivered(let receipt):
-                    query = try "UPDATE statement_outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(o.id)"
-                case .retry(let error, let notBefore):
-                    query = "UPDATE statement_outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore)) WHERE id = \(o.id)"
-                case .refused(let reason):
-                    query = "UPDATE statement_outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(o.id)"
-                }
-                _ = try await c.query(query, logger: logger).collect()
-            }
-        }.1
+        try await settle("statement_outbox", "statement task", outcomes, owner: owner, ledger: ledger)
     }
 
     public func unacknowledgedStatements(peer: Party?) async throws(StoreError) -> [StatementTask] {

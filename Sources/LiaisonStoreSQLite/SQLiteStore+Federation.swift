@@ -80,16 +80,22 @@ extension SQLiteStore {
     }
 
     public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try await settle("outbox", "outbox task", outcomes, owner: owner, ledger: ledger)
+    }
+
+    /// Settles tasks of a work queue (`outbox`, `statement_outbox`): each
+    /// update changes a task only if this owner holds it; one that does not
+    /// refuses the whole settlement.
+    func settle(_ table: String, _ what: String, _ outcomes: [SettledTask], owner: String, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.settled(outcomes)
         let encoded = try Self.encodeLedger(ledger)
         return try await write { db in
-            // Each update changes the task only if this owner holds it; one that does not refuses the whole settlement.
+            let held = "WHERE id = ? AND state = 'claimed' AND owner = ?"
             let delivered = try db.cachedStatement(
-                sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL WHERE id = ? AND state = 'claimed' AND owner = ?")
+                sql: "UPDATE \(table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL \(held)")
             let retry = try db.cachedStatement(
-                sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ? AND state = 'claimed' AND owner = ?")
-            let refused = try db.cachedStatement(
-                sql: "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ? AND state = 'claimed' AND owner = ?")
+                sql: "UPDATE \(table) SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? \(held)")
+            let refused = try db.cachedStatement(sql: "UPDATE \(table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? \(held)")
             for o in outcomes {
                 switch o.outcome {
                 case .delivered(let receipt): try delivered.execute(arguments: [Data(receipt), o.id, owner])
@@ -97,12 +103,12 @@ extension SQLiteStore {
                 case .refused(let reason): try refused.execute(arguments: [reason, o.id, owner])
                 }
                 if db.changesCount != 1 {
-                    guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM outbox WHERE id = ?", arguments: [o.id]) else {
-                        throw StoreError(.notFound, "no outbox task \(o.id)")
+                    guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM \(table) WHERE id = ?", arguments: [o.id]) else {
+                        throw StoreError(.notFound, "no \(what) \(o.id)")
                     }
-                    guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown outbox state") }
-                    try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "outbox task \(o.id)")
-                    throw StoreError(.conflict, "outbox task \(o.id) could not be settled")
+                    guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown \(what) state") }
+                    try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "\(what) \(o.id)")
+                    throw StoreError(.conflict, "\(what) \(o.id) could not be settled")
                 }
             }
             return try Self.ledger(db, ledger, encoded)
@@ -240,32 +246,7 @@ extension SQLiteStore {
     }
 
     public func settleStatements(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
-        try NodeRules.settled(outcomes)
-        let encoded = try Self.encodeLedger(ledger)
-        return try await write { db in
-            for o in outcomes {
-                guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM statement_outbox WHERE id = ?", arguments: [o.id]) else {
-                    throw StoreError(.notFound, "no statement task \(o.id)")
-                }
-                guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown statement state") }
-                try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "statement task \(o.id)")
-                switch o.outcome {
-                case .delivered(let receipt):
-                    try db.execute(
-                        sql: "UPDATE statement_outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL WHERE id = ?",
-                        arguments: [Data(receipt), o.id])
-                case .retry(let error, let notBefore):
-                    try db.execute(
-                        sql: "UPDATE statement_outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?",
-                        arguments: [error, Self.ms(notBefore), o.id])
-                case .refused(let reason):
-                    try db.execute(
-                        sql: "UPDATE statement_outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ?",
-                        arguments: [reason, o.id])
-                }
-            }
-            return try Self.ledger(db, ledger, encoded)
-        }
+        try await settle("statement_outbox", "statement task", outcomes, owner: owner, ledger: ledger)
     }
 
     public func unacknowledgedStatements(peer: Party?) async throws(StoreError) -> [StatementTask] {

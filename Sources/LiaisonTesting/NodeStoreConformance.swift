@@ -57,6 +57,46 @@ public enum NodeStoreConformance {
         try await concurrentWritersOneRefused(make())
         try await receivedBatches(make())
         try await outboxSettledInBatches(make())
+        try await statementQueue(make())
+    }
+
+    /// Statements to send wait in their own queue until acknowledged;
+    /// statements received are answered once by their recorded entry.
+    public static func statementQueue(_ store: any NodeStore) async throws {
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:01")
+        let queued = try await store.enqueueStatements(
+            [StatementRequest(peer: .jpn, kind: 2, signed: [1, 2, 3]), StatementRequest(peer: .jpn, kind: 3, signed: [4], itemID: [UInt8](repeating: 9, count: 16))],
+            at: t0, ledger: recorded(.itemSent, [[1], [2]]))
+        #expect(queued.map(\.state) == [.pending, .pending])
+        #expect(queued[1].itemID == [UInt8](repeating: 9, count: 16))
+        #expect(try await store.unacknowledgedStatements(peer: .jpn).count == 2)
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.enqueueStatements([StatementRequest(peer: .usa, kind: 2, signed: [1])], at: t0, ledger: .none)
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.enqueueStatements([StatementRequest(peer: .jpn, kind: 9, signed: [1])], at: t0, ledger: .none)
+        }
+        let claimed = try await store.claimStatements(peer: .jpn, owner: "a", limit: 10, now: t0, lease: 60)
+        #expect(claimed.count == 2)
+        #expect(try await store.claimStatements(peer: .jpn, owner: "b", limit: 10, now: t0, lease: 60).isEmpty)
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.settleStatements([SettledTask(id: claimed[0].id, outcome: .refused(reason: "x"))], owner: "b", at: t0, ledger: .none)
+        }
+        _ = try await store.settleStatements(
+            [SettledTask(id: claimed[0].id, outcome: .delivered(receipt: [7])), SettledTask(id: claimed[1].id, outcome: .retry(error: "deferred", notBefore: t0))],
+            owner: "a", at: t0, ledger: recorded(.receiptStored, [[1]]))
+        #expect(try await store.statementTask(claimed[0].id).state == .done)
+        #expect(try await store.statementTask(claimed[0].id).receipt == [7])
+        let waiting = try await store.unacknowledgedStatements(peer: nil)
+        #expect(waiting.map(\.id) == [claimed[1].id])
+        #expect(waiting[0].lastError == "deferred")
+        // Received statements: the first entry recorded stays.
+        let digest = [UInt8](repeating: 5, count: 32)
+        #expect(try await store.statementReceipt(peer: .jpn, digest: digest) == nil)
+        try await store.keepStatementReceipt(peer: .jpn, digest: digest, ledgerIndex: 3)
+        try await store.keepStatementReceipt(peer: .jpn, digest: digest, ledgerIndex: 9)
+        #expect(try await store.statementReceipt(peer: .jpn, digest: digest) == 3)
+        #expect(try await store.statementReceipt(peer: .kor, digest: digest) == nil)
     }
 
     /// A peer's batch in one transaction: accepted items stored, refusals
