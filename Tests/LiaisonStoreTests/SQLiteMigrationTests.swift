@@ -129,6 +129,12 @@ struct SQLiteMigrationTests {
                     (r['seq'], h(r['id']), h(r['digest']), h(r['manifest']), h(r['root_digest']), r['index'], h(r['path']), r['originator'],
                      r['media'], r['size'], h(r['payload']), r.get('party'), r.get('agreement'), r['at']))
             c.execute("INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (2, 'compromised', 0, x'01')")
+            c.execute("INSERT INTO peers (party, endpoint, fingerprint) VALUES ('JPN', 'https://jpn.example', 'sha256:00')")
+            last = d['items'][-1]
+            c.execute("INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, item_id) VALUES ('JPN', 1, ?, x'01', 0, 'done', ?)",
+                (h(last['digest']), h(last['id'])))
+            c.execute("INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason) VALUES ('JPN', 2, ?, x'02', 0, 'refused', 'Art 4')",
+                (bytes(32),))
             c.commit()
             """#
         let python = Process()
@@ -150,6 +156,13 @@ struct SQLiteMigrationTests {
             #expect(stored.holding.payloadSize == item.sealed.payload.count)
         }
         #expect(try await store.holdings(after: nil, limit: 100).map(\.itemID) == items.map(\.sealed.manifest.itemID))
+        // The inbox keeps what it had (v4-federation): no ledger index for rows from before it.
+        let inbound = try await store.inboundState(peer: .jpn, sequences: [1, 2, 3], itemIDs: [])
+        #expect(inbound.records.count == 2)
+        #expect(inbound.records[1]?.state == .done)
+        #expect(inbound.records[1]?.itemID == items.last!.sealed.manifest.itemID)
+        #expect(inbound.records[1]?.ledgerIndex == nil)
+        #expect(inbound.records[2]?.reason == "Art 4")
         #expect(try await store.size() == items.count)
         #expect(try await store.integrityCheck() == "ok")
         let more = NodeStoreConformance.newItems(100, tag: "v3")
