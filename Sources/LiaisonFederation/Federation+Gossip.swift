@@ -21,7 +21,7 @@ extension Federation {
     @discardableResult
     public func observe(
         _ signed: SignedTreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int? = nil,
-        supplied: BatchReply.Consistency? = nil
+        supplied: BatchReply.Consistency? = nil, record: Bool = true
     ) async throws(FederationError) -> Bool {
         let head: TreeHead
         do { head = try signed.verified(by: trust) } catch {
@@ -31,24 +31,35 @@ extension Federation {
         // One check at a time per peer: two concurrent checks against the
         // same known head could each accept a different successor.
         return try await headLock(peer).withLock { () throws(FederationError) -> Bool in
-            try await observeLocked(signed, head, of: peer, over: transport, latest: latest, knownBefore: knownBefore, supplied: supplied)
+            try await observeLocked(signed, head, of: peer, over: transport, latest: latest, knownBefore: knownBefore, supplied: supplied, record: record)
         }
     }
 
     private func observeLocked(
         _ signed: SignedTreeHead, _ head: TreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int?,
-        supplied: BatchReply.Consistency?
+        supplied: BatchReply.Consistency?, record: Bool
     ) async throws(FederationError) -> Bool {
-        let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
-        if let alarm = alarm(of: peer, stored: record.alarm) { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
-        guard let knownBytes = record.treeHead, let knownSize = record.treeSize else {
-            try await recordLatest(signed, head, of: peer)
+        let stored = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
+        if let alarm = alarm(of: peer, stored: stored.alarm) { throw FederationError(.alarm, "exchange with \(peer) is stopped: \(alarm)") }
+        // The larger of the stored head and one verified but not stored yet.
+        var knownHead: TreeHead?
+        if let bytes = stored.treeHead {
+            do { knownHead = try SignedTreeHead(canonical: bytes).body } catch {
+                throw FederationError(.unavailable, "the stored tree head of \(peer) does not decode: \(error.reason)")
+            }
+        }
+        if let pending = state.withLock({ $0.verifiedHeads[peer] })?.body, pending.size > (knownHead?.size ?? -1) { knownHead = pending }
+        func verified() -> Bool {
+            state.withLock { s in
+                if head.size > (s.verifiedHeads[peer]?.body.size ?? -1) { s.verifiedHeads[peer] = signed }
+            }
             return true
         }
-        let known: TreeHead
-        do { known = try SignedTreeHead(canonical: knownBytes).body } catch {
-            throw FederationError(.unavailable, "the stored tree head of \(peer) does not decode: \(error.reason)")
+        guard let known = knownHead else {
+            if record { try await recordLatest(signed, head, of: peer) }
+            return verified()
         }
+        let knownSize = known.size
         if head.size == knownSize {
             guard head.root == known.root else {
                 throw await alarm(peer, "two different roots at size \(head.size): its ledger has forked")
@@ -87,8 +98,8 @@ extension Federation {
         }
         state.withLock { $0.unproven[peer] = nil }
         if head.size > knownSize {
-            try await recordLatest(signed, head, of: peer)
-            return true
+            if record { try await recordLatest(signed, head, of: peer) }
+            return verified()
         }
         return false
     }

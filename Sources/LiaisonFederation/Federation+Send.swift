@@ -32,6 +32,7 @@ extension Federation {
         var delivered = 0, refused = 0, retrying = 0
         var settled: [SettledTask] = []
         var entries: [LedgerEntry] = []
+        var heads: [PeerHead] = []
         // The items, read in one snapshot; if one of them cannot be read
         // (damaged at rest), each on its own, so that it alone is refused.
         var loaded: [(OutboxTask, StoredItem)] = []
@@ -97,12 +98,14 @@ extension Federation {
             let result = await sendGroup(group, agreement: agreementID, to: peer, over: transport, at: now)
             settled += result.settled
             entries += result.entries
+            heads += result.heads
             delivered += result.delivered
             refused += result.refused
             retrying += result.retrying
         }
         _ = try await storeCall { () throws(StoreError) in
-            try await store.settleOutbox(settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: entries.isEmpty ? nil : signer))
+            try await store.settleOutbox(
+                settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: entries.isEmpty ? nil : signer), peerHeads: heads)
         }
         let observers = state.withLock {
             $0.sent[peer, default: 0] += delivered
@@ -121,6 +124,7 @@ extension Federation {
     static let maximumBatchBytes = 32 << 20
 
     struct GroupResult {
+        var heads: [PeerHead] = []
         var settled: [SettledTask] = []
         var entries: [LedgerEntry] = []
         var delivered = 0, refused = 0, retrying = 0
@@ -155,7 +159,9 @@ extension Federation {
             retryAll("cannot seal the batch: \(error)")
             return out
         }
-        let knownSize = try? await store.peer(peer).treeSize
+        // The largest size of the peer's log verified so far (stored, or verified and not stored yet).
+        let storedSize = (try? await store.peer(peer))?.treeSize
+        let knownSize = [storedSize, state.withLock { $0.verifiedHeads[peer]?.body.size }].compactMap { $0 }.max()
         let replyBytes: [UInt8]
         do { replyBytes = try await transport.sendBatch(bytes, knownSize: knownSize ?? nil) } catch {
             retryAll(error.reason)
@@ -180,19 +186,14 @@ extension Federation {
             return out
         }
         // The head must be consistent with everything seen of the peer's log (invariant 6).
-        let recorded: Bool
+        // Checked now; kept (and recorded as the latest if it is) in the settlement's write.
         do {
-            recorded = try await observe(reply.treeHead, of: peer, over: transport, latest: false, supplied: reply.consistency)
+            _ = try await observe(reply.treeHead, of: peer, over: transport, latest: false, supplied: reply.consistency, record: false)
         } catch {
             retryAll(error.reason)
             return out
         }
-        if !recorded {
-            do { try await store.keepPeerTreeHead(peer, size: head.size, signed: reply.treeHead.derBytes) } catch {
-                retryAll("cannot keep the receipt's tree head: \(error.reason)")
-                return out
-            }
-        }
+        out.heads.append(PeerHead(party: peer, size: head.size, signed: reply.treeHead.derBytes, at: clock()))
         let outcomes = Dictionary(reply.outcomes.map { ($0.sequence, $0) }, uniquingKeysWith: { a, _ in a })
         // Receipts stored: one entry per batch names every item delivered
         // (each item is proven by its own receipt, kept with its task).

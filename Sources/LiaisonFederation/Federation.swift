@@ -72,6 +72,8 @@ public final class Federation: Sendable {
         var alarms: [Party: String] = [:]
         /// Consecutive gossip rounds in which a peer gave no consistency proof.
         var unproven: [Party: Int] = [:]
+        /// The largest head verified of each peer, before it is stored.
+        var verifiedHeads: [Party: SignedTreeHead] = [:]
     }
 
     /// The alarm about a peer, stored or raised in this process.
@@ -124,16 +126,20 @@ public final class Federation: Sendable {
         itemID: [UInt8], to peer: Party, agreement: Agreement.ID, consents: [Signed<ConsentBody>] = []
     ) async throws(FederationError) -> OutboxTask {
         let now = clock()
-        let item = try await storeCall { () throws(StoreError) in try await store.item(itemID) }
-        let decision = releaseDecision(label: item.holding.label, digest: item.manifest.digest, to: peer, agreement: agreement, consents: consents, at: now)
+        // The holding is enough to decide (the payload is read when it is sealed).
+        let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
+        let decision =
+            holding.status == .held
+            ? releaseDecision(label: holding.label, digest: holding.digest, to: peer, agreement: agreement, consents: consents, at: now)
+            : .refuse(.invalidInState, .lifecycle, "the item is \(holding.status.rawValue)")
         if case .refused(let r) = decision {
             let entry = LedgerEntry(
-                kind: .itemRefused, at: now, party: peer, subjects: [item.manifest.digest], detail: "not released under \(agreement): \(r.description)")
+                kind: .itemRefused, at: now, party: peer, subjects: [holding.digest], detail: "not released under \(agreement): \(r.description)")
             _ = try? await store.append([entry], sign: signer)
             count(refusal: r.code.name)
             throw FederationError(.refused, r.description, refusal: r)
         }
-        let entry = LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [item.manifest.digest], detail: "released under \(agreement), queued")
+        let entry = LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [holding.digest], detail: "released under \(agreement), queued")
         let tasks = try await storeCall { () throws(StoreError) in
             // Not signed here: the sender's settlement, or the next checkpoint, signs a head over it.
             try await store.enqueueOutbox(

@@ -252,6 +252,12 @@ public enum NodeRules {
         }
     }
 
+    public static func peerHead(_ h: PeerHead) throws(StoreError) {
+        guard h.size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        try blob(h.signed, "the tree head", max: maximumEvidenceBytes)
+        try instant(h.at, "the instant")
+    }
+
     public static func settled(_ outcomes: [SettledTask]) throws(StoreError) {
         try batch(outcomes.count, "tasks")
         guard Set(outcomes.map(\.id)).count == outcomes.count else { throw StoreError(.invalidInput, "a task is settled twice in one batch") }

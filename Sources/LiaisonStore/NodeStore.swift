@@ -69,8 +69,11 @@ public protocol NodeStore: LedgerStore {
     /// (`.duplicate`): the caller reads the earlier records and answers
     /// with them.
     func recordInbound(_ records: [NewInbound], items: [NewItem], ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
-    /// Settles many tasks its owner holds, with `ledger`, in one transaction.
-    func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// Settles many tasks its owner holds, with `ledger`, in one transaction;
+    /// with the peer's tree heads their receipts name (each kept, and the
+    /// latest recorded when larger than the one stored).
+    func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite, peerHeads: [PeerHead]) async throws(StoreError)
+        -> LedgerReceipt
     /// Items by id with their payloads decrypted, in the order asked.
     func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem]
     /// Holdings by item id (metadata only: no payload is read), in the order asked.
@@ -424,6 +427,21 @@ public struct StatementTask: Hashable, Sendable {
     ) {
         (self.id, self.peer, self.kind, self.signed, self.itemID, self.state) = (id, peer, kind, signed, itemID, state)
         (self.queuedAt, self.attempts, self.lastError, self.receipt) = (queuedAt, attempts, lastError, receipt)
+    }
+}
+
+/// A peer's signed tree head, verified by the caller.
+public struct PeerHead: Sendable {
+    public var party: Party
+    public var size: Int
+    public var signed: [UInt8]
+    public var at: Date
+    public init(party: Party, size: Int, signed: [UInt8], at: Date) { (self.party, self.size, self.signed, self.at) = (party, size, signed, at) }
+}
+
+extension NodeStore {
+    public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try await settleOutbox(outcomes, owner: owner, at: at, ledger: ledger, peerHeads: [])
     }
 }
 

@@ -104,15 +104,32 @@ extension PostgresStore {
         }.1
     }
 
-    public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
-        try await settle("outbox", "outbox task", outcomes, owner: owner, ledger: ledger)
+    public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite, peerHeads: [PeerHead]) async throws(StoreError)
+        -> LedgerReceipt
+    {
+        try await settle("outbox", "outbox task", outcomes, owner: owner, ledger: ledger, peerHeads: peerHeads)
     }
 
     /// Settles tasks of a work queue (`outbox`, `statement_outbox`) its owner
     /// holds, locked in id order; one it does not hold refuses the whole settlement.
-    func settle(_ table: String, _ what: String, _ outcomes: [SettledTask], owner: String, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+    func settle(
+        _ table: String, _ what: String, _ outcomes: [SettledTask], owner: String, ledger: LedgerWrite, peerHeads: [PeerHead] = []
+    ) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.settled(outcomes)
+        for h in peerHeads { try NodeRules.peerHead(h) }
         return try await transaction(ledger) { c, logger in
+            for h in peerHeads {
+                _ = try await c.query(
+                    "INSERT INTO peer_tree_heads (party, size, signed) VALUES (\(h.party.code), \(Int64(h.size)), \(Data(h.signed))) ON CONFLICT DO NOTHING",
+                    logger: logger
+                ).collect()
+                _ = try await c.query(
+                    """
+                    UPDATE peers SET tree_size = \(Int64(h.size)), tree_head = \(Data(h.signed)), tree_at = \(Self.ms(h.at))
+                    WHERE party = \(h.party.code) AND (tree_size IS NULL OR tree_size < \(Int64(h.size)))
+                    """, logger: logger
+                ).collect()
+            }
             let ids = outcomes.map(\.id)
             var current: [Int64: (QueueState, String?)] = [:]
             for r in try await Self.rows(c, "SELECT id, state, owner FROM \(unescaped: table) WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {

@@ -79,17 +79,30 @@ extension SQLiteStore {
         }
     }
 
-    public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
-        try await settle("outbox", "outbox task", outcomes, owner: owner, ledger: ledger)
+    public func settleOutbox(_ outcomes: [SettledTask], owner: String, at: Date, ledger: LedgerWrite, peerHeads: [PeerHead]) async throws(StoreError)
+        -> LedgerReceipt
+    {
+        try await settle("outbox", "outbox task", outcomes, owner: owner, ledger: ledger, peerHeads: peerHeads)
     }
 
     /// Settles tasks of a work queue (`outbox`, `statement_outbox`): each
     /// update changes a task only if this owner holds it; one that does not
     /// refuses the whole settlement.
-    func settle(_ table: String, _ what: String, _ outcomes: [SettledTask], owner: String, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+    func settle(
+        _ table: String, _ what: String, _ outcomes: [SettledTask], owner: String, ledger: LedgerWrite, peerHeads: [PeerHead] = []
+    ) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.settled(outcomes)
+        for h in peerHeads { try NodeRules.peerHead(h) }
         let encoded = try Self.encodeLedger(ledger)
         return try await write { db in
+            for h in peerHeads {
+                try db.execute(
+                    sql: "INSERT INTO peer_tree_heads (party, size, signed) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    arguments: [h.party.code, h.size, Data(h.signed)])
+                try db.execute(
+                    sql: "UPDATE peers SET tree_size = ?, tree_head = ?, tree_at = ? WHERE party = ? AND (tree_size IS NULL OR tree_size < ?)",
+                    arguments: [h.size, Data(h.signed), Self.ms(h.at), h.party.code, h.size])
+            }
             let held = "WHERE id = ? AND state = 'claimed' AND owner = ?"
             let delivered = try db.cachedStatement(
                 sql: "UPDATE \(table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL \(held)")

@@ -204,6 +204,20 @@ public enum NodeStoreConformance {
                 [SettledTask(id: claimed[2].id, outcome: .refused(reason: "x")), SettledTask(id: claimed[2].id, outcome: .refused(reason: "y"))],
                 owner: "a", at: t0, ledger: .none)
         }
+        // The receipts' heads settle with them: kept by size, the latest recorded only when larger.
+        let again = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 10, now: t0.addingTimeInterval(10), lease: 60)
+        #expect(again.count == 2)
+        _ = try await store.settleOutbox(
+            [SettledTask(id: again[0].id, outcome: .delivered(receipt: [2]))], owner: "a", at: t0, ledger: .none,
+            peerHeads: [PeerHead(party: .jpn, size: 20, signed: [20], at: t0), PeerHead(party: .jpn, size: 12, signed: [12], at: t0)])
+        #expect(try await store.peerTreeHead(.jpn, size: 20) == [20])
+        #expect(try await store.peerTreeHead(.jpn, size: 12) == [12])
+        #expect(try await store.peer(.jpn).treeSize == 20)
+        _ = try await store.settleOutbox(
+            [SettledTask(id: again[1].id, outcome: .delivered(receipt: [3]))], owner: "a", at: t0, ledger: .none,
+            peerHeads: [PeerHead(party: .jpn, size: 15, signed: [15], at: t0)])
+        #expect(try await store.peer(.jpn).treeSize == 20)
+        #expect(try await store.peerTreeHead(.jpn, size: 15) == [15])
     }
 
     /// Many writers at once (merged into shared transactions where the back
