@@ -1,6 +1,6 @@
-public import Foundation
+internal import Foundation
 internal import LiaisonFederation
-public import LiaisonModel
+internal import LiaisonModel
 internal import LiaisonSealing
 internal import LiaisonStore
 internal import LiaisonStorePostgres

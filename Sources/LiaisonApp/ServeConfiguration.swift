@@ -1,6 +1,6 @@
 internal import Configuration
 public import Foundation
-public import LiaisonModel
+internal import LiaisonModel
 internal import LiaisonFederation
 internal import LiaisonSealing
 

@@ -1,4 +1,4 @@
-public import AsyncHTTPClient
+internal import AsyncHTTPClient
 public import Foundation
 public import LiaisonFederation
 public import LiaisonModel

@@ -1,9 +1,9 @@
-public import Foundation
+internal import Foundation
 public import Hummingbird
 internal import HTTPTypes
-public import HummingbirdTLS
+internal import HummingbirdTLS
 public import LiaisonFederation
-public import LiaisonModel
+internal import LiaisonModel
 public import Logging
 public import NIOCore
 internal import LiaisonSealing
