@@ -48,6 +48,8 @@ public final class Federation: Sendable {
     let wake: Wake
     /// Serialises changes to the agreements' statements.
     let statementsLock = AsyncLock()
+    /// Writes concurrent single releases in one transaction.
+    let releases = ReleaseQueue()
     /// Serialises the checks of each peer's tree heads.
     let headLocks = Mutex<[Party: AsyncLock]>([:])
 
@@ -140,14 +142,11 @@ public final class Federation: Sendable {
             throw FederationError(.refused, r.description, refusal: r)
         }
         let entry = LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [holding.digest], detail: "released under \(agreement), queued")
-        let tasks = try await storeCall { () throws(StoreError) in
-            // Not signed here: the sender's settlement, or the next checkpoint, signs a head over it.
-            try await store.enqueueOutbox(
-                [OutboxRequest(itemID: itemID, peer: peer, agreement: agreement, consents: consents.map(\.derBytes))], at: now,
-                ledger: LedgerWrite([entry], sign: nil))
-        }
+        // Releases made while one is being written are written together.
+        let task = try await releases.enqueue(
+            OutboxRequest(itemID: itemID, peer: peer, agreement: agreement, consents: consents.map(\.derBytes)), entry, at: now, store: store)
         wake.signal(peer)
-        return tasks[0]
+        return task
     }
 
     /// Releases many items to one peer: each checked as ``release(itemID:to:agreement:consents:)``
@@ -418,5 +417,77 @@ extension Federation {
         }
         _ = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }
         return (decision, decision.isPermitted ? item : nil)
+    }
+}
+
+/// Single releases arriving while one is written wait and are written
+/// together in the next transaction (the first is written at once): under
+/// load, one write for many releases instead of one each. A write that
+/// fails is retried one release at a time, so that each caller gets its
+/// own answer. Not signed: the sender's settlement or the next checkpoint
+/// signs a head over the entries.
+final class ReleaseQueue: Sendable {
+    struct Waiting {
+        let request: OutboxRequest
+        let entry: LedgerEntry
+        let at: Date
+        let continuation: CheckedContinuation<OutboxTask, any Error>
+    }
+    private let state = Mutex<(writing: Bool, waiting: [Waiting])>((false, []))
+
+    func enqueue(_ request: OutboxRequest, _ entry: LedgerEntry, at: Date, store: any NodeStore) async throws(FederationError) -> OutboxTask {
+        do {
+            return try await withCheckedThrowingContinuation { (c: CheckedContinuation<OutboxTask, any Error>) in
+                let lead = state.withLock { s -> Bool in
+                    s.waiting.append(Waiting(request: request, entry: entry, at: at, continuation: c))
+                    defer { s.writing = true }
+                    return !s.writing
+                }
+                if lead { Task { await self.write(store) } }
+            }
+        } catch let e as FederationError {
+            throw e
+        } catch let e as StoreError {
+            throw Self.federationError(e)
+        } catch {
+            throw FederationError(.unavailable, "\(error)")
+        }
+    }
+
+    static func federationError(_ e: StoreError) -> FederationError {
+        switch e.code {
+        case .notFound: FederationError(.notFound, e.reason)
+        case .invalidInput, .duplicate, .conflict: FederationError(.refused, e.reason)
+        case .oversized: FederationError(.oversized, e.reason)
+        default: FederationError(.unavailable, "the store failed: \(e.reason)")
+        }
+    }
+
+    private func write(_ store: any NodeStore) async {
+        while true {
+            let group = state.withLock { s -> [Waiting] in
+                let group = Array(s.waiting.prefix(1000))
+                s.waiting.removeFirst(group.count)
+                if group.isEmpty { s.writing = false }
+                return group
+            }
+            if group.isEmpty { return }
+            do {
+                let tasks = try await store.enqueueOutbox(
+                    group.map(\.request), at: group.map(\.at).max()!, ledger: LedgerWrite(group.map(\.entry), sign: nil))
+                for (w, t) in zip(group, tasks) { w.continuation.resume(returning: t) }
+            } catch {
+                if group.count == 1 {
+                    group[0].continuation.resume(throwing: error)
+                    continue
+                }
+                for w in group {
+                    do {
+                        let t = try await store.enqueueOutbox([w.request], at: w.at, ledger: LedgerWrite([w.entry], sign: nil))
+                        w.continuation.resume(returning: t[0])
+                    } catch { w.continuation.resume(throwing: error) }
+                }
+            }
+        }
     }
 }

@@ -79,3 +79,38 @@ enum FederationTests {
         }
     }
 }
+
+@Suite("Releases written together") struct ReleaseQueueTests {
+    /// Concurrent single releases are written together; each gets its own
+    /// task and link number, and one that breaks a rule (queued twice) is
+    /// refused alone.
+    @Test func concurrentReleasesEachGetTheirAnswer() async throws {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: ExchangeTests.logger) { s in
+            s.gossipInterval = 3600
+        }
+        defer { Task { await net.stop() } }
+        let kor = net[.kor].federation
+        let ids = try await kor.originate((0..<200).map { (ExchangeTests.label(to: [.jpn]), "text/plain", Array("r\($0)".utf8)) }).map(\.manifest.itemID)
+        let results = await withTaskGroup(of: (Int, Result<OutboxTask, FederationError>).self) { group in
+            for (n, id) in (ids + [ids[7]]).enumerated() {
+                group.addTask {
+                    do throws(FederationError) {
+                        return (n, .success(try await kor.release(itemID: id, to: .jpn, agreement: "gsomia-kor-jpn-2016")))
+                    } catch { return (n, .failure(error)) }
+                }
+            }
+            var out: [Int: Result<OutboxTask, FederationError>] = [:]
+            for await (n, r) in group { out[n] = r }
+            return out
+        }
+        let tasks = results.values.compactMap { try? $0.get() }
+        let failures = results.values.compactMap { if case .failure(let e) = $0 { e } else { nil } }
+        #expect(tasks.count == 200)
+        #expect(failures.count == 1)
+        #expect(failures.first?.code == .refused)
+        #expect(Set(tasks.map(\.linkSequence)).count == 200)
+        #expect(Set(tasks.map(\.itemID)) == Set(ids))
+        let done = try await ExchangeTests.settled(net[.kor], tasks.map(\.id), timeout: 60)
+        #expect(done.allSatisfy { $0.state == .done })
+    }
+}
