@@ -89,7 +89,7 @@ public final class NodeRuntime: Sendable {
             if let url = settings.postgresURL {
                 store = try await PostgresStore(configuration: PostgresLocation(url: url).configuration(), storageKey: try directory.storageKey())
             } else {
-                store = try SQLiteStore(directory: settings.directory, storageKey: try directory.storageKey())
+                store = try await openWaiting(settings.directory, try directory.storageKey())
             }
         } catch let e as AppError {
             throw e
@@ -145,6 +145,19 @@ public final class NodeRuntime: Sendable {
         return NodeRuntime(
             party: node.party, federation: federation, store: store, settings: settings, ledgerTrust: ledgerTrust, tls: tls, verifier: verifier,
             links: PeerLinks(tls: tls, endpoints: settings.peers.compactMapValues(\.endpoint)), logger: logger)
+    }
+
+    /// A command reading the stopped node (`peer status`) holds the
+    /// directory's lock for a moment: wait for it, five seconds at most.
+    static func openWaiting(_ directory: String, _ key: StorageKey) async throws(StoreError) -> SQLiteStore {
+        var attempt = 0
+        while true {
+            do { return try SQLiteStore(directory: directory, storageKey: key) } catch {
+                attempt += 1
+                guard error.code == .locked, attempt < 50 else { throw error }
+                try? await Task.sleep(nanoseconds: 100_000_000)
+            }
+        }
     }
 
     init(

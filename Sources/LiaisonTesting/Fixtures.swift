@@ -1,6 +1,7 @@
 public import Foundation
 public import LiaisonApp
 public import LiaisonModel
+internal import LiaisonStorePostgres
 
 /// Test support: the shipped example set, instants, labels and readers.
 public enum Fixtures {
@@ -97,4 +98,10 @@ public enum Fixtures {
             throw AppError(.unreadableFile, "\(ref): no such file")
         }
     }
+}
+
+/// Loopback ports for processes a test starts.
+public enum Loopback {
+    /// A port nobody listens on now (the kernel's choice; free when returned).
+    public static func freePort() throws -> Int { try LocalPostgresCluster.freePort() }
 }

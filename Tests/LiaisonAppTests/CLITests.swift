@@ -85,7 +85,7 @@ struct CLITests {
             identities[p] = try NodeIdentity(canonical: Array(try Data(contentsOf: URL(fileURLWithPath: "\(root)/\(p.code.lowercased())/identity.der"))))
         }
         try LocalFederation.pin(examples: Fixtures.examplesDirectory, into: "\(root)/agreements", identities: identities)
-        let ports = [Party.kor: Int.random(in: 20_000..<30_000), .jpn: Int.random(in: 30_000..<40_000)]
+        let ports = [Party.kor: try Loopback.freePort(), .jpn: try Loopback.freePort()]
         // KOR by its file; JPN by environment and flags.
         try """
             agreements: ../agreements
@@ -104,7 +104,9 @@ struct CLITests {
             process.arguments = ["serve", "--dir", "\(root)/\(p.code.lowercased())", "--log-level", "warning"] + arguments
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b }
             process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle(forWritingAtPath: "/dev/null")
+            // Its log, shown if the test fails.
+            _ = FileManager.default.createFile(atPath: "\(root)/\(p.code.lowercased()).log", contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: "\(root)/\(p.code.lowercased()).log")
             try process.run()
             return process
         }
@@ -131,14 +133,17 @@ struct CLITests {
             }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        #expect(seen, "KOR never recorded JPN's tree head")
+        func logs() -> String {
+            ["kor", "jpn"].map { "\($0): " + ((try? String(contentsOfFile: "\(root)/\($0).log", encoding: .utf8)) ?? "") }.joined(separator: "\n")
+        }
+        #expect(seen, "KOR never recorded JPN's tree head\n\(logs())")
         let text = try CLI.run(["peer", "status", "--dir", "\(root)/jpn"])
         #expect(text.stdout.contains("JPN node"), "\(text.stdout)\(text.stderr)")
         #expect(text.stdout.contains("KOR https://127.0.0.1:\(ports[.kor]!)"))
         for p in [kor, jpn] {
             p.terminate()
             p.waitUntilExit()
-            #expect(p.terminationStatus == 0 && p.terminationReason == .exit, "a SIGTERM stops the node gracefully")
+            #expect(p.terminationStatus == 0 && p.terminationReason == .exit, "a SIGTERM stops the node gracefully\n\(logs())")
         }
         // Stopped: the ledgers verify, and the store answers peer status directly.
         #expect(try CLI.run(["ledger", "verify", "--dir", "\(root)/kor"]).status == 0)
