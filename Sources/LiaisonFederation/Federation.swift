@@ -262,14 +262,7 @@ public final class Federation: Sendable {
     func count(refusal code: String) { state.withLock { $0.refused[code, default: 0] += 1 } }
 
     func storeCall<T>(_ body: () async throws(StoreError) -> T) async throws(FederationError) -> T {
-        do { return try await body() } catch {
-            switch error.code {
-            case .notFound: throw FederationError(.notFound, error.reason)
-            case .invalidInput, .duplicate, .conflict: throw FederationError(.refused, error.reason)
-            case .oversized: throw FederationError(.oversized, error.reason)
-            default: throw FederationError(.unavailable, "the store failed: \(error.reason)")
-            }
-        }
+        do { return try await body() } catch { throw FederationError(error) }
     }
 }
 
@@ -448,18 +441,9 @@ final class ReleaseQueue: Sendable {
         } catch let e as FederationError {
             throw e
         } catch let e as StoreError {
-            throw Self.federationError(e)
+            throw FederationError(e)
         } catch {
             throw FederationError(.unavailable, "\(error)")
-        }
-    }
-
-    static func federationError(_ e: StoreError) -> FederationError {
-        switch e.code {
-        case .notFound: FederationError(.notFound, e.reason)
-        case .invalidInput, .duplicate, .conflict: FederationError(.refused, e.reason)
-        case .oversized: FederationError(.oversized, e.reason)
-        default: FederationError(.unavailable, "the store failed: \(e.reason)")
         }
     }
 

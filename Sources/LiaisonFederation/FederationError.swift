@@ -1,4 +1,5 @@
 public import LiaisonModel
+internal import LiaisonStore
 
 /// The one error type of the federation services (STYLE habit 4): a code
 /// the HTTP edge maps to a status, a reason the peer and the operator read,
@@ -35,6 +36,16 @@ public struct FederationError: Error, Hashable, Sendable, CustomStringConvertibl
 
     public init(_ code: Code, _ reason: String, refusal: Refusal? = nil, file: String = #fileID, line: Int = #line) {
         (self.code, self.reason, self.refusal, self.file, self.line) = (code, reason, refusal, file, line)
+    }
+
+    /// A store's error as this module says it (a refusal, or the store failing).
+    init(_ e: StoreError, file: String = #fileID, line: Int = #line) {
+        switch e.code {
+        case .notFound: self.init(.notFound, e.reason, file: file, line: line)
+        case .invalidInput, .duplicate, .conflict: self.init(.refused, e.reason, file: file, line: line)
+        case .oversized: self.init(.oversized, e.reason, file: file, line: line)
+        default: self.init(.unavailable, "the store failed: \(e.reason)", file: file, line: line)
+        }
     }
 
     public var description: String { "\(code): \(reason)" }

@@ -246,15 +246,8 @@ extension SQLiteStore {
         try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await write { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    UPDATE statement_outbox SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
-                    WHERE id IN (SELECT id FROM statement_outbox WHERE peer = ? AND
-                        ((state = 'pending' AND not_before <= ?) OR (state = 'claimed' AND lease_until <= ?)) ORDER BY id LIMIT ?)
-                    RETURNING \(Self.statementColumns)
-                    """, arguments: [owner, until, peer.code, t, t, limit]
-            ).map(Self.statementTask).sorted { $0.id < $1.id }
+            try Self.claim(db, "statement_outbox", Self.statementColumns, peer: peer, owner: owner, limit: limit, now: t, until: until)
+                .map(Self.statementTask)
         }
     }
 

@@ -420,16 +420,21 @@ extension SQLiteStore: NodeStore {
         try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await write { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    UPDATE outbox SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
-                    WHERE id IN (SELECT id FROM outbox WHERE peer = ? AND
-                        ((state = 'pending' AND not_before <= ?) OR (state = 'claimed' AND lease_until <= ?)) ORDER BY id LIMIT ?)
-                    RETURNING \(Self.outboxColumns)
-                    """, arguments: [owner, until, peer.code, t, t, limit]
-            ).map(Self.outboxTask).sorted { $0.id < $1.id }
+            try Self.claim(db, "outbox", Self.outboxColumns, peer: peer, owner: owner, limit: limit, now: t, until: until).map(Self.outboxTask)
         }
+    }
+
+    /// Claims a peer's due tasks of a work queue (`outbox`, `statement_outbox`), oldest first.
+    static func claim(_ db: Database, _ table: String, _ columns: String, peer: Party, owner: String, limit: Int, now t: Int64, until: Int64) throws -> [Row] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                UPDATE \(table) SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
+                WHERE id IN (SELECT id FROM \(table) WHERE peer = ? AND
+                    ((state = 'pending' AND not_before <= ?) OR (state = 'claimed' AND lease_until <= ?)) ORDER BY id LIMIT ?)
+                RETURNING \(columns)
+                """, arguments: [owner, until, peer.code, t, t, limit]
+        ).sorted { ($0["id"] as Int64) < ($1["id"] as Int64) }
     }
 
     public func settleOutbox(_ id: Int64, owner: String, _ outcome: OutboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> OutboxTask {

@@ -61,6 +61,17 @@ import Testing
         }
         #expect(try await jpn.store.verify(trust: jpn.ledgerTrust).isIntact)
         #expect(try await kor.store.verify(trust: kor.ledgerTrust).isIntact)
+        // Invariant 3 at the receiving node: the clearance decides, and the read and the refusal are both in the ledger.
+        let before = try await jpn.store.size()
+        let cleared = Reader(name: "analyst Sato", party: .jpn, clearance: "GOKUHI")
+        let uncleared = Reader(name: "analyst Suzuki", party: .jpn, clearance: "HI")
+        #expect(try await jpn.federation.read(sealed[0].manifest.itemID, by: cleared).item?.payload == payloads[0])
+        let refused = try await jpn.federation.read(sealed[0].manifest.itemID, by: uncleared)
+        #expect(refused.item == nil)
+        #expect(refused.decision.refusal?.article == .access)
+        let recorded = [try await jpn.store.entry(at: before), try await jpn.store.entry(at: before + 1)]
+        #expect(recorded.map(\.kind) == [.itemRead, .accessRefused])
+        #expect(recorded.allSatisfy { $0.subjects == [sealed[0].manifest.digest] })
         let status = try await kor.federation.status()
         #expect(status.first { $0.party == .jpn }?.delivered == 5)
         #expect(status.first { $0.party == .jpn }?.queued == 0)
