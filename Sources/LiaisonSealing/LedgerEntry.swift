@@ -10,6 +10,8 @@ public struct LedgerEntry: Hashable, Sendable, CanonicalValue {
     public enum Kind: Int, Hashable, Sendable, CaseIterable {
         case itemSealed = 1, itemSent, itemReceived, itemRefused, itemRead, accessRefused, consentGiven, consentUsed
         case reclassified, destroyed, compromiseReported, lifecycleStatement, peerAlarm, receiptStored
+        /// A user created, granted, disabled, given a password, or locked out; a login.
+        case userChanged, signedIn
     }
 
     public var kind: Kind

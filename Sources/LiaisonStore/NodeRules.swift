@@ -312,6 +312,8 @@ public enum NodeRules {
             guard !c.contains("\n") else { throw StoreError(.invalidInput, "a category contains a line break") }
         }
         if let cred = u.credential { try blob(cred, "the credential", max: 1024) }
+        guard u.failedLogins >= 0 else { throw StoreError(.invalidInput, "a count of failed logins cannot be negative") }
+        if let l = u.lockedUntil { try instant(l, "the end of the lock-out") }
     }
 
     public static func token(id: String) throws(StoreError) {

@@ -128,9 +128,16 @@ public protocol NodeStore: LedgerStore {
 
     // MARK: Users, sessions, API tokens
 
-    func createUser(_ user: UserRecord) async throws(StoreError)
-    /// Replaces a user's record (not its name or creation time).
-    func updateUser(_ user: UserRecord) async throws(StoreError)
+    /// Creates a user, with `ledger` (who created it, with what clearance).
+    func createUser(_ user: UserRecord, ledger: LedgerWrite) async throws(StoreError)
+    /// Replaces a user's record (not its name or creation time), with `ledger`.
+    func updateUser(_ user: UserRecord, ledger: LedgerWrite) async throws(StoreError)
+    /// Counts a failed login of an existing user, with `ledger`: the
+    /// `limit`-th failure in a row locks the user until `lockUntil` (and
+    /// starts the count again). Returns the user as it is now.
+    func recordLoginFailure(_ name: String, limit: Int, lockUntil: Date, ledger: LedgerWrite) async throws(StoreError) -> UserRecord
+    /// A successful login: the count of failures starts again.
+    func recordLoginSuccess(_ name: String) async throws(StoreError)
     func user(_ name: String) async throws(StoreError) -> UserRecord
     func users() async throws(StoreError) -> [UserRecord]
     func createSession(_ session: SessionRecord) async throws(StoreError)
@@ -494,15 +501,6 @@ public struct PeerRecord: Hashable, Sendable {
     }
 }
 
-/// What a user may do at a node.
-public enum Role: String, Hashable, Sendable, CaseIterable, Comparable {
-    case securityOfficer = "security-officer"
-    case releasingOfficer = "releasing-officer"
-    case analyst
-    case administrator
-    public static func < (a: Role, b: Role) -> Bool { a.rawValue < b.rawValue }
-}
-
 /// A user's personnel security clearance (PSC): a level of the node's own
 /// scheme, valid until a date.
 public struct Clearance: Hashable, Sendable {
@@ -523,12 +521,17 @@ public struct UserRecord: Hashable, Sendable {
     public var credential: [UInt8]?
     public var disabled: Bool
     public var createdAt: Date
+    /// Failed logins since the last success or lock-out.
+    public var failedLogins: Int
+    /// Refused logins until this instant (repeated failures).
+    public var lockedUntil: Date?
     public init(
         name: String, displayName: String, party: Party, roles: Set<Role>, clearance: Clearance?, categories: Set<String> = [],
-        credential: [UInt8]? = nil, disabled: Bool = false, createdAt: Date
+        credential: [UInt8]? = nil, disabled: Bool = false, createdAt: Date, failedLogins: Int = 0, lockedUntil: Date? = nil
     ) {
         (self.name, self.displayName, self.party, self.roles, self.clearance) = (name, displayName, party, roles, clearance)
         (self.categories, self.credential, self.disabled, self.createdAt) = (categories, credential, disabled, Instant.normalized(createdAt))
+        (self.failedLogins, self.lockedUntil) = (failedLogins, lockedUntil.map(Instant.normalized))
     }
 }
 

@@ -13,7 +13,7 @@ extension PostgresStore: NodeStore {
     static func applyMigrations(_ c: PostgresConnection, _ logger: Logger) async throws {
         _ = try await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)", logger: logger).collect()
         let applied = Set(try await rows(c, "SELECT version FROM schema_migrations", logger).map { try $0["version"].decode(String.self) })
-        for (version, sql) in [("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration)] where !applied.contains(version) {
+        for (version, sql) in [("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration), ("v5-operators", Self.operatorsMigration)] where !applied.contains(version) {
             // The extended protocol runs one statement per query.
             for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 _ = try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
@@ -526,7 +526,14 @@ extension PostgresStore: NodeStore {
 
     // MARK: Users, sessions, API tokens
 
-    static let userColumns = "u.name, u.display_name, u.party, u.roles, u.clearance_level, u.clearance_expires, u.categories, u.credential, u.disabled, u.created_at"
+    static let userColumns =
+        "u.name, u.display_name, u.party, u.roles, u.clearance_level, u.clearance_expires, u.categories, u.credential, u.disabled, u.created_at, u.failed_logins, u.locked_until"
+
+    /// As SQLite's `v5-operators`: lock-out after repeated failed logins.
+    static let operatorsMigration = """
+        ALTER TABLE users ADD COLUMN failed_logins BIGINT NOT NULL DEFAULT 0 CHECK (failed_logins >= 0);
+        ALTER TABLE users ADD COLUMN locked_until BIGINT
+        """
 
     static func user(_ r: PostgresRandomAccessRow) throws -> UserRecord {
         let level = try r["clearance_level"].decode(String?.self), expires = try r["clearance_expires"].decode(Int64?.self)
@@ -535,37 +542,71 @@ extension PostgresStore: NodeStore {
             party: try NodeRules.party(try r["party"].decode(String.self)), roles: try NodeRules.roles(try r["roles"].decode(String.self)),
             clearance: level.flatMap { l in expires.map { Clearance(level: l, expires: date($0)) } },
             categories: NodeRules.set(try r["categories"].decode(String.self)), credential: try r["credential"].decode(Data?.self).map { Array($0) },
-            disabled: try r["disabled"].decode(Bool.self), createdAt: date(try r["created_at"].decode(Int64.self)))
+            disabled: try r["disabled"].decode(Bool.self), createdAt: date(try r["created_at"].decode(Int64.self)),
+            failedLogins: Int(try r["failed_logins"].decode(Int64.self)), lockedUntil: try r["locked_until"].decode(Int64?.self).map(date))
     }
 
-    public func createUser(_ user: UserRecord) async throws(StoreError) {
+    public func createUser(_ user: UserRecord, ledger: LedgerWrite) async throws(StoreError) {
         try NodeRules.user(user)
-        _ = try await transaction(.none) { c, logger in
+        _ = try await transaction(ledger) { c, logger in
             let inserted = try await Self.rows(
                 c,
                 """
-                INSERT INTO users (name, display_name, party, roles, clearance_level, clearance_expires, categories, credential, disabled, created_at)
+                INSERT INTO users (name, display_name, party, roles, clearance_level, clearance_expires, categories, credential, disabled, created_at,
+                    failed_logins, locked_until)
                 VALUES (\(user.name), \(user.displayName), \(user.party.code), \(NodeRules.lines(user.roles.map(\.rawValue))), \(user.clearance?.level),
                     \(user.clearance.map { Self.ms($0.expires) }), \(NodeRules.lines(user.categories)), \(user.credential.map { Data($0) }), \(user.disabled),
-                    \(Self.ms(user.createdAt)))
+                    \(Self.ms(user.createdAt)), \(Int64(user.failedLogins)), \(user.lockedUntil.map(Self.ms)))
                 ON CONFLICT (name) DO NOTHING RETURNING name
                 """, logger)
             guard !inserted.isEmpty else { throw StoreError(.duplicate, "user \(user.name) exists") }
         }
     }
 
-    public func updateUser(_ user: UserRecord) async throws(StoreError) {
+    public func updateUser(_ user: UserRecord, ledger: LedgerWrite) async throws(StoreError) {
         try NodeRules.user(user)
-        _ = try await transaction(.none) { c, logger in
+        _ = try await transaction(ledger) { c, logger in
             let updated = try await Self.rows(
                 c,
                 """
                 UPDATE users SET display_name = \(user.displayName), party = \(user.party.code), roles = \(NodeRules.lines(user.roles.map(\.rawValue))),
                     clearance_level = \(user.clearance?.level), clearance_expires = \(user.clearance.map { Self.ms($0.expires) }),
-                    categories = \(NodeRules.lines(user.categories)), credential = \(user.credential.map { Data($0) }), disabled = \(user.disabled)
+                    categories = \(NodeRules.lines(user.categories)), credential = \(user.credential.map { Data($0) }), disabled = \(user.disabled),
+                    failed_logins = \(Int64(user.failedLogins)), locked_until = \(user.lockedUntil.map(Self.ms))
                 WHERE name = \(user.name) RETURNING name
                 """, logger)
             guard !updated.isEmpty else { throw StoreError(.notFound, "no user \(user.name)") }
+        }
+    }
+
+    public func recordLoginFailure(_ name: String, limit: Int, lockUntil: Date, ledger: LedgerWrite) async throws(StoreError) -> UserRecord {
+        try NodeRules.userName(name)
+        try NodeRules.instant(lockUntil, "the end of the lock-out")
+        guard limit >= 1 else { throw StoreError(.invalidInput, "the lock-out limit must be at least 1") }
+        let limit = Int64(limit), until = Self.ms(lockUntil)
+        return try await transaction(ledger) { c, logger in
+            // The limit-th failure locks and starts the count again.
+            guard
+                let row = try await Self.rows(
+                    c,
+                    """
+                    UPDATE users u SET
+                        locked_until = CASE WHEN u.failed_logins + 1 >= \(limit) THEN \(until) ELSE u.locked_until END,
+                        failed_logins = CASE WHEN u.failed_logins + 1 >= \(limit) THEN 0 ELSE u.failed_logins + 1 END
+                    WHERE u.name = \(name) RETURNING \(unescaped: Self.userColumns)
+                    """, logger
+                ).first
+            else { throw StoreError(.notFound, "no user \(name)") }
+            return try Self.user(row)
+        }.0
+    }
+
+    public func recordLoginSuccess(_ name: String) async throws(StoreError) {
+        try NodeRules.userName(name)
+        _ = try await transaction(.none) { c, logger in
+            guard
+                try await !Self.rows(c, "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = \(name) RETURNING name", logger).isEmpty
+            else { throw StoreError(.notFound, "no user \(name)") }
         }
     }
 

@@ -117,7 +117,16 @@ extension SQLiteStore: NodeStore {
                     ) STRICT, WITHOUT ROWID;
                     """)
         }
+        // Operators: lock-out after repeated failed logins.
+        m.registerMigration("v5-operators") { db in
+            try db.execute(sql: Self.operatorsMigration)
+        }
     }
+
+    static let operatorsMigration = """
+        ALTER TABLE users ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0 CHECK (failed_logins >= 0);
+        ALTER TABLE users ADD COLUMN locked_until INTEGER;
+        """
 
     static func ms(_ d: Date) -> Int64 { Instant.milliseconds(d) }
     static func date(_ ms: Int64) -> Date { Instant.date(ms) }
@@ -653,19 +662,21 @@ extension SQLiteStore: NodeStore {
         return UserRecord(
             name: row["name"], displayName: row["display_name"], party: try NodeRules.party(row["party"]), roles: try NodeRules.roles(row["roles"]),
             clearance: level.flatMap { l in expires.map { Clearance(level: l, expires: date($0)) } }, categories: NodeRules.set(row["categories"]),
-            credential: (row["credential"] as Data?).map { Array($0) }, disabled: row["disabled"], createdAt: date(row["created_at"]))
+            credential: (row["credential"] as Data?).map { Array($0) }, disabled: row["disabled"], createdAt: date(row["created_at"]),
+            failedLogins: row["failed_logins"], lockedUntil: (row["locked_until"] as Int64?).map(date))
     }
 
     static func userArguments(_ u: UserRecord) -> StatementArguments {
         [
             u.displayName, u.party.code, NodeRules.lines(u.roles.map(\.rawValue)), u.clearance?.level, u.clearance.map { ms($0.expires) },
-            NodeRules.lines(u.categories), u.credential.map { Data($0) }, u.disabled, u.name,
+            NodeRules.lines(u.categories), u.credential.map { Data($0) }, u.disabled, u.failedLogins, u.lockedUntil.map(ms), u.name,
         ]
     }
 
-    public func createUser(_ user: UserRecord) async throws(StoreError) {
+    public func createUser(_ user: UserRecord, ledger: LedgerWrite) async throws(StoreError) {
         try NodeRules.user(user)
-        try await write { db in
+        let encoded = try Self.encodeLedger(ledger)
+        _ = try await write { db in
             guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [user.name]) == nil else {
                 throw StoreError(.duplicate, "user \(user.name) exists")
             }
@@ -673,21 +684,56 @@ extension SQLiteStore: NodeStore {
             args += [Self.ms(user.createdAt)]
             try db.execute(
                 sql: """
-                    INSERT INTO users (display_name, party, roles, clearance_level, clearance_expires, categories, credential, disabled, name, created_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO users (display_name, party, roles, clearance_level, clearance_expires, categories, credential, disabled,
+                        failed_logins, locked_until, name, created_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """, arguments: args)
+            return try Self.ledger(db, ledger, encoded)
         }
     }
 
-    public func updateUser(_ user: UserRecord) async throws(StoreError) {
+    public func updateUser(_ user: UserRecord, ledger: LedgerWrite) async throws(StoreError) {
         try NodeRules.user(user)
-        try await write { db in
+        let encoded = try Self.encodeLedger(ledger)
+        _ = try await write { db in
             try db.execute(
                 sql: """
                     UPDATE users SET display_name = ?, party = ?, roles = ?, clearance_level = ?, clearance_expires = ?, categories = ?,
-                        credential = ?, disabled = ? WHERE name = ?
+                        credential = ?, disabled = ?, failed_logins = ?, locked_until = ? WHERE name = ?
                     """, arguments: Self.userArguments(user))
             guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(user.name)") }
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    public func recordLoginFailure(_ name: String, limit: Int, lockUntil: Date, ledger: LedgerWrite) async throws(StoreError) -> UserRecord {
+        try NodeRules.userName(name)
+        try NodeRules.instant(lockUntil, "the end of the lock-out")
+        guard limit >= 1 else { throw StoreError(.invalidInput, "the lock-out limit must be at least 1") }
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            // The limit-th failure locks and starts the count again.
+            try db.execute(
+                sql: """
+                    UPDATE users SET
+                        locked_until = CASE WHEN failed_logins + 1 >= ? THEN ? ELSE locked_until END,
+                        failed_logins = CASE WHEN failed_logins + 1 >= ? THEN 0 ELSE failed_logins + 1 END
+                    WHERE name = ?
+                    """, arguments: [limit, Self.ms(lockUntil), limit, name])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(name)") }
+            _ = try Self.ledger(db, ledger, encoded)
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]) else {
+                throw StoreError(.notFound, "no user \(name)")
+            }
+            return try Self.user(row)
+        }
+    }
+
+    public func recordLoginSuccess(_ name: String) async throws(StoreError) {
+        try NodeRules.userName(name)
+        try await write { db in
+            try db.execute(sql: "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?", arguments: [name])
+            guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(name)") }
         }
     }
 

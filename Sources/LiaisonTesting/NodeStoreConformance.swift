@@ -54,6 +54,7 @@ public enum NodeStoreConformance {
         try await inboxQueue(make())
         try await statementsAndPeers(make())
         try await usersSessionsAndTokens(make())
+        try await loginLockOut(make())
         try await concurrentWritersOneRefused(make())
         try await receivedBatches(make())
         try await outboxSettledInBatches(make())
@@ -603,25 +604,27 @@ public enum NodeStoreConformance {
         let kim = UserRecord(
             name: "kim.analyst", displayName: "Kim Analyst", party: .kor, roles: [.analyst],
             clearance: Clearance(level: "II", expires: t0.addingTimeInterval(365 * 86_400)), categories: ["PROJECT:EAST-SEA"], createdAt: t0)
-        try await store.createUser(kim)
+        let sizeBefore = try await store.size()
+        try await store.createUser(kim, ledger: LedgerWrite([LedgerEntry(kind: .lifecycleStatement, at: t0, detail: "user kim.analyst created")], sign: nil))
         #expect(try await store.user("kim.analyst") == kim)
-        await #expect(throws: StoreError(.duplicate, "")) { try await store.createUser(kim) }
+        #expect(try await store.size() == sizeBefore + 1)
+        await #expect(throws: StoreError(.duplicate, "")) { try await store.createUser(kim, ledger: .none) }
         var bad = kim
         bad.name = "Kim Analyst"
-        await #expect(throws: StoreError(.invalidInput, "")) { try await store.createUser(bad) }
+        await #expect(throws: StoreError(.invalidInput, "")) { try await store.createUser(bad, ledger: .none) }
         bad = kim
         bad.categories = Set((0...300).map { "C\($0)" })
         bad.name = "other"
-        await #expect(throws: StoreError(.oversized, "")) { try await store.createUser(bad) }
+        await #expect(throws: StoreError(.oversized, "")) { try await store.createUser(bad, ledger: .none) }
         var promoted = kim
         promoted.roles = [.analyst, .releasingOfficer]
         promoted.clearance = nil
         promoted.credential = [1, 2, 3]
-        try await store.updateUser(promoted)
+        try await store.updateUser(promoted, ledger: .none)
         #expect(try await store.user("kim.analyst") == promoted)
         var ghost = kim
         ghost.name = "ghost"
-        await #expect(throws: StoreError(.notFound, "")) { try await store.updateUser(ghost) }
+        await #expect(throws: StoreError(.notFound, "")) { try await store.updateUser(ghost, ledger: .none) }
         #expect(try await store.users().map(\.name) == ["kim.analyst"])
         // Lookups with malformed keys are refused as such (a NUL would reach PostgreSQL).
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.user("kim\u{0}") }
@@ -655,15 +658,51 @@ public enum NodeStoreConformance {
         // Disabling the user ends its session and its tokens.
         var disabled = promoted
         disabled.disabled = true
-        try await store.updateUser(disabled)
+        try await store.updateUser(disabled, ledger: .none)
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.session(tokenHash: token, now: t0) }
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.apiToken(tokenHash: secret, now: t0) }
-        try await store.updateUser(promoted)
+        try await store.updateUser(promoted, ledger: .none)
         try await store.revokeSession(tokenHash: token)
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.session(tokenHash: token, now: t0) }
         try await store.revokeAPIToken(id: "tok_1")
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.apiToken(tokenHash: secret, now: t0) }
         await #expect(throws: StoreError(.notFound, "")) { try await store.revokeAPIToken(id: "tok_9") }
         await #expect(throws: StoreError(.notFound, "")) { try await store.revokeSession(tokenHash: MerkleHash.leaf([7])) }
+    }
+
+    /// Failed logins are counted; the limit-th in a row locks the user and
+    /// starts the count again; a success clears both. Each failure is in the ledger.
+    public static func loginLockOut(_ store: any NodeStore) async throws {
+        let lee = UserRecord(name: "lee.officer", displayName: "Lee", party: .kor, roles: [.securityOfficer], clearance: nil, createdAt: t0)
+        try await store.createUser(lee, ledger: .none)
+        let until = t0.addingTimeInterval(900)
+        let size = try await store.size()
+        func fail() async throws -> UserRecord {
+            try await store.recordLoginFailure(
+                "lee.officer", limit: 3, lockUntil: until,
+                ledger: LedgerWrite([LedgerEntry(kind: .accessRefused, at: t0, detail: "login of lee.officer failed")], sign: nil))
+        }
+        #expect(try await fail().failedLogins == 1)
+        let second = try await fail()
+        #expect(second.failedLogins == 2 && second.lockedUntil == nil)
+        let third = try await fail()
+        #expect(third.failedLogins == 0 && third.lockedUntil == until)
+        #expect(try await store.user("lee.officer").lockedUntil == until)
+        #expect(try await store.size() == size + 3)
+        try await store.recordLoginSuccess("lee.officer")
+        let cleared = try await store.user("lee.officer")
+        #expect(cleared.failedLogins == 0 && cleared.lockedUntil == nil)
+        // Nobody to count, bad limits: refused, nothing recorded.
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.recordLoginFailure("nobody", limit: 3, lockUntil: until, ledger: LedgerWrite([LedgerEntry(kind: .accessRefused, at: t0, detail: "x")], sign: nil))
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.recordLoginFailure("lee.officer", limit: 0, lockUntil: until, ledger: .none) }
+        await #expect(throws: StoreError(.notFound, "")) { try await store.recordLoginSuccess("nobody") }
+        #expect(try await store.size() == size + 3)
+        // An administrator's update may unlock (or lock) directly.
+        var locked = cleared
+        locked.lockedUntil = until
+        try await store.updateUser(locked, ledger: .none)
+        #expect(try await store.user("lee.officer").lockedUntil == until)
     }
 }

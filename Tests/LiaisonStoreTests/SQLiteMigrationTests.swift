@@ -135,6 +135,8 @@ struct SQLiteMigrationTests {
                 (h(last['digest']), h(last['id'])))
             c.execute("INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason) VALUES ('JPN', 2, ?, x'02', 0, 'refused', 'Art 4')",
                 (bytes(32),))
+            c.execute("""INSERT INTO users (name, display_name, party, roles, categories, disabled, created_at)
+                VALUES ('kim.analyst', 'Kim', 'KOR', 'analyst', 'PROJECT:EAST-SEA', 0, 0)""")
             c.commit()
             """#
         let python = Process()
@@ -163,6 +165,10 @@ struct SQLiteMigrationTests {
         #expect(inbound.records[1]?.itemID == items.last!.sealed.manifest.itemID)
         #expect(inbound.records[1]?.ledgerIndex == nil)
         #expect(inbound.records[2]?.reason == "Art 4")
+        // Users keep what they had (v5-operators): no failed logins, not locked.
+        let kim = try await store.user("kim.analyst")
+        #expect(kim.roles == [.analyst] && kim.categories == ["PROJECT:EAST-SEA"])
+        #expect(kim.failedLogins == 0 && kim.lockedUntil == nil)
         #expect(try await store.size() == items.count)
         #expect(try await store.integrityCheck() == "ok")
         let more = NodeStoreConformance.newItems(100, tag: "v3")
