@@ -1,6 +1,6 @@
 public import Foundation
 public import LiaisonFederation
-internal import LiaisonHTTP
+public import LiaisonHTTP
 public import LiaisonModel
 public import LiaisonSealing
 public import LiaisonStore
@@ -34,6 +34,11 @@ public struct NodeSettings: Sendable {
     public var postgresURL: String?
     public var gossipInterval: TimeInterval = 10
     public var federation = Federation.Configuration()
+    /// The operator surfaces (JSON API; HTTPS with the node's certificate):
+    /// where they listen, `nil` port for none (0: any free port).
+    public var consoleHost = "127.0.0.1"
+    public var consolePort: Int? = 0
+    public var accounts = Accounts.Policy()
 
     public struct Peer: Sendable {
         public var identity: NodeIdentity
@@ -53,11 +58,14 @@ public final class NodeRuntime: Sendable {
     public let store: any NodeStore
     public let settings: NodeSettings
     public let ledgerTrust: TrustStore
+    /// The node's users, sessions and tokens.
+    public let accounts: Accounts
     let tls: PeerTLS
     let verifier: PeerVerifier
     let links: PeerLinks
     let logger: Logger
     let listening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
+    let consoleListening = Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>((nil, []))
     let group = Mutex<ServiceGroup?>(nil)
 
     /// Opens the node's store and keys, loads and checks its agreements,
@@ -131,6 +139,11 @@ public final class NodeRuntime: Sendable {
         } catch {
             throw AppError(.unreadableFile, "cannot write the node's ledger: \(error)")
         }
+        guard let scheme = book.lifecycles.values.sorted(by: { $0.agreement.id < $1.agreement.id }).lazy.compactMap({ $0.agreement.scheme(of: node.party) }).first
+        else {
+            throw AppError(.refused, "no agreement in \(settings.agreements) gives \(node.party)'s classification scheme")
+        }
+        let accounts = Accounts(party: node.party, store: store, scheme: scheme, policy: settings.accounts, sign: federation.treeHeadSigner, clock: clock)
         var ledgerTrust = TrustStore()
         ledgerTrust.pin(node.identity.signingKey, of: node.party)
         let me = node.party
@@ -143,8 +156,8 @@ public final class NodeRuntime: Sendable {
                 ).subtracting([me])
             }, clock: clock)
         return NodeRuntime(
-            party: node.party, federation: federation, store: store, settings: settings, ledgerTrust: ledgerTrust, tls: tls, verifier: verifier,
-            links: PeerLinks(tls: tls, endpoints: settings.peers.compactMapValues(\.endpoint)), logger: logger)
+            party: node.party, federation: federation, store: store, settings: settings, ledgerTrust: ledgerTrust, accounts: accounts, tls: tls,
+            verifier: verifier, links: PeerLinks(tls: tls, endpoints: settings.peers.compactMapValues(\.endpoint)), logger: logger)
     }
 
     /// A command reading the stopped node (`peer status`) holds the
@@ -161,10 +174,11 @@ public final class NodeRuntime: Sendable {
     }
 
     init(
-        party: Party, federation: Federation, store: any NodeStore, settings: NodeSettings, ledgerTrust: TrustStore, tls: PeerTLS,
-        verifier: PeerVerifier, links: PeerLinks, logger: Logger
+        party: Party, federation: Federation, store: any NodeStore, settings: NodeSettings, ledgerTrust: TrustStore, accounts: Accounts,
+        tls: PeerTLS, verifier: PeerVerifier, links: PeerLinks, logger: Logger
     ) {
         (self.party, self.federation, self.store, self.settings, self.ledgerTrust) = (party, federation, store, settings, ledgerTrust)
+        self.accounts = accounts
         (self.tls, self.verifier, self.links, self.logger) = (tls, verifier, links, logger)
     }
 
@@ -181,7 +195,12 @@ public final class NodeRuntime: Sendable {
     public func transport(to peer: Party) -> any PeerTransport { LinkTransport(peer: peer, links: links) }
 
     /// The port the peer API listens on, once it does.
-    public func port() async -> Int {
+    public func port() async -> Int { await Self.wait(for: listening) }
+
+    /// The port the operator surfaces listen on, once they do (never, if they are off).
+    public func consolePort() async -> Int { await Self.wait(for: consoleListening) }
+
+    static func wait(for listening: borrowing Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>) async -> Int {
         await withCheckedContinuation { c in
             let port = listening.withLock { l -> Int? in
                 if l.port == nil { l.waiters.append(c) }
@@ -191,7 +210,9 @@ public final class NodeRuntime: Sendable {
         }
     }
 
-    func listeningOn(_ port: Int) {
+    func listeningOn(_ port: Int) { Self.announce(port, listening) }
+
+    static func announce(_ port: Int, _ listening: borrowing Mutex<(port: Int?, waiters: [CheckedContinuation<Int, Never>])>) {
         let waiters = listening.withLock { l -> [CheckedContinuation<Int, Never>] in
             l.port = port
             defer { l.waiters = [] }
@@ -212,9 +233,20 @@ public final class NodeRuntime: Sendable {
                 logger.info("peer API listening", metadata: ["liaison.node": "\(party)", "liaison.port": "\(port)"])
             })
         let exchange = ExchangeService(runtime: self)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: exchange)]
+        if let consolePort = settings.consolePort {
+            let console = try OperatorAPI.application(
+                federation: federation, accounts: accounts, tls: tls.operatorConfiguration(), host: settings.consoleHost, port: consolePort,
+                logger: logger,
+                onRunning: { [self] port in
+                    Self.announce(port, consoleListening)
+                    logger.info("operator API listening", metadata: ["liaison.node": "\(party)", "liaison.url": "https://\(settings.consoleHost):\(port)/"])
+                })
+            services.append(.init(service: console))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: app), .init(service: exchange)],
+                services: services,
                 gracefulShutdownSignals: signals ? [.sigterm, .sigint] : [], cancellationSignals: [], logger: logger))
         self.group.withLock { $0 = group }
         // The group holds services that hold this runtime: let it go when it ends.

@@ -12,6 +12,7 @@ internal import LiaisonSealing
 /// |---|---|---|
 /// | `agreements` | `LIAISON_AGREEMENTS` | directory of agreements (`agreements/`, `statements/`, `schemes/`) |
 /// | `listen.host`, `listen.port` | `LIAISON_LISTEN_HOST`, `…_PORT` | the peer API's address (default 127.0.0.1:8443) |
+/// | `console.host`, `console.port` | `LIAISON_CONSOLE_HOST`, `…_PORT` | the operator API's HTTPS address (default 127.0.0.1:8444; port `off`: none) |
 /// | `postgres.url` | `LIAISON_POSTGRES_URL` | PostgreSQL instead of the embedded SQLite store |
 /// | `peers.<PARTY>.endpoint` | `LIAISON_PEERS_<PARTY>_ENDPOINT` | a peer's `https://host:port` |
 /// | `peers.<PARTY>.identity` | `LIAISON_PEERS_<PARTY>_IDENTITY` | the peer's published `identity.der` |
@@ -51,6 +52,16 @@ public enum ServeConfiguration {
             throw AppError(.invalidArgument, "listen.port must be a port number (0–65535)")
         }
         settings.port = port
+        settings.consoleHost = config.string(forKey: "console.host", default: "127.0.0.1")
+        let consolePort = config.string(forKey: "console.port", default: "8444")
+        if consolePort == "off" {
+            settings.consolePort = nil
+        } else {
+            guard let p = Int(consolePort), (0...65_535).contains(p) else {
+                throw AppError(.invalidArgument, "console.port must be a port number (0–65535) or off, not \(consolePort)")
+            }
+            settings.consolePort = p
+        }
         settings.postgresURL = config.string(forKey: "postgres.url", isSecret: true)
         func number(_ key: String, _ range: ClosedRange<Double>) throws(AppError) -> Double? {
             guard let text = config.string(forKey: ConfigKey(key.split(separator: ".").map(String.init))) else { return nil }

@@ -66,6 +66,15 @@ public struct PeerTLS: Sendable {
         return c
     }
 
+    /// The operator surfaces' server side: this node's certificate, TLS 1.2
+    /// or later (browsers), no client certificate (operators log in).
+    public func operatorConfiguration() -> TLSConfiguration {
+        var c = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)], privateKey: .privateKey(privateKey))
+        c.minimumTLSVersion = .tlsv12
+        c.certificateVerification = .none
+        return c
+    }
+
     /// The client side towards one peer: TLS 1.3, this node's certificate,
     /// and only that peer's pinned root trusted.
     public func clientConfiguration(for peer: Party) throws(Failure) -> TLSConfiguration {

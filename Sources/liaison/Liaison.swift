@@ -15,7 +15,7 @@ struct Liaison: AsyncParsableCommand {
             Instants are RFC 3339 with an explicit offset, e.g. 2019-11-22T20:00:00+09:00.
             """,
         subcommands: [
-            Demo.self, Init.self, Serve.self, PeerCommand.self, NodeCommand.self, AgreementCommand.self, LabelCommand.self, LedgerCommand.self,
+            Demo.self, Init.self, Serve.self, PeerCommand.self, UserCommand.self, NodeCommand.self, AgreementCommand.self, LabelCommand.self, LedgerCommand.self,
             Bench.self,
         ]
     )
@@ -72,7 +72,7 @@ extension Liaison {
             abstract: "Run a node: the peer API over mutual TLS, the senders and the gossip with each peer.",
             discussion: """
                 Settings come from the flags, then LIAISON_* environment variables, then DIR/liaison.yaml (or --config): \
-                agreements, listen.host, listen.port, postgres.url, peers.<PARTY>.endpoint, peers.<PARTY>.identity, \
+                agreements, listen.host, listen.port, console.host, console.port, postgres.url, peers.<PARTY>.endpoint, peers.<PARTY>.identity, \
                 gossip.interval, federation.batch-size, federation.pipeline, federation.replay-window. See docs/federation.md. \
                 SIGTERM or SIGINT stops it gracefully.
                 """)
@@ -88,6 +88,9 @@ extension Liaison {
 
         @Option(help: "HOST:PORT for the peer API.")
         var listen: String?
+
+        @Option(help: "HOST:PORT for the operator API over HTTPS, or off (default 127.0.0.1:8444).")
+        var console: String?
 
         @Option(help: "A PostgreSQL URL instead of the embedded SQLite store.")
         var postgres: String?
@@ -105,6 +108,17 @@ extension Liaison {
                 }
                 flags["listen.host"] = String(listen[..<colon])
                 flags["listen.port"] = String(listen[listen.index(after: colon)...])
+            }
+            if let console {
+                if console == "off" {
+                    flags["console.port"] = "off"
+                } else {
+                    guard let colon = console.lastIndex(of: ":"), Int(console[console.index(after: colon)...]) != nil else {
+                        return try emit(CommandOutput(failure: "--console takes HOST:PORT or off, not \(console)"))
+                    }
+                    flags["console.host"] = String(console[..<colon])
+                    flags["console.port"] = String(console[console.index(after: colon)...])
+                }
             }
             guard let level = Logger.Level(rawValue: logLevel) else {
                 return try emit(CommandOutput(failure: "--log-level \(logLevel): one of trace, debug, info, notice, warning, error, critical"))
@@ -146,6 +160,122 @@ extension Liaison {
             var officer: String
 
             func run() async throws { try emit(await Commands.acknowledgeAlarm(directory: dir, party: party, officer: officer)) }
+        }
+    }
+
+    struct UserCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "user", abstract: "The people of a node: clearance, need-to-know categories, roles, password (Art 7).",
+            discussion: """
+                Run with the node stopped; while it runs, administrators use the operator API (/api/v1/users). \
+                Every change is recorded in the node's ledger. Roles: analyst, releasing-officer, security-officer, auditor, administrator. \
+                Clearances are levels of the node's own scheme (as II for Korea); categories are TAG:VALUE.
+                """,
+            subcommands: [Add.self, List.self, Grant.self, Disable.self, Enable.self, Password.self])
+
+        struct Node: ParsableArguments {
+            @Option(help: "The node's data directory.")
+            var dir: String
+            @Option(help: "The configuration file (default: DIR/liaison.yaml).")
+            var config: String?
+            @Option(help: "The agreements directory, if not in the configuration.")
+            var agreements: String?
+            var flags: [String: String] { agreements.map { ["agreements": $0] } ?? [:] }
+        }
+
+        /// Reads the password from standard input (one line), never from the command line.
+        static func readPassword(_ enabled: Bool) -> String? {
+            guard enabled, let line = readLine(strippingNewline: true) else { return nil }
+            return line
+        }
+
+        struct Add: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add a user.")
+            @OptionGroup var node: Node
+            @Argument(help: "The user name (a–z, 0–9, '.', '_', '-').")
+            var name: String
+            @Option(help: "The name shown in the console.")
+            var displayName: String?
+            @Option(help: "A role (repeat for several; default analyst).")
+            var role: [String] = []
+            @Option(help: "The clearance: a level of the node's scheme.")
+            var clearance: String?
+            @Option(help: "When the clearance expires (YYYY-MM-DD).")
+            var clearanceExpires: String?
+            @Option(help: "A need-to-know category value TAG:VALUE (repeat for several).")
+            var category: [String] = []
+            @Flag(help: "Read the password from standard input.")
+            var passwordStdin = false
+
+            func run() async throws {
+                var change = Commands.UserChange()
+                (change.displayName, change.addRoles, change.clearance, change.clearanceExpires, change.addCategories) = (
+                    displayName, role, clearance, clearanceExpires, category
+                )
+                try emit(
+                    await Commands.userAdd(
+                        directory: node.dir, config: node.config, flags: node.flags, name: name, change: change,
+                        password: UserCommand.readPassword(passwordStdin)))
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the node's users.")
+            @OptionGroup var node: Node
+            func run() async throws { try emit(await Commands.userList(directory: node.dir, config: node.config, flags: node.flags)) }
+        }
+
+        struct Grant: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Change what a user holds: roles, clearance, categories.")
+            @OptionGroup var node: Node
+            @Argument var name: String
+            @Option(help: "A role to add.") var role: [String] = []
+            @Option(help: "A role to remove.") var removeRole: [String] = []
+            @Option(help: "A new clearance level.") var clearance: String?
+            @Option(help: "When it expires (YYYY-MM-DD).") var clearanceExpires: String?
+            @Flag(help: "Withdraw the clearance.") var removeClearance = false
+            @Option(help: "A category value TAG:VALUE to add.") var category: [String] = []
+            @Option(help: "A category value to remove.") var removeCategory: [String] = []
+            @Option(help: "A new display name.") var displayName: String?
+
+            func run() async throws {
+                var change = Commands.UserChange()
+                (change.displayName, change.addRoles, change.removeRoles) = (displayName, role, removeRole)
+                (change.clearance, change.clearanceExpires, change.removeClearance) = (clearance, clearanceExpires, removeClearance)
+                (change.addCategories, change.removeCategories) = (category, removeCategory)
+                try emit(await Commands.userGrant(directory: node.dir, config: node.config, flags: node.flags, name: name, change: change))
+            }
+        }
+
+        struct Disable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Disable a user: its sessions and API tokens stop working.")
+            @OptionGroup var node: Node
+            @Argument var name: String
+            func run() async throws {
+                try emit(await Commands.userSetDisabled(directory: node.dir, config: node.config, flags: node.flags, name: name, disabled: true))
+            }
+        }
+
+        struct Enable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Enable a disabled or locked-out user again.")
+            @OptionGroup var node: Node
+            @Argument var name: String
+            func run() async throws {
+                try emit(await Commands.userSetDisabled(directory: node.dir, config: node.config, flags: node.flags, name: name, disabled: false))
+            }
+        }
+
+        struct Password: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Set a user's password (read from standard input) and lift a lock-out.")
+            @OptionGroup var node: Node
+            @Argument var name: String
+            @Flag(help: "Read the password from standard input (required).") var passwordStdin = false
+            func run() async throws {
+                guard let password = UserCommand.readPassword(passwordStdin) else {
+                    return try emit(CommandOutput(failure: "give the password on standard input with --password-stdin"))
+                }
+                try emit(await Commands.userPassword(directory: node.dir, config: node.config, flags: node.flags, name: name, password: password))
+            }
         }
     }
 

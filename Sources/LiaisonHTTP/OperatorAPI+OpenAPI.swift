@@ -1,0 +1,232 @@
+internal import Foundation
+
+extension OperatorAPI {
+    /// The OpenAPI 3.1 document of the operator API, served at `/openapi.json`.
+    /// Built here from one table of routes so that every route, its body,
+    /// its answers and its errors are described the same way.
+    public static let openAPIDocument: String = {
+        let data = try! JSONSerialization.data(withJSONObject: OpenAPI.document(), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }()
+}
+
+enum OpenAPI {
+    struct Route {
+        let method: String, path: String, summary: String, operationID: String
+        var body: String? = nil
+        var success: (status: Int, schema: Any?)
+        var errors: [Int]
+        var parameters: [[String: Any]] = []
+        var authenticated = true
+        var changing: Bool { method != "get" }
+    }
+
+    static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
+    static func array(_ items: Any) -> [String: Any] { ["type": "array", "items": items] }
+    static var string: [String: Any] { ["type": "string"] }
+    static var instant: [String: Any] { ["type": "string", "format": "date-time"] }
+    static func nullable(_ s: [String: Any]) -> [String: Any] {
+        var s = s
+        if let t = s["type"] as? String { s["type"] = [t, "null"] }
+        return s
+    }
+    static func object(_ properties: [String: Any], required: [String]) -> [String: Any] {
+        ["type": "object", "properties": properties, "required": required, "additionalProperties": false]
+    }
+
+    static var itemID: [String: Any] {
+        [
+            "name": "id", "in": "path", "required": true, "description": "The item id, 32 hexadecimal digits.",
+            "schema": ["type": "string", "pattern": "^[0-9a-fA-F]{32}$"],
+        ]
+    }
+
+    static var routes: [Route] {
+        [
+        Route(
+            method: "post", path: "/api/v1/session", summary: "Log in with a password; sets the session cookie", operationID: "login", body: "Login",
+            success: (201, ref("Session")), errors: [400, 401, 413, 429], authenticated: false),
+        Route(method: "delete", path: "/api/v1/session", summary: "Log out", operationID: "logout", success: (204, nil), errors: [401, 403]),
+        Route(method: "get", path: "/api/v1/me", summary: "The caller", operationID: "me", success: (200, ref("User")), errors: [401]),
+        Route(
+            method: "post", path: "/api/v1/tokens", summary: "Issue an API token to the caller (shown once)", operationID: "issueToken", body: "NewToken",
+            success: (201, ref("Token")), errors: [400, 401, 403, 413]),
+        Route(
+            method: "get", path: "/api/v1/users", summary: "Users of this node (administrators, security officers, auditors)", operationID: "listUsers",
+            success: (200, array(ref("User"))), errors: [401, 403]),
+        Route(
+            method: "post", path: "/api/v1/users", summary: "Add a user (administrators)", operationID: "addUser", body: "NewUser",
+            success: (201, ref("User")), errors: [400, 401, 403, 404, 409, 413]),
+        Route(
+            method: "patch", path: "/api/v1/users/{name}", summary: "Change what a user holds, disable or enable, set a password (administrators)",
+            operationID: "changeUser", body: "UserChange", success: (200, ref("User")), errors: [400, 401, 403, 404, 413],
+            parameters: [["name": "name", "in": "path", "required": true, "schema": ["type": "string"]]]),
+        Route(
+            method: "get", path: "/api/v1/items", summary: "The items the caller may read (Art 7), oldest first, a page at a time", operationID: "listItems",
+            success: (200, ref("ItemList")), errors: [400, 401],
+            parameters: [
+                ["name": "after", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 0], "description": "The `next` of the previous page."],
+                ["name": "limit", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 500, "default": 50]],
+            ]),
+        Route(
+            method: "post", path: "/api/v1/items", summary: "Originate an item at this node: labelled, sealed, stored", operationID: "createItem",
+            body: "NewItem", success: (201, ref("Item")), errors: [400, 401, 403, 409, 413]),
+        Route(
+            method: "get", path: "/api/v1/items/{id}", summary: "Read an item: the access policy decides; the read or the refusal is in the ledger",
+            operationID: "readItem", success: (200, ref("ItemContent")), errors: [400, 401, 403, 404], parameters: [itemID]),
+        Route(
+            method: "post", path: "/api/v1/items/{id}/releases", summary: "Release an item to a peer under an agreement (releasing officers)",
+            operationID: "releaseItem", body: "ReleaseRequest", success: (202, ref("Release")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [itemID]),
+        Route(
+            method: "get", path: "/api/v1/agreements", summary: "This node's agreements and their state now", operationID: "listAgreements",
+            success: (200, array(ref("Agreement"))), errors: [401]),
+        Route(
+            method: "get", path: "/api/v1/peers", summary: "Sync state of every peer: queue, lag, last error, alarm", operationID: "listPeers",
+            success: (200, array(ref("Peer"))), errors: [401]),
+        Route(
+            method: "get", path: "/api/v1/ledger/head", summary: "This node's latest signed tree head", operationID: "treeHead",
+            success: (200, ref("TreeHead")), errors: [401]),
+        ]
+    }
+
+    static let statusText: [Int: String] = [
+        400: "The request is malformed: the problem names the field and why.",
+        401: "Not logged in, or the session or token is not valid.",
+        403: "The caller's roles do not allow it, the CSRF token is missing, or a rule refuses it (the problem names the article).",
+        404: "No such object.",
+        409: "It conflicts with what exists (a duplicate, an item not held, an alarm stopping exchange).",
+        413: "The body is too large.",
+        429: "Locked out after repeated failed logins.",
+        503: "The node's store is unavailable; nothing was done.",
+    ]
+
+    static var schemas: [String: Any] {
+        let label = object(
+            [
+                "policy": string, "originator": ["type": "string", "pattern": "^[A-Z]{3}$"], "level": string,
+                "releasable_to": array(["type": "string", "pattern": "^[A-Z]{3}$"]),
+                "categories": array(
+                    object(
+                        ["tag": string, "kind": ["type": "string", "enum": ["RESTRICTIVE", "PERMISSIVE", "INFORMATIVE"]], "values": array(string)],
+                        required: ["tag", "kind", "values"])),
+                "purpose": nullable(string), "created": instant, "review": nullable(instant),
+            ], required: ["level", "releasable_to"])
+        let clearance = object(["level": string, "marking": nullable(string), "expires": instant], required: ["level", "expires"])
+        return [
+            "Problem": [
+                "type": "object",
+                "properties": [
+                    "type": string, "title": string, "status": ["type": "integer"], "detail": string, "code": string,
+                    "article": ["type": "string", "description": "The article of the agreement a refusal enforces."], "refusal": string,
+                ], "required": ["type", "title", "status", "detail"],
+            ],
+            "Login": object(["name": string, "password": string], required: ["name", "password"]),
+            "Session": object(["user": ref("User"), "csrf_token": string, "expires": instant], required: ["user", "csrf_token", "expires"]),
+            "User": object(
+                [
+                    "name": string, "display_name": string, "party": string, "roles": array(string), "clearance": clearance,
+                    "categories": array(string), "disabled": ["type": "boolean"], "locked_until": instant,
+                ], required: ["name", "display_name", "party", "roles", "categories", "disabled"]),
+            "NewUser": object(
+                [
+                    "name": ["type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"], "display_name": string,
+                    "roles": array(["type": "string", "enum": ["analyst", "releasing-officer", "security-officer", "auditor", "administrator"]]),
+                    "clearance": object(["level": string, "expires": instant], required: ["level", "expires"]), "categories": array(string),
+                    "password": string,
+                ], required: ["name", "display_name", "roles"]),
+            "UserChange": object(
+                [
+                    "display_name": string, "roles": array(string), "clearance": object(["level": string, "expires": instant], required: ["level", "expires"]),
+                    "remove_clearance": ["type": "boolean"], "categories": array(string), "disabled": ["type": "boolean"], "password": string,
+                ], required: []),
+            "NewToken": object(
+                ["name": string, "scopes": array(string), "lifetime_days": ["type": "integer", "minimum": 1, "maximum": 366]], required: ["name"]),
+            "Token": object(["id": string, "name": string, "scopes": array(string), "expires": instant, "token": string], required: ["id", "name", "scopes"]),
+            "Label": label,
+            "Marking": object(
+                ["originator": string, "originator_marking": string, "local": string, "local_level": string, "text": string],
+                required: ["originator", "text"]),
+            "Item": object(
+                [
+                    "id": string, "digest": string, "sequence": ["type": "integer"], "label": ref("Label"), "marking": ref("Marking"),
+                    "media_type": string, "size": ["type": "integer"], "source": ["type": "string", "enum": ["originated", "received"]],
+                    "from": string, "agreement": string, "at": instant, "status": string,
+                ], required: ["id", "digest", "sequence", "label", "marking", "media_type", "size", "source", "at", "status"]),
+            "ItemList": object(["items": array(ref("Item")), "next": ["type": "integer"]], required: ["items"]),
+            "ItemContent": object(
+                ["item": ref("Item"), "content_base64": string, "content_text": string], required: ["item", "content_base64"]),
+            "NewItem": object(
+                ["label": ref("Label"), "media_type": string, "content_text": string, "content_base64": string], required: ["label", "media_type"]),
+            "ReleaseRequest": object(["to": ["type": "string", "pattern": "^[A-Z]{3}$"], "agreement": string], required: ["to", "agreement"]),
+            "Release": object(
+                ["task": ["type": "integer"], "to": string, "agreement": string, "link_sequence": ["type": "integer"], "state": string],
+                required: ["task", "to", "agreement", "link_sequence", "state"]),
+            "Agreement": object(
+                [
+                    "id": string, "title": string, "parties": array(string), "phase": string, "in_force": ["type": "boolean"], "since": instant,
+                    "current_term_ends": instant, "next_notice_deadline": instant, "scheduled_termination": instant, "terminated_at": instant,
+                ], required: ["id", "title", "parties", "phase", "in_force"]),
+            "Peer": object(
+                [
+                    "party": string, "endpoint": string, "queued": ["type": "integer"], "in_flight": ["type": "integer"],
+                    "delivered": ["type": "integer"], "refused": ["type": "integer"], "lag_seconds": ["type": "number"], "last_success": instant,
+                    "last_error": string, "alarm": string, "tree_size": ["type": "integer"],
+                ], required: ["party", "endpoint", "queued", "in_flight", "delivered", "refused", "lag_seconds"]),
+            "TreeHead": object(
+                ["party": string, "size": ["type": "integer"], "root": string, "at": instant, "signed": string],
+                required: ["party", "size", "root", "at", "signed"]),
+        ]
+    }
+
+    static func document() -> [String: Any] {
+        var paths: [String: [String: Any]] = [:]
+        for r in routes {
+            var responses: [String: Any] = [:]
+            var success: [String: Any] = ["description": "Done."]
+            if let schema = r.success.schema { success["content"] = ["application/json": ["schema": schema]] }
+            responses[String(r.success.status)] = success
+            for status in r.errors + [503] {
+                responses[String(status)] = [
+                    "description": statusText[status] ?? "An error.", "content": ["application/problem+json": ["schema": ref("Problem")]],
+                ]
+            }
+            var operation: [String: Any] = ["summary": r.summary, "operationId": r.operationID, "responses": responses]
+            var parameters = r.parameters
+            if r.authenticated && r.changing {
+                parameters.append([
+                    "name": OperatorAPI.csrfHeader, "in": "header", "required": false,
+                    "description": "Required with the session cookie on state-changing requests (not with an API token).", "schema": string,
+                ])
+            }
+            if !parameters.isEmpty { operation["parameters"] = parameters }
+            if let body = r.body {
+                operation["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(body)]]]
+            }
+            operation["security"] = r.authenticated ? [["session": [String]()], ["token": [String]()]] : [[String: [String]]]()
+            paths[r.path, default: [:]][r.method] = operation
+        }
+        paths["/openapi.json"] = [
+            "get": [
+                "summary": "This document", "operationId": "openapi", "security": [[String: [String]]](),
+                "responses": ["200": ["description": "The OpenAPI document.", "content": ["application/json": ["schema": ["type": "object"]]]]],
+            ]
+        ]
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "Liaison operator API", "version": "1",
+                "description":
+                    "Items, releases, agreements, peers, the ledger and users of one Liaison node. Every read and every refusal goes through the access policy (Art 7) and into the ledger. Errors are RFC 9457 problem details; a refusal names the article it enforces.",
+            ],
+            "paths": paths,
+            "components": [
+                "schemas": schemas,
+                "securitySchemes": [
+                    "session": ["type": "apiKey", "in": "cookie", "name": OperatorAPI.sessionCookie],
+                    "token": ["type": "http", "scheme": "bearer", "description": "An API token from POST /api/v1/tokens."],
+                ],
+            ],
+        ]
+    }
+}

@@ -1,0 +1,522 @@
+public import Foundation
+public import Hummingbird
+internal import HTTPTypes
+internal import HummingbirdTLS
+public import LiaisonFederation
+public import LiaisonModel
+internal import LiaisonSealing
+public import LiaisonStore
+public import Logging
+internal import NIOCore
+public import NIOSSL
+
+/// A request on the operator surfaces (JSON API, console, TAXII).
+public struct OperatorContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    /// An item of 8 MiB, base64-encoded in JSON, fits.
+    public var maxUploadSize: Int { 12 << 20 }
+}
+
+/// Who is asking, and how they proved it.
+public struct Caller: Sendable {
+    public let user: UserRecord
+    /// The session's secret when the caller came with the session cookie
+    /// (state-changing requests then need the CSRF token).
+    public let session: String?
+    public var reader: Reader { Accounts.reader(user) }
+}
+
+/// The operator JSON API (DESIGN §5): items, releases, agreements, peers,
+/// the ledger, users and tokens — every path through the same policies as
+/// the federation, every read and refusal in the ledger. Described by
+/// `openAPIDocument`, served at `/openapi.json`; errors are RFC 9457
+/// problem details naming the article refused.
+public enum OperatorAPI {
+    public static let sessionCookie = "liaison_session"
+    public static let csrfHeader = "X-CSRF-Token"
+
+    public static func router(federation: Federation, accounts: Accounts) -> Router<OperatorContext> {
+        let router = Router(context: OperatorContext.self)
+        router.add(middleware: OperatorProblemMiddleware())
+        let api = Handlers(federation: federation, accounts: accounts)
+        router.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
+        }
+        let v1 = router.group("api/v1")
+        v1.post("session") { request, context in try await api.login(request, context) }
+        v1.delete("session") { request, context in try await api.logout(request, context) }
+        v1.get("me") { request, context in try await api.me(request, context) }
+        v1.post("tokens") { request, context in try await api.issueToken(request, context) }
+        v1.get("users") { request, context in try await api.users(request, context) }
+        v1.post("users") { request, context in try await api.addUser(request, context) }
+        v1.patch("users/:name") { request, context in try await api.changeUser(request, context) }
+        v1.get("items") { request, context in try await api.items(request, context) }
+        v1.post("items") { request, context in try await api.createItem(request, context) }
+        v1.get("items/:id") { request, context in try await api.readItem(request, context) }
+        v1.post("items/:id/releases") { request, context in try await api.release(request, context) }
+        v1.get("agreements") { request, context in try await api.agreements(request, context) }
+        v1.get("peers") { request, context in try await api.peers(request, context) }
+        v1.get("ledger/head") { request, context in try await api.treeHead(request, context) }
+        return router
+    }
+
+    /// Serves the operator surfaces on `host:port` over HTTPS with the
+    /// node's certificate (no client certificate: operators log in).
+    public static func application(
+        federation: Federation, accounts: Accounts, tls: TLSConfiguration, host: String, port: Int, logger: Logger,
+        onRunning: @escaping @Sendable (Int) async -> Void
+    ) throws -> some ApplicationProtocol {
+        Application(
+            router: router(federation: federation, accounts: accounts),
+            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls),
+            configuration: .init(address: .hostname(host, port: port), serverName: "liaison-\(federation.party)"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
+            logger: logger)
+    }
+}
+
+/// The routes' work, with the services they call.
+struct Handlers: Sendable {
+    let federation: Federation
+    let accounts: Accounts
+
+    var party: Party { federation.party }
+
+    // MARK: Authentication
+
+    /// The caller, from a bearer API token or the session cookie; with
+    /// `changing`, a cookie must come with its CSRF token.
+    func caller(_ request: Request, changing: Bool) async throws(OperatorError) -> Caller {
+        if let auth = request.headers[.authorization] {
+            guard auth.hasPrefix("Bearer ") else { throw OperatorError(.unauthenticated, "the Authorization header takes a Bearer API token") }
+            let (user, _) = try await accounts.token(String(auth.dropFirst(7)))
+            return Caller(user: user, session: nil)
+        }
+        guard let secret = request.cookies[OperatorAPI.sessionCookie]?.value else {
+            throw OperatorError(.unauthenticated, "log in first (POST /api/v1/session) or send an API token")
+        }
+        let user = try await accounts.session(secret)
+        if changing, !Accounts.csrfMatches(request.headers[HTTPField.Name(OperatorAPI.csrfHeader)!], session: secret) {
+            throw OperatorError(.forbidden, "the \(OperatorAPI.csrfHeader) header is missing or does not match this session")
+        }
+        return Caller(user: user, session: secret)
+    }
+
+    func require(_ caller: Caller, _ roles: Set<Role>, to act: String) throws(OperatorError) {
+        guard caller.user.roles.isDisjoint(with: roles) else { return }
+        throw OperatorError(
+            .forbidden,
+            "to \(act) takes the role \(roles.sorted().map(\.rawValue).joined(separator: " or ")); \(caller.user.name) holds \(caller.user.roles.sorted().map(\.rawValue).joined(separator: ", "))"
+        )
+    }
+
+    func login(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let body = try await decode(OperatorViews.Login.self, request, context, limit: 16 << 10)
+        let session = try await accounts.login(body.name, password: body.password)
+        var response = try json(
+            OperatorViews.SessionView(
+                user: OperatorViews.User(session.user, scheme: accounts.scheme), csrfToken: session.csrf, expires: session.expires), status: .created)
+        response.setCookie(
+            Cookie(
+                name: OperatorAPI.sessionCookie, value: session.secret, maxAge: Int(accounts.policy.sessionLifetime), path: "/", secure: true,
+                httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    func logout(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        if let secret = caller.session { await accounts.logout(secret) }
+        var response = Response(status: .noContent)
+        response.setCookie(Cookie(name: OperatorAPI.sessionCookie, value: "", maxAge: 0, path: "/", secure: true, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    func me(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        return try json(OperatorViews.User(caller.user, scheme: accounts.scheme))
+    }
+
+    func issueToken(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        let body = try await decode(OperatorViews.NewToken.self, request, context, limit: 16 << 10)
+        guard (1...200).contains(body.name.count) else { throw OperatorError(.invalidInput, "a token's name has 1 to 200 characters") }
+        if let d = body.lifetimeDays, !(1...366).contains(d) { throw OperatorError(.invalidInput, "lifetime_days is 1 to 366, not \(d)") }
+        let issued = try await accounts.issueToken(
+            to: caller.user.name, named: body.name, scopes: Set(body.scopes ?? ["api"]), lifetime: TimeInterval(body.lifetimeDays ?? 90) * 86_400,
+            by: caller.user.name)
+        return try json(
+            OperatorViews.TokenView(
+                id: issued.record.id, name: issued.record.name, scopes: issued.record.scopes.sorted(), expires: issued.record.expiresAt, token: issued.secret),
+            status: .created)
+    }
+
+    // MARK: Users (administrators)
+
+    func users(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        try require(caller, [.administrator, .securityOfficer, .auditor], to: "list users")
+        return try json(try await accounts.users().map { OperatorViews.User($0, scheme: accounts.scheme) })
+    }
+
+    func roles(_ names: [String]) throws(OperatorError) -> Set<Role> {
+        var out = Set<Role>()
+        for n in names {
+            guard let r = Role(rawValue: n) else {
+                throw OperatorError(.invalidInput, "\(n.prefix(40)) is not a role (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            out.insert(r)
+        }
+        return out
+    }
+
+    func addUser(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.administrator], to: "add users")
+        let body = try await decode(OperatorViews.NewUser.self, request, context, limit: 64 << 10)
+        let profile = Accounts.Profile(
+            displayName: body.displayName, roles: try roles(body.roles), clearance: body.clearance.map { ($0.level, $0.expires) },
+            categories: Set(body.categories ?? []))
+        let user = try await accounts.add(body.name, profile, password: body.password, by: caller.user.name)
+        return try json(OperatorViews.User(user, scheme: accounts.scheme), status: .created)
+    }
+
+    func changeUser(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.administrator], to: "change users")
+        let name = try context.parameters.require("name")
+        let body = try await decode(OperatorViews.UserChange.self, request, context, limit: 64 << 10)
+        let newRoles = try body.roles.map { names throws(OperatorError) in try roles(names) }
+        if body.clearance != nil, body.removeClearance == true {
+            throw OperatorError(.invalidInput, "clearance and remove_clearance together: choose one")
+        }
+        if body.displayName != nil || newRoles != nil || body.clearance != nil || body.removeClearance == true || body.categories != nil {
+            try await accounts.update(name, by: caller.user.name) { p in
+                if let v = body.displayName { p.displayName = v }
+                if let v = newRoles { p.roles = v }
+                if let c = body.clearance { p.clearance = (c.level, c.expires) }
+                if body.removeClearance == true { p.clearance = nil }
+                if let v = body.categories { p.categories = Set(v) }
+            }
+        }
+        if let password = body.password { try await accounts.setPassword(name, password, by: caller.user.name) }
+        if let disabled = body.disabled { try await accounts.setDisabled(name, disabled, by: caller.user.name) }
+        return try json(OperatorViews.User(try await accounts.user(name), scheme: accounts.scheme))
+    }
+
+    // MARK: Items
+
+    /// The scheme and agreement an item is judged under here.
+    func view(_ h: LiaisonStore.Holding) -> OperatorViews.Item {
+        var from: String?, agreementID: String?
+        if case .received(let p, let a) = h.source { (from, agreementID) = (p.code, a) }
+        let book = federation.book
+        let marking: OperatorViews.Marking
+        if h.label.originator == party {
+            let l = accounts.scheme.level(h.label.level)
+            marking = OperatorViews.Marking(
+                originator: party.code, originatorMarking: l?.marking, local: l?.marking, localLevel: l?.code,
+                text: l.map { "\(party) \($0.marking) (\($0.romanization))" } ?? "\(party) \(h.label.level)")
+        } else if let id = agreementID, let agreement = book[id]?.agreement,
+            case .success(let dual) = DualMarking.make(agreement: agreement, originator: h.label.originator, level: h.label.level, receiver: party)
+        {
+            marking = OperatorViews.Marking(
+                originator: h.label.originator.code, originatorMarking: dual.originatorLevel.marking, local: dual.receiverLevel.marking,
+                localLevel: dual.receiverLevel.code, text: dual.description)
+        } else {
+            marking = OperatorViews.Marking(
+                originator: h.label.originator.code, originatorMarking: nil, local: nil, localLevel: nil,
+                text: "\(h.label.originator) \(h.label.level) (no equivalent known here)")
+        }
+        return OperatorViews.Item(
+            id: Hex.encode(h.itemID), digest: Hex.encode(h.digest), sequence: h.sequence, label: OperatorViews.Label(h.label), marking: marking,
+            mediaType: h.mediaType, size: h.payloadSize, source: from == nil ? "originated" : "received", from: from, agreement: agreementID, at: h.at,
+            status: h.status.rawValue)
+    }
+
+    func mayRead(_ reader: Reader, _ h: LiaisonStore.Holding, at now: Date) -> Bool {
+        var agreement: Agreement?
+        if case .received(_, let id) = h.source { agreement = federation.book[id]?.agreement }
+        return AccessPolicy.evaluate(
+            AccessRequest(
+                reader: reader, item: ItemFacts(digest: Hex.encode(h.digest), label: h.label), node: party, localScheme: accounts.scheme,
+                agreement: agreement, instant: now)
+        ).isPermitted
+    }
+
+    /// The items the caller may read, in the order they came, a page at a time.
+    func items(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        let limit = try query(request, "limit", default: 50, 1...500)
+        var cursor: Int64? = try request.uri.queryParameters.get("after").map { text throws(OperatorError) in
+            guard let v = Int64(text), v >= 0 else { throw OperatorError(.invalidInput, "after takes a sequence number, not \(text.prefix(40))") }
+            return v
+        }
+        let reader = caller.reader, now = Date()
+        var out: [OperatorViews.Item] = []
+        var more = true
+        // Pages of holdings until the caller's page is full (what they may not read is skipped, not shown).
+        scan: while out.count < limit {
+            let page = try await store { () throws(StoreError) in try await federation.store.holdings(after: cursor, limit: 500) }
+            if page.isEmpty {
+                more = false
+                break
+            }
+            for h in page {
+                cursor = h.sequence
+                if mayRead(reader, h, at: now) { out.append(view(h)) }
+                if out.count == limit { break scan }
+            }
+        }
+        return try json(OperatorViews.ItemList(items: out, next: more && out.count == limit ? cursor : nil))
+    }
+
+    func itemID(_ context: OperatorContext) throws(OperatorError) -> [UInt8] {
+        let text = context.parameters.get("id") ?? ""
+        guard let id = Hex.decode(text), id.count == 16 else {
+            throw OperatorError(.invalidInput, "an item id is 32 hexadecimal digits, not \(text.prefix(80))")
+        }
+        return id
+    }
+
+    /// A read (invariant 3): the access policy decides, the ledger records the read or the refusal.
+    func readItem(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        let id = try itemID(context)
+        let (decision, item) = try await federated { () throws(FederationError) in try await federation.read(id, by: caller.reader) }
+        if case .refused(let r) = decision { throw OperatorError(.refused, "\(r.article): \(r.reason)", refusal: r) }
+        guard let item, let payload = item.payload else { throw OperatorError(.notFound, "the item has no content") }
+        let text = item.holding.mediaType.hasPrefix("text/") ? String(validating: payload, as: UTF8.self) : nil
+        return try json(OperatorViews.ItemContent(item: view(item.holding), contentBase64: Data(payload).base64EncodedString(), contentText: text))
+    }
+
+    /// Originates an item at this node: its label checked, sealed, stored.
+    /// The author must be able to read what they write (invariant 3).
+    func createItem(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.analyst, .releasingOfficer, .securityOfficer], to: "create items")
+        let body = try await decode(OperatorViews.NewItem.self, request, context, limit: context.maxUploadSize)
+        let payload: [UInt8]
+        switch (body.contentText, body.contentBase64) {
+        case (let t?, nil): payload = Array(t.utf8)
+        case (nil, let b?):
+            guard let d = Data(base64Encoded: b) else { throw OperatorError(.invalidInput, "content_base64 is not base64") }
+            payload = Array(d)
+        default: throw OperatorError(.invalidInput, "give the content as content_text or as content_base64 (one of them)")
+        }
+        guard payload.count <= 8 << 20 else { throw OperatorError(.oversized, "an item's content is at most 8 MiB; this one has \(payload.count) bytes") }
+        guard (1...127).contains(body.mediaType.count), body.mediaType.contains("/"), !body.mediaType.contains(where: { $0.isWhitespace }) else {
+            throw OperatorError(.invalidInput, "media_type must be a media type such as text/plain")
+        }
+        let label = try label(body.label)
+        let now = Date()
+        let facts = ItemFacts(digest: "", label: label)
+        if case .refused(let r) = AccessPolicy.evaluate(
+            AccessRequest(reader: caller.reader, item: facts, node: party, localScheme: accounts.scheme, agreement: nil, instant: now))
+        {
+            throw OperatorError(.refused, "\(r.article): \(r.reason) — an author must be able to read the item", refusal: r)
+        }
+        let sealed = try await federated { () throws(FederationError) in try await federation.originate([(label, body.mediaType, payload)]) }
+        let holding = try await store { () throws(StoreError) in try await federation.store.holdings([sealed[0].manifest.itemID]) }[0]
+        return try json(view(holding), status: .created)
+    }
+
+    func label(_ v: OperatorViews.Label) throws(OperatorError) -> SecurityLabel {
+        if let o = v.originator, o != party.code {
+            throw OperatorError(.invalidInput, "this node originates \(party)'s items only; the label names \(o.prefix(8))")
+        }
+        var parties = Set<Party>()
+        for code in v.releasableTo {
+            guard let p = Party(code) else { throw OperatorError(.invalidInput, "\(code.prefix(8)) is not a party code (three letters, as JPN)") }
+            parties.insert(p)
+        }
+        var categories: [LiaisonModel.Category] = []
+        for c in v.categories ?? [] {
+            guard let kind = LiaisonModel.Category.Kind(rawValue: c.kind) else {
+                throw OperatorError(
+                    .invalidInput, "category kind \(c.kind.prefix(20)) is not one of \(LiaisonModel.Category.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            categories.append(LiaisonModel.Category(tag: c.tag, kind: kind, values: c.values))
+        }
+        guard accounts.scheme.level(v.level) != nil else {
+            throw OperatorError(
+                .invalidInput, "\(v.level.prefix(20)) is not a level of \(party)'s scheme (\(accounts.scheme.levels.map(\.code).joined(separator: ", ")))")
+        }
+        do {
+            return try SecurityLabel(
+                policy: v.policy ?? "national:\(party)", originator: party, level: v.level, releasableTo: parties, categories: categories,
+                purpose: v.purpose, created: v.created ?? Date(), review: v.review)
+        } catch {
+            throw OperatorError(.invalidInput, "the label: \(error.reason)")
+        }
+    }
+
+    /// Asks for an item to be released to a peer: the release policy decides now and again when it is sealed.
+    func release(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.releasingOfficer], to: "release items")
+        let id = try itemID(context)
+        let body = try await decode(OperatorViews.ReleaseRequest.self, request, context, limit: 16 << 10)
+        guard let peer = Party(body.to) else { throw OperatorError(.invalidInput, "\(body.to.prefix(8)) is not a party code") }
+        guard federation.book[body.agreement] != nil else { throw OperatorError(.notFound, "no agreement \(body.agreement.prefix(80)) is known here") }
+        let task = try await federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: body.agreement) }
+        return try json(
+            OperatorViews.ReleaseView(task: task.id, to: peer.code, agreement: task.agreement, linkSequence: task.linkSequence, state: task.state.rawValue),
+            status: .accepted)
+    }
+
+    // MARK: Agreements, peers, ledger
+
+    func agreements(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        _ = try await caller(request, changing: false)
+        let now = Date()
+        let views = federation.book.lifecycles.values.filter { $0.agreement.isParty(party) }.sorted { $0.agreement.id < $1.agreement.id }.map {
+            lifecycle in
+            let s = lifecycle.status(at: now)
+            return OperatorViews.AgreementView(
+                id: lifecycle.agreement.id, title: lifecycle.agreement.title, parties: lifecycle.agreement.partyCodes.map(\.code), phase: s.phase.rawValue,
+                inForce: s.isInForce, since: s.since, currentTermEnds: s.currentTerm?.end, nextNoticeDeadline: s.nextNoticeDeadline,
+                scheduledTermination: s.scheduledTermination, terminatedAt: s.terminatedAt)
+        }
+        return try json(views)
+    }
+
+    func peers(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        _ = try await caller(request, changing: false)
+        let status = try await federated { () throws(FederationError) in try await federation.status() }
+        return try json(
+            status.map {
+                OperatorViews.PeerView(
+                    party: $0.party.code, endpoint: $0.endpoint, queued: $0.queued, inFlight: $0.inFlight, delivered: $0.delivered, refused: $0.refused,
+                    lagSeconds: $0.lag, lastSuccess: $0.lastSuccess, lastError: $0.lastError, alarm: $0.alarm, treeSize: $0.treeSize)
+            })
+    }
+
+    func treeHead(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        _ = try await caller(request, changing: false)
+        let bytes = try await federated { () throws(FederationError) in try await federation.latestTreeHead() }
+        let head: SignedTreeHead
+        do { head = try SignedTreeHead(canonical: bytes) } catch { throw OperatorError(.unavailable, "the ledger's head does not decode: \(error.reason)") }
+        return try json(
+            OperatorViews.TreeHeadView(
+                party: head.body.party.code, size: head.body.size, root: Hex.encode(head.body.root), at: head.body.at,
+                signed: Data(bytes).base64EncodedString()))
+    }
+
+    // MARK: Helpers
+
+    func store<T>(_ body: () async throws(StoreError) -> T) async throws(OperatorError) -> T {
+        do { return try await body() } catch { throw OperatorError(error) }
+    }
+
+    func federated<T>(_ body: () async throws(FederationError) -> T) async throws(OperatorError) -> T {
+        do { return try await body() } catch { throw OperatorError(error) }
+    }
+
+    func query(_ request: Request, _ name: String, default value: Int, _ range: ClosedRange<Int>) throws(OperatorError) -> Int {
+        guard let text = request.uri.queryParameters.get(name) else { return value }
+        guard let v = Int(text), range.contains(v) else {
+            throw OperatorError(.invalidInput, "\(name) takes a number from \(range.lowerBound) to \(range.upperBound), not \(text.prefix(40))")
+        }
+        return v
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.keyEncodingStrategy = .convertToSnakeCase
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(RFC3339.format(date))
+        }
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+
+    static let decoder: JSONDecoder = {
+        let d = JSONDecoder()
+        d.keyDecodingStrategy = .convertFromSnakeCase
+        d.dateDecodingStrategy = .custom { decoder in
+            let c = try decoder.singleValueContainer()
+            let text = try c.decode(String.self)
+            guard let date = RFC3339.parse(text) else {
+                throw DecodingError.dataCorruptedError(in: c, debugDescription: "\(text.prefix(40)) is not an RFC 3339 instant")
+            }
+            return date
+        }
+        return d
+    }()
+
+    func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try Self.encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Reads a JSON body of at most `limit` bytes; a body that is not the
+    /// expected object is refused with where and why.
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: OperatorContext, limit: Int) async throws -> T {
+        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
+            throw OperatorError(.invalidInput, "the body must be application/json, not \(contentType.prefix(60))")
+        }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: limit) } catch {
+            throw OperatorError(.oversized, "the body is larger than \(limit) bytes")
+        }
+        do { return try Self.decoder.decode(T.self, from: Data(body.readableBytesView)) } catch let e as DecodingError {
+            throw OperatorError(.invalidInput, "the body: \(Self.explain(e))")
+        }
+    }
+
+    static func explain(_ e: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String {
+            let p = keys.map { $0.intValue.map { "[\($0)]" } ?? ".\(snake($0.stringValue))" }.joined()
+            return p.isEmpty ? "the top level" : String(p.drop { $0 == "." })
+        }
+        switch e {
+        case .keyNotFound(let key, let c): return "\(path(c.codingPath + [key])) is required"
+        case .typeMismatch(_, let c), .valueNotFound(_, let c): return "\(path(c.codingPath)) has the wrong type (\(c.debugDescription))"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "not JSON" : "\(path(c.codingPath)): \(c.debugDescription)"
+        @unknown default: return "not the expected object"
+        }
+    }
+
+    static func snake(_ key: String) -> String {
+        var out = ""
+        for ch in key {
+            if ch.isUppercase {
+                out += "_" + ch.lowercased()
+            } else {
+                out.append(ch)
+            }
+        }
+        return out
+    }
+}
+
+/// Errors as RFC 9457 problem details; a refusal names its article.
+struct OperatorProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do { return try await next(request, context) } catch let error as OperatorError {
+            var extra: [String: Any] = ["code": error.code.name]
+            if let r = error.refusal {
+                extra["article"] = r.article.citation
+                extra["refusal"] = r.code.name
+            }
+            var response = problem(error.status, error.reason, extra)
+            if error.code == .unauthenticated { response.headers[.wwwAuthenticate] = "Bearer realm=\"liaison\"" }
+            return response
+        } catch let error as HTTPError {
+            return problem(error.status, error.body ?? error.status.reasonPhrase, [:])
+        } catch let error as any HTTPResponseError {
+            return problem(error.status, error.status.reasonPhrase, [:])
+        } catch {
+            return problem(.internalServerError, "internal error", [:])
+        }
+    }
+
+    func problem(_ status: HTTPResponse.Status, _ detail: String, _ extra: [String: Any]) -> Response {
+        var object: [String: Any] = ["type": "about:blank", "title": status.reasonPhrase, "status": status.code, "detail": detail]
+        object.merge(extra) { a, _ in a }
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

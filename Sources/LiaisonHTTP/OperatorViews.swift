@@ -1,0 +1,199 @@
+public import Foundation
+public import LiaisonModel
+public import LiaisonSealing
+internal import LiaisonStore
+
+/// What the operator API sends and takes, as JSON (snake_case keys; docs in
+/// `OperatorAPI.openAPIDocument`). Views carry metadata only; an item's
+/// content appears only in the answer to a read the access policy permitted.
+public enum OperatorViews {
+    public struct User: Codable, Sendable {
+        public var name: String
+        public var displayName: String
+        public var party: String
+        public var roles: [String]
+        public var clearance: ClearanceView?
+        public var categories: [String]
+        public var disabled: Bool
+        public var lockedUntil: Date?
+
+        public struct ClearanceView: Codable, Sendable {
+            public var level: String
+            public var marking: String?
+            public var expires: Date
+        }
+
+        init(_ u: UserRecord, scheme: ClassificationScheme) {
+            (name, displayName, party, roles) = (u.name, u.displayName, u.party.code, u.roles.sorted().map(\.rawValue))
+            clearance = u.clearance.map { ClearanceView(level: $0.level, marking: scheme.level($0.level)?.marking, expires: $0.expires) }
+            (categories, disabled, lockedUntil) = (u.categories.sorted(), u.disabled, u.lockedUntil)
+        }
+    }
+
+    public struct Login: Codable, Sendable {
+        public var name: String
+        public var password: String
+    }
+
+    public struct SessionView: Codable, Sendable {
+        public var user: User
+        /// Sent back in the `X-CSRF-Token` header of every state-changing request made with the session cookie.
+        public var csrfToken: String
+        public var expires: Date
+    }
+
+    public struct NewUser: Codable, Sendable {
+        public var name: String
+        public var displayName: String
+        public var roles: [String]
+        public var clearance: NewClearance?
+        public var categories: [String]?
+        public var password: String?
+    }
+
+    public struct NewClearance: Codable, Sendable {
+        public var level: String
+        public var expires: Date
+    }
+
+    /// A change of what a user holds; absent fields stay as they are.
+    public struct UserChange: Codable, Sendable {
+        public var displayName: String?
+        public var roles: [String]?
+        public var clearance: NewClearance?
+        public var removeClearance: Bool?
+        public var categories: [String]?
+        public var disabled: Bool?
+        public var password: String?
+    }
+
+    public struct NewToken: Codable, Sendable {
+        public var name: String
+        public var scopes: [String]?
+        public var lifetimeDays: Int?
+    }
+
+    public struct TokenView: Codable, Sendable {
+        public var id: String
+        public var name: String
+        public var scopes: [String]
+        public var expires: Date?
+        /// Shown once, at creation.
+        public var token: String?
+    }
+
+    public struct Label: Codable, Sendable {
+        public var policy: String?
+        public var originator: String?
+        public var level: String
+        public var releasableTo: [String]
+        public var categories: [CategoryView]?
+        public var purpose: String?
+        public var created: Date?
+        public var review: Date?
+
+        public struct CategoryView: Codable, Sendable {
+            public var tag: String
+            public var kind: String
+            public var values: [String]
+        }
+
+        init(_ l: SecurityLabel) {
+            (policy, originator, level, releasableTo) = (l.policy, l.originator.code, l.level, l.releasableTo.sorted().map(\.code))
+            categories = l.categories.map { CategoryView(tag: $0.tag, kind: $0.kind.rawValue, values: $0.values) }
+            (purpose, created, review) = (l.purpose, l.created, l.review)
+        }
+    }
+
+    /// The markings an item bears here (Art 4): the originator's, and this node's equivalent.
+    public struct Marking: Codable, Sendable {
+        public var originator: String
+        public var originatorMarking: String?
+        public var local: String?
+        public var localLevel: String?
+        public var text: String
+    }
+
+    public struct Item: Codable, Sendable {
+        public var id: String
+        public var digest: String
+        public var sequence: Int64
+        public var label: Label
+        public var marking: Marking
+        public var mediaType: String
+        public var size: Int
+        public var source: String
+        public var from: String?
+        public var agreement: String?
+        public var at: Date
+        public var status: String
+    }
+
+    public struct ItemList: Codable, Sendable {
+        public var items: [Item]
+        /// Pass as `after` for the next page; absent on the last.
+        public var next: Int64?
+    }
+
+    public struct ItemContent: Codable, Sendable {
+        public var item: Item
+        public var contentBase64: String
+        public var contentText: String?
+    }
+
+    public struct NewItem: Codable, Sendable {
+        public var label: Label
+        public var mediaType: String
+        public var contentText: String?
+        public var contentBase64: String?
+    }
+
+    public struct ReleaseRequest: Codable, Sendable {
+        public var to: String
+        public var agreement: String
+    }
+
+    public struct ReleaseView: Codable, Sendable {
+        public var task: Int64
+        public var to: String
+        public var agreement: String
+        public var linkSequence: Int64
+        public var state: String
+    }
+
+    public struct AgreementView: Codable, Sendable {
+        public var id: String
+        public var title: String
+        public var parties: [String]
+        public var phase: String
+        public var inForce: Bool
+        public var since: Date?
+        public var currentTermEnds: Date?
+        public var nextNoticeDeadline: Date?
+        public var scheduledTermination: Date?
+        public var terminatedAt: Date?
+    }
+
+    public struct PeerView: Codable, Sendable {
+        public var party: String
+        public var endpoint: String
+        public var queued: Int
+        public var inFlight: Int
+        public var delivered: Int
+        public var refused: Int
+        public var lagSeconds: Double
+        public var lastSuccess: Date?
+        public var lastError: String?
+        public var alarm: String?
+        public var treeSize: Int?
+    }
+
+    public struct TreeHeadView: Codable, Sendable {
+        public var party: String
+        public var size: Int
+        public var root: String
+        public var at: Date
+        /// The signed head, canonical DER, base64.
+        public var signed: String
+    }
+}

@@ -1,0 +1,361 @@
+import AsyncHTTPClient
+import Foundation
+import HTTPTypes
+import LiaisonApp
+import LiaisonFederation
+import LiaisonHTTP
+import LiaisonModel
+import LiaisonSealing
+import LiaisonStore
+import LiaisonTesting
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOSSL
+import Testing
+
+/// The operator JSON API over real HTTPS, against running nodes: who may
+/// log in, what each role may do, what each user may read — and that
+/// every read and every refusal is in the ledger.
+@Suite("Operator API", .serialized) struct OperatorAPITests {
+    static let logger: Logger = {
+        var l = Logger(label: "liaison-test")
+        l.logLevel = .error
+        return l
+    }()
+
+    static let password = "correct horse battery"
+
+    /// KOR and JPN running, with fast bcrypt and a lock-out after 3 failures;
+    /// at KOR an analyst cleared II with the EAST-SEA category, one cleared
+    /// III, a releasing officer and an administrator; at JPN an analyst cleared GOKUHI.
+    static func start() async throws -> (LocalFederation, [Party: OperatorClient]) {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: logger) { s in
+            s.accounts.bcryptCost = 4
+            s.accounts.failuresBeforeLockOut = 3
+        }
+        let year = Date().addingTimeInterval(365 * 86_400)
+        let kor = net[.kor].accounts
+        try await kor.add(
+            "kim", .init(displayName: "Kim Analyst", roles: [.analyst], clearance: ("II", year), categories: ["PROJECT:EAST-SEA"]), password: password,
+            by: "test")
+        try await kor.add("park", .init(displayName: "Park", roles: [.analyst], clearance: ("III", year), categories: []), password: password, by: "test")
+        try await kor.add(
+            "lee", .init(displayName: "Lee Releasing", roles: [.releasingOfficer], clearance: ("II", year), categories: ["PROJECT:EAST-SEA"]),
+            password: password, by: "test")
+        try await kor.add("admin", .init(displayName: "Admin", roles: [.administrator], clearance: nil, categories: []), password: password, by: "test")
+        try await net[.jpn].accounts.add(
+            "sato", .init(displayName: "Sato", roles: [.analyst], clearance: ("GOKUHI", year), categories: ["PROJECT:EAST-SEA"]), password: password,
+            by: "test")
+        var clients: [Party: OperatorClient] = [:]
+        for p in [Party.kor, .jpn] {
+            clients[p] = try OperatorClient(
+                port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem")
+        }
+        return (net, clients)
+    }
+
+    static func stop(_ net: LocalFederation, _ clients: [Party: OperatorClient]) async {
+        for c in clients.values { try? await c.http.shutdown() }
+        await net.stop()
+    }
+
+    static var newItem: [String: Any] { [
+        "label": [
+            "level": "II", "releasable_to": ["JPN"], "purpose": "dprk-nuclear-missile",
+            "categories": [["tag": "PROJECT", "kind": "RESTRICTIVE", "values": ["EAST-SEA"]]],
+        ],
+        "media_type": "text/plain", "content_text": "launch assessment 2026-11",
+    ] }
+
+    @Test func everyRouteRefusesTheUnauthenticated() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!
+        let document = try JSONSerialization.jsonObject(with: Data(OperatorAPI.openAPIDocument.utf8)) as! [String: Any]
+        #expect(document["openapi"] as? String == "3.1.0")
+        let paths = document["paths"] as! [String: [String: Any]]
+        var checked = 0
+        let before = try await net[.kor].store.size()
+        for (path, operations) in paths.sorted(by: { $0.key < $1.key }) {
+            for (method, operation) in operations {
+                let op = operation as! [String: Any]
+                let security = op["security"] as? [Any] ?? []
+                if security.isEmpty { continue }
+                let concrete = path.replacingOccurrences(of: "{id}", with: String(repeating: "ab", count: 16)).replacingOccurrences(of: "{name}", with: "kim")
+                let r = try await kor.send(method.uppercased(), concrete, json: [String: Any]())
+                #expect(r.status == 401, "\(method) \(path): \(r.status)")
+                #expect(r.contentType == "application/problem+json", "\(method) \(path)")
+                checked += 1
+            }
+        }
+        #expect(checked >= 13)
+        // A forged cookie and a forged token are refused the same way.
+        #expect(try await kor.send("GET", "/api/v1/me", cookie: String(repeating: "A", count: 43)).status == 401)
+        #expect(try await kor.send("GET", "/api/v1/me", bearer: "lsn_" + String(repeating: "A", count: 43)).status == 401)
+        #expect(try await kor.send("GET", "/api/v1/me", bearer: "not a token").status == 401)
+        // The document itself is public.
+        #expect(try await kor.send("GET", "/openapi.json").status == 200)
+        #expect(try await net[.kor].store.size() == before)
+        await Self.stop(net, clients)
+    }
+
+    @Test func repeatedFailedLoginsLockTheAccountAndAreRecorded() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!
+        let before = try await net[.kor].store.size()
+        for _ in 0..<2 {
+            let r = try await kor.send("POST", "/api/v1/session", json: ["name": "kim", "password": "wrong password!"])
+            #expect(r.status == 401)
+            #expect(r.problem["detail"] as? String == "the name or the password is wrong")
+        }
+        // The third locks it; then even the right password is refused until the lock ends.
+        let third = try await kor.send("POST", "/api/v1/session", json: ["name": "kim", "password": "wrong password!"])
+        #expect(third.status == 429)
+        let locked = try await kor.send("POST", "/api/v1/session", json: ["name": "kim", "password": Self.password])
+        #expect(locked.status == 429)
+        #expect((locked.problem["detail"] as? String)?.contains("locked until") == true)
+        // An unknown name gets the answer a wrong password gets.
+        let unknown = try await kor.send("POST", "/api/v1/session", json: ["name": "nobody", "password": "wrong password!"])
+        #expect(unknown.status == 401)
+        #expect(unknown.problem["detail"] as? String == "the name or the password is wrong")
+        let entries = try await (before..<net[.kor].store.size()).asyncMap { try await net[.kor].store.entry(at: $0) }
+        #expect(entries.filter { $0.detail.hasPrefix("login of kim failed") }.count == 3)
+        #expect(entries.contains { $0.detail.contains("login of kim refused: locked until") })
+        #expect(entries.contains { $0.detail == "login refused: an unknown name" })
+        // The administrator lifts it from the command line's side (enable), and kim logs in.
+        try await net[.kor].accounts.setDisabled("kim", false, by: "admin")
+        #expect(try await kor.login("kim", Self.password).user.name == "kim")
+        await Self.stop(net, clients)
+    }
+
+    @Test func analystsCreateReadAndAreRefusedByTheAccessPolicy() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!
+        let kim = try await kor.login("kim", Self.password)
+        // Without the CSRF token, a cookie cannot change anything.
+        let forged = try await kor.send("POST", "/api/v1/items", json: Self.newItem, cookie: kim.cookie)
+        #expect(forged.status == 403)
+        #expect(try await net[.kor].store.holdings(after: nil, limit: 10).isEmpty)
+        let created = try await kor.send("POST", "/api/v1/items", json: Self.newItem, cookie: kim.cookie, csrf: kim.csrf)
+        #expect(created.status == 201, "\(created.text)")
+        let id = created.object["id"] as! String
+        let marking = created.object["marking"] as! [String: Any]
+        #expect(marking["local_level"] as? String == "II")
+        // kim lists and reads it; the read is in the ledger.
+        let list = try await kor.send("GET", "/api/v1/items", cookie: kim.cookie)
+        #expect(((list.object["items"] as? [[String: Any]]) ?? []).map { $0["id"] as? String } == [id])
+        let before = try await net[.kor].store.size()
+        let read = try await kor.send("GET", "/api/v1/items/\(id)", cookie: kim.cookie)
+        #expect(read.object["content_text"] as? String == "launch assessment 2026-11")
+        #expect(try await net[.kor].store.entry(at: before).kind == .itemRead)
+        // park (III, no category) neither sees it in the list nor reads it: refused with the article, recorded.
+        let park = try await kor.login("park", Self.password)
+        let parkList = try await kor.send("GET", "/api/v1/items", cookie: park.cookie)
+        #expect((parkList.object["items"] as? [Any])?.isEmpty == true)
+        let refused = try await kor.send("GET", "/api/v1/items/\(id)", cookie: park.cookie)
+        #expect(refused.status == 403)
+        #expect(refused.problem["article"] as? String == Article.access.citation)
+        #expect(refused.problem["content_text"] == nil)
+        let last = try await net[.kor].store.entry(at: try await net[.kor].store.size() - 1)
+        #expect(last.kind == .accessRefused && last.detail.hasPrefix("park refused"))
+        // An author may not write above their own clearance.
+        var secret = Self.newItem
+        secret["label"] = ["level": "I", "releasable_to": ["JPN"]]
+        let above = try await kor.send("POST", "/api/v1/items", json: secret, cookie: park.cookie, csrf: park.csrf)
+        #expect(above.status == 403)
+        #expect(above.problem["article"] as? String == Article.access.citation)
+        await Self.stop(net, clients)
+    }
+
+    @Test func releasingOfficersReleaseAndThePeerReadsBothMarkings() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        let kim = try await kor.login("kim", Self.password)
+        let created = try await kor.send("POST", "/api/v1/items", json: Self.newItem, cookie: kim.cookie, csrf: kim.csrf)
+        let id = created.object["id"] as! String
+        let release: [String: Any] = ["to": "JPN", "agreement": "gsomia-kor-jpn-2016"]
+        // An analyst may not release.
+        let byAnalyst = try await kor.send("POST", "/api/v1/items/\(id)/releases", json: release, cookie: kim.cookie, csrf: kim.csrf)
+        #expect(byAnalyst.status == 403)
+        #expect((byAnalyst.problem["detail"] as? String)?.contains("releasing-officer") == true)
+        // To a party the label does not name: refused by the release policy, with the article.
+        let lee = try await kor.login("lee", Self.password)
+        let toUSA = try await kor.send(
+            "POST", "/api/v1/items/\(id)/releases", json: ["to": "USA", "agreement": "gsomia-kor-usa-1987"], cookie: lee.cookie, csrf: lee.csrf)
+        #expect([403, 404].contains(toUSA.status), "\(toUSA.text)")
+        let released = try await kor.send("POST", "/api/v1/items/\(id)/releases", json: release, cookie: lee.cookie, csrf: lee.csrf)
+        #expect(released.status == 202, "\(released.text)")
+        // It arrives at JPN; sato reads it there with both markings (Art 4).
+        let sato = try await jpn.login("sato", Self.password)
+        var content: OperatorClient.Reply?
+        for _ in 0..<300 {
+            let r = try await jpn.send("GET", "/api/v1/items/\(id)", cookie: sato.cookie)
+            if r.status == 200 {
+                content = r
+                break
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let item = try #require(content?.object["item"] as? [String: Any])
+        #expect(content?.object["content_text"] as? String == "launch assessment 2026-11")
+        let marking = item["marking"] as! [String: Any]
+        #expect(marking["originator"] as? String == "KOR")
+        #expect(marking["local_level"] as? String == "GOKUHI")
+        #expect(item["source"] as? String == "received")
+        // Peers and the ledger head are there for every user.
+        let peers = try await kor.send("GET", "/api/v1/peers", cookie: kim.cookie)
+        #expect(((peers.array as? [[String: Any]]) ?? []).contains { $0["party"] as? String == "JPN" })
+        let head = try await kor.send("GET", "/api/v1/ledger/head", cookie: kim.cookie)
+        #expect((head.object["size"] as? Int ?? 0) > 0)
+        await Self.stop(net, clients)
+    }
+
+    @Test func badInputIsRefusedSpecificallyAndChangesNothing() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!
+        let kim = try await kor.login("kim", Self.password)
+        let size = try await net[.kor].store.size()
+        func refused(_ body: Any, _ status: UInt, _ detail: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let r = try await kor.send("POST", "/api/v1/items", json: body, cookie: kim.cookie, csrf: kim.csrf)
+            #expect(r.status == status, "\(r.text)", sourceLocation: sourceLocation)
+            #expect((r.problem["detail"] as? String)?.contains(detail) == true, "\(r.text)", sourceLocation: sourceLocation)
+        }
+        var noLevel = Self.newItem
+        noLevel["label"] = ["releasable_to": ["JPN"]]
+        try await refused(noLevel, 400, "label.level is required")
+        var badLevel = Self.newItem
+        badLevel["label"] = ["level": "TOP", "releasable_to": ["JPN"]]
+        try await refused(badLevel, 400, "TOP is not a level of KOR's scheme")
+        var badParty = Self.newItem
+        badParty["label"] = ["level": "II", "releasable_to": ["japan"]]
+        try await refused(badParty, 400, "not a party code")
+        var both = Self.newItem
+        both["content_base64"] = "AAAA"
+        try await refused(both, 400, "one of them")
+        var foreign = Self.newItem
+        foreign["label"] = ["level": "II", "originator": "JPN", "releasable_to": ["KOR"]]
+        try await refused(foreign, 400, "originates KOR's items only")
+        let notJSON = try await kor.send("POST", "/api/v1/items", raw: Array("{\"label\":".utf8), cookie: kim.cookie, csrf: kim.csrf)
+        #expect(notJSON.status == 400)
+        let huge = try await kor.send(
+            "POST", "/api/v1/items", raw: [UInt8](repeating: 0x20, count: 13 << 20), cookie: kim.cookie, csrf: kim.csrf)
+        #expect(huge.status == 413)
+        let badID = try await kor.send("GET", "/api/v1/items/not-an-id", cookie: kim.cookie)
+        #expect(badID.status == 400)
+        let missing = try await kor.send("GET", "/api/v1/items/\(String(repeating: "0", count: 32))", cookie: kim.cookie)
+        #expect(missing.status == 404)
+        #expect(try await net[.kor].store.holdings(after: nil, limit: 10).isEmpty)
+        #expect(try await net[.kor].store.size() == size)
+        await Self.stop(net, clients)
+    }
+
+    @Test func tokensWorkWithoutCSRFAndStopWhenTheUserIsDisabled() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!
+        let kim = try await kor.login("kim", Self.password)
+        let issued = try await kor.send("POST", "/api/v1/tokens", json: ["name": "feed", "lifetime_days": 30], cookie: kim.cookie, csrf: kim.csrf)
+        #expect(issued.status == 201)
+        let token = try #require(issued.object["token"] as? String)
+        // The secret is kept only as a hash.
+        let stored = try await net[.kor].store.apiTokens(user: "kim")
+        #expect(stored.count == 1 && !stored[0].tokenHash.isEmpty)
+        #expect(try await kor.send("POST", "/api/v1/items", json: Self.newItem, bearer: token).status == 201)
+        // Administrators manage users; others may not.
+        let admin = try await kor.login("admin", Self.password)
+        let byKim = try await kor.send("PATCH", "/api/v1/users/park", json: ["disabled": true], cookie: kim.cookie, csrf: kim.csrf)
+        #expect(byKim.status == 403)
+        let disable = try await kor.send("PATCH", "/api/v1/users/kim", json: ["disabled": true], cookie: admin.cookie, csrf: admin.csrf)
+        #expect(disable.status == 200)
+        #expect(try await kor.send("GET", "/api/v1/me", bearer: token).status == 401)
+        #expect(try await kor.send("GET", "/api/v1/me", cookie: kim.cookie).status == 401)
+        // An administrator adds a user; a clearance outside the scheme is refused.
+        let added = try await kor.send(
+            "POST", "/api/v1/users",
+            json: ["name": "choi", "display_name": "Choi", "roles": ["auditor"], "clearance": ["level": "III", "expires": "2030-01-01T00:00:00Z"]],
+            cookie: admin.cookie, csrf: admin.csrf)
+        #expect(added.status == 201, "\(added.text)")
+        let bad = try await kor.send(
+            "POST", "/api/v1/users",
+            json: ["name": "yoon", "display_name": "Yoon", "roles": ["analyst"], "clearance": ["level": "GOKUHI", "expires": "2030-01-01T00:00:00Z"]],
+            cookie: admin.cookie, csrf: admin.csrf)
+        #expect(bad.status == 400)
+        #expect((bad.problem["detail"] as? String)?.contains("not a level of KOR's scheme") == true)
+        let entries = try await (0..<net[.kor].store.size()).asyncMap { try await net[.kor].store.entry(at: $0) }
+        #expect(entries.contains { $0.kind == .userChanged && $0.detail == "user kim disabled by admin" })
+        #expect(entries.contains { $0.kind == .userChanged && $0.detail.hasPrefix("user choi created by admin") })
+        await Self.stop(net, clients)
+    }
+}
+
+extension Range where Bound == Int {
+    func asyncMap<T>(_ f: (Int) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for i in self { out.append(try await f(i)) }
+        return out
+    }
+}
+
+/// A client of one node's operator API, trusting only the node's own root CA.
+struct OperatorClient {
+    let http: HTTPClient
+    let base: String
+
+    init(port: Int, root: String) throws {
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(root))
+        var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
+        configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        base = "https://127.0.0.1:\(port)"
+    }
+
+    struct Reply {
+        let status: UInt
+        let contentType: String?
+        let body: [UInt8]
+        let cookies: [String]
+        var text: String { String(decoding: body, as: UTF8.self) }
+        var json: Any? { try? JSONSerialization.jsonObject(with: Data(body)) }
+        var object: [String: Any] { json as? [String: Any] ?? [:] }
+        var array: [Any]? { json as? [Any] }
+        var problem: [String: Any] { contentType == "application/problem+json" ? object : [:] }
+    }
+
+    struct Login {
+        let cookie: String
+        let csrf: String
+        let user: (name: String, roles: [String])
+    }
+
+    func login(_ name: String, _ password: String) async throws -> Login {
+        let r = try await send("POST", "/api/v1/session", json: ["name": name, "password": password])
+        guard r.status == 201 else { throw OperatorError(.unauthenticated, "login of \(name): \(r.status) \(r.text)") }
+        let cookie = try #require(r.cookies.first { $0.hasPrefix("liaison_session=") })
+        #expect(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Strict"))
+        let value = String(cookie.split(separator: ";")[0].dropFirst("liaison_session=".count))
+        let user = r.object["user"] as! [String: Any]
+        return Login(cookie: value, csrf: r.object["csrf_token"] as! String, user: (user["name"] as! String, user["roles"] as! [String]))
+    }
+
+    func send(
+        _ method: String, _ path: String, json: Any? = nil, raw: [UInt8]? = nil, cookie: String? = nil, csrf: String? = nil, bearer: String? = nil
+    ) async throws -> Reply {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .init(rawValue: method)
+        if let json {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+        } else if let raw {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(bytes: raw))
+        }
+        if let cookie { request.headers.add(name: "Cookie", value: "liaison_session=\(cookie)") }
+        if let csrf { request.headers.add(name: "X-CSRF-Token", value: csrf) }
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 16 << 20)
+        return Reply(
+            status: response.status.code, contentType: response.headers.first(name: "Content-Type"), body: Array(buffer: body),
+            cookies: response.headers["Set-Cookie"])
+    }
+}
