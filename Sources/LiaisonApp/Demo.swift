@@ -1,5 +1,6 @@
 internal import Foundation
 internal import LiaisonFederation
+internal import LiaisonHTTP
 internal import LiaisonModel
 internal import LiaisonSealing
 internal import LiaisonStore
@@ -83,10 +84,42 @@ public final class Demo: @unchecked Sendable {
         if keepRunning {
             emit("\nThe nodes keep running (stop with Ctrl-C):")
             for p in [Party.kor, .jpn, .usa] { emit("   \(p) \(await net.address(of: p))   data: \(net[p].settings.directory)") }
+            await openConsoles(net)
             while !Task.isCancelled { try? await Task.sleep(nanoseconds: 3_600_000_000_000) }
         }
         await net.stop()
         return failures.isEmpty
+    }
+
+    /// Gives each node's web console users to log in with, and prints
+    /// where they are: `analyst` (cleared to the second level, with the
+    /// story's categories), `reader` (the lowest level, no categories: it
+    /// meets refusals), `officer` (releasing and security officer, the top
+    /// level) and `admin`. The password is LIAISON_DEMO_PASSWORD, or a new
+    /// random one printed here.
+    func openConsoles(_ net: LocalFederation) async {
+        let password =
+            ProcessInfo.processInfo.environment["LIAISON_DEMO_PASSWORD"].flatMap { $0.count >= 12 ? $0 : nil }
+            ?? String((0..<16).map { _ in "abcdefghijkmnopqrstuvwxyz23456789".randomElement()! })
+        emit("\nWeb consoles (HTTPS; each node's certificate is issued by its own root, DIR/tls-root-ca.pem):")
+        let year = Date().addingTimeInterval(365 * 86_400)
+        let categories: Set<String> = ["Compartment:MISSILE", "PROJECT:EAST-SEA"]
+        for p in [Party.kor, .jpn, .usa] {
+            let accounts = net[p].accounts
+            let levels = accounts.scheme.levels.sorted { $0.rank > $1.rank }
+            let users: [(String, Accounts.Profile)] = [
+                ("analyst", .init(displayName: "\(p) analyst", roles: [.analyst], clearance: (levels[min(1, levels.count - 1)].code, year), categories: categories)),
+                ("reader", .init(displayName: "\(p) reader", roles: [.analyst], clearance: (levels[levels.count - 1].code, year), categories: [])),
+                (
+                    "officer",
+                    .init(displayName: "\(p) officer", roles: [.releasingOfficer, .securityOfficer, .auditor], clearance: (levels[0].code, year), categories: categories)
+                ),
+                ("admin", .init(displayName: "\(p) administrator", roles: [.administrator], clearance: nil, categories: [])),
+            ]
+            for (name, profile) in users { _ = try? await accounts.add(name, profile, password: password, by: "liaison demo") }
+            emit("   \(p) https://127.0.0.1:\(await net[p].consolePort())/   root: \(net[p].settings.directory)/tls-root-ca.pem")
+        }
+        emit("   users analyst, reader, officer, admin — password \(password)")
     }
 
     // swiftlint:disable:next function_body_length

@@ -236,7 +236,7 @@ public final class NodeRuntime: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: exchange)]
         if let consolePort = settings.consolePort {
             let console = try OperatorAPI.application(
-                federation: federation, accounts: accounts, tls: tls.operatorConfiguration(), host: settings.consoleHost, port: consolePort,
+                federation: federation, accounts: accounts, ledgerTrust: ledgerTrust, tls: tls.operatorConfiguration(), host: settings.consoleHost, port: consolePort,
                 logger: logger,
                 onRunning: { [self] port in
                     Self.announce(port, consoleListening)

@@ -2,7 +2,7 @@ internal import Crypto
 public import Foundation
 internal import HummingbirdBcrypt
 public import LiaisonModel
-public import LiaisonSealing
+internal import LiaisonSealing
 public import LiaisonStore
 internal import Dispatch
 

@@ -1,16 +1,23 @@
 internal import Foundation
+public import LiaisonModel
 
 extension OperatorAPI {
     /// The OpenAPI 3.1 document of the operator API, served at `/openapi.json`.
     /// Built here from one table of routes so that every route, its body,
     /// its answers and its errors are described the same way.
-    public static let openAPIDocument: String = {
-        let data = try! JSONSerialization.data(withJSONObject: OpenAPI.document(), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
+    /// The document for one node: its levels, peers and agreements are the values its inputs take.
+    public static func openAPIDocument(_ party: Party, levels: [String], parties: [String], agreements: [String]) -> String {
+        let node = OpenAPI.Node(party: party, levels: levels, parties: parties, agreements: agreements)
+        let data = try! JSONSerialization.data(withJSONObject: OpenAPI.document(node), options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
-    }()
+    }
 }
 
 enum OpenAPI {
+    struct Node {
+        let party: Party, levels: [String], parties: [String], agreements: [String]
+    }
+
     struct Route {
         let method: String, path: String, summary: String, operationID: String
         var body: String? = nil
@@ -101,7 +108,9 @@ enum OpenAPI {
         503: "The node's store is unavailable; nothing was done.",
     ]
 
-    static var schemas: [String: Any] {
+    static let roles = Role.allCases.map(\.rawValue).sorted()
+
+    static func schemas(_ node: Node) -> [String: Any] {
         let label = object(
             [
                 "policy": string, "originator": ["type": "string", "pattern": "^[A-Z]{3}$"], "level": string,
@@ -112,6 +121,19 @@ enum OpenAPI {
                         required: ["tag", "kind", "values"])),
                 "purpose": nullable(string), "created": instant, "review": nullable(instant),
             ], required: ["level", "releasable_to"])
+        let level: [String: Any] = ["type": "string", "enum": node.levels]
+        let party: [String: Any] = ["type": "string", "enum": node.parties]
+        let role: [String: Any] = ["type": "string", "enum": roles]
+        let newLabel = object(
+            [
+                "policy": string, "originator": ["type": "string", "enum": [node.party.code]], "level": level, "releasable_to": array(party),
+                "categories": array(
+                    object(
+                        ["tag": string, "kind": ["type": "string", "enum": ["RESTRICTIVE", "PERMISSIVE", "INFORMATIVE"]], "values": array(string)],
+                        required: ["tag", "kind", "values"])),
+                "purpose": nullable(string), "created": instant, "review": nullable(instant),
+            ], required: ["level", "releasable_to"])
+        let newClearance = object(["level": level, "expires": instant], required: ["level", "expires"])
         let clearance = object(["level": string, "marking": nullable(string), "expires": instant], required: ["level", "expires"])
         return [
             "Problem": [
@@ -131,19 +153,18 @@ enum OpenAPI {
             "NewUser": object(
                 [
                     "name": ["type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,63}$"], "display_name": string,
-                    "roles": array(["type": "string", "enum": ["analyst", "releasing-officer", "security-officer", "auditor", "administrator"]]),
-                    "clearance": object(["level": string, "expires": instant], required: ["level", "expires"]), "categories": array(string),
+                    "roles": array(role), "clearance": newClearance, "categories": array(string),
                     "password": string,
                 ], required: ["name", "display_name", "roles"]),
             "UserChange": object(
                 [
-                    "display_name": string, "roles": array(string), "clearance": object(["level": string, "expires": instant], required: ["level", "expires"]),
+                    "display_name": string, "roles": array(role), "clearance": newClearance,
                     "remove_clearance": ["type": "boolean"], "categories": array(string), "disabled": ["type": "boolean"], "password": string,
                 ], required: []),
             "NewToken": object(
                 ["name": string, "scopes": array(string), "lifetime_days": ["type": "integer", "minimum": 1, "maximum": 366]], required: ["name"]),
             "Token": object(["id": string, "name": string, "scopes": array(string), "expires": instant, "token": string], required: ["id", "name", "scopes"]),
-            "Label": label,
+            "Label": label, "NewLabel": newLabel,
             "Marking": object(
                 ["originator": string, "originator_marking": string, "local": string, "local_level": string, "text": string],
                 required: ["originator", "text"]),
@@ -157,8 +178,8 @@ enum OpenAPI {
             "ItemContent": object(
                 ["item": ref("Item"), "content_base64": string, "content_text": string], required: ["item", "content_base64"]),
             "NewItem": object(
-                ["label": ref("Label"), "media_type": string, "content_text": string, "content_base64": string], required: ["label", "media_type"]),
-            "ReleaseRequest": object(["to": ["type": "string", "pattern": "^[A-Z]{3}$"], "agreement": string], required: ["to", "agreement"]),
+                ["label": ref("NewLabel"), "media_type": string, "content_text": string, "content_base64": string], required: ["label", "media_type"]),
+            "ReleaseRequest": object(["to": party, "agreement": ["type": "string", "enum": node.agreements]], required: ["to", "agreement"]),
             "Release": object(
                 ["task": ["type": "integer"], "to": string, "agreement": string, "link_sequence": ["type": "integer"], "state": string],
                 required: ["task", "to", "agreement", "link_sequence", "state"]),
@@ -179,7 +200,8 @@ enum OpenAPI {
         ]
     }
 
-    static func document() -> [String: Any] {
+    static func document(_ node: Node) -> [String: Any] {
+        let party = node.party
         var paths: [String: [String: Any]] = [:]
         for r in routes {
             var responses: [String: Any] = [:]
@@ -215,15 +237,15 @@ enum OpenAPI {
         return [
             "openapi": "3.1.0",
             "info": [
-                "title": "Liaison operator API", "version": "1",
+                "title": "Liaison operator API (\(party) node)", "version": "1",
                 "description":
                     "Items, releases, agreements, peers, the ledger and users of one Liaison node. Every read and every refusal goes through the access policy (Art 7) and into the ledger. Errors are RFC 9457 problem details; a refusal names the article it enforces.",
             ],
             "paths": paths,
             "components": [
-                "schemas": schemas,
+                "schemas": schemas(node),
                 "securitySchemes": [
-                    "session": ["type": "apiKey", "in": "cookie", "name": OperatorAPI.sessionCookie],
+                    "session": ["type": "apiKey", "in": "cookie", "name": OperatorAPI.sessionCookie(party)],
                     "token": ["type": "http", "scheme": "bearer", "description": "An API token from POST /api/v1/tokens."],
                 ],
             ],

@@ -1,10 +1,10 @@
-public import Foundation
+internal import Foundation
 public import Hummingbird
 internal import HTTPTypes
 internal import HummingbirdTLS
 public import LiaisonFederation
 public import LiaisonModel
-internal import LiaisonSealing
+public import LiaisonSealing
 public import LiaisonStore
 public import Logging
 internal import NIOCore
@@ -33,15 +33,22 @@ public struct Caller: Sendable {
 /// `openAPIDocument`, served at `/openapi.json`; errors are RFC 9457
 /// problem details naming the article refused.
 public enum OperatorAPI {
-    public static let sessionCookie = "liaison_session"
+    /// The session cookie's name: one per node, so that nodes on one host (the demo) keep their sessions apart.
+    public static func sessionCookie(_ party: Party) -> String { "liaison_session_\(party.code.lowercased())" }
     public static let csrfHeader = "X-CSRF-Token"
 
-    public static func router(federation: Federation, accounts: Accounts) -> Router<OperatorContext> {
+    public static func router(federation: Federation, accounts: Accounts, ledgerTrust: TrustStore) -> Router<OperatorContext> {
         let router = Router(context: OperatorContext.self)
         router.add(middleware: OperatorProblemMiddleware())
         let api = Handlers(federation: federation, accounts: accounts)
+        Console(api: api, ledgerTrust: ledgerTrust).register(router)
+        let book = federation.book
+        let document = openAPIDocument(
+            federation.party, levels: accounts.scheme.levels.sorted { $0.rank > $1.rank }.map(\.code),
+            parties: Set(book.lifecycles.values.flatMap(\.agreement.partyCodes)).subtracting([federation.party]).map(\.code).sorted(),
+            agreements: book.lifecycles.values.filter { $0.agreement.isParty(federation.party) }.map(\.agreement.id).sorted())
         router.get("openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: openAPIDocument)))
+            Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: document)))
         }
         let v1 = router.group("api/v1")
         v1.post("session") { request, context in try await api.login(request, context) }
@@ -64,11 +71,11 @@ public enum OperatorAPI {
     /// Serves the operator surfaces on `host:port` over HTTPS with the
     /// node's certificate (no client certificate: operators log in).
     public static func application(
-        federation: Federation, accounts: Accounts, tls: TLSConfiguration, host: String, port: Int, logger: Logger,
+        federation: Federation, accounts: Accounts, ledgerTrust: TrustStore, tls: TLSConfiguration, host: String, port: Int, logger: Logger,
         onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         Application(
-            router: router(federation: federation, accounts: accounts),
+            router: router(federation: federation, accounts: accounts, ledgerTrust: ledgerTrust),
             server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "liaison-\(federation.party)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
@@ -91,9 +98,16 @@ struct Handlers: Sendable {
         if let auth = request.headers[.authorization] {
             guard auth.hasPrefix("Bearer ") else { throw OperatorError(.unauthenticated, "the Authorization header takes a Bearer API token") }
             let (user, _) = try await accounts.token(String(auth.dropFirst(7)))
+            // Every credential presented must hold: a token does not cover for a bad session cookie.
+            if let secret = request.cookies[OperatorAPI.sessionCookie(party)]?.value {
+                let other = try await accounts.session(secret)
+                guard other.name == user.name else {
+                    throw OperatorError(.unauthenticated, "the session cookie and the API token are different users'; present one credential")
+                }
+            }
             return Caller(user: user, session: nil)
         }
-        guard let secret = request.cookies[OperatorAPI.sessionCookie]?.value else {
+        guard let secret = request.cookies[OperatorAPI.sessionCookie(party)]?.value else {
             throw OperatorError(.unauthenticated, "log in first (POST /api/v1/session) or send an API token")
         }
         let user = try await accounts.session(secret)
@@ -119,7 +133,7 @@ struct Handlers: Sendable {
                 user: OperatorViews.User(session.user, scheme: accounts.scheme), csrfToken: session.csrf, expires: session.expires), status: .created)
         response.setCookie(
             Cookie(
-                name: OperatorAPI.sessionCookie, value: session.secret, maxAge: Int(accounts.policy.sessionLifetime), path: "/", secure: true,
+                name: OperatorAPI.sessionCookie(party), value: session.secret, maxAge: Int(accounts.policy.sessionLifetime), path: "/", secure: true,
                 httpOnly: true, sameSite: .strict))
         return response
     }
@@ -128,7 +142,7 @@ struct Handlers: Sendable {
         let caller = try await caller(request, changing: true)
         if let secret = caller.session { await accounts.logout(secret) }
         var response = Response(status: .noContent)
-        response.setCookie(Cookie(name: OperatorAPI.sessionCookie, value: "", maxAge: 0, path: "/", secure: true, httpOnly: true, sameSite: .strict))
+        response.setCookie(Cookie(name: OperatorAPI.sessionCookie(party), value: "", maxAge: 0, path: "/", secure: true, httpOnly: true, sameSite: .strict))
         return response
     }
 

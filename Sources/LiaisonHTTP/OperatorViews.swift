@@ -1,10 +1,10 @@
 public import Foundation
-public import LiaisonModel
-public import LiaisonSealing
+internal import LiaisonModel
+internal import LiaisonSealing
 internal import LiaisonStore
 
 /// What the operator API sends and takes, as JSON (snake_case keys; docs in
-/// `OperatorAPI.openAPIDocument`). Views carry metadata only; an item's
+/// `OperatorAPI.openAPIDocument(_:)`). Views carry metadata only; an item's
 /// content appears only in the answer to a read the access policy permitted.
 public enum OperatorViews {
     public struct User: Codable, Sendable {
@@ -96,12 +96,6 @@ public enum OperatorViews {
             public var tag: String
             public var kind: String
             public var values: [String]
-        }
-
-        init(_ l: SecurityLabel) {
-            (policy, originator, level, releasableTo) = (l.policy, l.originator.code, l.level, l.releasableTo.sorted().map(\.code))
-            categories = l.categories.map { CategoryView(tag: $0.tag, kind: $0.kind.rawValue, values: $0.values) }
-            (purpose, created, review) = (l.purpose, l.created, l.review)
         }
     }
 
@@ -195,5 +189,13 @@ public enum OperatorViews {
         public var at: Date
         /// The signed head, canonical DER, base64.
         public var signed: String
+    }
+}
+
+extension OperatorViews.Label {
+    init(_ l: SecurityLabel) {
+        (policy, originator, level, releasableTo) = (l.policy, l.originator.code, l.level, l.releasableTo.sorted().map(\.code))
+        categories = l.categories.map { CategoryView(tag: $0.tag, kind: $0.kind.rawValue, values: $0.values) }
+        (purpose, created, review) = (l.purpose, l.created, l.review)
     }
 }

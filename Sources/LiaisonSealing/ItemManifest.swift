@@ -196,6 +196,21 @@ public struct OriginSeal: Hashable, Sendable, CanonicalValue {
 }
 
 extension OriginSeal {
+    /// Verifies that this seal binds `manifest` (its label and payload
+    /// digest) and that the originator's signature over the root verifies
+    /// with its pinned key at the sealing instant.
+    public func verify(_ manifest: ItemManifest, trust: TrustStore) throws(SealingError) {
+        guard binds(manifest) else {
+            throw SealingError(.originSealInvalid, "the origin seal does not bind this label and payload digest (altered after sealing)")
+        }
+        let key = try trust.verifier(root.signature.keyID, of: root.originator, at: root.sealedAt)
+        do { try key.verify(root.signature, over: try root.bodyBytes(), structure: OriginRoot.bodyName) } catch let e as SealingError {
+            throw SealingError(.originSealInvalid, "the originator's seal does not verify: \(e.reason)")
+        } catch {
+            throw SealingError(.originSealInvalid, "the originator's seal cannot be encoded")
+        }
+    }
+
     /// What a seal check needs of one item: its digest, its originator, its seal.
     public struct Claim: Sendable {
         public var itemDigest: [UInt8]

@@ -298,6 +298,10 @@ public enum NodeRules {
         }
     }
 
+    public static func itemID(_ id: [UInt8]) throws(StoreError) {
+        guard id.count == 16 else { throw StoreError(.invalidInput, "an item id is 16 bytes, not \(id.count)") }
+    }
+
     public static func user(_ u: UserRecord) throws(StoreError) {
         try userName(u.name)
         try text(u.displayName, "the display name", max: 200)

@@ -41,6 +41,8 @@ public protocol NodeStore: LedgerStore {
     /// Settles a task its owner holds, with `ledger`.
     func settleOutbox(_ id: Int64, owner: String, _ outcome: OutboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> OutboxTask
     func outboxTask(_ id: Int64) async throws(StoreError) -> OutboxTask
+    /// Outbox tasks newest first, of one item or of all, below `before` (a task id).
+    func outboxTasks(itemID: [UInt8]?, before: Int64?, limit: Int) async throws(StoreError) -> [OutboxTask]
 
     // MARK: Inbox
 

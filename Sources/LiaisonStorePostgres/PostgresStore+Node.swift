@@ -330,6 +330,22 @@ extension PostgresStore: NodeStore {
         return task
     }
 
+    public func outboxTasks(itemID: [UInt8]?, before: Int64?, limit: Int) async throws(StoreError) -> [OutboxTask] {
+        if let itemID { try NodeRules.itemID(itemID) }
+        guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "a page holds 1 to 10000 tasks, not \(limit)") }
+        let item = itemID.map { Data($0) }, limit = Int64(limit)
+        return try await read { c, logger in
+            try await Self.rows(
+                c,
+                """
+                SELECT \(unescaped: Self.outboxColumns) FROM outbox
+                WHERE (\(item)::BYTEA IS NULL OR item_id = \(item)) AND (\(before)::BIGINT IS NULL OR id < \(before))
+                ORDER BY id DESC LIMIT \(limit)
+                """, logger
+            ).map(Self.outboxTask)
+        }
+    }
+
     // MARK: Inbox
 
     static let inboxColumns = "id, peer, link_seq, digest, envelope, received_at, state, owner, lease_until, reason, item_id"

@@ -479,6 +479,18 @@ extension SQLiteStore: NodeStore {
         return task
     }
 
+    public func outboxTasks(itemID: [UInt8]?, before: Int64?, limit: Int) async throws(StoreError) -> [OutboxTask] {
+        if let itemID { try NodeRules.itemID(itemID) }
+        guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "a page holds 1 to 10000 tasks, not \(limit)") }
+        return try await run { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE (? IS NULL OR item_id = ?) AND (? IS NULL OR id < ?) ORDER BY id DESC LIMIT ?",
+                arguments: [itemID.map { Data($0) }, itemID.map { Data($0) }, before, before, limit]
+            ).map(Self.outboxTask)
+        }
+    }
+
     // MARK: Inbox
 
     static let inboxColumns = "id, peer, link_seq, digest, envelope, received_at, state, owner, lease_until, reason, item_id"

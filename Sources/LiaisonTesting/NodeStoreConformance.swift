@@ -433,6 +433,13 @@ public enum NodeStoreConformance {
         #expect(queued.map(\.linkSequence) == [1, 2, 3])
         #expect(queued.allSatisfy { $0.state == .pending && $0.consents == [[0x30, 0x00]] })
         #expect(try await store.peer(.jpn).nextOutboundSequence == 4)
+        // Listed newest first, all or one item's, a page at a time.
+        #expect(try await store.outboxTasks(itemID: nil, before: nil, limit: 10).map(\.id) == queued.map(\.id).reversed())
+        #expect(try await store.outboxTasks(itemID: nil, before: queued[2].id, limit: 1).map(\.id) == [queued[1].id])
+        #expect(try await store.outboxTasks(itemID: ids[0], before: nil, limit: 10).map(\.id) == [queued[0].id])
+        #expect(try await store.outboxTasks(itemID: [UInt8](repeating: 7, count: 16), before: nil, limit: 10).isEmpty)
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.outboxTasks(itemID: [1], before: nil, limit: 10) }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.outboxTasks(itemID: nil, before: nil, limit: 0) }
         let size = try await store.size()
         // Queued twice, to an unknown peer, an unknown item: refused, nothing queued.
         await #expect(throws: StoreError(.duplicate, "")) { _ = try await store.enqueueOutbox([requests[0]], at: t0, ledger: recorded(.itemSent, [ids[0]])) }

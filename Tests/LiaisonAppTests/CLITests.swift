@@ -25,14 +25,18 @@ struct CLI {
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("liaison")
     }
 
-    static func run(_ arguments: [String]) throws -> Run {
+    static func run(_ arguments: [String], input: String? = nil) throws -> Run {
         let p = Process()
         p.executableURL = executable
         p.arguments = arguments
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        let stdin = Pipe()
+        p.standardInput = stdin
         try p.run()
+        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        try stdin.fileHandleForWriting.close()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
@@ -86,11 +90,14 @@ struct CLITests {
         }
         try LocalFederation.pin(examples: Fixtures.examplesDirectory, into: "\(root)/agreements", identities: identities)
         let ports = [Party.kor: try Loopback.freePort(), .jpn: try Loopback.freePort()]
+        let consoles = [Party.kor: try Loopback.freePort(), .jpn: try Loopback.freePort()]
         // KOR by its file; JPN by environment and flags.
         try """
             agreements: ../agreements
             listen:
               port: \(ports[.kor]!)
+            console:
+              port: \(consoles[.kor]!)
             gossip:
               interval: 0.2
             peers:
@@ -110,9 +117,25 @@ struct CLITests {
             try process.run()
             return process
         }
+        // Users are managed on the stopped node's store; every change is in its ledger.
+        let added = try CLI.run(
+            [
+                "user", "add", "kim", "--dir", "\(root)/kor", "--display-name", "Kim", "--role", "analyst", "--clearance", "II", "--clearance-expires",
+                "2030-01-01", "--category", "PROJECT:EAST-SEA", "--password-stdin",
+            ], input: "a long enough password\n")
+        #expect(added.status == 0, "\(added.stderr)")
+        #expect(added.stdout.contains("kim (Kim) KOR: analyst;"))
+        let badLevel = try CLI.run(["user", "add", "lee", "--dir", "\(root)/kor", "--clearance", "GOKUHI", "--clearance-expires", "2030-01-01"])
+        #expect(badLevel.status == 1)
+        #expect(badLevel.stderr.contains("GOKUHI is not a level of KOR's scheme"))
+        let shortPassword = try CLI.run(["user", "password", "kim", "--dir", "\(root)/kor", "--password-stdin"], input: "short\n")
+        #expect(shortPassword.status == 1 && shortPassword.stderr.contains("at least 12 characters"))
+        #expect(try CLI.run(["user", "grant", "kim", "--dir", "\(root)/kor", "--role", "releasing-officer"]).stdout.contains("analyst,releasing-officer"))
+        #expect(try CLI.run(["user", "disable", "kim", "--dir", "\(root)/kor"]).status == 0)
+        #expect(try CLI.run(["user", "list", "--dir", "\(root)/kor"]).stdout.contains("DISABLED"))
         let kor = try start(.kor, [])
         let jpn = try start(
-            .jpn, ["--listen", "127.0.0.1:\(ports[.jpn]!)", "--agreements", "\(root)/agreements"],
+            .jpn, ["--listen", "127.0.0.1:\(ports[.jpn]!)", "--console", "127.0.0.1:\(consoles[.jpn]!)", "--agreements", "\(root)/agreements"],
             environment: [
                 "LIAISON_GOSSIP_INTERVAL": "0.2", "LIAISON_PEERS_KOR_ENDPOINT": "https://127.0.0.1:\(ports[.kor]!)",
                 "LIAISON_PEERS_KOR_IDENTITY": "\(root)/kor/identity.der",
@@ -137,6 +160,9 @@ struct CLITests {
             ["kor", "jpn"].map { "\($0): " + ((try? String(contentsOfFile: "\(root)/\($0).log", encoding: .utf8)) ?? "") }.joined(separator: "\n")
         }
         #expect(seen, "KOR never recorded JPN's tree head\n\(logs())")
+        // While the node runs, its users are managed through the operator API.
+        let running = try CLI.run(["user", "list", "--dir", "\(root)/kor"])
+        #expect(running.status == 1 && running.stderr.contains("the node is running"), "\(running.stderr)")
         let text = try CLI.run(["peer", "status", "--dir", "\(root)/jpn"])
         #expect(text.stdout.contains("JPN node"), "\(text.stdout)\(text.stderr)")
         #expect(text.stdout.contains("KOR https://127.0.0.1:\(ports[.kor]!)"))

@@ -50,7 +50,7 @@ import Testing
         var clients: [Party: OperatorClient] = [:]
         for p in [Party.kor, .jpn] {
             clients[p] = try OperatorClient(
-                port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem")
+                port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem", party: p)
         }
         return (net, clients)
     }
@@ -71,7 +71,7 @@ import Testing
     @Test func everyRouteRefusesTheUnauthenticated() async throws {
         let (net, clients) = try await Self.start()
         let kor = clients[.kor]!
-        let document = try JSONSerialization.jsonObject(with: Data(OperatorAPI.openAPIDocument.utf8)) as! [String: Any]
+        let document = try JSONSerialization.jsonObject(with: Data(OperatorAPI.openAPIDocument(.kor, levels: ["I", "II", "III"], parties: ["JPN", "USA"], agreements: ["gsomia-kor-jpn-2016"]).utf8)) as! [String: Any]
         #expect(document["openapi"] as? String == "3.1.0")
         let paths = document["paths"] as! [String: [String: Any]]
         var checked = 0
@@ -299,12 +299,15 @@ extension Range where Bound == Int {
 struct OperatorClient {
     let http: HTTPClient
     let base: String
+    let cookieName: String
 
-    init(port: Int, root: String) throws {
+    init(port: Int, root: String, party: Party) throws {
+        cookieName = OperatorAPI.sessionCookie(party)
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(root))
         var configuration = HTTPClient.Configuration(tlsConfiguration: tls)
         configuration.timeout = .init(connect: .seconds(5), read: .seconds(30))
+        configuration.redirectConfiguration = .disallow
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         base = "https://127.0.0.1:\(port)"
     }
@@ -314,6 +317,8 @@ struct OperatorClient {
         let contentType: String?
         let body: [UInt8]
         let cookies: [String]
+        var headers: [String: String] = [:]
+        var location: String? { headers["Location"] ?? headers["location"] }
         var text: String { String(decoding: body, as: UTF8.self) }
         var json: Any? { try? JSONSerialization.jsonObject(with: Data(body)) }
         var object: [String: Any] { json as? [String: Any] ?? [:] }
@@ -330,9 +335,9 @@ struct OperatorClient {
     func login(_ name: String, _ password: String) async throws -> Login {
         let r = try await send("POST", "/api/v1/session", json: ["name": name, "password": password])
         guard r.status == 201 else { throw OperatorError(.unauthenticated, "login of \(name): \(r.status) \(r.text)") }
-        let cookie = try #require(r.cookies.first { $0.hasPrefix("liaison_session=") })
+        let cookie = try #require(r.cookies.first { $0.hasPrefix(cookieName + "=") })
         #expect(cookie.contains("HttpOnly") && cookie.contains("Secure") && cookie.contains("SameSite=Strict"))
-        let value = String(cookie.split(separator: ";")[0].dropFirst("liaison_session=".count))
+        let value = String(cookie.split(separator: ";")[0].dropFirst(cookieName.count + 1))
         let user = r.object["user"] as! [String: Any]
         return Login(cookie: value, csrf: r.object["csrf_token"] as! String, user: (user["name"] as! String, user["roles"] as! [String]))
     }
@@ -349,13 +354,13 @@ struct OperatorClient {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(bytes: raw))
         }
-        if let cookie { request.headers.add(name: "Cookie", value: "liaison_session=\(cookie)") }
+        if let cookie { request.headers.add(name: "Cookie", value: "\(cookieName)=\(cookie)") }
         if let csrf { request.headers.add(name: "X-CSRF-Token", value: csrf) }
         if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         let response = try await http.execute(request, timeout: .seconds(30))
         let body = try await response.body.collect(upTo: 16 << 20)
         return Reply(
             status: response.status.code, contentType: response.headers.first(name: "Content-Type"), body: Array(buffer: body),
-            cookies: response.headers["Set-Cookie"])
+            cookies: response.headers["Set-Cookie"], headers: Dictionary(response.headers.map { ($0.name, $0.value) }) { a, _ in a })
     }
 }

@@ -1,0 +1,144 @@
+import AsyncHTTPClient
+import Foundation
+import LiaisonApp
+import LiaisonModel
+import LiaisonSealing
+import LiaisonStore
+import LiaisonTesting
+import NIOCore
+import NIOHTTP1
+import Testing
+
+/// The web console over HTTPS, as a browser without scripts uses it: forms,
+/// cookies, redirects, escaped text and the banner.
+@Suite("Web console", .serialized) struct ConsoleTests {
+    /// Logs in through the form; returns the session cookie and the page's CSRF token.
+    static func login(_ c: OperatorClient, _ name: String) async throws -> (cookie: String, csrf: String) {
+        let r = try await c.form("/login", ["name": name, "password": OperatorAPITests.password])
+        #expect(r.status == 303)
+        let cookie = try #require(r.cookies.first { $0.hasPrefix(c.cookieName + "=") })
+        let value = String(cookie.split(separator: ";")[0].dropFirst(c.cookieName.count + 1))
+        let page = try await c.send("GET", "/compose", cookie: value)
+        let csrf = try #require(Self.field("csrf", in: page.text))
+        return (value, csrf)
+    }
+
+    static func field(_ name: String, in html: String) -> String? {
+        guard let r = html.range(of: "name=\"\(name)\" value=\"") else { return nil }
+        return String(html[r.upperBound...].prefix { $0 != "\"" })
+    }
+
+    @Test func composeSendAndReadWithBannersEscapingAndRefusals() async throws {
+        let (net, clients) = try await OperatorAPITests.start()
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        // Not logged in: every page leads to the login form.
+        let anonymous = try await kor.send("GET", "/items")
+        #expect(anonymous.status == 303)
+        #expect(anonymous.location == "/login?next=%2Fitems")
+        let form = try await kor.send("GET", anonymous.location!)
+        #expect(form.text.contains("action=\"/login?next=/items\""))
+        let wrong = try await kor.form("/login", ["name": "kim", "password": "not the password"])
+        #expect(wrong.status == 401)
+        #expect(wrong.text.contains("the name or the password is wrong"))
+        // After login, only this site's paths are followed.
+        let offsite = try await kor.form("/login?next=//evil.example/", ["name": "kim", "password": OperatorAPITests.password])
+        #expect(offsite.location == "/")
+
+        let lee = try await Self.login(kor, "lee")
+        let dashboard = try await kor.send("GET", "/", cookie: lee.cookie)
+        #expect(dashboard.text.contains("gsomia-kor-jpn-2016"))
+        #expect(dashboard.text.contains("UNCLASSIFIED — no classified information on this page"))
+        #expect(dashboard.headers["Content-Security-Policy"]?.contains("default-src 'none'") == true)
+
+        let fields: [String: String] = [
+            "csrf": lee.csrf, "level": "II", "rel": "JPN", "purpose": "<b>dprk</b>", "categories": "PROJECT:EAST-SEA",
+            "content": "<script>alert(1)</script> launch assessment", "to": "JPN", "agreement": "gsomia-kor-jpn-2016",
+        ]
+        // Without the CSRF token nothing is sealed.
+        var forged = fields
+        forged["csrf"] = "x"
+        let refusedForm = try await kor.form("/compose", forged.merging(["action": "send"]) { a, _ in a }, cookie: lee.cookie)
+        #expect(refusedForm.status == 403)
+        #expect(try await net[.kor].store.holdings(after: nil, limit: 5).isEmpty)
+        // The release check is shown before sending; a release the label does not allow is refused with its article.
+        let toUSA = try await kor.form(
+            "/compose", fields.merging(["to": "USA", "agreement": "gsomia-kor-usa-1987", "action": "check"]) { _, b in b }, cookie: lee.cookie)
+        #expect(toUSA.text.contains("id=\"check\""))
+        #expect(toUSA.text.contains("refused"))
+        #expect(try await net[.kor].store.holdings(after: nil, limit: 5).isEmpty)
+        let checked = try await kor.form("/compose", fields.merging(["action": "check"]) { a, _ in a }, cookie: lee.cookie)
+        #expect(checked.text.contains("permitted"))
+        let sent = try await kor.form("/compose", fields.merging(["action": "send"]) { a, _ in a }, cookie: lee.cookie)
+        #expect(sent.status == 303, "\(sent.text)")
+        let itemPath = try #require(sent.location)
+        let page = try await kor.send("GET", itemPath, cookie: lee.cookie)
+        #expect(page.status == 200)
+        // Text is escaped, never markup.
+        #expect(!page.text.contains("<script>alert(1)</script>"))
+        #expect(page.text.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!page.text.contains("<b>dprk</b>"))
+        // The banner at top and bottom carries the item's marking, in the colour of its level.
+        #expect(page.text.components(separatedBy: "highest marking on this page").count == 3)
+        #expect(page.text.contains("background:#c8102e"))
+        #expect(page.text.contains("✔ verified"))
+
+        // It arrives at JPN; sato reads it there, marked both ways.
+        let sato = try await Self.login(jpn, "sato")
+        var there: OperatorClient.Reply?
+        for _ in 0..<300 {
+            let r = try await jpn.send("GET", itemPath, cookie: sato.cookie)
+            if r.status == 200 {
+                there = r
+                break
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        let jpnPage = try #require(there)
+        #expect(jpnPage.text.contains("received from KOR under gsomia-kor-jpn-2016"))
+        #expect(jpnPage.text.contains("(GOKUHI)"))
+        // The sender's page now shows the receipt verified.
+        var proven = false
+        for _ in 0..<100 {
+            if try await kor.send("GET", itemPath, cookie: lee.cookie).text.contains("receipt ✔ verified") {
+                proven = true
+                break
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(proven)
+
+        // park may not read it: a refusal page naming the article, recorded.
+        let park = try await Self.login(kor, "park")
+        let size = try await net[.kor].store.size()
+        let refused = try await kor.send("GET", itemPath, cookie: park.cookie)
+        #expect(refused.status == 403)
+        #expect(refused.text.contains("id=\"refusal\""))
+        #expect(refused.text.contains(Article.access.citation))
+        #expect(try await net[.kor].store.entry(at: size).kind == .accessRefused)
+        let items = try await kor.send("GET", "/items", cookie: park.cookie)
+        #expect(items.text.contains("Nothing you may read is held here."))
+
+        // The ledger page verifies the whole ledger.
+        let verified = try await kor.form("/ledger/verify", ["csrf": lee.csrf], cookie: lee.cookie)
+        #expect(verified.text.contains("✔ intact"))
+        await OperatorAPITests.stop(net, clients)
+    }
+}
+
+extension OperatorClient {
+    func form(_ path: String, _ fields: [String: String], cookie: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: base + path)
+        request.method = .POST
+        let body = fields.map { k, v in
+            "\(k.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)=\(v.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)"
+        }.joined(separator: "&")
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        request.body = .bytes(ByteBuffer(string: body))
+        if let cookie { request.headers.add(name: "Cookie", value: "\(cookieName)=\(cookie)") }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return Reply(
+            status: response.status.code, contentType: response.headers.first(name: "Content-Type"), body: Array(buffer: bytes),
+            cookies: response.headers["Set-Cookie"], headers: Dictionary(response.headers.map { ($0.name, $0.value) }) { a, _ in a })
+    }
+}
