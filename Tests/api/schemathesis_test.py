@@ -81,7 +81,7 @@ def main():
                    "--checks", CHECKS,
                    "--max-examples", args.max_examples, "--generation-deterministic", "--workers", "1", "--no-color"]
         print(" ".join(command), flush=True)
-        status = subprocess.run(command).returncode
+        status = subprocess.run(command, cwd=data).returncode
     finally:
         demo.send_signal(signal.SIGINT)
         try:
