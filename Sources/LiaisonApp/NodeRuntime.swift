@@ -60,6 +60,8 @@ public final class NodeRuntime: Sendable {
     public let ledgerTrust: TrustStore
     /// The node's users, sessions and tokens.
     public let accounts: Accounts
+    /// The node's metrics (`/metrics`).
+    public let metrics = NodeMetrics()
     let tls: PeerTLS
     let verifier: PeerVerifier
     let links: PeerLinks
@@ -236,7 +238,7 @@ public final class NodeRuntime: Sendable {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: app), .init(service: exchange)]
         if let consolePort = settings.consolePort {
             let console = try OperatorAPI.application(
-                federation: federation, accounts: accounts, ledgerTrust: ledgerTrust, tls: tls.operatorConfiguration(), host: settings.consoleHost, port: consolePort,
+                federation: federation, accounts: accounts, ledgerTrust: ledgerTrust, metrics: metrics, tls: tls.operatorConfiguration(), host: settings.consoleHost, port: consolePort,
                 logger: logger,
                 onRunning: { [self] port in
                     Self.announce(port, consoleListening)

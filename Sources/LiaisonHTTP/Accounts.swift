@@ -200,13 +200,12 @@ public final class Accounts: Sendable {
         guard let user = known, !user.disabled, let credential = user.credential else {
             let decoy = self.decoy
             _ = await Self.offload { Bcrypt.verify(password, hash: decoy) }
-            let who = known == nil ? "an unknown name" : "\(name) (\(known!.disabled ? "disabled" : "no password"))"
-            _ = try? await store.append([LedgerEntry(kind: .accessRefused, at: now, detail: "login refused: \(who)")], sign: nil)
+            let who = known.map { "\($0.name) (\($0.disabled ? "disabled" : "no password"))" } ?? "an unknown name"
+            try await record(LedgerEntry(kind: .accessRefused, at: now, detail: "login refused: \(who)"))
             throw wrong
         }
         if let until = user.lockedUntil, until > now {
-            _ = try? await store.append(
-                [LedgerEntry(kind: .accessRefused, at: now, detail: "login of \(name) refused: locked until \(RFC3339.format(until))")], sign: nil)
+            try await record(LedgerEntry(kind: .accessRefused, at: now, detail: "login of \(name) refused: locked until \(RFC3339.format(until))"))
             throw OperatorError(.lockedOut, "the account is locked until \(RFC3339.format(until)) after repeated failed logins")
         }
         let hash = String(decoding: credential, as: UTF8.self)
@@ -230,12 +229,21 @@ public final class Accounts: Sendable {
         }
         let secret = Self.secret()
         let expires = now.addingTimeInterval(policy.sessionLifetime)
-        try await call { () throws(StoreError) in
-            try await store.recordLoginSuccess(name)
-            try await store.createSession(SessionRecord(tokenHash: Self.digest(secret), user: name, createdAt: now, expiresAt: expires))
-            _ = try await store.append([LedgerEntry(kind: .signedIn, at: now, detail: "\(name) logged in")], sign: nil)
+        // One transaction, which refuses an account locked (or disabled) since it was read above.
+        do {
+            try await store.recordLoginSuccess(
+                SessionRecord(tokenHash: Self.digest(secret), user: name, createdAt: now, expiresAt: expires),
+                ledger: LedgerWrite([LedgerEntry(kind: .signedIn, at: now, detail: "\(name) logged in")], sign: nil))
+        } catch {
+            if error.code == .conflict { throw OperatorError(.lockedOut, "the account is locked or disabled") }
+            throw OperatorError(error)
         }
         return Session(secret: secret, user: user, expires: expires)
+    }
+
+    /// Records a refused login; if the ledger cannot be written, the login is refused as unavailable (nothing unrecorded).
+    func record(_ entry: LedgerEntry) async throws(OperatorError) {
+        try await call { () throws(StoreError) in _ = try await store.append([entry], sign: nil) }
     }
 
     /// The user of a live session.
@@ -254,10 +262,16 @@ public final class Accounts: Sendable {
 
     // MARK: API tokens
 
+    /// What an API token may do: `read` (GET), `write` (state-changing requests).
+    public static let scopes: Set<String> = ["read", "write"]
+
     /// Issues an API token to `user`: the secret is shown once, only its hash is kept.
     public func issueToken(to name: String, named label: String, scopes: Set<String>, lifetime: TimeInterval?, by actor: String)
         async throws(OperatorError) -> (record: APITokenRecord, secret: String)
     {
+        guard !scopes.isEmpty, scopes.isSubset(of: Self.scopes) else {
+            throw OperatorError(.invalidInput, "a token's scopes are read and write (one or both), not \(scopes.sorted().joined(separator: ", ").prefix(80))")
+        }
         let now = clock()
         let secret = "lsn_" + Self.secret()
         let record = APITokenRecord(

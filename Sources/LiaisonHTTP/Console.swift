@@ -77,6 +77,9 @@ struct Console: Sendable {
             return redirect("/login")
         }
         let caller = Caller(user: user, session: secret)
+        guard Self.sameOrigin(request) else {
+            return html(refusalPage(OperatorError(.forbidden, "the form was sent from another site"), back: "/"), caller: caller, path: request.uri.path)
+        }
         let fields: [String: [String]]
         do { fields = try await Self.fields(request) } catch let e as OperatorError {
             return html(refusalPage(e, back: "/"), caller: caller, path: request.uri.path)
@@ -89,6 +92,17 @@ struct Console: Sendable {
         do { return try await handle(caller, fields) } catch let e as OperatorError {
             return html(refusalPage(e, back: "/"), caller: caller, path: request.uri.path)
         }
+    }
+
+    /// A browser says where a form comes from (`Sec-Fetch-Site`, `Origin`):
+    /// one from another site is refused, even with a valid CSRF token.
+    static func sameOrigin(_ request: Request) -> Bool {
+        // Browsers of the last years send Sec-Fetch-Site on every request; it is the more precise of the two.
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] { return ["same-origin", "none"].contains(site) }
+        if let origin = request.headers[HTTPField.Name("Origin")!], let host = request.head.authority {
+            return origin == "https://\(host)"
+        }
+        return true
     }
 
     /// An `application/x-www-form-urlencoded` body of at most 1 MiB.
@@ -130,7 +144,7 @@ struct Console: Sendable {
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 HTTPField.Name("Content-Security-Policy")!:
                     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-                HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("Referrer-Policy")!: "no-referrer",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff", HTTPField.Name("Referrer-Policy")!: "same-origin",
             ], body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
@@ -183,6 +197,7 @@ struct Console: Sendable {
     }
 
     func login(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        guard Self.sameOrigin(request) else { return loginPage(request, error: "the login form was sent from another site", status: .forbidden) }
         let fields: [String: [String]]
         do { fields = try await Self.fields(request) } catch let e as OperatorError {
             return loginPage(request, error: e.reason, status: e.status)
@@ -201,16 +216,22 @@ struct Console: Sendable {
         }
     }
 
-    /// Only a path of this site (no scheme, no host) is followed after login.
+    /// Only a path of this site is followed after login: `/` then letters,
+    /// digits, `/`, `-`, `_`, `.` — no scheme, no host, no `//`, no
+    /// whitespace or control character a browser would drop.
     static func safeNext(_ next: String?) -> String {
-        guard let next = next?.removingPercentEncoding, next.hasPrefix("/"), !next.hasPrefix("//"), !next.contains("\\") else { return "/" }
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), next.count <= 200,
+            next.unicodeScalars.allSatisfy({ ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "/-_.".unicodeScalars.contains($0) })
+        else { return "/" }
         return next
     }
 
     func logout(_ request: Request, _ context: OperatorContext) async throws -> Response {
         if let secret = request.cookies[OperatorAPI.sessionCookie(party)]?.value {
             let fields = (try? await Self.fields(request)) ?? [:]
-            if Accounts.csrfMatches(fields["csrf"]?.first, session: secret) { await accounts.logout(secret) }
+            // Another site cannot log the user out either.
+            guard Self.sameOrigin(request), Accounts.csrfMatches(fields["csrf"]?.first, session: secret) else { return redirect("/") }
+            await accounts.logout(secret)
         }
         var response = redirect("/login")
         response.setCookie(Cookie(name: OperatorAPI.sessionCookie(party), value: "", maxAge: 0, path: "/", secure: true, httpOnly: true, sameSite: .strict))
@@ -251,15 +272,18 @@ struct Console: Sendable {
 
     func items(_ caller: Caller) async throws -> Page {
         let now = Date()
+        // The newest 200 the caller may read, looking at 5000 holdings at most.
         var held: [LiaisonStore.Holding] = []
         var cursor: Int64?
-        while held.count < 200 {
-            let page = try await api.store { () throws(StoreError) in try await federation.store.holdings(after: cursor, limit: 500) }
-            if page.isEmpty { break }
-            cursor = page.last!.sequence
+        var scanned = 0
+        while held.count < 200 && scanned < 5000 {
+            let page = try await api.store { () throws(StoreError) in try await federation.store.holdings(before: cursor, limit: 500) }
+            guard let last = page.last else { break }
+            cursor = last.sequence
+            scanned += page.count
             held += page.filter { api.mayRead(caller.reader, $0, at: now) }
         }
-        held = Array(held.suffix(200).reversed())
+        held = Array(held.prefix(200))
         var levels: [Level] = []
         let heldRows = held.map { h -> [String: Any] in
             let level = localLevel(h)
@@ -273,7 +297,8 @@ struct Console: Sendable {
         }
         // What was sent, for items the caller may read.
         let tasks = try await api.store { () throws(StoreError) in try await federation.store.outboxTasks(itemID: nil, before: nil, limit: 200) }
-        let readable = Set(held.map(\.itemID))
+        let sentItems = try await api.store { () throws(StoreError) in try await federation.store.holdings(Array(Set(tasks.map(\.itemID)))) }
+        let readable = Set(sentItems.filter { api.mayRead(caller.reader, $0, at: now) }.map(\.itemID))
         let sent = tasks.filter { readable.contains($0.itemID) }.map { t -> [String: Any] in
             let (state, tone, detail) = Self.delivery(t)
             let id = Hex.encode(t.itemID)
@@ -300,7 +325,7 @@ struct Console: Sendable {
         let before = try await api.store { () throws(StoreError) in try await federation.store.size() }
         let (decision, item) = try await api.federated { () throws(FederationError) in try await federation.read(id, by: caller.reader) }
         if case .refused(let r) = decision {
-            var page = refusalPage(OperatorError(.refused, r.reason, refusal: r), back: "/items", recorded: true)
+            var page = refusalPage(OperatorError(.refused, Handlers.readerFacing(r), refusal: r), back: "/items", recorded: true)
             page.status = .forbidden
             return page
         }
@@ -353,6 +378,7 @@ struct Console: Sendable {
         guard let to = form["to"]?.first, let peer = Party(to), let agreement = form["agreement"]?.first, federation.book[agreement] != nil else {
             throw OperatorError(.invalidInput, "choose a peer and an agreement")
         }
+        try await api.requireReadable(caller, id)
         _ = try await api.federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: agreement) }
         return redirect("/items/\(Hex.encode(id))")
     }
@@ -412,6 +438,7 @@ struct Console: Sendable {
             }
         }
         if form["action"]?.first != "send" { return try await again(check ?? (false, "", "kept at this node; nothing to check"), nil) }
+        try api.require(caller, [.analyst, .releasingOfficer, .securityOfficer], to: "create items")
         if let check, check.0 { return try await again(check, "not sent: the release check refuses it") }
         if to != nil { try api.require(caller, [.releasingOfficer], to: "release items") }
         let content = Array((form["content"]?.first ?? "").utf8)

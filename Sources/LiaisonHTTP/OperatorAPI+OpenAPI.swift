@@ -162,7 +162,8 @@ enum OpenAPI {
                     "remove_clearance": ["type": "boolean"], "categories": array(string), "disabled": ["type": "boolean"], "password": string,
                 ], required: []),
             "NewToken": object(
-                ["name": string, "scopes": array(string), "lifetime_days": ["type": "integer", "minimum": 1, "maximum": 366]], required: ["name"]),
+                ["name": string, "scopes": array(["type": "string", "enum": ["read", "write"]]), "lifetime_days": ["type": "integer", "minimum": 1, "maximum": 366]],
+                required: ["name"]),
             "Token": object(["id": string, "name": string, "scopes": array(string), "expires": instant, "token": string], required: ["id", "name", "scopes"]),
             "Label": label, "NewLabel": newLabel,
             "Marking": object(
@@ -228,6 +229,18 @@ enum OpenAPI {
             operation["security"] = r.authenticated ? [["session": [String]()], ["token": [String]()]] : [[String: [String]]]()
             paths[r.path, default: [:]][r.method] = operation
         }
+        paths["/metrics"] = [
+            "get": [
+                "summary": "The node's metrics in the Prometheus text format", "operationId": "metrics",
+                "security": [["session": [String]()], ["token": [String]()]],
+                "responses": [
+                    "200": ["description": "Prometheus text exposition format 0.0.4.", "content": ["text/plain": ["schema": ["type": "string"]]]],
+                    "401": ["description": statusText[401]!, "content": ["application/problem+json": ["schema": ref("Problem")]]],
+                    "403": ["description": statusText[403]!, "content": ["application/problem+json": ["schema": ref("Problem")]]],
+                    "503": ["description": statusText[503]!, "content": ["application/problem+json": ["schema": ref("Problem")]]],
+                ],
+            ]
+        ]
         paths["/openapi.json"] = [
             "get": [
                 "summary": "This document", "operationId": "openapi", "security": [[String: [String]]](),

@@ -37,11 +37,19 @@ public enum OperatorAPI {
     public static func sessionCookie(_ party: Party) -> String { "liaison_session_\(party.code.lowercased())" }
     public static let csrfHeader = "X-CSRF-Token"
 
-    public static func router(federation: Federation, accounts: Accounts, ledgerTrust: TrustStore) -> Router<OperatorContext> {
+    public static func router(federation: Federation, accounts: Accounts, ledgerTrust: TrustStore, metrics: NodeMetrics) -> Router<OperatorContext> {
         let router = Router(context: OperatorContext.self)
+        router.add(middleware: NodeMetrics.Middleware(metrics: metrics))
         router.add(middleware: OperatorProblemMiddleware())
         let api = Handlers(federation: federation, accounts: accounts)
         Console(api: api, ledgerTrust: ledgerTrust).register(router)
+        // Prometheus scrapes with an API token (read scope); the figures are the node's own.
+        router.get("metrics") { request, _ in
+            _ = try await api.caller(request, changing: false)
+            let text = try await metrics.scrape(federation)
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
         let book = federation.book
         let document = openAPIDocument(
             federation.party, levels: accounts.scheme.levels.sorted { $0.rank > $1.rank }.map(\.code),
@@ -71,11 +79,11 @@ public enum OperatorAPI {
     /// Serves the operator surfaces on `host:port` over HTTPS with the
     /// node's certificate (no client certificate: operators log in).
     public static func application(
-        federation: Federation, accounts: Accounts, ledgerTrust: TrustStore, tls: TLSConfiguration, host: String, port: Int, logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void
+        federation: Federation, accounts: Accounts, ledgerTrust: TrustStore, metrics: NodeMetrics, tls: TLSConfiguration, host: String, port: Int,
+        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         Application(
-            router: router(federation: federation, accounts: accounts, ledgerTrust: ledgerTrust),
+            router: router(federation: federation, accounts: accounts, ledgerTrust: ledgerTrust, metrics: metrics),
             server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "liaison-\(federation.party)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
@@ -97,7 +105,11 @@ struct Handlers: Sendable {
     func caller(_ request: Request, changing: Bool) async throws(OperatorError) -> Caller {
         if let auth = request.headers[.authorization] {
             guard auth.hasPrefix("Bearer ") else { throw OperatorError(.unauthenticated, "the Authorization header takes a Bearer API token") }
-            let (user, _) = try await accounts.token(String(auth.dropFirst(7)))
+            let (user, token) = try await accounts.token(String(auth.dropFirst(7)))
+            let needed = changing ? "write" : "read"
+            guard token.scopes.contains(needed) else {
+                throw OperatorError(.forbidden, "the API token \(token.id) has no \(needed) scope (it has \(token.scopes.sorted().joined(separator: ", ")))")
+            }
             // Every credential presented must hold: a token does not cover for a bad session cookie.
             if let secret = request.cookies[OperatorAPI.sessionCookie(party)]?.value {
                 let other = try await accounts.session(secret)
@@ -153,11 +165,13 @@ struct Handlers: Sendable {
 
     func issueToken(_ request: Request, _ context: OperatorContext) async throws -> Response {
         let caller = try await caller(request, changing: true)
+        // A token cannot make another (a short-lived token must not become lasting access).
+        guard caller.session != nil else { throw OperatorError(.forbidden, "API tokens are issued to a logged-in session, not to another token") }
         let body = try await decode(OperatorViews.NewToken.self, request, context, limit: 16 << 10)
         guard (1...200).contains(body.name.count) else { throw OperatorError(.invalidInput, "a token's name has 1 to 200 characters") }
         if let d = body.lifetimeDays, !(1...366).contains(d) { throw OperatorError(.invalidInput, "lifetime_days is 1 to 366, not \(d)") }
         let issued = try await accounts.issueToken(
-            to: caller.user.name, named: body.name, scopes: Set(body.scopes ?? ["api"]), lifetime: TimeInterval(body.lifetimeDays ?? 90) * 86_400,
+            to: caller.user.name, named: body.name, scopes: Set(body.scopes ?? ["read", "write"]), lifetime: TimeInterval(body.lifetimeDays ?? 90) * 86_400,
             by: caller.user.name)
         return try json(
             OperatorViews.TokenView(
@@ -269,8 +283,10 @@ struct Handlers: Sendable {
         let reader = caller.reader, now = Date()
         var out: [OperatorViews.Item] = []
         var more = true
-        // Pages of holdings until the caller's page is full (what they may not read is skipped, not shown).
-        scan: while out.count < limit {
+        var scanned = 0
+        // Pages of holdings until the caller's page is full (what they may not read is skipped, not shown);
+        // one request looks at 5000 holdings at most, and says where to go on.
+        scan: while out.count < limit && scanned < 5000 {
             let page = try await store { () throws(StoreError) in try await federation.store.holdings(after: cursor, limit: 500) }
             if page.isEmpty {
                 more = false
@@ -278,11 +294,12 @@ struct Handlers: Sendable {
             }
             for h in page {
                 cursor = h.sequence
+                scanned += 1
                 if mayRead(reader, h, at: now) { out.append(view(h)) }
                 if out.count == limit { break scan }
             }
         }
-        return try json(OperatorViews.ItemList(items: out, next: more && out.count == limit ? cursor : nil))
+        return try json(OperatorViews.ItemList(items: out, next: more ? cursor : nil))
     }
 
     func itemID(_ context: OperatorContext) throws(OperatorError) -> [UInt8] {
@@ -298,7 +315,7 @@ struct Handlers: Sendable {
         let caller = try await caller(request, changing: false)
         let id = try itemID(context)
         let (decision, item) = try await federated { () throws(FederationError) in try await federation.read(id, by: caller.reader) }
-        if case .refused(let r) = decision { throw OperatorError(.refused, "\(r.article): \(r.reason)", refusal: r) }
+        if case .refused(let r) = decision { throw OperatorError(.refused, "\(r.article): \(Self.readerFacing(r))", refusal: r) }
         guard let item, let payload = item.payload else { throw OperatorError(.notFound, "the item has no content") }
         let text = item.holding.mediaType.hasPrefix("text/") ? String(validating: payload, as: UTF8.self) : nil
         return try json(OperatorViews.ItemContent(item: view(item.holding), contentBase64: Data(payload).base64EncodedString(), contentText: text))
@@ -365,6 +382,31 @@ struct Handlers: Sendable {
         }
     }
 
+    /// What a refused reader is told: the article and which of their own
+    /// attributes falls short, never the item's level or categories (their
+    /// names can be classified; the ledger keeps the whole reason).
+    static func readerFacing(_ r: Refusal) -> String {
+        switch r.code.name {
+        case "clearanceTooLow": "your clearance is below this item's level at this node"
+        case "missingRestrictiveCategory", "missingPermissiveCategory": "you do not hold the need-to-know this item requires"
+        case "clearanceExpired", "accountDisabled", "wrongNode": r.reason
+        case "invalidInState": r.reason
+        default: "this item is not releasable to you"
+        }
+    }
+
+    /// A releasing officer releases only what they may read; anything else is, to them, not there.
+    func requireReadable(_ caller: Caller, _ id: [UInt8]) async throws(OperatorError) {
+        let holdings: [LiaisonStore.Holding]
+        do { holdings = try await federation.store.holdings([id]) } catch {
+            if error.code == .notFound { throw OperatorError(.notFound, "no item \(Hex.encode(id)) that you may read is held here") }
+            throw OperatorError(error)
+        }
+        guard let h = holdings.first, mayRead(caller.reader, h, at: Date()) else {
+            throw OperatorError(.notFound, "no item \(Hex.encode(id)) that you may read is held here")
+        }
+    }
+
     /// Asks for an item to be released to a peer: the release policy decides now and again when it is sealed.
     func release(_ request: Request, _ context: OperatorContext) async throws -> Response {
         let caller = try await caller(request, changing: true)
@@ -373,6 +415,7 @@ struct Handlers: Sendable {
         let body = try await decode(OperatorViews.ReleaseRequest.self, request, context, limit: 16 << 10)
         guard let peer = Party(body.to) else { throw OperatorError(.invalidInput, "\(body.to.prefix(8)) is not a party code") }
         guard federation.book[body.agreement] != nil else { throw OperatorError(.notFound, "no agreement \(body.agreement.prefix(80)) is known here") }
+        try await requireReadable(caller, id)
         let task = try await federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: body.agreement) }
         return try json(
             OperatorViews.ReleaseView(task: task.id, to: peer.code, agreement: task.agreement, linkSequence: task.linkSequence, state: task.state.rawValue),
@@ -468,8 +511,9 @@ struct Handlers: Sendable {
     /// Reads a JSON body of at most `limit` bytes; a body that is not the
     /// expected object is refused with where and why.
     func decode<T: Decodable>(_ type: T.Type, _ request: Request, _ context: OperatorContext, limit: Int) async throws -> T {
-        if let contentType = request.headers[.contentType], !contentType.lowercased().hasPrefix("application/json") {
-            throw OperatorError(.invalidInput, "the body must be application/json, not \(contentType.prefix(60))")
+        // JSON only: a form cannot send it from another site without a preflight (login CSRF).
+        guard let contentType = request.headers[.contentType], contentType.lowercased().hasPrefix("application/json") else {
+            throw OperatorError(.invalidInput, "the body must be application/json, not \(request.headers[.contentType]?.prefix(60) ?? "untyped")")
         }
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: limit) } catch {

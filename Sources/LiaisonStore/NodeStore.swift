@@ -23,6 +23,8 @@ public protocol NodeStore: LedgerStore {
     func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem
     /// Holdings in insertion order, after the given cursor.
     func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [Holding]
+    /// Holdings newest first, before the given cursor.
+    func holdings(before cursor: Int64?, limit: Int) async throws(StoreError) -> [Holding]
     /// Records a reclassification, a destruction or a compromise report
     /// against a held item (Art 8, 17), with `ledger`.
     func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
@@ -138,8 +140,11 @@ public protocol NodeStore: LedgerStore {
     /// `limit`-th failure in a row locks the user until `lockUntil` (and
     /// starts the count again). Returns the user as it is now.
     func recordLoginFailure(_ name: String, limit: Int, lockUntil: Date, ledger: LedgerWrite) async throws(StoreError) -> UserRecord
-    /// A successful login: the count of failures starts again.
-    func recordLoginSuccess(_ name: String) async throws(StoreError)
+    /// A successful login, in one transaction with `ledger`: unless the
+    /// user is locked (or disabled) at the session's creation instant, the
+    /// count of failures starts again and the session is created; a locked
+    /// or disabled user is refused with `.conflict` and nothing changes.
+    func recordLoginSuccess(_ session: SessionRecord, ledger: LedgerWrite) async throws(StoreError)
     func user(_ name: String) async throws(StoreError) -> UserRecord
     func users() async throws(StoreError) -> [UserRecord]
     func createSession(_ session: SessionRecord) async throws(StoreError)

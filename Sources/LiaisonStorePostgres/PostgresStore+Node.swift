@@ -189,6 +189,15 @@ extension PostgresStore: NodeStore {
         }
     }
 
+    public func holdings(before cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
+        guard limit > 0, limit <= NodeRules.maximumClaim else { throw StoreError(.invalidInput, "a page holds 1 to \(NodeRules.maximumClaim) holdings, not \(limit)") }
+        return try await read { c, logger in
+            try await Self.rows(
+                c, "SELECT \(unescaped: Self.holdingColumns) FROM items WHERE seq < \(cursor ?? Int64.max) ORDER BY seq DESC LIMIT \(Int64(limit))", logger
+            ).map { try Self.holdingAndManifest($0).0 }
+        }
+    }
+
     public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.change(change)
         try NodeRules.instant(at, "the instant")
@@ -617,12 +626,30 @@ extension PostgresStore: NodeStore {
         }.0
     }
 
-    public func recordLoginSuccess(_ name: String) async throws(StoreError) {
-        try NodeRules.userName(name)
-        _ = try await transaction(.none) { c, logger in
-            guard
-                try await !Self.rows(c, "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = \(name) RETURNING name", logger).isEmpty
-            else { throw StoreError(.notFound, "no user \(name)") }
+    public func recordLoginSuccess(_ session: SessionRecord, ledger: LedgerWrite) async throws(StoreError) {
+        try NodeRules.session(session)
+        let now = Self.ms(session.createdAt)
+        _ = try await transaction(ledger) { c, logger in
+            let reset = try await Self.rows(
+                c,
+                """
+                UPDATE users SET failed_logins = 0, locked_until = NULL
+                WHERE name = \(session.user) AND NOT disabled AND (locked_until IS NULL OR locked_until <= \(now)) RETURNING name
+                """, logger)
+            guard !reset.isEmpty else {
+                guard try await !Self.rows(c, "SELECT 1 AS one FROM users WHERE name = \(session.user)", logger).isEmpty else {
+                    throw StoreError(.notFound, "no user \(session.user)")
+                }
+                throw StoreError(.conflict, "user \(session.user) is locked or disabled")
+            }
+            let inserted = try await Self.rows(
+                c,
+                """
+                INSERT INTO sessions (token_hash, user_name, created_at, expires_at)
+                VALUES (\(Data(session.tokenHash)), \(session.user), \(now), \(Self.ms(session.expiresAt)))
+                ON CONFLICT (token_hash) DO NOTHING RETURNING 1 AS one
+                """, logger)
+            guard !inserted.isEmpty else { throw StoreError(.duplicate, "a session with this token exists") }
         }
     }
 

@@ -325,6 +325,15 @@ extension SQLiteStore: NodeStore {
         }
     }
 
+    public func holdings(before cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
+        guard limit > 0, limit <= NodeRules.maximumClaim else { throw StoreError(.invalidInput, "a page holds 1 to \(NodeRules.maximumClaim) holdings, not \(limit)") }
+        return try await run { db in
+            try Row.fetchAll(
+                db, sql: "SELECT \(Self.holdingColumns) FROM items WHERE seq < ? ORDER BY seq DESC LIMIT ?", arguments: [cursor ?? Int64.max, limit]
+            ).map(Self.holding)
+        }
+    }
+
     public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
         try NodeRules.change(change)
         try NodeRules.instant(at, "the instant")
@@ -741,11 +750,28 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    public func recordLoginSuccess(_ name: String) async throws(StoreError) {
-        try NodeRules.userName(name)
-        try await write { db in
-            try db.execute(sql: "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ?", arguments: [name])
-            guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(name)") }
+    public func recordLoginSuccess(_ session: SessionRecord, ledger: LedgerWrite) async throws(StoreError) {
+        try NodeRules.session(session)
+        let encoded = try Self.encodeLedger(ledger)
+        let now = Self.ms(session.createdAt)
+        _ = try await write { db in
+            try db.execute(
+                sql: "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE name = ? AND disabled = 0 AND (locked_until IS NULL OR locked_until <= ?)",
+                arguments: [session.user, now])
+            guard db.changesCount == 1 else {
+                guard try Int.fetchOne(db, sql: "SELECT 1 FROM users WHERE name = ?", arguments: [session.user]) != nil else {
+                    throw StoreError(.notFound, "no user \(session.user)")
+                }
+                throw StoreError(.conflict, "user \(session.user) is locked or disabled")
+            }
+            do {
+                try db.execute(
+                    sql: "INSERT INTO sessions (token_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)",
+                    arguments: [Data(session.tokenHash), session.user, now, Self.ms(session.expiresAt)])
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
+                throw StoreError(.duplicate, "a session with this token exists")
+            }
+            return try Self.ledger(db, ledger, encoded)
         }
     }
 

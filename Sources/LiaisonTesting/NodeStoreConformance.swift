@@ -280,6 +280,12 @@ public enum NodeStoreConformance {
         }
         let page1 = try await store.holdings(after: nil, limit: 2)
         let page2 = try await store.holdings(after: page1.last?.sequence, limit: 10)
+        // Newest first, a page at a time.
+        let newest = try await store.holdings(before: nil, limit: 2)
+        #expect(newest.map(\.sequence) == (page1 + page2).map(\.sequence).reversed().prefix(2).map { $0 })
+        let older = try await store.holdings(before: newest.last?.sequence, limit: 100)
+        #expect((newest + older).map(\.sequence) == (page1 + page2).map(\.sequence).reversed())
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.holdings(before: nil, limit: 0) }
         #expect((page1 + page2).map(\.itemID) == items.map(\.sealed.manifest.itemID))
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.item([UInt8](repeating: 7, count: 16)) }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.holdings(after: nil, limit: 0) }
@@ -696,16 +702,25 @@ public enum NodeStoreConformance {
         #expect(third.failedLogins == 0 && third.lockedUntil == until)
         #expect(try await store.user("lee.officer").lockedUntil == until)
         #expect(try await store.size() == size + 3)
-        try await store.recordLoginSuccess("lee.officer")
+        // While locked, a right password opens no session (two guesses racing the lock cannot get in).
+        let during = SessionRecord(tokenHash: MerkleHash.leaf([1]), user: "lee.officer", createdAt: t0.addingTimeInterval(60), expiresAt: until)
+        await #expect(throws: StoreError(.conflict, "")) { try await store.recordLoginSuccess(during, ledger: .none) }
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.session(tokenHash: during.tokenHash, now: t0.addingTimeInterval(61)) }
+        let after = SessionRecord(tokenHash: MerkleHash.leaf([2]), user: "lee.officer", createdAt: until, expiresAt: until.addingTimeInterval(3600))
+        try await store.recordLoginSuccess(after, ledger: LedgerWrite([LedgerEntry(kind: .signedIn, at: until, detail: "lee.officer logged in")], sign: nil))
+        #expect(try await store.session(tokenHash: after.tokenHash, now: until.addingTimeInterval(1)).1.name == "lee.officer")
         let cleared = try await store.user("lee.officer")
         #expect(cleared.failedLogins == 0 && cleared.lockedUntil == nil)
+        #expect(try await store.size() == size + 4)
         // Nobody to count, bad limits: refused, nothing recorded.
         await #expect(throws: StoreError(.notFound, "")) {
             _ = try await store.recordLoginFailure("nobody", limit: 3, lockUntil: until, ledger: LedgerWrite([LedgerEntry(kind: .accessRefused, at: t0, detail: "x")], sign: nil))
         }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.recordLoginFailure("lee.officer", limit: 0, lockUntil: until, ledger: .none) }
-        await #expect(throws: StoreError(.notFound, "")) { try await store.recordLoginSuccess("nobody") }
-        #expect(try await store.size() == size + 3)
+        await #expect(throws: StoreError(.notFound, "")) {
+            try await store.recordLoginSuccess(SessionRecord(tokenHash: MerkleHash.leaf([3]), user: "nobody", createdAt: t0, expiresAt: until), ledger: .none)
+        }
+        #expect(try await store.size() == size + 4)
         // An administrator's update may unlock (or lock) directly.
         var locked = cleared
         locked.lockedUntil = until

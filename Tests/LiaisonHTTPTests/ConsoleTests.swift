@@ -41,8 +41,14 @@ import Testing
         #expect(wrong.status == 401)
         #expect(wrong.text.contains("the name or the password is wrong"))
         // After login, only this site's paths are followed.
-        let offsite = try await kor.form("/login?next=//evil.example/", ["name": "kim", "password": OperatorAPITests.password])
-        #expect(offsite.location == "/")
+        for next in ["//evil.example/", "/%09/evil.example", "https://evil.example/", "/%5Cevil.example"] {
+            let offsite = try await kor.form("/login?next=\(next)", ["name": "kim", "password": OperatorAPITests.password])
+            #expect(offsite.location == "/", "\(next)")
+        }
+        // A login form posted from another site is refused.
+        let crossSite = try await kor.form("/login", ["name": "kim", "password": OperatorAPITests.password], origin: "https://evil.example")
+        #expect(crossSite.status == 403)
+        #expect(crossSite.cookies.isEmpty)
 
         let lee = try await Self.login(kor, "lee")
         let dashboard = try await kor.send("GET", "/", cookie: lee.cookie)
@@ -118,6 +124,11 @@ import Testing
         let items = try await kor.send("GET", "/items", cookie: park.cookie)
         #expect(items.text.contains("Nothing you may read is held here."))
 
+        // The refused reader is not told the item's level or categories.
+        #expect(!refused.text.contains("EAST-SEA"))
+        // A form from another site is refused even with the right CSRF token.
+        let crossSite2 = try await kor.form("/ledger/verify", ["csrf": lee.csrf], cookie: lee.cookie, origin: "https://evil.example")
+        #expect(crossSite2.status == 403)
         // The ledger page verifies the whole ledger.
         let verified = try await kor.form("/ledger/verify", ["csrf": lee.csrf], cookie: lee.cookie)
         #expect(verified.text.contains("✔ intact"))
@@ -126,7 +137,7 @@ import Testing
 }
 
 extension OperatorClient {
-    func form(_ path: String, _ fields: [String: String], cookie: String? = nil) async throws -> Reply {
+    func form(_ path: String, _ fields: [String: String], cookie: String? = nil, origin: String? = nil) async throws -> Reply {
         var request = HTTPClientRequest(url: base + path)
         request.method = .POST
         let body = fields.map { k, v in
@@ -135,6 +146,7 @@ extension OperatorClient {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         request.body = .bytes(ByteBuffer(string: body))
         if let cookie { request.headers.add(name: "Cookie", value: "\(cookieName)=\(cookie)") }
+        if let origin { request.headers.add(name: "Origin", value: origin) }
         let response = try await http.execute(request, timeout: .seconds(30))
         let bytes = try await response.body.collect(upTo: 16 << 20)
         return Reply(

@@ -156,6 +156,9 @@ import Testing
         #expect(refused.status == 403)
         #expect(refused.problem["article"] as? String == Article.access.citation)
         #expect(refused.problem["content_text"] == nil)
+        // The refused reader learns the article, not the item's level or categories.
+        #expect((refused.problem["detail"] as? String)?.contains("EAST-SEA") == false)
+        #expect((refused.problem["detail"] as? String)?.contains("II") == false)
         let last = try await net[.kor].store.entry(at: try await net[.kor].store.size() - 1)
         #expect(last.kind == .accessRefused && last.detail.hasPrefix("park refused"))
         // An author may not write above their own clearance.
@@ -183,6 +186,14 @@ import Testing
         let toUSA = try await kor.send(
             "POST", "/api/v1/items/\(id)/releases", json: ["to": "USA", "agreement": "gsomia-kor-usa-1987"], cookie: lee.cookie, csrf: lee.csrf)
         #expect([403, 404].contains(toUSA.status), "\(toUSA.text)")
+        // A releasing officer who may not read the item cannot release it: to them it is not there.
+        try await net[.kor].accounts.add(
+            "yun", .init(displayName: "Yun", roles: [.releasingOfficer], clearance: ("III", Date().addingTimeInterval(86_400)), categories: []),
+            password: Self.password, by: "test")
+        let yun = try await kor.login("yun", Self.password)
+        let unreadable = try await kor.send("POST", "/api/v1/items/\(id)/releases", json: release, cookie: yun.cookie, csrf: yun.csrf)
+        #expect(unreadable.status == 404, "\(unreadable.text)")
+        #expect(try await net[.kor].store.outboxTasks(itemID: Hex.decode(id)!, before: nil, limit: 5).isEmpty)
         let released = try await kor.send("POST", "/api/v1/items/\(id)/releases", json: release, cookie: lee.cookie, csrf: lee.csrf)
         #expect(released.status == 202, "\(released.text)")
         // It arrives at JPN; sato reads it there with both markings (Art 4).
@@ -207,6 +218,19 @@ import Testing
         #expect(((peers.array as? [[String: Any]]) ?? []).contains { $0["party"] as? String == "JPN" })
         let head = try await kor.send("GET", "/api/v1/ledger/head", cookie: kim.cookie)
         #expect((head.object["size"] as? Int ?? 0) > 0)
+        // The metrics count the delivery (once receipted), the refusals and the requests.
+        var metrics = ""
+        for _ in 0..<100 {
+            metrics = try await kor.send("GET", "/metrics", cookie: kim.cookie).text
+            if metrics.contains("liaison_items_sent_total{peer=\"JPN\"} 1") { break }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(metrics.contains("liaison_items_sent_total{peer=\"JPN\"} 1"), "\(metrics)")
+        #expect(metrics.contains("liaison_peer_sync_lag_seconds{peer=\"JPN\"}"))
+        #expect(metrics.contains("liaison_ledger_size_entries"))
+        #expect(metrics.contains("liaison_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/items/{id}/releases\""), "\(metrics)")
+        #expect(metrics.contains("liaison_items_refused_total{reason="), "the refused release to USA is counted")
+        #expect(try await kor.send("GET", "/metrics").status == 401)
         await Self.stop(net, clients)
     }
 
@@ -237,6 +261,9 @@ import Testing
         try await refused(foreign, 400, "originates KOR's items only")
         let notJSON = try await kor.send("POST", "/api/v1/items", raw: Array("{\"label\":".utf8), cookie: kim.cookie, csrf: kim.csrf)
         #expect(notJSON.status == 400)
+        // A form cannot log in to the API (no cross-site login without a preflight).
+        let formLogin = try await kor.form("/api/v1/session", ["name": "kim", "password": Self.password])
+        #expect(formLogin.status == 400)
         let huge = try await kor.send(
             "POST", "/api/v1/items", raw: [UInt8](repeating: 0x20, count: 13 << 20), cookie: kim.cookie, csrf: kim.csrf)
         #expect(huge.status == 413)
@@ -260,6 +287,15 @@ import Testing
         let stored = try await net[.kor].store.apiTokens(user: "kim")
         #expect(stored.count == 1 && !stored[0].tokenHash.isEmpty)
         #expect(try await kor.send("POST", "/api/v1/items", json: Self.newItem, bearer: token).status == 201)
+        // A token cannot mint another; a read-only token cannot write.
+        #expect(try await kor.send("POST", "/api/v1/tokens", json: ["name": "more"], bearer: token).status == 403)
+        let readOnly = try await kor.send(
+            "POST", "/api/v1/tokens", json: ["name": "reader", "scopes": ["read"]], cookie: kim.cookie, csrf: kim.csrf)
+        let readToken = try #require(readOnly.object["token"] as? String)
+        #expect(try await kor.send("GET", "/api/v1/items", bearer: readToken).status == 200)
+        let write = try await kor.send("POST", "/api/v1/items", json: Self.newItem, bearer: readToken)
+        #expect(write.status == 403 && (write.problem["detail"] as? String)?.contains("no write scope") == true)
+        #expect(try await kor.send("POST", "/api/v1/tokens", json: ["name": "x", "scopes": ["admin"]], cookie: kim.cookie, csrf: kim.csrf).status == 400)
         // Administrators manage users; others may not.
         let admin = try await kor.login("admin", Self.password)
         let byKim = try await kor.send("PATCH", "/api/v1/users/park", json: ["disabled": true], cookie: kim.cookie, csrf: kim.csrf)
