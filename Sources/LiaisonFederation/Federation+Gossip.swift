@@ -127,6 +127,9 @@ extension Federation {
         return FederationError(.alarm, text)
     }
 
+    /// Whether an alarm about `peer` was raised in this process (stored or not).
+    public func alarmRaised(_ peer: Party) -> Bool { state.withLock { $0.alarms[peer] != nil } }
+
     /// A security officer acknowledges a peer's alarm: exchange resumes.
     /// The head that raised it is checked again at the next gossip round.
     public func acknowledgeAlarm(_ peer: Party, by officer: String) async throws(FederationError) {

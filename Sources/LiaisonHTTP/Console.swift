@@ -42,6 +42,15 @@ struct Console: Sendable {
         router.post("items/:id/release") { request, context in
             try await self.form(request, context) { c, form in try await self.release(c, form, context) }
         }
+        router.post("items/:id/consent") { request, context in
+            try await self.form(request, context) { c, form in try await self.consent(c, form, context) }
+        }
+        router.post("items/:id/compromise") { request, context in
+            try await self.form(request, context) { c, form in try await self.compromise(c, form, context) }
+        }
+        router.post("peers/:party/acknowledge") { request, context in
+            try await self.form(request, context) { c, _ in try await self.acknowledge(c, context) }
+        }
         router.get("compose") { request, _ in try await self.page(request) { c in try await self.composePage(c, form: [:], check: nil, error: nil) } }
         router.post("compose") { request, context in try await self.form(request, context) { c, form in try await self.compose(c, form) } }
         router.get("ledger") { request, _ in try await self.page(request) { c in try await self.ledger(c, verified: nil) } }
@@ -265,7 +274,14 @@ struct Console: Sendable {
             ]
         }
         let alarms = status.compactMap { p in p.alarm.map { ["party": p.party.code, "alarm": $0] } }
-        return Page(title: "Dashboard", body: render("dashboard", ["agreements": agreements, "peers": peers, "alarms": alarms]))
+        return Page(
+            title: "Dashboard",
+            body: render(
+                "dashboard",
+                [
+                    "agreements": agreements, "peers": peers, "alarms": alarms, "canAcknowledge": caller.user.roles.contains(.securityOfficer),
+                    "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
+                ]))
     }
 
     // MARK: Items
@@ -368,6 +384,8 @@ struct Console: Sendable {
             "sealOK": provenance.sealProblem == nil, "sealProblem": provenance.sealProblem ?? "", "deliveries": deliveries, "canRelease": canRelease,
             "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "", "peers": Array(Set(peers.map(\.code))).sorted(),
             "agreements": federation.book.lifecycles.values.filter { $0.agreement.isParty(party) }.map(\.agreement.id).sorted(),
+            "canConsent": caller.user.roles.contains(.releasingOfficer) && h.label.originator == party && h.status == .held,
+            "canReport": caller.user.roles.contains(.securityOfficer) && h.status != .destroyed, "purposeValue": h.label.purpose ?? "",
         ]
         return Page(title: "Item \(v.id.prefix(12))", body: render("item", object), levels: local.map { [$0] } ?? [])
     }
@@ -381,6 +399,45 @@ struct Console: Sendable {
         try await api.requireReadable(caller, id)
         _ = try await api.federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: agreement) }
         return redirect("/items/\(Hex.encode(id))")
+    }
+
+    // MARK: Officers' acts
+
+    func consent(_ caller: Caller, _ form: [String: [String]], _ context: OperatorContext) async throws -> Response {
+        let id = try api.itemID(context)
+        try api.require(caller, [.releasingOfficer], to: "consent to passing items on")
+        guard let holder = (form["holder"]?.first).flatMap(Party.init), let third = (form["third"]?.first).flatMap(Party.init) else {
+            throw OperatorError(.invalidInput, "choose the holder and the third party")
+        }
+        guard let days = (form["days"]?.first).flatMap({ Int($0) }), (1...366).contains(days) else {
+            throw OperatorError(.invalidInput, "a consent lasts 1 to 366 days")
+        }
+        try await api.requireReadable(caller, id)
+        let purpose = (form["purpose"]?.first).flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
+        _ = try await api.federated { () throws(FederationError) in
+            try await federation.grantConsent(
+                itemID: id, holder: holder, thirdParty: third, purpose: purpose, expires: Date().addingTimeInterval(TimeInterval(days) * 86_400),
+                by: caller.user.name)
+        }
+        return redirect("/items/\(Hex.encode(id))")
+    }
+
+    func compromise(_ caller: Caller, _ form: [String: [String]], _ context: OperatorContext) async throws -> Response {
+        let id = try api.itemID(context)
+        try api.require(caller, [.securityOfficer], to: "report a loss or compromise")
+        guard let stage = (form["stage"]?.first).flatMap({ Handlers.stages[$0] }) else { throw OperatorError(.invalidInput, "choose the stage") }
+        try await api.requireReadable(caller, id)
+        _ = try await api.federated { () throws(FederationError) in
+            try await federation.reportCompromise(itemID: id, stage: stage, description: form["description"]?.first ?? "", by: caller.user.name)
+        }
+        return redirect("/items/\(Hex.encode(id))")
+    }
+
+    func acknowledge(_ caller: Caller, _ context: OperatorContext) async throws -> Response {
+        try api.require(caller, [.securityOfficer], to: "acknowledge alarms")
+        guard let peer = (context.parameters.get("party")).flatMap(Party.init) else { throw OperatorError(.invalidInput, "not a party code") }
+        try await api.federated { () throws(FederationError) in try await federation.acknowledgeAlarm(peer, by: caller.user.name) }
+        return redirect("/")
     }
 
     // MARK: Compose

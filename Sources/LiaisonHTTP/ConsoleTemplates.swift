@@ -61,7 +61,8 @@ enum ConsoleTemplates {
 
     static let dashboard = """
         <h1>Dashboard</h1>
-        {{#alarms}}<div class="alarm"><b>Alarm — exchange with {{party}} stopped:</b> {{alarm}}</div>{{/alarms}}
+        {{#alarms}}<div class="alarm"><b>Alarm — exchange with {{party}} stopped:</b> {{alarm}}
+        {{#canAcknowledge}}<form method="post" action="/peers/{{party}}/acknowledge" style="margin-top:6px"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary" type="submit">Acknowledge (exchange resumes)</button></form>{{/canAcknowledge}}</div>{{/alarms}}
         <div class="card"><h2>Agreements</h2><table id="agreements">
         <tr><th>Agreement</th><th>Parties</th><th>State</th><th>Next deadlines</th><th>Timeline</th></tr>
         {{#agreements}}<tr><td><b>{{id}}</b><br><span class="muted">{{title}}</span></td><td>{{parties}}</td>
@@ -116,6 +117,18 @@ enum ConsoleTemplates {
         <div class="row"><div><label for="to">To</label><select id="to" name="to">{{#peers}}<option>{{.}}</option>{{/peers}}</select></div>
         <div><label for="agreement">Under</label><select id="agreement" name="agreement">{{#agreements}}<option>{{.}}</option>{{/agreements}}</select></div></div>
         <button class="primary" type="submit">Release</button></form></div>{{/canRelease}}
+        {{#canConsent}}<div class="card"><h2>Consent to passing it on (Art 6(a))</h2>
+        <form method="post" action="/items/{{id}}/consent"><input type="hidden" name="csrf" value="{{csrf}}">
+        <div class="row"><div><label for="holder">Holder</label><select id="holder" name="holder">{{#peers}}<option>{{.}}</option>{{/peers}}</select></div>
+        <div><label for="third">May pass it to</label><select id="third" name="third">{{#peers}}<option>{{.}}</option>{{/peers}}</select></div>
+        <div><label for="days">For days</label><input type="text" id="days" name="days" value="7"></div></div>
+        <label for="consent-purpose">Purpose</label><input type="text" id="consent-purpose" name="purpose" value="{{purposeValue}}">
+        <button class="primary" type="submit">Sign and send the consent</button></form></div>{{/canConsent}}
+        {{#canReport}}<div class="card"><h2>Report loss or compromise (Art 17)</h2>
+        <form method="post" action="/items/{{id}}/compromise"><input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="stage">Stage</label><select id="stage" name="stage"><option>suspected</option><option>investigating</option><option>findings</option><option>measures</option></select>
+        <label for="description">What happened</label><textarea id="description" name="description"></textarea>
+        <button class="primary" type="submit">Report to {{originator}} now</button></form></div>{{/canReport}}
         """
 
     static let compose = """

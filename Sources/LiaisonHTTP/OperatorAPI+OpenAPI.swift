@@ -86,6 +86,20 @@ enum OpenAPI {
             operationID: "releaseItem", body: "ReleaseRequest", success: (202, ref("Release")), errors: [400, 401, 403, 404, 409, 413],
             parameters: [itemID]),
         Route(
+            method: "post", path: "/api/v1/items/{id}/consents",
+            summary: "The originator's consent for a holder to pass this node's item to a third party (Art 6(a); releasing officers)",
+            operationID: "grantConsent", body: "ConsentRequest", success: (201, ref("Consent")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [itemID]),
+        Route(
+            method: "post", path: "/api/v1/items/{id}/compromise",
+            summary: "Report the loss or compromise of a held item; the originator is told at once (Art 17; security officers)",
+            operationID: "reportCompromise", body: "CompromiseRequest", success: (201, ref("Statements")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [itemID]),
+        Route(
+            method: "post", path: "/api/v1/peers/{party}/acknowledge", summary: "Acknowledge a peer's alarm: exchange resumes (security officers)",
+            operationID: "acknowledgeAlarm", success: (204, nil), errors: [400, 401, 403, 404, 409],
+            parameters: [["name": "party", "in": "path", "required": true, "schema": ["type": "string", "pattern": "^[A-Z]{3}$"]]]),
+        Route(
             method: "get", path: "/api/v1/agreements", summary: "This node's agreements and their state now", operationID: "listAgreements",
             success: (200, array(ref("Agreement"))), errors: [401]),
         Route(
@@ -184,6 +198,20 @@ enum OpenAPI {
             "Release": object(
                 ["task": ["type": "integer"], "to": string, "agreement": string, "link_sequence": ["type": "integer"], "state": string],
                 required: ["task", "to", "agreement", "link_sequence", "state"]),
+            "ConsentRequest": object(
+                [
+                    "holder": party, "third_party": party, "purpose": ["type": "string", "minLength": 1, "maxLength": 200],
+                    "days": ["type": "integer", "minimum": 1, "maximum": 366],
+                ], required: ["holder", "third_party", "days"]),
+            "Consent": object(
+                ["id": string, "holder": string, "third_party": string, "expires": instant, "tasks": array(["type": "integer"])],
+                required: ["id", "holder", "third_party", "expires", "tasks"]),
+            "CompromiseRequest": object(
+                [
+                    "stage": ["type": "string", "enum": ["suspected", "investigating", "findings", "measures"]],
+                    "description": ["type": "string", "minLength": 1, "maxLength": 2000],
+                ], required: ["stage", "description"]),
+            "Statements": object(["tasks": array(["type": "integer"])], required: ["tasks"]),
             "Agreement": object(
                 [
                     "id": string, "title": string, "parties": array(string), "phase": string, "in_force": ["type": "boolean"], "since": instant,

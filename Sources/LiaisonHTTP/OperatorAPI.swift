@@ -70,6 +70,9 @@ public enum OperatorAPI {
         v1.post("items") { request, context in try await api.createItem(request, context) }
         v1.get("items/:id") { request, context in try await api.readItem(request, context) }
         v1.post("items/:id/releases") { request, context in try await api.release(request, context) }
+        v1.post("items/:id/consents") { request, context in try await api.consent(request, context) }
+        v1.post("items/:id/compromise") { request, context in try await api.compromise(request, context) }
+        v1.post("peers/:party/acknowledge") { request, context in try await api.acknowledge(request, context) }
         v1.get("agreements") { request, context in try await api.agreements(request, context) }
         v1.get("peers") { request, context in try await api.peers(request, context) }
         v1.get("ledger/head") { request, context in try await api.treeHead(request, context) }
@@ -422,6 +425,61 @@ struct Handlers: Sendable {
             status: .accepted)
     }
 
+    // MARK: Officers' acts
+
+    /// The originator's consent for a holder to pass this node's item to a third party (Art 6(a)).
+    func consent(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.releasingOfficer], to: "consent to passing items on")
+        let id = try itemID(context)
+        let body = try await decode(OperatorViews.ConsentRequest.self, request, context, limit: 16 << 10)
+        guard let holder = Party(body.holder), let third = Party(body.thirdParty) else {
+            throw OperatorError(.invalidInput, "holder and third_party are party codes (three letters, as JPN)")
+        }
+        guard (1...366).contains(body.days) else { throw OperatorError(.invalidInput, "days is 1 to 366, not \(body.days)") }
+        if let p = body.purpose, !(1...200).contains(p.count) { throw OperatorError(.invalidInput, "a purpose has 1 to 200 characters") }
+        try await requireReadable(caller, id)
+        let given = try await federated { () throws(FederationError) in
+            try await federation.grantConsent(
+                itemID: id, holder: holder, thirdParty: third, purpose: body.purpose, expires: Date().addingTimeInterval(TimeInterval(body.days) * 86_400),
+                by: caller.user.name)
+        }
+        let consent = given.consent.body.consent
+        return try json(
+            OperatorViews.ConsentView(
+                id: consent.id, holder: holder.code, thirdParty: third.code, expires: consent.expiresAt, tasks: given.tasks.map(\.id)), status: .created)
+    }
+
+    static let stages: [String: CompromiseReport.Stage] = ["suspected": .suspected, "investigating": .investigating, "findings": .findings, "measures": .measures]
+
+    /// A loss or compromise report (Art 17): the item marked compromised here, the originator told at once.
+    func compromise(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.securityOfficer], to: "report a loss or compromise")
+        let id = try itemID(context)
+        let body = try await decode(OperatorViews.CompromiseRequest.self, request, context, limit: 16 << 10)
+        guard let stage = Self.stages[body.stage] else {
+            throw OperatorError(.invalidInput, "stage is one of \(Self.stages.keys.sorted().joined(separator: ", ")), not \(body.stage.prefix(40))")
+        }
+        try await requireReadable(caller, id)
+        let tasks = try await federated { () throws(FederationError) in
+            try await federation.reportCompromise(itemID: id, stage: stage, description: body.description, by: caller.user.name)
+        }
+        return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
+    }
+
+    /// A security officer acknowledges a peer's alarm: exchange resumes (recorded).
+    func acknowledge(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.securityOfficer], to: "acknowledge alarms")
+        let code = context.parameters.get("party") ?? ""
+        guard let peer = Party(code) else { throw OperatorError(.invalidInput, "\(code.prefix(8)) is not a party code") }
+        let record = try await store { () throws(StoreError) in try await federation.store.peer(peer) }
+        guard record.alarm != nil || federation.alarmRaised(peer) else { throw OperatorError(.conflict, "\(peer) has no alarm") }
+        try await federated { () throws(FederationError) in try await federation.acknowledgeAlarm(peer, by: caller.user.name) }
+        return Response(status: .noContent)
+    }
+
     // MARK: Agreements, peers, ledger
 
     func agreements(_ request: Request, _ context: OperatorContext) async throws -> Response {
@@ -519,8 +577,41 @@ struct Handlers: Sendable {
         do { body = try await request.body.collect(upTo: limit) } catch {
             throw OperatorError(.oversized, "the body is larger than \(limit) bytes")
         }
-        do { return try Self.decoder.decode(T.self, from: Data(body.readableBytesView)) } catch let e as DecodingError {
+        let data = Data(body.readableBytesView)
+        let value: T
+        do { value = try Self.decoder.decode(T.self, from: data) } catch let e as DecodingError {
             throw OperatorError(.invalidInput, "the body: \(Self.explain(e))")
+        }
+        // A field this API does not know is refused, not ignored (a misspelt field would otherwise be dropped without a word).
+        if let json = try? JSONSerialization.jsonObject(with: data), let unknown = Self.unknownField(json, in: value, path: "") {
+            throw OperatorError(.invalidInput, "the body: \(unknown) is not a field of this request")
+        }
+        return value
+    }
+
+    /// The first key of `json` that `value` (what it decoded into) has no property for.
+    static func unknownField(_ json: Any, in value: Any, path: String) -> String? {
+        var mirror = Mirror(reflecting: value)
+        while mirror.displayStyle == .optional, let wrapped = mirror.children.first?.value { mirror = Mirror(reflecting: wrapped) }
+        switch json {
+        case let object as [String: Any]:
+            guard mirror.displayStyle == .struct else { return nil }
+            var properties: [String: Any] = [:]
+            for child in mirror.children { if let label = child.label { properties[snake(label)] = child.value } }
+            for (key, nested) in object.sorted(by: { $0.key < $1.key }) {
+                let at = path.isEmpty ? key : "\(path).\(key)"
+                guard let property = properties[key] else { return at }
+                if let unknown = unknownField(nested, in: property, path: at) { return unknown }
+            }
+            return nil
+        case let array as [Any]:
+            guard mirror.displayStyle == .collection else { return nil }
+            for (i, (element, child)) in zip(array, mirror.children).enumerated() {
+                if let unknown = unknownField(element, in: child.value, path: "\(path)[\(i)]") { return unknown }
+            }
+            return nil
+        default:
+            return nil
         }
     }
 

@@ -155,6 +155,32 @@ public enum OperatorViews {
         public var state: String
     }
 
+    public struct ConsentRequest: Codable, Sendable {
+        public var holder: String
+        public var thirdParty: String
+        public var purpose: String?
+        public var days: Int
+    }
+
+    public struct ConsentView: Codable, Sendable {
+        public var id: String
+        public var holder: String
+        public var thirdParty: String
+        public var expires: Date
+        /// The statement tasks carrying it to the holder.
+        public var tasks: [Int64]
+    }
+
+    public struct CompromiseRequest: Codable, Sendable {
+        public var stage: String
+        public var description: String
+    }
+
+    public struct StatementsView: Codable, Sendable {
+        /// The statement tasks carrying it to the parties concerned.
+        public var tasks: [Int64]
+    }
+
     public struct AgreementView: Codable, Sendable {
         public var id: String
         public var title: String

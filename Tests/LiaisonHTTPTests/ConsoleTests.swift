@@ -113,6 +113,25 @@ import Testing
         }
         #expect(proven)
 
+        // The originator's releasing officer consents from the item page; JPN's node records it.
+        #expect(try await kor.send("GET", itemPath, cookie: lee.cookie).text.contains("Sign and send the consent"))
+        let consented = try await kor.form(
+            itemPath + "/consent", ["csrf": lee.csrf, "holder": "JPN", "third": "USA", "days": "3", "purpose": "dprk-nuclear-missile"], cookie: lee.cookie)
+        #expect(consented.status == 303 && consented.location == itemPath, "\(consented.text)")
+        var recorded = false
+        for _ in 0..<200 {
+            let size = try await net[.jpn].store.size()
+            if try await (max(0, size - 10)..<size).asyncMap({ try await net[.jpn].store.entry(at: $0) }).contains(where: { $0.kind == .consentGiven }) {
+                recorded = true
+                break
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(recorded)
+        // An analyst's page offers neither consent nor compromise report.
+        let analystPage = try await kor.send("GET", itemPath, cookie: (try await Self.login(kor, "kim")).cookie)
+        #expect(!analystPage.text.contains("Sign and send the consent") && !analystPage.text.contains("Report loss or compromise"))
+
         // park may not read it: a refusal page naming the article, recorded.
         let park = try await Self.login(kor, "park")
         let size = try await net[.kor].store.size()

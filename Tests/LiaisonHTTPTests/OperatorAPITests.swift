@@ -231,6 +231,62 @@ import Testing
         #expect(metrics.contains("liaison_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/items/{id}/releases\""), "\(metrics)")
         #expect(metrics.contains("liaison_items_refused_total{reason="), "the refused release to USA is counted")
         #expect(try await kor.send("GET", "/metrics").status == 401)
+
+        // The originator consents to JPN passing it to USA (Art 6(a)): signed at KOR, recorded at JPN.
+        let consent: [String: Any] = ["holder": "JPN", "third_party": "USA", "purpose": "dprk-nuclear-missile", "days": 7]
+        #expect(try await kor.send("POST", "/api/v1/items/\(id)/consents", json: consent, cookie: kim.cookie, csrf: kim.csrf).status == 403)
+        let given = try await kor.send("POST", "/api/v1/items/\(id)/consents", json: consent, cookie: lee.cookie, csrf: lee.csrf)
+        #expect(given.status == 201, "\(given.text)")
+        let consentID = try #require(given.object["id"] as? String)
+        var recordedAtJPN = false
+        for _ in 0..<200 {
+            let size = try await net[.jpn].store.size()
+            if size > 0, try await (max(0, size - 20)..<size).asyncMap({ try await net[.jpn].store.entry(at: $0) }).contains(where: {
+                $0.kind == .consentGiven && $0.detail.contains(consentID)
+            }) {
+                recordedAtJPN = true
+                break
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(recordedAtJPN, "JPN's node records KOR's consent")
+        // Only the originator consents: JPN cannot consent for KOR's item.
+        try await net[.jpn].accounts.add(
+            "ito", .init(displayName: "Ito", roles: [.releasingOfficer, .securityOfficer], clearance: ("KIMITSU", Date().addingTimeInterval(86_400)),
+                categories: ["PROJECT:EAST-SEA"]), password: Self.password, by: "test")
+        let ito = try await jpn.login("ito", Self.password)
+        let notOriginator = try await jpn.send(
+            "POST", "/api/v1/items/\(id)/consents", json: ["holder": "KOR", "third_party": "USA", "days": 7], cookie: ito.cookie, csrf: ito.csrf)
+        #expect(notOriginator.status == 403)
+        #expect(notOriginator.problem["article"] as? String == Article.thirdParty.citation)
+
+        // JPN's security officer reports its copy lost (Art 17): marked compromised there, KOR told at once.
+        #expect(
+            try await jpn.send("POST", "/api/v1/items/\(id)/compromise", json: ["stage": "suspected", "description": "x"], cookie: sato.cookie, csrf: sato.csrf)
+                .status == 403)
+        let badStage = try await jpn.send(
+            "POST", "/api/v1/items/\(id)/compromise", json: ["stage": "lost", "description": "x"], cookie: ito.cookie, csrf: ito.csrf)
+        #expect(badStage.status == 400)
+        let reported = try await jpn.send(
+            "POST", "/api/v1/items/\(id)/compromise", json: ["stage": "suspected", "description": "laptop missing from the SCIF"], cookie: ito.cookie,
+            csrf: ito.csrf)
+        #expect(reported.status == 201, "\(reported.text)")
+        #expect(try await net[.jpn].store.item(Hex.decode(id)!).holding.status == .compromised)
+        var toldKOR = false
+        for _ in 0..<200 {
+            let size = try await net[.kor].store.size()
+            if try await (max(0, size - 20)..<size).asyncMap({ try await net[.kor].store.entry(at: $0) }).contains(where: {
+                $0.kind == .compromiseReported && $0.detail.contains("laptop missing")
+            }) {
+                toldKOR = true
+                break
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        #expect(toldKOR, "KOR's node records JPN's report")
+        // No alarm to acknowledge: a conflict, and only a security officer may try.
+        #expect(try await jpn.send("POST", "/api/v1/peers/KOR/acknowledge", cookie: sato.cookie, csrf: sato.csrf).status == 403)
+        #expect(try await jpn.send("POST", "/api/v1/peers/KOR/acknowledge", cookie: ito.cookie, csrf: ito.csrf).status == 409)
         await Self.stop(net, clients)
     }
 
@@ -253,6 +309,12 @@ import Testing
         var badParty = Self.newItem
         badParty["label"] = ["level": "II", "releasable_to": ["japan"]]
         try await refused(badParty, 400, "not a party code")
+        var misspelt = Self.newItem
+        misspelt["label"] = ["level": "II", "releasable_to": ["JPN"], "categories": [["tag": "PROJECT", "kind": "RESTRICTIVE", "values": ["X"], "colour": "red"]]]
+        try await refused(misspelt, 400, "label.categories[0].colour is not a field of this request")
+        var extra = Self.newItem
+        extra["title"] = "a title"
+        try await refused(extra, 400, "title is not a field of this request")
         var both = Self.newItem
         both["content_base64"] = "AAAA"
         try await refused(both, 400, "one of them")
