@@ -387,29 +387,49 @@ extension Federation {
     /// (Art 6(e)). Protection survives the agreement (Art 21): the check uses
     /// the agreement the item came by even after it terminated.
     public func read(_ itemID: [UInt8], by reader: Reader) async throws(FederationError) -> (decision: Decision, item: StoredItem?) {
-        let now = clock()
         let item = try await storeCall { () throws(StoreError) in try await store.item(itemID) }
+        return try await read([item], by: reader)[0]
+    }
+
+    /// Reads several items at once (a page of a feed): each decided as
+    /// ``read(_:by:)`` decides, every read and refusal in one ledger write.
+    public func read(_ itemIDs: [[UInt8]], by reader: Reader) async throws(FederationError) -> [(decision: Decision, item: StoredItem?)] {
+        guard !itemIDs.isEmpty else { return [] }
+        let items = try await storeCall { () throws(StoreError) in try await store.items(itemIDs) }
+        return try await read(items, by: reader)
+    }
+
+    func read(_ items: [StoredItem], by reader: Reader) async throws(FederationError) -> [(decision: Decision, item: StoredItem?)] {
+        let now = clock()
         let book = self.book
-        var agreement: Agreement?
-        if case .received(_, let id) = item.holding.source { agreement = book[id]?.agreement }
-        let scheme = agreement?.scheme(of: party) ?? book.lifecycles.values.lazy.compactMap { $0.agreement.scheme(of: self.party) }.first
-        guard let scheme else { throw FederationError(.notFound, "no classification scheme of \(party) is known to this node") }
-        var decision = AccessPolicy.evaluate(
-            AccessRequest(
-                reader: reader, item: ItemFacts(digest: Hex.encode(item.manifest.digest), label: item.holding.label), node: party, localScheme: scheme,
-                agreement: agreement, instant: now))
-        if decision.isPermitted, item.payload == nil {
-            decision = .refuse(.invalidInState, .access, "the item was destroyed")
+        guard let home = book.lifecycles.values.sorted(by: { $0.agreement.id < $1.agreement.id }).lazy.compactMap({ $0.agreement.scheme(of: self.party) }).first
+        else {
+            throw FederationError(.notFound, "no classification scheme of \(party) is known to this node")
         }
-        let entry: LedgerEntry
-        switch decision {
-        case .permitted: entry = LedgerEntry(kind: .itemRead, at: now, subjects: [item.manifest.digest], detail: "read by \(reader.name)")
-        case .refused(let r):
-            entry = LedgerEntry(kind: .accessRefused, at: now, subjects: [item.manifest.digest], detail: "\(reader.name) refused: \(r.description)")
-            count(refusal: r.code.name)
+        var out: [(decision: Decision, item: StoredItem?)] = []
+        var entries: [LedgerEntry] = []
+        for item in items {
+            var agreement: Agreement?
+            if case .received(_, let id) = item.holding.source { agreement = book[id]?.agreement }
+            let scheme = agreement?.scheme(of: party) ?? home
+            var decision = AccessPolicy.evaluate(
+                AccessRequest(
+                    reader: reader, item: ItemFacts(digest: Hex.encode(item.manifest.digest), label: item.holding.label), node: party,
+                    localScheme: scheme, agreement: agreement, instant: now))
+            if decision.isPermitted, item.payload == nil {
+                decision = .refuse(.invalidInState, .access, "the item was destroyed")
+            }
+            switch decision {
+            case .permitted: entries.append(LedgerEntry(kind: .itemRead, at: now, subjects: [item.manifest.digest], detail: "read by \(reader.name)"))
+            case .refused(let r):
+                entries.append(
+                    LedgerEntry(kind: .accessRefused, at: now, subjects: [item.manifest.digest], detail: "\(reader.name) refused: \(r.description)"))
+                count(refusal: r.code.name)
+            }
+            out.append((decision, decision.isPermitted ? item : nil))
         }
-        _ = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }
-        return (decision, decision.isPermitted ? item : nil)
+        _ = try await storeCall { () throws(StoreError) in try await store.append(entries, sign: signer) }
+        return out
     }
 }
 

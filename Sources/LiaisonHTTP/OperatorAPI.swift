@@ -43,6 +43,7 @@ public enum OperatorAPI {
         router.add(middleware: OperatorProblemMiddleware())
         let api = Handlers(federation: federation, accounts: accounts)
         Console(api: api, ledgerTrust: ledgerTrust).register(router)
+        TAXIIGateway(api: api).register(router)
         // Prometheus scrapes with an API token (read scope); the figures are the node's own.
         router.get("metrics") { request, _ in
             _ = try await api.caller(request, changing: false)
@@ -107,8 +108,20 @@ struct Handlers: Sendable {
     /// `changing`, a cookie must come with its CSRF token.
     func caller(_ request: Request, changing: Bool) async throws(OperatorError) -> Caller {
         if let auth = request.headers[.authorization] {
-            guard auth.hasPrefix("Bearer ") else { throw OperatorError(.unauthenticated, "the Authorization header takes a Bearer API token") }
-            let (user, token) = try await accounts.token(String(auth.dropFirst(7)))
+            let secret: String
+            var named: String?
+            if auth.hasPrefix("Bearer ") {
+                secret = String(auth.dropFirst(7))
+            } else if auth.hasPrefix("Basic "), let decoded = Data(base64Encoded: String(auth.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) }),
+                let colon = decoded.firstIndex(of: ":")
+            {
+                // Basic: the user's name and one of their API tokens (TAXII clients); never the password.
+                (named, secret) = (String(decoded[..<colon]), String(decoded[decoded.index(after: colon)...]))
+            } else {
+                throw OperatorError(.unauthenticated, "the Authorization header takes a Bearer API token, or Basic with a user name and API token")
+            }
+            let (user, token) = try await accounts.token(secret)
+            if let named, named != user.name { throw OperatorError(.unauthenticated, "the API token is not \(named.prefix(64))'s") }
             let needed = changing ? "write" : "read"
             guard token.scopes.contains(needed) else {
                 throw OperatorError(.forbidden, "the API token \(token.id) has no \(needed) scope (it has \(token.scopes.sorted().joined(separator: ", ")))")

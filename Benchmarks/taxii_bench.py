@@ -1,0 +1,207 @@
+#!/usr/bin/env python3
+"""TAXII 2.1 through Liaison's gateway against the OASIS reference server
+medallion (memory back end), with the same client (taxii2-client) and the
+same workload, in one run on one machine:
+
+- single-object adds (an envelope of 1 object), sequential;
+- envelopes of 10 and of 100 objects;
+- everything read back with paging (pages of 100).
+
+Objects are STIX indicators of about 1 KiB. At Liaison every object is
+labelled (a marking definition carrying the Liaison label), sealed,
+policy-checked and durably stored (SQLite, synchronous=FULL), and every read
+is checked by the access policy and recorded in the ledger. medallion keeps
+objects in a Python dict.
+
+    swift build -c release --product liaison
+    python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import requests
+from taxii2client.v21 import Server, as_pages
+
+for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+    os.environ.pop(variable, None)
+
+EXTENSION = "extension-definition--e9b1c7a2-5d3f-5b6e-8a4c-1f2d3e4b5a6c"
+PASSWORD = "taxii-bench-password"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def marking():
+    return {
+        "type": "marking-definition", "spec_version": "2.1", "id": "marking-definition--" + str(uuid.uuid4()),
+        "created": "2026-11-29T00:00:00.000Z", "name": "KOR II",
+        "extensions": {EXTENSION: {"extension_type": "property-extension", "originator": "KOR", "level": "II",
+                                   "releasable_to": ["USA"], "purpose": "dprk-nuclear-missile"}},
+    }
+
+
+def indicator(n, marking_id):
+    """A STIX indicator of about 1 KiB."""
+    now = "2026-11-29T00:00:00.000Z"
+    obj = {
+        "type": "indicator", "spec_version": "2.1", "id": "indicator--" + str(uuid.uuid4()), "created": now, "modified": now,
+        "name": f"Launch site activity {n}", "pattern_type": "stix", "valid_from": now,
+        "pattern": "[ipv4-addr:value = '198.51.100.%d']" % (n % 250 + 1),
+        "description": ("Observed preparations consistent with a launch window; " * 16)[:760],
+    }
+    if marking_id:
+        obj["object_marking_refs"] = [marking_id]
+    return obj
+
+
+def envelopes(count, size, labelled):
+    out = []
+    for e in range(count):
+        m = marking() if labelled else None
+        objs = [indicator(e * size + i, m["id"] if m else None) for i in range(size)]
+        out.append(json.dumps({"objects": ([m] if m else []) + objs}))
+    return out
+
+
+def run_workload(collection, labelled, singles, tens, hundreds):
+    """Returns rates: single adds/s, objects/s in envelopes of 10 and 100, objects/s read back."""
+    rates = {}
+    for name, count, size in (("single", singles, 1), ("10", tens, 10), ("100", hundreds, 100)):
+        bodies = envelopes(count, size, labelled)
+        start = time.perf_counter()
+        for body in bodies:
+            status = collection.add_objects(body)
+            expected = size + (1 if labelled else 0)
+            if status.success_count != expected:
+                raise SystemExit(f"an envelope was not accepted whole: {status.success_count} of {expected}: {status.failures[:1]}")
+        elapsed = time.perf_counter() - start
+        rates[name] = (count if size == 1 else count * size) / elapsed
+    total = singles + tens * 10 + hundreds * 100
+    start = time.perf_counter()
+    seen = 0
+    for page in as_pages(collection.get_objects, per_request=100):
+        seen += len([o for o in page.get("objects", []) if o.get("type") == "indicator"])
+    elapsed = time.perf_counter() - start
+    if seen != total:
+        raise SystemExit(f"read back {seen} objects, not {total}")
+    rates["read"] = seen / elapsed
+    return rates
+
+
+def start_medallion(directory):
+    port = free_port()
+    collection = str(uuid.uuid4())
+    data = {
+        "/discovery": {"title": "medallion", "description": "reference", "default": f"http://127.0.0.1:{port}/api1/",
+                       "api_roots": [f"http://127.0.0.1:{port}/api1/"]},
+        "api1": {"information": {"title": "api1", "versions": ["application/taxii+json;version=2.1"], "max_content_length": 16777216},
+                 "status": [],
+                 "collections": [{"id": collection, "title": "bench", "description": "", "can_read": True, "can_write": True,
+                                  "media_types": ["application/stix+json;version=2.1"], "objects": [], "manifest": []}]},
+    }
+    with open(os.path.join(directory, "data.json"), "w") as f:
+        json.dump(data, f)
+    config = {"backend": {"module": "medallion.backends.memory_backend", "module_class": "MemoryBackend",
+                          "filename": os.path.join(directory, "data.json")},
+              "users": {"bench": PASSWORD}, "taxii": {"max_page_size": 100}}
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f)
+    process = subprocess.Popen([shutil.which("medallion"), "--port", str(port), os.path.join(directory, "config.json")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/taxii2/", auth=("bench", PASSWORD), timeout=1)
+            break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    server = Server(f"http://127.0.0.1:{port}/taxii2/", user="bench", password=PASSWORD)
+    return process, server.api_roots[0].collections[0]
+
+
+def start_liaison(liaison, directory):
+    env = dict(os.environ, LIAISON_DEMO_PASSWORD=PASSWORD)
+    demo = subprocess.Popen([liaison, "demo", "--keep-running", "--dir", directory], stdout=subprocess.PIPE, text=True, env=env)
+    base = None
+    for line in demo.stdout:
+        m = re.match(r"\s+KOR (https://127\.0\.0\.1:\d+)/\s+root:", line)
+        if m:
+            base = m.group(1)
+        if line.startswith("   users "):
+            break
+    root = os.path.join(directory, "kor", "tls-root-ca.pem")
+
+    def call(method, path, body, session=None):
+        headers = {"Content-Type": "application/json"}
+        if session:
+            headers["Cookie"], headers["X-CSRF-Token"] = session
+        return requests.request(method, base + path, json=body, headers=headers, verify=root, timeout=30)
+
+    r = call("POST", "/api/v1/session", {"name": "admin", "password": PASSWORD})
+    admin = (r.headers["Set-Cookie"].split(";")[0], r.json()["csrf_token"])
+    call("POST", "/api/v1/users", {"name": "bench", "display_name": "bench", "password": PASSWORD, "roles": ["analyst"],
+                                   "clearance": {"level": "I", "expires": "2099-01-01T00:00:00Z"}}, admin)
+    r = call("POST", "/api/v1/session", {"name": "bench", "password": PASSWORD})
+    session = (r.headers["Set-Cookie"].split(";")[0], r.json()["csrf_token"])
+    token = call("POST", "/api/v1/tokens", {"name": "bench"}, session).json()["token"]
+    server = Server(base + "/taxii2/", user="bench", password=token, verify=root)
+    local = [c for c in server.api_roots[0].collections if c.title == "KOR holdings"][0]
+    return demo, local
+
+
+def stop(process):
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--liaison", default=".build/release/liaison")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--singles", type=int, default=500)
+    parser.add_argument("--tens", type=int, default=100)
+    parser.add_argument("--hundreds", type=int, default=20)
+    args = parser.parse_args()
+    results = {"liaison": [], "medallion": []}
+    for run in range(args.runs):
+        for name in ("medallion", "liaison"):
+            directory = tempfile.mkdtemp(prefix=f"taxii-bench-{name}-")
+            try:
+                process, collection = start_medallion(directory) if name == "medallion" else start_liaison(args.liaison, directory)
+                try:
+                    rates = run_workload(collection, name == "liaison", args.singles, args.tens, args.hundreds)
+                finally:
+                    stop(process)
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+            results[name].append(rates)
+            print(f"run {run + 1} {name}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items()), flush=True)
+    print()
+    print(f"medians of {args.runs} runs ({args.singles} single adds, {args.tens} envelopes of 10, {args.hundreds} of 100, all read back in pages of 100):")
+    print(f"{'workload':<34}{'medallion':>14}{'Liaison':>14}{'ratio':>9}")
+    for key, what in (("single", "single-object adds (adds/s)"), ("10", "envelopes of 10 (objects/s)"),
+                      ("100", "envelopes of 100 (objects/s)"), ("read", "paged reads (objects/s)")):
+        m = statistics.median(r[key] for r in results["medallion"])
+        l = statistics.median(r[key] for r in results["liaison"])
+        print(f"{what:<34}{m:>14,.0f}{l:>14,.0f}{l / m:>8.1f}×")
+
+
+if __name__ == "__main__":
+    main()
