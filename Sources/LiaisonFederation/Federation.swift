@@ -362,7 +362,9 @@ final class Wake: Sendable {
 
 extension Federation {
     /// Seals items as their originator (this node's party) and stores them,
-    /// with their sealing in the ledger.
+    /// with their sealing in the ledger. The entries are not signed one
+    /// write at a time: the next checkpoint (each second while the node
+    /// runs) or the next signed write covers them with a signed head.
     public func originate(_ items: [(label: SecurityLabel, mediaType: String, payload: [UInt8])]) async throws(FederationError) -> [SealedItem] {
         let now = clock()
         for i in items where i.label.originator != party {
@@ -374,7 +376,7 @@ extension Federation {
         }
         let entries = sealed.map { LedgerEntry(kind: .itemSealed, at: now, subjects: [$0.manifest.digest], detail: "sealed at \($0.manifest.label.level)") }
         _ = try await storeCall { () throws(StoreError) in
-            try await store.storeItems(sealed.map { NewItem($0, source: .originated, at: now) }, ledger: LedgerWrite(entries, sign: signer))
+            try await store.storeItems(sealed.map { NewItem($0, source: .originated, at: now) }, ledger: LedgerWrite(entries, sign: nil))
         }
         return sealed
     }
