@@ -64,4 +64,72 @@ extension Federation {
         }
         return try await reportCompromise(signed, itemID: itemID)
     }
+
+    /// The originator reclassifies its item (Art 6(g)): the reclassification
+    /// policy decides (every holder's agreement must have an equivalent for
+    /// the new level); the item is re-marked here and the signed notice goes
+    /// to every holder, who re-marks and acknowledges.
+    @discardableResult
+    public func reclassify(itemID: [UInt8], to newLevel: String, reason: String, by officer: String) async throws(FederationError) -> [StatementTask] {
+        let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...500).contains(text.count) else { throw FederationError(.malformed, "a reclassification gives its reason in 1 to 500 characters") }
+        let now = clock()
+        let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
+        guard holding.status == .held else { throw FederationError(.refused, "the item is \(holding.status.rawValue)") }
+        let book = self.book
+        guard let scheme = book.lifecycles.values.sorted(by: { $0.agreement.id < $1.agreement.id }).lazy.compactMap({ $0.agreement.scheme(of: self.party) }).first
+        else { throw FederationError(.notFound, "no classification scheme of \(party) is known to this node") }
+        // Who holds it: every peer it was delivered to, under its agreement.
+        let tasks = try await storeCall { () throws(StoreError) in try await store.outboxTasks(itemID: itemID, before: nil, limit: 1000) }
+        var holders: [LiaisonModel.Holding] = []
+        for t in tasks where t.state == .done {
+            if let a = book[t.agreement]?.agreement, !holders.contains(where: { $0.party == t.peer && $0.agreement.id == a.id }) {
+                holders.append(LiaisonModel.Holding(party: t.peer, agreement: a))
+            }
+        }
+        let decision = ReclassificationPolicy.evaluate(
+            ReclassificationRequest(
+                item: ItemFacts(digest: Hex.encode(holding.digest), label: holding.label), by: party, newLevel: newLevel, originatorScheme: scheme,
+                holdings: holders))
+        if case .refused(let r) = decision { throw FederationError(.refused, r.description, refusal: r) }
+        let label = holding.label
+        let newLabel: SecurityLabel
+        do {
+            newLabel = try SecurityLabel(
+                policy: label.policy, originator: label.originator, level: newLevel, releasableTo: label.releasableTo, categories: label.categories,
+                purpose: label.purpose, created: label.created, review: label.review)
+        } catch { throw FederationError(.refused, "the new label is not valid: \(error)") }
+        let notice = ReclassificationNotice(
+            id: "\(party.code.lowercased())-reclass-\(UUID().uuidString.prefix(8).lowercased())", originator: party, itemDigest: holding.digest,
+            oldLevel: label.level, newLevel: newLevel, at: now, reason: "\(text) (by \(officer))")
+        let signed: Signed<ReclassificationNotice>
+        do { signed = try Signed(signing: notice, with: signing) } catch { throw FederationError(.unavailable, "the notice cannot be signed: \(error)") }
+        let entry = LedgerEntry(
+            kind: .reclassified, at: now, subjects: [holding.digest], detail: "\(notice.id): \(label.level) → \(newLevel) by \(officer): \(text)")
+        _ = try await storeCall { () throws(StoreError) in
+            try await store.changeHolding(itemID, .reclassified(newLabel, notice: signed.derBytes), at: now, ledger: LedgerWrite([entry], sign: signer))
+        }
+        let peers = Array(Set(holders.map(\.party))).sorted()
+        guard !peers.isEmpty else { return [] }
+        return try await publish([.reclassification(signed, itemID: itemID)], to: peers)
+    }
+
+    /// Destroys a held item on a security officer's decision (Art 6(h), 13):
+    /// the payload erased here, a signed certificate kept and sent to the
+    /// originator.
+    @discardableResult
+    public func destroy(itemID: [UInt8], method: String, request: String?, by officer: String) async throws(FederationError) -> [StatementTask] {
+        let text = method.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...500).contains(text.count) else { throw FederationError(.malformed, "a destruction names its method in 1 to 500 characters") }
+        let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
+        guard holding.status != .destroyed else { throw FederationError(.refused, "the item was destroyed already") }
+        let certificate = DestructionCertificate(
+            id: "\(party.code.lowercased())-destruction-\(UUID().uuidString.prefix(8).lowercased())", request: request ?? "the holder's own decision",
+            holder: party, originator: holding.originator, itemDigest: holding.digest, destroyedAt: clock(), method: "\(text) (by \(officer))")
+        let signed: Signed<DestructionCertificate>
+        do { signed = try Signed(signing: certificate, with: signing) } catch {
+            throw FederationError(.unavailable, "the certificate cannot be signed: \(error)")
+        }
+        return try await destroy(itemID, certificate: signed)
+    }
 }

@@ -48,6 +48,28 @@ struct Console: Sendable {
         router.post("items/:id/compromise") { request, context in
             try await self.form(request, context) { c, form in try await self.compromise(c, form, context) }
         }
+        router.post("items/:id/reclassify") { request, context in
+            try await self.form(request, context) { c, form in
+                let id = try api.itemID(context)
+                try api.require(c, [.releasingOfficer, .securityOfficer], to: "reclassify items")
+                try await api.requireReadable(c, id)
+                _ = try await api.federated { () throws(FederationError) in
+                    try await federation.reclassify(itemID: id, to: form["level"]?.first ?? "", reason: form["reason"]?.first ?? "", by: c.user.name)
+                }
+                return redirect("/items/\(Hex.encode(id))")
+            }
+        }
+        router.post("items/:id/destroy") { request, context in
+            try await self.form(request, context) { c, form in
+                let id = try api.itemID(context)
+                try api.require(c, [.securityOfficer], to: "destroy items")
+                try await api.requireReadable(c, id)
+                _ = try await api.federated { () throws(FederationError) in
+                    try await federation.destroy(itemID: id, method: form["method"]?.first ?? "", request: nil, by: c.user.name)
+                }
+                return redirect("/items")
+            }
+        }
         router.post("peers/:party/acknowledge") { request, context in
             try await self.form(request, context) { c, _ in try await self.acknowledge(c, context) }
         }
@@ -386,6 +408,9 @@ struct Console: Sendable {
             "agreements": federation.book.lifecycles.values.filter { $0.agreement.isParty(party) }.map(\.agreement.id).sorted(),
             "canConsent": caller.user.roles.contains(.releasingOfficer) && h.label.originator == party && h.status == .held,
             "canReport": caller.user.roles.contains(.securityOfficer) && h.status != .destroyed, "purposeValue": h.label.purpose ?? "",
+            "canReclassify": !caller.user.roles.isDisjoint(with: [.releasingOfficer, .securityOfficer]) && h.label.originator == party && h.status == .held,
+            "canDestroy": caller.user.roles.contains(.securityOfficer) && h.status != .destroyed,
+            "levels": accounts.scheme.levels.sorted { $0.rank > $1.rank }.filter { $0.code != h.label.level }.map { ["code": $0.code, "marking": $0.marking] },
         ]
         return Page(title: "Item \(v.id.prefix(12))", body: render("item", object), levels: local.map { [$0] } ?? [])
     }

@@ -124,6 +124,15 @@ enum ConsoleTemplates {
         <div><label for="days">For days</label><input type="text" id="days" name="days" value="7"></div></div>
         <label for="consent-purpose">Purpose</label><input type="text" id="consent-purpose" name="purpose" value="{{purposeValue}}">
         <button class="primary" type="submit">Sign and send the consent</button></form></div>{{/canConsent}}
+        {{#canReclassify}}<div class="card"><h2>Reclassify (Art 6(g))</h2>
+        <form method="post" action="/items/{{id}}/reclassify"><input type="hidden" name="csrf" value="{{csrf}}">
+        <div class="row"><div><label for="new-level">New level</label><select id="new-level" name="level">{{#levels}}<option value="{{code}}">{{marking}} ({{code}})</option>{{/levels}}</select></div>
+        <div><label for="reason">Reason</label><input type="text" id="reason" name="reason"></div></div>
+        <button class="primary" type="submit">Reclassify and tell every holder</button></form></div>{{/canReclassify}}
+        {{#canDestroy}}<div class="card"><h2>Destroy (Art 6(h))</h2>
+        <form method="post" action="/items/{{id}}/destroy"><input type="hidden" name="csrf" value="{{csrf}}">
+        <label for="method">Method</label><input type="text" id="method" name="method" value="cryptographic erasure of the stored copy">
+        <button class="primary" type="submit">Destroy and certify to {{originator}}</button></form></div>{{/canDestroy}}
         {{#canReport}}<div class="card"><h2>Report loss or compromise (Art 17)</h2>
         <form method="post" action="/items/{{id}}/compromise"><input type="hidden" name="csrf" value="{{csrf}}">
         <label for="stage">Stage</label><select id="stage" name="stage"><option>suspected</option><option>investigating</option><option>findings</option><option>measures</option></select>

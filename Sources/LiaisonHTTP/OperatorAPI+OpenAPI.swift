@@ -96,6 +96,15 @@ enum OpenAPI {
             operationID: "reportCompromise", body: "CompromiseRequest", success: (201, ref("Statements")), errors: [400, 401, 403, 404, 409, 413],
             parameters: [itemID]),
         Route(
+            method: "post", path: "/api/v1/items/{id}/reclassify",
+            summary: "The originator reclassifies its item; every holder is told and re-marks (Art 6(g); releasing and security officers)",
+            operationID: "reclassifyItem", body: "ReclassifyRequest", success: (201, ref("Statements")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [itemID]),
+        Route(
+            method: "post", path: "/api/v1/items/{id}/destroy",
+            summary: "Destroy a held item; the originator receives the signed certificate (Art 6(h), 13; security officers)", operationID: "destroyItem",
+            body: "DestroyRequest", success: (201, ref("Statements")), errors: [400, 401, 403, 404, 409, 413], parameters: [itemID]),
+        Route(
             method: "post", path: "/api/v1/peers/{party}/acknowledge", summary: "Acknowledge a peer's alarm: exchange resumes (security officers)",
             operationID: "acknowledgeAlarm", success: (204, nil), errors: [400, 401, 403, 404, 409],
             parameters: [["name": "party", "in": "path", "required": true, "schema": ["type": "string", "pattern": "^[A-Z]{3}$"]]]),
@@ -212,6 +221,9 @@ enum OpenAPI {
                     "description": ["type": "string", "minLength": 1, "maxLength": 2000],
                 ], required: ["stage", "description"]),
             "Statements": object(["tasks": array(["type": "integer"])], required: ["tasks"]),
+            "ReclassifyRequest": object(
+                ["level": level, "reason": ["type": "string", "minLength": 1, "maxLength": 500]], required: ["level", "reason"]),
+            "DestroyRequest": object(["method": ["type": "string", "minLength": 1, "maxLength": 500]], required: ["method"]),
             "Agreement": object(
                 [
                     "id": string, "title": string, "parties": array(string), "phase": string, "in_force": ["type": "boolean"], "since": instant,

@@ -73,6 +73,8 @@ public enum OperatorAPI {
         v1.post("items/:id/releases") { request, context in try await api.release(request, context) }
         v1.post("items/:id/consents") { request, context in try await api.consent(request, context) }
         v1.post("items/:id/compromise") { request, context in try await api.compromise(request, context) }
+        v1.post("items/:id/reclassify") { request, context in try await api.reclassify(request, context) }
+        v1.post("items/:id/destroy") { request, context in try await api.destroy(request, context) }
         v1.post("peers/:party/acknowledge") { request, context in try await api.acknowledge(request, context) }
         v1.get("agreements") { request, context in try await api.agreements(request, context) }
         v1.get("peers") { request, context in try await api.peers(request, context) }
@@ -477,6 +479,32 @@ struct Handlers: Sendable {
         try await requireReadable(caller, id)
         let tasks = try await federated { () throws(FederationError) in
             try await federation.reportCompromise(itemID: id, stage: stage, description: body.description, by: caller.user.name)
+        }
+        return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
+    }
+
+    /// The originator reclassifies its item (Art 6(g)); every holder is told and re-marks.
+    func reclassify(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.releasingOfficer, .securityOfficer], to: "reclassify items")
+        let id = try itemID(context)
+        let body = try await decode(OperatorViews.ReclassifyRequest.self, request, context, limit: 16 << 10)
+        try await requireReadable(caller, id)
+        let tasks = try await federated { () throws(FederationError) in
+            try await federation.reclassify(itemID: id, to: body.level, reason: body.reason, by: caller.user.name)
+        }
+        return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
+    }
+
+    /// A security officer destroys a held item (Art 6(h), 13); the originator receives the certificate.
+    func destroy(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.securityOfficer], to: "destroy items")
+        let id = try itemID(context)
+        let body = try await decode(OperatorViews.DestroyRequest.self, request, context, limit: 16 << 10)
+        try await requireReadable(caller, id)
+        let tasks = try await federated { () throws(FederationError) in
+            try await federation.destroy(itemID: id, method: body.method, request: nil, by: caller.user.name)
         }
         return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
     }

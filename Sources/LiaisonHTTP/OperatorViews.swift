@@ -171,6 +171,15 @@ public enum OperatorViews {
         public var tasks: [Int64]
     }
 
+    public struct ReclassifyRequest: Codable, Sendable {
+        public var level: String
+        public var reason: String
+    }
+
+    public struct DestroyRequest: Codable, Sendable {
+        public var method: String
+    }
+
     public struct CompromiseRequest: Codable, Sendable {
         public var stage: String
         public var description: String

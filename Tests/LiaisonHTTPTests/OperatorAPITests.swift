@@ -290,6 +290,55 @@ import Testing
         await Self.stop(net, clients)
     }
 
+    /// Waits until `condition` holds (a peer's node acting on a statement).
+    static func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<200 {
+            if try await condition() { return true }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        return false
+    }
+
+    @Test func originatorsReclassifyAndHoldersDestroy() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        let kim = try await kor.login("kim", Self.password), lee = try await kor.login("lee", Self.password)
+        let created = try await kor.send("POST", "/api/v1/items", json: Self.newItem, cookie: kim.cookie, csrf: kim.csrf)
+        let id = try #require(created.object["id"] as? String)
+        let itemID = try #require(Hex.decode(id))
+        let release: [String: Any] = ["to": "JPN", "agreement": "gsomia-kor-jpn-2016"]
+        #expect(try await kor.send("POST", "/api/v1/items/\(id)/releases", json: release, cookie: lee.cookie, csrf: lee.csrf).status == 202)
+        #expect(try await Self.eventually { (try? await net[.jpn].store.item(itemID)) != nil })
+        // The originator reclassifies II → III: re-marked here, and at JPN when the notice arrives (Art 6(g)).
+        #expect(try await kor.send("POST", "/api/v1/items/\(id)/reclassify", json: ["level": "III", "reason": "x"], cookie: kim.cookie, csrf: kim.csrf).status == 403)
+        let unknown = try await kor.send("POST", "/api/v1/items/\(id)/reclassify", json: ["level": "TOP", "reason": "x"], cookie: lee.cookie, csrf: lee.csrf)
+        #expect(unknown.status == 403 && unknown.problem["article"] as? String == Article.reclassification.citation, "\(unknown.text)")
+        let reclassified = try await kor.send(
+            "POST", "/api/v1/items/\(id)/reclassify", json: ["level": "III", "reason": "the source was downgraded"], cookie: lee.cookie, csrf: lee.csrf)
+        #expect(reclassified.status == 201, "\(reclassified.text)")
+        #expect(try await net[.kor].store.item(itemID).holding.label.level == "III")
+        #expect(try await Self.eventually { try await net[.jpn].store.item(itemID).holding.label.level == "III" }, "JPN re-marks it")
+        // JPN's security officer destroys its copy; KOR receives the certificate (Art 6(h), 13).
+        try await net[.jpn].accounts.add(
+            "mori", .init(displayName: "Mori", roles: [.securityOfficer], clearance: ("KIMITSU", Date().addingTimeInterval(86_400)), categories: ["PROJECT:EAST-SEA"]),
+            password: Self.password, by: "test")
+        let mori = try await jpn.login("mori", Self.password), sato = try await jpn.login("sato", Self.password)
+        #expect(try await jpn.send("POST", "/api/v1/items/\(id)/destroy", json: ["method": "shredded"], cookie: sato.cookie, csrf: sato.csrf).status == 403)
+        let destroyed = try await jpn.send("POST", "/api/v1/items/\(id)/destroy", json: ["method": "degaussed and shredded"], cookie: mori.cookie, csrf: mori.csrf)
+        #expect(destroyed.status == 201, "\(destroyed.text)")
+        let atJPN = try await net[.jpn].store.item(itemID)
+        #expect(atJPN.payload == nil && atJPN.holding.status == .destroyed)
+        #expect(try await jpn.send("POST", "/api/v1/items/\(id)/destroy", json: ["method": "again"], cookie: mori.cookie, csrf: mori.csrf).status == 409)
+        #expect(
+            try await Self.eventually {
+                let size = try await net[.kor].store.size()
+                return try await (max(0, size - 10)..<size).asyncMap { try await net[.kor].store.entry(at: $0) }.contains {
+                    $0.kind == .destroyed && $0.detail.contains("degaussed")
+                }
+            }, "KOR's node records JPN's certificate")
+        await Self.stop(net, clients)
+    }
+
     @Test func badInputIsRefusedSpecificallyAndChangesNothing() async throws {
         let (net, clients) = try await Self.start()
         let kor = clients[.kor]!
