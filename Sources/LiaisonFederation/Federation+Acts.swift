@@ -22,8 +22,14 @@ extension Federation {
                 .refused, "only the originator consents (Art 6(a)); this item is \(holding.originator)'s",
                 refusal: Refusal(.notOriginator, .thirdParty, "only \(holding.originator) may consent to passing on its item"))
         }
+        guard holding.status == .held else { throw FederationError(.refused, "the item is \(holding.status.rawValue)") }
         guard holder != party, thirdParty != party, holder != thirdParty else {
             throw FederationError(.refused, "a consent names a holder and a third party, two other parties")
+        }
+        // A consent is for a holder: a party this node released the item to.
+        let tasks = try await storeCall { () throws(StoreError) in try await store.outboxTasks(itemID: itemID, before: nil, limit: 1000) }
+        guard tasks.contains(where: { $0.peer == holder && $0.state != .refused }) else {
+            throw FederationError(.refused, "\(holder) does not hold this item (it was not released to \(holder))")
         }
         guard expires > now, expires <= now.addingTimeInterval(366 * 86_400) else {
             throw FederationError(.refused, "a consent lasts from now to at most a year")
@@ -79,13 +85,14 @@ extension Federation {
         let book = self.book
         guard let scheme = book.lifecycles.values.sorted(by: { $0.agreement.id < $1.agreement.id }).lazy.compactMap({ $0.agreement.scheme(of: self.party) }).first
         else { throw FederationError(.notFound, "no classification scheme of \(party) is known to this node") }
-        // Who holds it: every peer it was delivered to, under its agreement.
-        let tasks = try await storeCall { () throws(StoreError) in try await store.outboxTasks(itemID: itemID, before: nil, limit: 1000) }
+        // Who holds it, or soon will: every peer it was released to (delivered, in flight or queued), under its agreement.
+        let tasks = try await storeCall { () throws(StoreError) in try await store.outboxTasks(itemID: itemID, before: nil, limit: 10_000) }
         var holders: [LiaisonModel.Holding] = []
-        for t in tasks where t.state == .done {
-            if let a = book[t.agreement]?.agreement, !holders.contains(where: { $0.party == t.peer && $0.agreement.id == a.id }) {
-                holders.append(LiaisonModel.Holding(party: t.peer, agreement: a))
+        for t in tasks where t.state != .refused {
+            guard let a = book[t.agreement]?.agreement else {
+                throw FederationError(.refused, "the item was released to \(t.peer) under \(t.agreement), which this node no longer knows")
             }
+            if !holders.contains(where: { $0.party == t.peer && $0.agreement.id == a.id }) { holders.append(LiaisonModel.Holding(party: t.peer, agreement: a)) }
         }
         let decision = ReclassificationPolicy.evaluate(
             ReclassificationRequest(

@@ -401,6 +401,13 @@ extension Federation {
         return try await read(items, by: reader)
     }
 
+    /// Reads items already fetched (and decrypted) from the store: the
+    /// access policy decides each, every read and refusal in one ledger write.
+    public func read(items: [StoredItem], by reader: Reader) async throws(FederationError) -> [(decision: Decision, item: StoredItem?)] {
+        guard !items.isEmpty else { return [] }
+        return try await read(items, by: reader)
+    }
+
     func read(_ items: [StoredItem], by reader: Reader) async throws(FederationError) -> [(decision: Decision, item: StoredItem?)] {
         let now = clock()
         let book = self.book

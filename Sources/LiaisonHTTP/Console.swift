@@ -461,6 +461,8 @@ struct Console: Sendable {
     func acknowledge(_ caller: Caller, _ context: OperatorContext) async throws -> Response {
         try api.require(caller, [.securityOfficer], to: "acknowledge alarms")
         guard let peer = (context.parameters.get("party")).flatMap(Party.init) else { throw OperatorError(.invalidInput, "not a party code") }
+        let record = try await api.store { () throws(StoreError) in try await federation.store.peer(peer) }
+        guard record.alarm != nil || federation.alarmRaised(peer) else { throw OperatorError(.conflict, "\(peer) has no alarm") }
         try await api.federated { () throws(FederationError) in try await federation.acknowledgeAlarm(peer, by: caller.user.name) }
         return redirect("/")
     }

@@ -112,9 +112,11 @@ struct Handlers: Sendable {
         if let auth = request.headers[.authorization] {
             let secret: String
             var named: String?
-            if auth.hasPrefix("Bearer ") {
-                secret = String(auth.dropFirst(7))
-            } else if auth.hasPrefix("Basic "), let decoded = Data(base64Encoded: String(auth.dropFirst(6))).flatMap({ String(data: $0, encoding: .utf8) }),
+            let scheme = auth.prefix { $0 != " " }.lowercased()
+            if scheme == "bearer" {
+                secret = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            } else if scheme == "basic",
+                let decoded = Data(base64Encoded: String(auth.dropFirst(6)).trimmingCharacters(in: .whitespaces)).flatMap({ String(data: $0, encoding: .utf8) }),
                 let colon = decoded.firstIndex(of: ":")
             {
                 // Basic: the user's name and one of their API tokens (TAXII clients); never the password.

@@ -55,8 +55,8 @@ struct TAXIIGateway: Sendable {
             try await respond(request, raw: true) { c in try await objects(c, request, context, manifest: true) }
         }
         root.get("status/:status") { request, context in
-            try await respond(request) { _ in
-                guard let id = context.parameters.get("status"), let s = statuses.get(id) else {
+            try await respond(request) { c in
+                guard let id = context.parameters.get("status"), let s = statuses.get(id, owner: c.user.name) else {
                     throw OperatorError(.notFound, "no status resource with this id")
                 }
                 return s
@@ -96,7 +96,7 @@ struct TAXIIGateway: Sendable {
 
     static func accepts(_ accept: String) -> Bool {
         accept.split(separator: ",").contains { part in
-            let type = part.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased()
+            let type = (part.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces).lowercased()
             return ["application/taxii+json", "application/*", "*/*", "application/json"].contains(type)
         }
     }
@@ -243,7 +243,7 @@ struct TAXIIGateway: Sendable {
         }
         var accepted: [(object: [String: Any], id: String, version: String, label: SecurityLabel, payload: [UInt8])] = []
         for o in objects {
-            let id = o["id"] as? String ?? "", version = o["modified"] as? String ?? o["created"] as? String ?? ""
+            let id = String((o["id"] as? String ?? "").prefix(120)), version = String((o["modified"] as? String ?? o["created"] as? String ?? "").prefix(40))
             func fail(_ message: String) { failures.append(["id": id, "version": version, "message": message]) }
             guard let type = o["type"] as? String, id.hasPrefix(type + "--"), Self.isUUID(String(id.dropFirst(type.count + 2))) else {
                 fail("an object has a type and an id type--UUID")
@@ -278,7 +278,10 @@ struct TAXIIGateway: Sendable {
                 fail("\(r.article): \(Handlers.readerFacing(r)) — an author must be able to read the object")
                 continue
             }
-            guard let payload = try? Self.json(o) else {
+            // The label's reference is rewritten to its canonical marking definition (the one served with the object).
+            var stored = o
+            stored["object_marking_refs"] = (o["object_marking_refs"] as? [String] ?? []).map { labels[$0] != nil ? SecurityLabelMarking.id(label) : $0 }
+            guard let payload = try? Self.json(stored) else {
                 fail("the object does not serialise")
                 continue
             }
@@ -309,7 +312,7 @@ struct TAXIIGateway: Sendable {
             "success_count": successes.count, "successes": successes, "failure_count": failures.count, "failures": failures, "pending_count": 0,
             "pendings": [[String: Any]](),
         ]
-        statuses.keep(status["id"] as! String, status)
+        statuses.keep(status["id"] as! String, owner: caller.user.name, status)
         return status
     }
 
@@ -350,79 +353,97 @@ struct TAXIIGateway: Sendable {
         if let one = context.parameters.get("object") { ids = [one] }
         if versions { types = nil }
         let reader = caller.reader, now = Date()
-        // Holdings of the collection the caller may read, in the order they came.
-        var candidates: [LiaisonStore.Holding] = []
+        // Holdings of the collection the caller may read, in the order they
+        // came, decrypted a batch at a time and filtered; only what is
+        // returned is read (and recorded) through the access policy below.
+        // A page holds `limit` objects and 16 MiB at most; one request
+        // looks at 20000 holdings at most and says where to go on.
+        var rows: [(h: LiaisonStore.Holding, object: [String: Any], item: StoredItem)] = []
         var more = false
-        var scanned = 0
-        scan: while candidates.count < limit {
+        var scanned = 0, bytes = 0
+        scan: while true {
             let page = try await api.store { () throws(StoreError) in try await federation.store.holdings(after: cursor, limit: 500) }
             if page.isEmpty { break }
+            var batch: [LiaisonStore.Holding] = []
             for h in page {
-                cursor = h.sequence
                 scanned += 1
-                guard h.mediaType == Self.stix || h.mediaType.hasPrefix("text/") else { continue }
+                guard h.mediaType == Self.stix || h.mediaType.hasPrefix("text/"), h.status != .destroyed else { continue }
                 if let p = collection.peer {
                     guard case .received(p, collection.agreement!) = h.source else { continue }
                 }
                 if let a = addedAfter, h.at <= a { continue }
-                if api.mayRead(reader, h, at: now) { candidates.append(h) }
-                if candidates.count == limit {
-                    more = true
-                    break scan
-                }
+                if api.mayRead(reader, h, at: now) { batch.append(h) }
             }
+            let items = batch.isEmpty ? [] : try await api.store { () throws(StoreError) in try await federation.store.items(batch.map(\.itemID)) }
+            var stopped = false
+            for h in page {
+                cursor = h.sequence
+                guard let i = batch.firstIndex(where: { $0.sequence == h.sequence }) else { continue }
+                let item = items[i]
+                guard let payload = item.payload, let object = Self.stixObject(h, payload) else { continue }
+                if let ids, !ids.contains(object["id"] as? String ?? "") { continue }
+                if let types, !types.contains(object["type"] as? String ?? "") { continue }
+                if let specs, !specs.contains(object["spec_version"] as? String ?? "2.1") { continue }
+                if rows.count == limit || (bytes + payload.count > 16 << 20 && !rows.isEmpty) {
+                    cursor = rows.last!.h.sequence
+                    more = true
+                    stopped = true
+                    break
+                }
+                rows.append((h, object, item))
+                bytes += payload.count
+            }
+            if stopped { break scan }
             if scanned >= 20_000 {
                 more = true
                 break
             }
         }
-        // Read them (ledgered), then keep what the match filters ask for.
-        let read = try await api.federated { () throws(FederationError) in try await federation.read(candidates.map(\.itemID), by: reader) }
-        var rows: [(h: LiaisonStore.Holding, object: [String: Any])] = []
-        for (h, r) in zip(candidates, read) {
-            guard let item = r.item, let payload = item.payload, let object = Self.stixObject(h, payload) else { continue }
-            if let ids, !ids.contains(object["id"] as? String ?? "") { continue }
-            if let types, !types.contains(object["type"] as? String ?? "") { continue }
-            if let specs, !specs.contains(object["spec_version"] as? String ?? "2.1") { continue }
-            rows.append((h, object))
-        }
-        rows = Self.versions(rows, versionMatch, versions: versions)
-        if let one = context.parameters.get("object"), rows.isEmpty, !more {
+        var matched = rows.map { (h: $0.h, object: $0.object) }
+        matched = Self.versions(matched, versionMatch, versions: versions)
+        if let one = context.parameters.get("object"), matched.isEmpty, !more {
             throw TAXIIError(.notFound, "no object \(one.prefix(80)) that you may read is in this collection")
         }
         // Objects with the marking definitions of their labels fill at most `limit` entries.
         if !versions && !manifest {
             var labels = Set<String>(), used = 0, kept = 0
-            for r in rows {
+            for r in matched {
                 let extra = labels.insert(SecurityLabelMarking.id(r.h.label)).inserted ? 2 : 1
                 if used + extra > limit && kept > 0 { break }
                 used += extra
                 kept += 1
             }
-            if kept < rows.count {
-                cursor = rows[kept - 1].h.sequence
-                rows = Array(rows.prefix(kept))
+            if kept < matched.count {
+                cursor = matched[kept - 1].h.sequence
+                matched = Array(matched.prefix(kept))
                 more = true
             }
         }
+        // What is returned is read through the access policy, and recorded (one ledger write).
+        let returned = Set(matched.map(\.h.sequence))
+        let decisions = try await api.federated { () throws(FederationError) in
+            try await federation.read(items: rows.filter { returned.contains($0.h.sequence) }.map(\.item), by: reader)
+        }
+        let permitted = Set(decisions.compactMap { $0.item?.holding.sequence })
+        matched = matched.filter { permitted.contains($0.h.sequence) }
         var headers: [(String, String)] = []
-        if let first = rows.first, let last = rows.last {
+        if let first = matched.first, let last = matched.last {
             headers = [("X-TAXII-Date-Added-First", Self.timestamp(first.h.at)), ("X-TAXII-Date-Added-Last", Self.timestamp(last.h.at))]
         }
         var body: [String: Any] = ["more": more]
         if more, let cursor { body["next"] = String(cursor) }
         if versions {
-            body["versions"] = rows.map { Self.version($0.object) }
+            body["versions"] = matched.map { Self.version($0.object) }
         } else if manifest {
-            body["objects"] = rows.map {
+            body["objects"] = matched.map {
                 ["id": $0.object["id"] ?? "", "date_added": Self.timestamp($0.h.at), "version": Self.version($0.object), "media_type": Self.stix]
             }
         } else {
             // Each object with the marking definition of its label (once per page).
             var out: [[String: Any]] = [], seen = Set<String>()
-            for r in rows {
+            for r in matched {
                 let m = marking(r.h.label)
-                if seen.insert(m["id"] as! String).inserted { out.append(m) }
+                if seen.insert(SecurityLabelMarking.id(r.h.label)).inserted { out.append(m) }
                 out.append(r.object)
             }
             body["objects"] = out
@@ -481,15 +502,21 @@ final class StatusBook: @unchecked Sendable {
     // @unchecked: the dictionaries (of JSON values) are only touched under `lock`.
     private let lock = NSLock()
     private var order: [String] = []
-    private var byID: [String: [String: Any]] = [:]
+    private var byID: [String: (owner: String, status: [String: Any])] = [:]
 
-    func keep(_ id: String, _ status: [String: Any]) {
+    /// Each status is its poster's only; an envelope's is kept whole only
+    /// up to 1000 outcomes (the counts stay exact).
+    func keep(_ id: String, owner: String, _ status: [String: Any]) {
+        var s = status
+        for key in ["successes", "failures"] { s[key] = (s[key] as? [[String: Any]]).map { Array($0.prefix(1000)) } }
         lock.withLock {
             order.append(id)
-            byID[id] = status
+            byID[id] = (owner, s)
             if order.count > 10_000 { byID[order.removeFirst()] = nil }
         }
     }
 
-    func get(_ id: String) -> [String: Any]? { lock.withLock { byID[id] } }
+    func get(_ id: String, owner: String) -> [String: Any]? {
+        lock.withLock { byID[id].flatMap { $0.owner == owner ? $0.status : nil } }
+    }
 }

@@ -235,6 +235,10 @@ import Testing
         // The originator consents to JPN passing it to USA (Art 6(a)): signed at KOR, recorded at JPN.
         let consent: [String: Any] = ["holder": "JPN", "third_party": "USA", "purpose": "dprk-nuclear-missile", "days": 7]
         #expect(try await kor.send("POST", "/api/v1/items/\(id)/consents", json: consent, cookie: kim.cookie, csrf: kim.csrf).status == 403)
+        // A consent is for a holder: USA never received this item.
+        let notHolder = try await kor.send(
+            "POST", "/api/v1/items/\(id)/consents", json: ["holder": "USA", "third_party": "JPN", "days": 7], cookie: lee.cookie, csrf: lee.csrf)
+        #expect(notHolder.status == 409 && (notHolder.problem["detail"] as? String)?.contains("does not hold") == true, "\(notHolder.text)")
         let given = try await kor.send("POST", "/api/v1/items/\(id)/consents", json: consent, cookie: lee.cookie, csrf: lee.csrf)
         #expect(given.status == 201, "\(given.text)")
         let consentID = try #require(given.object["id"] as? String)

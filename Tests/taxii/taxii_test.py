@@ -146,6 +146,10 @@ def main():
         check(versions.get("versions") == [objects[5]["modified"]], "its versions")
         parsed = stix2.parse([o for o in one["objects"] if o["type"] == "indicator"][0], allow_custom=True)
         check(parsed.name == objects[5]["name"], "stix2 parses what the gateway serves")
+        served_ids = {o["id"] for o in seen if o["type"] == "marking-definition"}
+        check(all(set(o.get("object_marking_refs", [])) <= served_ids for o in indicators), "every served object's marking reference is served with it")
+        again = local.add_objects(json.dumps({"objects": seen[:11]}))
+        check(again.failure_count == 0 and again.success_count == 11, "a fetched page can be posted again as it is")
 
         print("releasing through a peer collection: KOR → USA under gsomia-kor-usa-1987, read at USA's gateway")
         to_usa = titles["gsomia-kor-usa-1987 — USA"]
@@ -178,7 +182,12 @@ def main():
         check(r.status_code == 406, "a client that does not accept TAXII: 406")
         r = requests.get(kor + "/taxii2/", verify=kor_root, auth=("someone-else", token))
         check(r.status_code == 401, "Basic with another user's name: 401")
+        r = requests.get(kor + "/taxii2/", verify=kor_root, auth=("feeder", token), headers={"Accept": ";"})
+        check(r.status_code == 406, "a malformed Accept header: 406, the node goes on")
         low = user_with_token(kor, kor_root, "KOR", "junior", ["analyst"], "III", [])
+        r = requests.get(kor + f"/taxii2/liaison/status/{status.id}/", verify=kor_root, auth=("junior", low),
+                         headers={"Accept": "application/taxii+json;version=2.1"})
+        check(r.status_code == 404, "another user's status resource is not there for them")
         low_root = Server(kor + "/taxii2/", user="junior", password=low, verify=kor_root).api_roots[0]
         low_local = {c.title: c for c in low_root.collections}["KOR holdings"]
         visible = [o for o in low_local.get_objects().get("objects", []) if o["type"] == "indicator"]
