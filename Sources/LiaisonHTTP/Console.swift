@@ -73,6 +73,14 @@ struct Console: Sendable {
         router.post("peers/:party/acknowledge") { request, context in
             try await self.form(request, context) { c, _ in try await self.acknowledge(c, context) }
         }
+        router.get("users") { request, _ in try await self.page(request) { c in try await self.usersPage(c, error: nil) } }
+        router.post("users") { request, context in try await self.form(request, context) { c, form in try await self.addUser(c, form) } }
+        router.post("users/:name/disable") { request, context in
+            try await self.form(request, context) { c, _ in try await self.setDisabled(c, context, true) }
+        }
+        router.post("users/:name/enable") { request, context in
+            try await self.form(request, context) { c, _ in try await self.setDisabled(c, context, false) }
+        }
         router.get("compose") { request, _ in try await self.page(request) { c in try await self.composePage(c, form: [:], check: nil, error: nil) } }
         router.post("compose") { request, context in try await self.form(request, context) { c, form in try await self.compose(c, form) } }
         router.get("ledger") { request, _ in try await self.page(request) { c in try await self.ledger(c, verified: nil) } }
@@ -163,7 +171,8 @@ struct Console: Sendable {
                 "name": u.name, "displayName": u.displayName, "roles": u.roles.sorted().map(\.rawValue).joined(separator: ", "),
                 "clearance": u.clearance.map { c in accounts.scheme.level(c.level).map { "\($0.marking) (\($0.code))" } ?? c.level } ?? "none",
                 "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
-                "nav": [("Dashboard", "/"), ("Items", "/items"), ("Compose", "/compose"), ("Ledger", "/ledger")].map { name, href in
+                "nav": ([("Dashboard", "/"), ("Items", "/items"), ("Compose", "/compose"), ("Ledger", "/ledger")]
+                    + (u.roles.isDisjoint(with: [.administrator, .securityOfficer, .auditor]) ? [] : [("Users", "/users")])).map { name, href in
                     ["name": name, "href": href, "on": href == "/" ? path == "/" : path.hasPrefix(href)] as [String: Any]
                 },
             ]
@@ -424,6 +433,66 @@ struct Console: Sendable {
         try await api.requireReadable(caller, id)
         _ = try await api.federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: agreement) }
         return redirect("/items/\(Hex.encode(id))")
+    }
+
+    // MARK: Users
+
+    func usersPage(_ caller: Caller, error: String?) async throws -> Page {
+        try api.require(caller, [.administrator, .securityOfficer, .auditor], to: "see users")
+        let now = Date()
+        let rows = try await accounts.users().map { u -> [String: Any] in
+            [
+                "name": u.name, "displayName": u.displayName, "roles": u.roles.sorted().map(\.rawValue).joined(separator: ", "),
+                "clearance": u.clearance.map { c in "\(accounts.scheme.level(c.level)?.marking ?? c.level) until \(Self.day(c.expires))" } ?? "none",
+                "categories": u.categories.isEmpty ? "none" : u.categories.sorted().joined(separator: ", "), "disabled": u.disabled,
+                "locked": u.lockedUntil.flatMap { $0 > now ? Self.time($0) : nil } ?? false, "toggle": u.disabled ? "enable" : "disable",
+                "toggleLabel": u.disabled ? "Enable" : "Disable",
+            ]
+        }
+        let object: [String: Any] = [
+            "users": rows, "canAdminister": caller.user.roles.contains(.administrator), "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
+            "roles": Role.allCases.map(\.rawValue).sorted(), "error": error ?? false,
+            "levels": accounts.scheme.levels.sorted { $0.rank > $1.rank }.map { ["code": $0.code, "marking": $0.marking] },
+        ]
+        return Page(title: "Users", body: render("users", object))
+    }
+
+    func addUser(_ caller: Caller, _ form: [String: [String]]) async throws -> Response {
+        try api.require(caller, [.administrator], to: "add users")
+        func again(_ error: String) async throws -> Response {
+            var page = try await usersPage(caller, error: error)
+            page.status = .badRequest
+            return html(page, caller: caller, path: "/users")
+        }
+        let name = form["name"]?.first ?? ""
+        var clearance: (String, Date)?
+        if let level = form["clearance"]?.first, !level.isEmpty {
+            guard let text = form["expires"]?.first, let expires = RFC3339.parse(text + "T00:00:00Z") else {
+                return try await again("a clearance needs its expiry as YYYY-MM-DD")
+            }
+            clearance = (level, expires)
+        }
+        var roles = Set<Role>()
+        for r in form["role"] ?? [] {
+            guard let role = Role(rawValue: r) else { return try await again("\(r) is not a role") }
+            roles.insert(role)
+        }
+        let categories = Set((form["categories"]?.first ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        let password = form["password"]?.first ?? ""
+        do {
+            try await accounts.add(
+                name, .init(displayName: form["display"]?.first.flatMap { $0.isEmpty ? nil : $0 } ?? name, roles: roles, clearance: clearance, categories: categories),
+                password: password.isEmpty ? nil : password, by: caller.user.name)
+        } catch { return try await again(error.reason) }
+        return redirect("/users")
+    }
+
+    func setDisabled(_ caller: Caller, _ context: OperatorContext, _ disabled: Bool) async throws -> Response {
+        try api.require(caller, [.administrator], to: "disable or enable users")
+        let name = context.parameters.get("name") ?? ""
+        guard name != caller.user.name || !disabled else { throw OperatorError(.conflict, "an administrator does not disable their own account") }
+        try await accounts.setDisabled(name, disabled, by: caller.user.name)
+        return redirect("/users")
     }
 
     // MARK: Officers' acts

@@ -5,7 +5,7 @@
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "dashboard": dashboard, "items": items, "item": item, "compose": compose, "ledger": ledger,
-        "refusal": refusal,
+        "refusal": refusal, "users": users,
     ]
 
     static let style = """
@@ -166,6 +166,26 @@ enum ConsoleTemplates {
         <tr><th>Peer</th><th>Largest verified head</th><th>Checked</th><th>State</th></tr>
         {{#peers}}<tr><td><b>{{party}}</b></td><td>{{size}}</td><td>{{at}}</td><td>{{#alarm}}<span class="pill bad">fork or rollback</span> {{alarm}}{{/alarm}}{{^alarm}}<span class="pill ok">consistent</span>{{/alarm}}</td></tr>{{/peers}}
         </table></div>
+        """
+
+    static let users = """
+        <h1>Users</h1>
+        {{#error}}<p class="error" id="error">{{error}}</p>{{/error}}
+        <div class="card"><table id="users">
+        <tr><th>User</th><th>Roles</th><th>Clearance</th><th>Categories</th><th>State</th>{{#canAdminister}}<th></th>{{/canAdminister}}</tr>
+        {{#users}}<tr><td><b>{{name}}</b><br><span class="muted">{{displayName}}</span></td><td>{{roles}}</td><td>{{clearance}}</td><td>{{categories}}</td>
+        <td>{{#disabled}}<span class="pill bad">disabled</span>{{/disabled}}{{^disabled}}{{#locked}}<span class="pill warn">locked until {{locked}}</span>{{/locked}}{{^locked}}<span class="pill ok">active</span>{{/locked}}{{/disabled}}</td>
+        {{#canAdminister}}<td><form method="post" action="/users/{{name}}/{{toggle}}"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary" type="submit">{{toggleLabel}}</button></form></td>{{/canAdminister}}</tr>{{/users}}
+        </table></div>
+        {{#canAdminister}}<form method="post" action="/users" class="card"><h2>Add a user</h2><input type="hidden" name="csrf" value="{{csrf}}">
+        <div class="row"><div><label for="new-name">User name</label><input type="text" id="new-name" name="name"></div>
+        <div><label for="display">Display name</label><input type="text" id="display" name="display"></div></div>
+        <label>Roles</label><div class="checks">{{#roles}}<label><input type="checkbox" name="role" value="{{.}}"> {{.}}</label>{{/roles}}</div>
+        <div class="row"><div><label for="clearance">Clearance</label><select id="clearance" name="clearance"><option value="">none</option>{{#levels}}<option value="{{code}}">{{marking}} ({{code}})</option>{{/levels}}</select></div>
+        <div><label for="expires">Clearance expires (YYYY-MM-DD)</label><input type="text" id="expires" name="expires"></div></div>
+        <label for="user-categories">Categories (TAG:VALUE, comma-separated)</label><input type="text" id="user-categories" name="categories">
+        <label for="new-password">Initial password (12 characters at least)</label><input type="password" id="new-password" name="password" autocomplete="new-password">
+        <button class="primary" type="submit">Add</button></form>{{/canAdminister}}
         """
 
     static let refusal = """

@@ -248,7 +248,10 @@ struct Handlers: Sendable {
             }
         }
         if let password = body.password { try await accounts.setPassword(name, password, by: caller.user.name) }
-        if let disabled = body.disabled { try await accounts.setDisabled(name, disabled, by: caller.user.name) }
+        if let disabled = body.disabled {
+            guard !(disabled && name == caller.user.name) else { throw OperatorError(.conflict, "an administrator does not disable their own account") }
+            try await accounts.setDisabled(name, disabled, by: caller.user.name)
+        }
         return try json(OperatorViews.User(try await accounts.user(name), scheme: accounts.scheme))
     }
 

@@ -148,6 +148,25 @@ import Testing
         // A form from another site is refused even with the right CSRF token.
         let crossSite2 = try await kor.form("/ledger/verify", ["csrf": lee.csrf], cookie: lee.cookie, origin: "https://evil.example")
         #expect(crossSite2.status == 403)
+        // Administrators manage users from the console while the node runs.
+        let admin = try await Self.login(kor, "admin")
+        let usersPage = try await kor.send("GET", "/users", cookie: admin.cookie)
+        #expect(usersPage.status == 200 && usersPage.text.contains("<b>kim</b>"))
+        #expect(try await kor.send("GET", "/users", cookie: park.cookie).status == 403)
+        let badUser = try await kor.form(
+            "/users", ["csrf": admin.csrf, "name": "yoon", "role": "analyst", "clearance": "GOKUHI", "expires": "2030-01-01"], cookie: admin.cookie)
+        #expect(badUser.status == 400 && badUser.text.contains("not a level of KOR"))
+        let added = try await kor.form(
+            "/users",
+            ["csrf": admin.csrf, "name": "yoon", "display": "Yoon", "role": "analyst", "clearance": "III", "expires": "2030-01-01",
+             "password": "a long enough password"], cookie: admin.cookie)
+        #expect(added.status == 303)
+        #expect(try await net[.kor].store.user("yoon").clearance?.level == "III")
+        let parkSession = park.cookie
+        #expect(try await kor.form("/users/park/disable", ["csrf": admin.csrf], cookie: admin.cookie).status == 303)
+        #expect(try await kor.send("GET", "/items", cookie: parkSession).status == 303, "a disabled user's session ends at once")
+        #expect(try await kor.form("/users/admin/disable", ["csrf": admin.csrf], cookie: admin.cookie).status == 409)
+
         // The ledger page verifies the whole ledger.
         let verified = try await kor.form("/ledger/verify", ["csrf": lee.csrf], cookie: lee.cookie)
         #expect(verified.text.contains("✔ intact"))
