@@ -271,7 +271,7 @@ enum OpenAPI {
         }
         paths["/metrics"] = [
             "get": [
-                "summary": "The node's metrics in the Prometheus text format", "operationId": "metrics",
+                "summary": "The node's metrics in the Prometheus text format (auditors, security officers, administrators)", "operationId": "metrics",
                 "security": [["session": [String]()], ["token": [String]()]],
                 "responses": [
                     "200": ["description": "Prometheus text exposition format 0.0.4.", "content": ["text/plain": ["schema": ["type": "string"]]]],

@@ -44,9 +44,11 @@ public enum OperatorAPI {
         let api = Handlers(federation: federation, accounts: accounts)
         Console(api: api, ledgerTrust: ledgerTrust).register(router)
         TAXIIGateway(api: api).register(router)
-        // Prometheus scrapes with an API token (read scope); the figures are the node's own.
+        // Prometheus scrapes with an API token (read scope) of an auditor, security officer or administrator.
         router.get("metrics") { request, _ in
-            _ = try await api.caller(request, changing: false)
+            // Queue sizes, lags and refusal reasons are for those who watch the node, not for every user.
+            let caller = try await api.caller(request, changing: false)
+            try api.require(caller, [.auditor, .securityOfficer, .administrator], to: "read the node's metrics")
             let text = try await metrics.scrape(federation)
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))

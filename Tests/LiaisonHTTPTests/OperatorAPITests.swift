@@ -218,10 +218,12 @@ import Testing
         #expect(((peers.array as? [[String: Any]]) ?? []).contains { $0["party"] as? String == "JPN" })
         let head = try await kor.send("GET", "/api/v1/ledger/head", cookie: kim.cookie)
         #expect((head.object["size"] as? Int ?? 0) > 0)
-        // The metrics count the delivery (once receipted), the refusals and the requests.
+        // The metrics count the delivery (once receipted), the refusals and the requests; they are for those who watch the node.
+        #expect(try await kor.send("GET", "/metrics", cookie: kim.cookie).status == 403)
+        let admin = try await kor.login("admin", Self.password)
         var metrics = ""
         for _ in 0..<100 {
-            metrics = try await kor.send("GET", "/metrics", cookie: kim.cookie).text
+            metrics = try await kor.send("GET", "/metrics", cookie: admin.cookie).text
             if metrics.contains("liaison_items_sent_total{peer=\"JPN\"} 1") { break }
             try await Task.sleep(nanoseconds: 50_000_000)
         }
