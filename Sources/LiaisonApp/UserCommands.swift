@@ -58,17 +58,6 @@ extension Commands {
         }
     }
 
-    static func parseRoles(_ names: [String]) throws(OperatorError) -> Set<Role> {
-        var out = Set<Role>()
-        for n in names {
-            guard let r = Role(rawValue: n) else {
-                throw OperatorError(.invalidInput, "\(n) is not a role (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            out.insert(r)
-        }
-        return out
-    }
-
     static func parseExpiry(_ text: String?) throws(OperatorError) -> Date {
         guard let text else { throw OperatorError(.invalidInput, "a clearance needs --clearance-expires (YYYY-MM-DD or an RFC 3339 instant)") }
         if let d = RFC3339.parse(text) ?? RFC3339.parse(text + "T00:00:00Z") { return d }
@@ -81,7 +70,7 @@ extension Commands {
         await withAccounts(directory: directory, config: config, flags: flags) { accounts throws(OperatorError) in
             let clearance = try change.clearance.map { level throws(OperatorError) in (level, try parseExpiry(change.clearanceExpires)) }
             let profile = Accounts.Profile(
-                displayName: change.displayName ?? name, roles: try parseRoles(change.addRoles.isEmpty ? ["analyst"] : change.addRoles),
+                displayName: change.displayName ?? name, roles: try Accounts.roles(change.addRoles.isEmpty ? ["analyst"] : change.addRoles),
                 clearance: clearance, categories: Set(change.addCategories))
             let user = try await accounts.add(name, profile, password: password, by: "the command line")
             var out = CommandOutput()
@@ -93,7 +82,7 @@ extension Commands {
 
     public static func userGrant(directory: String, config: String?, flags: [String: String], name: String, change: UserChange) async -> CommandOutput {
         await withAccounts(directory: directory, config: config, flags: flags) { accounts throws(OperatorError) in
-            let add = try parseRoles(change.addRoles), remove = try parseRoles(change.removeRoles)
+            let add = try Accounts.roles(change.addRoles), remove = try Accounts.roles(change.removeRoles)
             let clearance = try change.clearance.map { level throws(OperatorError) in (level, try parseExpiry(change.clearanceExpires)) }
             if clearance != nil && change.removeClearance { throw OperatorError(.invalidInput, "--clearance and --remove-clearance together: choose one") }
             let user = try await accounts.update(name, by: "the command line") { p in

@@ -128,11 +128,14 @@ extension Federation {
     }
 
     /// Whether an alarm about `peer` was raised in this process (stored or not).
-    public func alarmRaised(_ peer: Party) -> Bool { state.withLock { $0.alarms[peer] != nil } }
+    func alarmRaised(_ peer: Party) -> Bool { state.withLock { $0.alarms[peer] != nil } }
 
     /// A security officer acknowledges a peer's alarm: exchange resumes.
     /// The head that raised it is checked again at the next gossip round.
     public func acknowledgeAlarm(_ peer: Party, by officer: String) async throws(FederationError) {
+        let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
+        // Nothing to acknowledge: refused, and nothing recorded.
+        guard record.alarm != nil || alarmRaised(peer) else { throw FederationError(.refused, "\(peer) has no alarm") }
         let entry = LedgerEntry(kind: .peerAlarm, at: clock(), party: peer, detail: "alarm acknowledged by \(officer)")
         _ = try await storeCall { () throws(StoreError) in try await store.setPeerAlarm(peer, nil, ledger: LedgerWrite([entry], sign: signer)) }
         state.withLock {

@@ -5,6 +5,7 @@ public import LiaisonModel
 internal import LiaisonSealing
 public import LiaisonStore
 internal import Dispatch
+internal import Synchronization
 
 /// The people of a node and how they prove who they are (Art 7): users
 /// with their clearance in the node's own scheme, need-to-know categories
@@ -34,15 +35,15 @@ public final class Accounts: Sendable {
     let sign: TreeHeadSigner
     let clock: @Sendable () -> Date
     /// Verified against when the name is unknown, so that a wrong name
-    /// takes as long as a wrong password.
-    let decoy: String
+    /// takes as long as a wrong password; made at the first such login
+    /// (a bcrypt hash is a quarter of a second: not at every start).
+    let decoyHash = Mutex<String?>(nil)
 
     public init(
         party: Party, store: any NodeStore, scheme: ClassificationScheme, policy: Policy = .init(), sign: @escaping TreeHeadSigner,
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         (self.party, self.store, self.scheme, self.policy, self.sign, self.clock) = (party, store, scheme, policy, sign, clock)
-        decoy = Bcrypt.hash(Hex.encode(Array(SHA256.hash(data: Array(UUID().uuidString.utf8)))), cost: policy.bcryptCost)
     }
 
     // MARK: Administration
@@ -127,6 +128,18 @@ public final class Accounts: Sendable {
         try await call { () throws(StoreError) in try await store.users() }
     }
 
+    /// Roles by name, as the API, the console and the command line take them.
+    public static func roles(_ names: [String]) throws(OperatorError) -> Set<Role> {
+        var out = Set<Role>()
+        for n in names {
+            guard let r = Role(rawValue: n) else {
+                throw OperatorError(.invalidInput, "\(n.prefix(40)) is not a role (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            out.insert(r)
+        }
+        return out
+    }
+
     func check(_ p: Profile) throws(OperatorError) {
         guard !p.displayName.trimmingCharacters(in: .whitespaces).isEmpty else { throw OperatorError(.invalidInput, "a user needs a display name") }
         guard !p.roles.isEmpty else {
@@ -198,7 +211,9 @@ public final class Accounts: Sendable {
             }
         }
         guard let user = known, !user.disabled, let credential = user.credential else {
-            let decoy = self.decoy
+            let cost = policy.bcryptCost, made = decoyHash.withLock { $0 }
+            let decoy = await Self.offload { made ?? Bcrypt.hash(UUID().uuidString, cost: cost) }
+            decoyHash.withLock { if $0 == nil { $0 = decoy } }
             _ = await Self.offload { Bcrypt.verify(password, hash: decoy) }
             let who = known.map { "\($0.name) (\($0.disabled ? "disabled" : "no password"))" } ?? "an unknown name"
             try await record(LedgerEntry(kind: .accessRefused, at: now, detail: "login refused: \(who)"))

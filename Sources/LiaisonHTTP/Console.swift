@@ -51,22 +51,13 @@ struct Console: Sendable {
         router.post("items/:id/reclassify") { request, context in
             try await self.form(request, context) { c, form in
                 let id = try api.itemID(context)
-                try api.require(c, [.releasingOfficer, .securityOfficer], to: "reclassify items")
-                try await api.requireReadable(c, id)
-                _ = try await api.federated { () throws(FederationError) in
-                    try await federation.reclassify(itemID: id, to: form["level"]?.first ?? "", reason: form["reason"]?.first ?? "", by: c.user.name)
-                }
+                _ = try await api.reclassifyAct(c, id, to: form["level"]?.first ?? "", reason: form["reason"]?.first ?? "")
                 return redirect("/items/\(Hex.encode(id))")
             }
         }
         router.post("items/:id/destroy") { request, context in
             try await self.form(request, context) { c, form in
-                let id = try api.itemID(context)
-                try api.require(c, [.securityOfficer], to: "destroy items")
-                try await api.requireReadable(c, id)
-                _ = try await api.federated { () throws(FederationError) in
-                    try await federation.destroy(itemID: id, method: form["method"]?.first ?? "", request: nil, by: c.user.name)
-                }
+                _ = try await api.destroyAct(c, try api.itemID(context), method: form["method"]?.first ?? "")
                 return redirect("/items")
             }
         }
@@ -426,12 +417,10 @@ struct Console: Sendable {
 
     func release(_ caller: Caller, _ form: [String: [String]], _ context: OperatorContext) async throws -> Response {
         let id = try api.itemID(context)
-        try api.require(caller, [.releasingOfficer], to: "release items")
-        guard let to = form["to"]?.first, let peer = Party(to), let agreement = form["agreement"]?.first, federation.book[agreement] != nil else {
+        guard let peer = (form["to"]?.first).flatMap(Party.init), let agreement = form["agreement"]?.first else {
             throw OperatorError(.invalidInput, "choose a peer and an agreement")
         }
-        try await api.requireReadable(caller, id)
-        _ = try await api.federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: agreement) }
+        _ = try await api.releaseAct(caller, id, to: peer, agreement: agreement)
         return redirect("/items/\(Hex.encode(id))")
     }
 
@@ -472,11 +461,8 @@ struct Console: Sendable {
             }
             clearance = (level, expires)
         }
-        var roles = Set<Role>()
-        for r in form["role"] ?? [] {
-            guard let role = Role(rawValue: r) else { return try await again("\(r) is not a role") }
-            roles.insert(role)
-        }
+        let roles: Set<Role>
+        do { roles = try Accounts.roles(form["role"] ?? []) } catch { return try await again(error.reason) }
         let categories = Set((form["categories"]?.first ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
         let password = form["password"]?.first ?? ""
         do {
@@ -499,40 +485,23 @@ struct Console: Sendable {
 
     func consent(_ caller: Caller, _ form: [String: [String]], _ context: OperatorContext) async throws -> Response {
         let id = try api.itemID(context)
-        try api.require(caller, [.releasingOfficer], to: "consent to passing items on")
         guard let holder = (form["holder"]?.first).flatMap(Party.init), let third = (form["third"]?.first).flatMap(Party.init) else {
             throw OperatorError(.invalidInput, "choose the holder and the third party")
         }
-        guard let days = (form["days"]?.first).flatMap({ Int($0) }), (1...366).contains(days) else {
-            throw OperatorError(.invalidInput, "a consent lasts 1 to 366 days")
-        }
-        try await api.requireReadable(caller, id)
-        let purpose = (form["purpose"]?.first).flatMap { $0.isEmpty ? nil : String($0.prefix(200)) }
-        _ = try await api.federated { () throws(FederationError) in
-            try await federation.grantConsent(
-                itemID: id, holder: holder, thirdParty: third, purpose: purpose, expires: Date().addingTimeInterval(TimeInterval(days) * 86_400),
-                by: caller.user.name)
-        }
+        guard let days = (form["days"]?.first).flatMap({ Int($0) }) else { throw OperatorError(.invalidInput, "a consent lasts a number of days") }
+        let purpose = (form["purpose"]?.first).flatMap { $0.isEmpty ? nil : $0 }
+        _ = try await api.consentAct(caller, id, holder: holder, thirdParty: third, purpose: purpose, days: days)
         return redirect("/items/\(Hex.encode(id))")
     }
 
     func compromise(_ caller: Caller, _ form: [String: [String]], _ context: OperatorContext) async throws -> Response {
         let id = try api.itemID(context)
-        try api.require(caller, [.securityOfficer], to: "report a loss or compromise")
-        guard let stage = (form["stage"]?.first).flatMap({ Handlers.stages[$0] }) else { throw OperatorError(.invalidInput, "choose the stage") }
-        try await api.requireReadable(caller, id)
-        _ = try await api.federated { () throws(FederationError) in
-            try await federation.reportCompromise(itemID: id, stage: stage, description: form["description"]?.first ?? "", by: caller.user.name)
-        }
+        _ = try await api.compromiseAct(caller, id, stage: form["stage"]?.first ?? "", description: form["description"]?.first ?? "")
         return redirect("/items/\(Hex.encode(id))")
     }
 
     func acknowledge(_ caller: Caller, _ context: OperatorContext) async throws -> Response {
-        try api.require(caller, [.securityOfficer], to: "acknowledge alarms")
-        guard let peer = (context.parameters.get("party")).flatMap(Party.init) else { throw OperatorError(.invalidInput, "not a party code") }
-        let record = try await api.store { () throws(StoreError) in try await federation.store.peer(peer) }
-        guard record.alarm != nil || federation.alarmRaised(peer) else { throw OperatorError(.conflict, "\(peer) has no alarm") }
-        try await api.federated { () throws(FederationError) in try await federation.acknowledgeAlarm(peer, by: caller.user.name) }
+        try await api.acknowledgeAct(caller, context.parameters.get("party"))
         return redirect("/")
     }
 

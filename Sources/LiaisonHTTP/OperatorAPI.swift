@@ -209,23 +209,13 @@ struct Handlers: Sendable {
         return try json(try await accounts.users().map { OperatorViews.User($0, scheme: accounts.scheme) })
     }
 
-    func roles(_ names: [String]) throws(OperatorError) -> Set<Role> {
-        var out = Set<Role>()
-        for n in names {
-            guard let r = Role(rawValue: n) else {
-                throw OperatorError(.invalidInput, "\(n.prefix(40)) is not a role (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            out.insert(r)
-        }
-        return out
-    }
 
     func addUser(_ request: Request, _ context: OperatorContext) async throws -> Response {
         let caller = try await caller(request, changing: true)
         try require(caller, [.administrator], to: "add users")
         let body = try await decode(OperatorViews.NewUser.self, request, context, limit: 64 << 10)
         let profile = Accounts.Profile(
-            displayName: body.displayName, roles: try roles(body.roles), clearance: body.clearance.map { ($0.level, $0.expires) },
+            displayName: body.displayName, roles: try Accounts.roles(body.roles), clearance: body.clearance.map { ($0.level, $0.expires) },
             categories: Set(body.categories ?? []))
         let user = try await accounts.add(body.name, profile, password: body.password, by: caller.user.name)
         return try json(OperatorViews.User(user, scheme: accounts.scheme), status: .created)
@@ -236,7 +226,7 @@ struct Handlers: Sendable {
         try require(caller, [.administrator], to: "change users")
         let name = try context.parameters.require("name")
         let body = try await decode(OperatorViews.UserChange.self, request, context, limit: 64 << 10)
-        let newRoles = try body.roles.map { names throws(OperatorError) in try roles(names) }
+        let newRoles = try body.roles.map { names throws(OperatorError) in try Accounts.roles(names) }
         if body.clearance != nil, body.removeClearance == true {
             throw OperatorError(.invalidInput, "clearance and remove_clearance together: choose one")
         }
@@ -432,6 +422,58 @@ struct Handlers: Sendable {
         }
     }
 
+    // MARK: Acts, as the API and the console both take them: the role, then the item the caller may read, then the federation's act.
+
+    func releaseAct(_ c: Caller, _ id: [UInt8], to peer: Party, agreement: String) async throws(OperatorError) -> OutboxTask {
+        try require(c, [.releasingOfficer], to: "release items")
+        guard federation.book[agreement] != nil else { throw OperatorError(.notFound, "no agreement \(agreement.prefix(80)) is known here") }
+        try await requireReadable(c, id)
+        return try await federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: agreement) }
+    }
+
+    func consentAct(_ c: Caller, _ id: [UInt8], holder: Party, thirdParty: Party, purpose: String?, days: Int) async throws(OperatorError)
+        -> (consent: Signed<ConsentBody>, tasks: [StatementTask])
+    {
+        try require(c, [.releasingOfficer], to: "consent to passing items on")
+        guard (1...366).contains(days) else { throw OperatorError(.invalidInput, "a consent lasts 1 to 366 days, not \(days)") }
+        if let p = purpose, !(1...200).contains(p.count) { throw OperatorError(.invalidInput, "a purpose has 1 to 200 characters") }
+        try await requireReadable(c, id)
+        return try await federated { () throws(FederationError) in
+            try await federation.grantConsent(
+                itemID: id, holder: holder, thirdParty: thirdParty, purpose: purpose, expires: Date().addingTimeInterval(TimeInterval(days) * 86_400),
+                by: c.user.name)
+        }
+    }
+
+    func compromiseAct(_ c: Caller, _ id: [UInt8], stage name: String, description: String) async throws(OperatorError) -> [StatementTask] {
+        try require(c, [.securityOfficer], to: "report a loss or compromise")
+        guard let stage = Self.stages[name] else {
+            throw OperatorError(.invalidInput, "stage is one of \(Self.stages.keys.sorted().joined(separator: ", ")), not \(name.prefix(40))")
+        }
+        try await requireReadable(c, id)
+        return try await federated { () throws(FederationError) in
+            try await federation.reportCompromise(itemID: id, stage: stage, description: description, by: c.user.name)
+        }
+    }
+
+    func reclassifyAct(_ c: Caller, _ id: [UInt8], to level: String, reason: String) async throws(OperatorError) -> [StatementTask] {
+        try require(c, [.releasingOfficer, .securityOfficer], to: "reclassify items")
+        try await requireReadable(c, id)
+        return try await federated { () throws(FederationError) in try await federation.reclassify(itemID: id, to: level, reason: reason, by: c.user.name) }
+    }
+
+    func destroyAct(_ c: Caller, _ id: [UInt8], method: String) async throws(OperatorError) -> [StatementTask] {
+        try require(c, [.securityOfficer], to: "destroy items")
+        try await requireReadable(c, id)
+        return try await federated { () throws(FederationError) in try await federation.destroy(itemID: id, method: method, request: nil, by: c.user.name) }
+    }
+
+    func acknowledgeAct(_ c: Caller, _ code: String?) async throws(OperatorError) {
+        try require(c, [.securityOfficer], to: "acknowledge alarms")
+        guard let peer = code.flatMap(Party.init) else { throw OperatorError(.invalidInput, "\((code ?? "").prefix(8)) is not a party code") }
+        try await federated { () throws(FederationError) in try await federation.acknowledgeAlarm(peer, by: c.user.name) }
+    }
+
     /// Asks for an item to be released to a peer: the release policy decides now and again when it is sealed.
     func release(_ request: Request, _ context: OperatorContext) async throws -> Response {
         let caller = try await caller(request, changing: true)
@@ -439,9 +481,7 @@ struct Handlers: Sendable {
         let id = try itemID(context)
         let body = try await decode(OperatorViews.ReleaseRequest.self, request, context, limit: 16 << 10)
         guard let peer = Party(body.to) else { throw OperatorError(.invalidInput, "\(body.to.prefix(8)) is not a party code") }
-        guard federation.book[body.agreement] != nil else { throw OperatorError(.notFound, "no agreement \(body.agreement.prefix(80)) is known here") }
-        try await requireReadable(caller, id)
-        let task = try await federated { () throws(FederationError) in try await federation.release(itemID: id, to: peer, agreement: body.agreement) }
+        let task = try await releaseAct(caller, id, to: peer, agreement: body.agreement)
         return try json(
             OperatorViews.ReleaseView(task: task.id, to: peer.code, agreement: task.agreement, linkSequence: task.linkSequence, state: task.state.rawValue),
             status: .accepted)
@@ -458,14 +498,7 @@ struct Handlers: Sendable {
         guard let holder = Party(body.holder), let third = Party(body.thirdParty) else {
             throw OperatorError(.invalidInput, "holder and third_party are party codes (three letters, as JPN)")
         }
-        guard (1...366).contains(body.days) else { throw OperatorError(.invalidInput, "days is 1 to 366, not \(body.days)") }
-        if let p = body.purpose, !(1...200).contains(p.count) { throw OperatorError(.invalidInput, "a purpose has 1 to 200 characters") }
-        try await requireReadable(caller, id)
-        let given = try await federated { () throws(FederationError) in
-            try await federation.grantConsent(
-                itemID: id, holder: holder, thirdParty: third, purpose: body.purpose, expires: Date().addingTimeInterval(TimeInterval(body.days) * 86_400),
-                by: caller.user.name)
-        }
+        let given = try await consentAct(caller, id, holder: holder, thirdParty: third, purpose: body.purpose, days: body.days)
         let consent = given.consent.body.consent
         return try json(
             OperatorViews.ConsentView(
@@ -480,13 +513,7 @@ struct Handlers: Sendable {
         try require(caller, [.securityOfficer], to: "report a loss or compromise")
         let id = try itemID(context)
         let body = try await decode(OperatorViews.CompromiseRequest.self, request, context, limit: 16 << 10)
-        guard let stage = Self.stages[body.stage] else {
-            throw OperatorError(.invalidInput, "stage is one of \(Self.stages.keys.sorted().joined(separator: ", ")), not \(body.stage.prefix(40))")
-        }
-        try await requireReadable(caller, id)
-        let tasks = try await federated { () throws(FederationError) in
-            try await federation.reportCompromise(itemID: id, stage: stage, description: body.description, by: caller.user.name)
-        }
+        let tasks = try await compromiseAct(caller, id, stage: body.stage, description: body.description)
         return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
     }
 
@@ -496,10 +523,7 @@ struct Handlers: Sendable {
         try require(caller, [.releasingOfficer, .securityOfficer], to: "reclassify items")
         let id = try itemID(context)
         let body = try await decode(OperatorViews.ReclassifyRequest.self, request, context, limit: 16 << 10)
-        try await requireReadable(caller, id)
-        let tasks = try await federated { () throws(FederationError) in
-            try await federation.reclassify(itemID: id, to: body.level, reason: body.reason, by: caller.user.name)
-        }
+        let tasks = try await reclassifyAct(caller, id, to: body.level, reason: body.reason)
         return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
     }
 
@@ -509,22 +533,13 @@ struct Handlers: Sendable {
         try require(caller, [.securityOfficer], to: "destroy items")
         let id = try itemID(context)
         let body = try await decode(OperatorViews.DestroyRequest.self, request, context, limit: 16 << 10)
-        try await requireReadable(caller, id)
-        let tasks = try await federated { () throws(FederationError) in
-            try await federation.destroy(itemID: id, method: body.method, request: nil, by: caller.user.name)
-        }
+        let tasks = try await destroyAct(caller, id, method: body.method)
         return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
     }
 
     /// A security officer acknowledges a peer's alarm: exchange resumes (recorded).
     func acknowledge(_ request: Request, _ context: OperatorContext) async throws -> Response {
-        let caller = try await caller(request, changing: true)
-        try require(caller, [.securityOfficer], to: "acknowledge alarms")
-        let code = context.parameters.get("party") ?? ""
-        guard let peer = Party(code) else { throw OperatorError(.invalidInput, "\(code.prefix(8)) is not a party code") }
-        let record = try await store { () throws(StoreError) in try await federation.store.peer(peer) }
-        guard record.alarm != nil || federation.alarmRaised(peer) else { throw OperatorError(.conflict, "\(peer) has no alarm") }
-        try await federated { () throws(FederationError) in try await federation.acknowledgeAlarm(peer, by: caller.user.name) }
+        try await acknowledgeAct(try await caller(request, changing: true), context.parameters.get("party"))
         return Response(status: .noContent)
     }
 

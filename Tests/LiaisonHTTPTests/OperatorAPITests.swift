@@ -185,7 +185,8 @@ import Testing
         let lee = try await kor.login("lee", Self.password)
         let toUSA = try await kor.send(
             "POST", "/api/v1/items/\(id)/releases", json: ["to": "USA", "agreement": "gsomia-kor-usa-1987"], cookie: lee.cookie, csrf: lee.csrf)
-        #expect([403, 404].contains(toUSA.status), "\(toUSA.text)")
+        #expect(toUSA.status == 403 && toUSA.problem["article"] != nil, "the release policy refuses it, naming the article: \(toUSA.text)")
+        #expect(try await net[.kor].store.outboxTasks(itemID: Hex.decode(id)!, before: nil, limit: 5).isEmpty, "nothing queued")
         // A releasing officer who may not read the item cannot release it: to them it is not there.
         try await net[.kor].accounts.add(
             "yun", .init(displayName: "Yun", roles: [.releasingOfficer], clearance: ("III", Date().addingTimeInterval(86_400)), categories: []),
@@ -292,7 +293,8 @@ import Testing
         #expect(toldKOR, "KOR's node records JPN's report")
         // No alarm to acknowledge: a conflict, and only a security officer may try.
         #expect(try await jpn.send("POST", "/api/v1/peers/KOR/acknowledge", cookie: sato.cookie, csrf: sato.csrf).status == 403)
-        #expect(try await jpn.send("POST", "/api/v1/peers/KOR/acknowledge", cookie: ito.cookie, csrf: ito.csrf).status == 409)
+        let noAlarm = try await jpn.send("POST", "/api/v1/peers/KOR/acknowledge", cookie: ito.cookie, csrf: ito.csrf)
+        #expect(noAlarm.status == 409, "\(noAlarm.status) \(noAlarm.text)")
         await Self.stop(net, clients)
     }
 
