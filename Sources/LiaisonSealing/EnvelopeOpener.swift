@@ -90,8 +90,12 @@ public struct EnvelopeOpener: Sendable {
         }
         return batch.envelopes.enumerated().map { i, e in
             Result { () throws(SealingError) in
+                // The origin roots travel beside the batch signature, not
+                // under it: a missing or altered one is the batch's fault
+                // (malformed), not the item's, and must not stay held against
+                // the item when the genuine batch is sent again.
                 guard let root = roots[DigestKey(e.originProof.rootDigest)] else {
-                    throw SealingError(.originSealInvalid, "the envelope names an origin root its batch does not carry")
+                    throw SealingError(.malformed, "the envelope names an origin root its batch does not carry")
                 }
                 let covered = batchWhole && e.batchIndex == i && e.path == batchTree.paths[i]
                 return try open(

@@ -176,6 +176,33 @@ import X509
         _ = last
     }
 
+    /// The origin roots travel beside the batch signature, not under it: a
+    /// batch whose root was altered is refused as the batch's fault, not the
+    /// item's, so the genuine batch with the same link sequence is accepted
+    /// afterwards (the refusal is not kept for retries).
+    @Test func aBatchWithAnAlteredOriginRootDoesNotSpoilTheGenuineOne() async throws {
+        let net = try await Self.start()
+        defer { Task { await net.stop() } }
+        let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(), "text/plain", Array("root".utf8))])
+        let batch = try Self.batch(net, items: sealed, sequences: [401])
+        var root = batch.originRoots[0]
+        root.root[0] ^= 0x01
+        var w = DERWriter()
+        try w.sequence { s in
+            s.integer(protocolVersion)
+            try batch.header.encode(into: &s)
+            try s.sequence { rs in try root.encode(into: &rs) }
+            try s.sequence { es in for e in batch.envelopes { try e.encode(into: &es) } }
+        }
+        let transport = net[.kor].transport(to: .jpn)
+        let first = try BatchReply(canonical: try await transport.sendBatch(w.bytes, knownSize: nil))
+        #expect(try LedgerEntry(canonical: first.outcomes[0].entry).kind == .itemRefused)
+        let second = try BatchReply(canonical: try await transport.sendBatch(batch.derBytes, knownSize: nil))
+        let entry = try LedgerEntry(canonical: second.outcomes[0].entry)
+        #expect(entry.kind == .itemReceived, "\(entry.detail)")
+        #expect(try await net[.jpn].store.item(sealed[0].manifest.itemID).manifest.digest == sealed[0].manifest.digest)
+    }
+
     @Test func aBatchSealedLongAgoIsOutsideTheReplayWindow() async throws {
         let net = try await Self.start()
         defer { Task { await net.stop() } }
