@@ -64,6 +64,16 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
             // a throw after that would run deinit, which closes the lock too.
             let pool = try DatabasePool(path: directory + "/node.sqlite", configuration: config)
             try Self.migrator.migrate(pool)
+            // This process holds the directory's lock, so no other process
+            // holds a claim: those of an earlier one (killed mid-batch) are
+            // void, and their tasks are due again now rather than when their
+            // leases run out. A peer answers a batch it already recorded with
+            // its first outcomes, so nothing is applied twice.
+            try pool.write { db in
+                for table in ["outbox", "statement_outbox", "inbox"] {
+                    try db.execute(sql: "UPDATE \(table) SET state = 'pending', owner = NULL, lease_until = NULL WHERE state = 'claimed'")
+                }
+            }
             let checkpointer = try Checkpointer(path: directory + "/node.sqlite")
             let (journal, synchronous) = try pool.writeWithoutTransaction { db in
                 // GRDB sets synchronous=NORMAL on the writer after

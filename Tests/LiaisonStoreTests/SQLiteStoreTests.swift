@@ -1,4 +1,5 @@
 import Foundation
+import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
 import LiaisonStoreSQLite
@@ -88,6 +89,31 @@ struct SQLiteStoreTests {
         // WAL with synchronous=FULL, read back from the connection in use.
         #expect(try await store.synchronousLevel() == 2)
         #expect(try await store.integrityCheck() == "ok")
+    }
+
+    /// A node killed mid-batch leaves claims behind; the next process to
+    /// open the directory (holding its lock, so no other can own a claim)
+    /// finds those tasks due at once, not when their leases run out.
+    @Test func claimsOfAnEarlierProcessAreReleasedOnOpening() async throws {
+        let dir = freshDirectory()
+        let items = NodeStoreConformance.newItems(3)
+        let ids = items.map(\.sealed.manifest.itemID)
+        let t0 = Date()
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: .generate())
+            _ = try await store.storeItems(items, ledger: .none)
+            try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:00")
+            _ = try await store.enqueueOutbox(ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "a") }, at: t0, ledger: .none)
+            _ = try await store.enqueueStatements([StatementRequest(peer: .jpn, kind: 2, signed: [1, 2, 3])], at: t0, ledger: .none)
+            #expect(try await store.claimOutbox(peer: .jpn, owner: "killed", limit: 2, now: t0, lease: 3600).count == 2)
+            #expect(try await store.claimStatements(peer: .jpn, owner: "killed", limit: 5, now: t0, lease: 3600).count == 1)
+            // While this process runs, its claims hold.
+            #expect(try await store.claimOutbox(peer: .jpn, owner: "other", limit: 5, now: t0, lease: 60).map(\.linkSequence) == [3])
+        }
+        let reopened = try SQLiteStore(directory: dir)
+        let again = try await reopened.claimOutbox(peer: .jpn, owner: "next", limit: 5, now: t0.addingTimeInterval(1), lease: 60)
+        #expect(again.map(\.linkSequence) == [1, 2, 3])
+        #expect(try await reopened.claimStatements(peer: .jpn, owner: "next", limit: 5, now: t0.addingTimeInterval(1), lease: 60).count == 1)
     }
 
     @Test func theDirectoryIsLockedAgainstASecondOpener() async throws {
