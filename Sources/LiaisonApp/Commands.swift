@@ -259,14 +259,19 @@ public enum Commands {
 
     /// `liaison ledger verify --dir DIR`: re-derives the ledger from its
     /// entries and checks the stored tree and the latest signed tree head.
-    public static func verifyLedger(dir: String) async -> CommandOutput {
+    public static func verifyLedger(dir: String, postgresURL: String? = nil) async -> CommandOutput {
         var out = CommandOutput()
         do {
-            guard FileManager.default.fileExists(atPath: dir + "/node.sqlite") else {
-                throw StoreError(.notFound, "\(dir) holds no ledger (node.sqlite)")
-            }
             let trust = try NodeDirectory(path: dir).ledgerTrust()
-            let store = try SQLiteStore(directory: dir)
+            let store: any LedgerStore
+            if let postgresURL {
+                store = try await PostgresStore(configuration: PostgresLocation(url: postgresURL).configuration(maximumConnections: 2))
+            } else {
+                guard FileManager.default.fileExists(atPath: dir + "/node.sqlite") else {
+                    throw StoreError(.notFound, "\(dir) holds no ledger (node.sqlite)")
+                }
+                store = try SQLiteStore(directory: dir)
+            }
             let v = try await store.verify(trust: trust)
             if v.isIntact {
                 out.stdout.append(v.description)

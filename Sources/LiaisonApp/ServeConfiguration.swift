@@ -19,6 +19,7 @@ internal import LiaisonSealing
 /// | `gossip.interval` | `LIAISON_GOSSIP_INTERVAL` | seconds between tree-head checks (default 10) |
 /// | `federation.batch-size`, `federation.pipeline` | … | envelopes per batch (1000), batches in flight per peer (2) |
 /// | `federation.replay-window` | … | seconds a batch's sealing instant may differ from this clock (300) |
+/// | `federation.lease` | … | seconds a sender holds the tasks it claimed before another may take them (60) |
 public enum ServeConfiguration {
     public static func load(directory: String, file: String?, flags: [String: String], environment: [String: String] = ProcessInfo.processInfo.environment)
         async throws(AppError) -> NodeSettings
@@ -72,6 +73,7 @@ public enum ServeConfiguration {
         if let v = try number("federation.batch-size", 1...4096) { settings.federation.batchSize = Int(v) }
         if let v = try number("federation.pipeline", 1...16) { settings.federation.pipeline = Int(v) }
         if let v = try number("federation.replay-window", 1...86_400) { settings.federation.replayWindow = v }
+        if let v = try number("federation.lease", 1...3600) { settings.federation.lease = v }
         // Peers: every other party of the agreements that has an identity configured.
         let set = try ExampleSet(directory: settings.agreements)
         let me = try NodeDirectory(path: directory).load().party

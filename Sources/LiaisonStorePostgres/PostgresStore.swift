@@ -331,6 +331,35 @@ public final class PostgresStore: LedgerStore, Sendable {
         }
     }
 
+    /// PostgreSQL's own check of this database: every B-tree index of the
+    /// schema checked against its table (amcheck's `bt_index_check` with
+    /// `heapallindexed`). "ok", or what it found. Needs the amcheck
+    /// extension (PostgreSQL's contrib) and the right to create it.
+    public func integrityCheck() async throws(StoreError) -> String {
+        let logger = self.logger
+        return try await wrap {
+            try await self.client.withConnection { c in
+                _ = try await c.query("CREATE EXTENSION IF NOT EXISTS amcheck", logger: logger).collect()
+                var indexes: [(Int64, String)] = []
+                let rows = try await c.query(
+                    """
+                    SELECT c.oid::int8, c.relname::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam
+                    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE a.amname = 'btree' AND n.nspname = current_schema() ORDER BY 2
+                    """, logger: logger)
+                for try await index in rows.decode((Int64, String).self) { indexes.append(index) }
+                var problems: [String] = []
+                for (oid, name) in indexes {
+                    do {
+                        _ = try await c.query("SELECT bt_index_check(\(oid)::oid::regclass, true)", logger: logger).collect()
+                    } catch let e as PSQLError {
+                        problems.append("\(name): \(e.serverInfo?[.message] ?? "\(e)")")
+                    }
+                }
+                return problems.isEmpty ? "ok" : problems.joined(separator: "; ")
+            }
+        }
+    }
+
     public func verify(trust: TrustStore?) async throws(StoreError) -> LedgerVerification {
         let logger = self.logger
         return try await wrap {

@@ -623,7 +623,10 @@ extension Liaison {
             @Option(help: "The node's data directory.")
             var dir: String
 
-            func run() async throws { try emit(await Commands.verifyLedger(dir: dir)) }
+            @Option(help: "The node's PostgreSQL database URL, when it does not use the embedded store.")
+            var postgres: String?
+
+            func run() async throws { try emit(await Commands.verifyLedger(dir: dir, postgresURL: postgres)) }
         }
 
         struct Stress: AsyncParsableCommand {

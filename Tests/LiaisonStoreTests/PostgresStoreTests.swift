@@ -33,6 +33,15 @@ struct PostgresStoreTests {
         try await NodeStoreConformance.run { try await postgresStore(storageKey: .generate()) }
     }
 
+    /// PostgreSQL checks every index of the node's schema against its table
+    /// (what the crash test runs after each kill).
+    @Test func theIntegrityCheckCoversEveryIndex() async throws {
+        let store = try await postgresStore(storageKey: .generate())
+        let items = NodeStoreConformance.newItems(50)
+        _ = try await store.storeItems(items, ledger: LedgerWrite(LedgerStoreConformance.entries(50), sign: LedgerStoreConformance.sign()))
+        #expect(try await store.integrityCheck() == "ok")
+    }
+
     /// Two replicas of one node claim from one queue in one database: no
     /// task is claimed twice (FOR UPDATE SKIP LOCKED).
     @Test func twoReplicasClaimOneQueue() async throws {
