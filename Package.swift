@@ -157,6 +157,18 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
+            name: "LiaisonFaults",
+            dependencies: [
+                "LiaisonApp", "LiaisonFederation", "LiaisonHTTP", "LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStoreSQLite",
+                "LiaisonStorePostgres",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Faults/LiaisonFaults",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
             name: "LiaisonFuzz",
             dependencies: ["LiaisonModel", "LiaisonSealing"],
             path: "Fuzz/LiaisonFuzz",

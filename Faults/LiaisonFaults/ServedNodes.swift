@@ -1,0 +1,177 @@
+import Foundation
+import LiaisonApp
+import LiaisonModel
+import LiaisonSealing
+import LiaisonStore
+import LiaisonStorePostgres
+import LiaisonStoreSQLite
+
+/// Nodes run as `liaison serve` processes on loopback, each in its own
+/// directory under `root`, with fresh keys and the agreements of
+/// `Examples/` pinned to them: what the fault tests start, kill and
+/// restart. The stores are SQLite in each directory, or one PostgreSQL
+/// database per node.
+final class ServedNodes: @unchecked Sendable {
+    let root: String
+    let liaison: String
+    let parties: [Party]
+    let ports: [Party: Int]
+    /// One database URL per node when the nodes run on PostgreSQL.
+    let postgres: [Party: String]
+    private var processes: [Party: Process] = [:]
+
+    /// Creates the nodes' directories, keys, pinned agreements and
+    /// configuration files. `endpoint` gives the address a node uses for a
+    /// peer (a proxy's, to put one between them); `settings` adds keys to
+    /// every configuration file.
+    init(
+        root: String, liaison: String, examples: String, parties: [Party], postgres: [Party: String] = [:], lease: Double = 60,
+        endpoint: ((_ from: Party, _ to: Party, _ port: Int) -> String)? = nil, settings: [String] = []
+    ) throws {
+        (self.root, self.liaison, self.parties, self.postgres) = (root, liaison, parties, postgres)
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var identities: [Party: NodeIdentity] = [:]
+        var ports: [Party: Int] = [:]
+        for p in parties {
+            identities[p] = try NodeDirectory(path: Self.directory(root, p)).initialize(
+                party: p, suite: .hybridPQ, hosts: ["127.0.0.1", "localhost"], now: Date())
+            ports[p] = try LocalPostgresCluster.freePort()
+        }
+        self.ports = ports
+        try LocalFederation.pin(examples: examples, into: root + "/agreements", identities: identities)
+        for p in parties {
+            var yaml = """
+                agreements: ../agreements
+                listen:
+                  host: 127.0.0.1
+                  port: \(ports[p]!)
+                console:
+                  port: off
+                gossip:
+                  interval: 1
+                federation:
+                  lease: \(lease)
+
+                """
+            if let url = postgres[p] { yaml += "postgres:\n  url: \(url)\n" }
+            yaml += "peers:\n"
+            for q in parties where q != p {
+                let address = endpoint?(p, q, ports[q]!) ?? "https://127.0.0.1:\(ports[q]!)"
+                yaml += "  \(q.code):\n    endpoint: \(address)\n    identity: ../\(q.code.lowercased())/identity.der\n"
+            }
+            for line in settings { yaml += line + "\n" }
+            try yaml.write(toFile: Self.directory(root, p) + "/liaison.yaml", atomically: true, encoding: .utf8)
+        }
+    }
+
+    static func directory(_ root: String, _ p: Party) -> String { "\(root)/\(p.code.lowercased())" }
+    func directory(_ p: Party) -> String { Self.directory(root, p) }
+
+    /// Starts the node and waits until its peer API answers.
+    func start(_ p: Party) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: liaison)
+        process.arguments = ["serve", "--dir", directory(p), "--log-level", "warning"]
+        process.standardOutput = FileHandle.nullDevice
+        let log = "\(root)/\(p.code.lowercased()).log"
+        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
+        let handle = FileHandle(forWritingAtPath: log)
+        handle?.seekToEndOfFile()
+        process.standardError = handle
+        try process.run()
+        processes[p] = process
+        let deadline = Date().addingTimeInterval(60)
+        while !Self.listening(ports[p]!) {
+            guard process.isRunning else { throw FaultError("\(p)'s node exited at start (status \(process.terminationStatus)); see \(log)") }
+            guard Date() < deadline else { throw FaultError("\(p)'s node did not listen within 60 s; see \(log)") }
+            usleep(20_000)
+        }
+    }
+
+    /// Kills the node with SIGKILL; true if the signal ended it.
+    @discardableResult
+    func kill(_ p: Party) -> Bool {
+        guard let process = processes.removeValue(forKey: p) else { return false }
+        Foundation.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        return process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+    }
+
+    /// Stops the node with SIGTERM; true if it exited cleanly.
+    @discardableResult
+    func stop(_ p: Party) -> Bool {
+        guard let process = processes.removeValue(forKey: p) else { return true }
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationReason == .exit && process.terminationStatus == 0
+    }
+
+    func stopAll() { for p in parties { stop(p) } }
+
+    func isRunning(_ p: Party) -> Bool { processes[p]?.isRunning ?? false }
+
+    /// The node's status file (written every second while it runs).
+    func status(_ p: Party) -> [String: Any]? {
+        guard let data = FileManager.default.contents(atPath: directory(p) + "/status.json") else { return nil }
+        return try? JSONSerialization.jsonObject(with: data) as? [String: Any]
+    }
+
+    /// A peer's figure from the node's status file (`delivered`, `queued`, …).
+    func peerFigure(_ p: Party, peer: Party, _ key: String) -> Int? {
+        guard let peers = status(p)?["peers"] as? [[String: Any]], let entry = peers.first(where: { $0["party"] as? String == peer.code }) else { return nil }
+        return entry[key] as? Int
+    }
+
+    /// Opens a stopped node's store (SQLite in its directory, or its PostgreSQL database).
+    func openStore(_ p: Party) async throws -> any NodeStore {
+        let key = try NodeDirectory(path: directory(p)).storageKey()
+        if let url = postgres[p] {
+            return try await PostgresStore(configuration: PostgresLocation(url: url).configuration(maximumConnections: 2), storageKey: key)
+        }
+        // A node just killed may hold the directory's lock a moment longer.
+        for _ in 0..<100 {
+            let opened = Result { () throws(StoreError) -> SQLiteStore in try SQLiteStore(directory: directory(p), storageKey: key) }
+            if case .failure(let e) = opened, e.code == .locked {
+                usleep(50_000)
+                continue
+            }
+            return try opened.get()
+        }
+        return try SQLiteStore(directory: directory(p), storageKey: key)
+    }
+
+    /// The store's own integrity check (SQLite's `integrity_check`, or
+    /// amcheck over every index on PostgreSQL), then the ledger re-derived
+    /// from every entry and checked against the signed tree heads.
+    func check(_ p: Party) async throws -> (integrity: String, ledger: LedgerVerification) {
+        let store = try await openStore(p)
+        let trust = try NodeDirectory(path: directory(p)).ledgerTrust()
+        let integrity: String
+        if let sqlite = store as? SQLiteStore {
+            integrity = try await sqlite.integrityCheck()
+        } else if let pg = store as? PostgresStore {
+            integrity = try await pg.integrityCheck()
+        } else {
+            integrity = "unknown store"
+        }
+        return (integrity, try await store.verify(trust: trust))
+    }
+
+    static func listening(_ port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+}
+
+struct FaultError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

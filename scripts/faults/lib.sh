@@ -1,0 +1,16 @@
+# Shared by the fault scripts: builds (or finds) the binaries once.
+#
+#   LIAISON_FAULTS_BUILD=release (default) | debug
+#
+# Full runs use a release build; .ci/run's short runs reuse the debug build
+# it has just made (LIAISON_FAULTS_BUILD=debug) rather than building twice.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+config="${LIAISON_FAULTS_BUILD:-release}"
+if [ "$config" = release ]; then
+  swift build -c release --product liaison 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | tail -n 2 >&2
+  swift build -c release --product LiaisonFaults 2>&1 | grep -E "error|Build complete" | tail -n 1 >&2
+fi
+bin="$(swift build -c "$config" --show-bin-path)"
+[ -x "$bin/liaison" ] && [ -x "$bin/LiaisonFaults" ] || { echo "faults: no $config build in $bin (swift build -c $config)" >&2; exit 1; }
+faults() { "$bin/LiaisonFaults" "$@" --liaison "$bin/liaison"; }
