@@ -171,7 +171,9 @@ public struct EnvelopeOpener: Sendable {
             do {
                 body = try signed.verified(by: trust)
             } catch {
-                throw SealingError(.consentInvalid, "consent \(signed.body.consent.id) does not verify: \(error.reason)")
+                // A consent not signed with its originator's pinned key is no consent: the third-party rule refuses.
+                let reason = "consent \(signed.body.consent.id) does not verify against \(signed.body.consent.originator)'s pinned key: \(error.reason)"
+                throw SealingError(.consentInvalid, reason, refusal: Refusal(.consentInvalid, .thirdParty, reason))
             }
             consents.append(body.consent)
         }

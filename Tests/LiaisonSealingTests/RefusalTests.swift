@@ -88,6 +88,7 @@ struct RefusalTests {
 
     @Test(arguments: [
         ("another item", "item"), ("another holder", "holder"), ("another party", "party"), ("expired", "expired"),
+        ("signed by the holder, not the originator", "forged"),
     ])
     func consentsMustMatch(name: String, what: String) throws {
         let i = try item()
@@ -96,6 +97,7 @@ struct RefusalTests {
         case "item": k = try consent(for: try item(payload: "another"))
         case "holder": k = try consent(for: i, holder: .jpn)
         case "party": k = try consent(for: i, thirdParty: .kor)
+        case "forged": k = try Signed(signing: try consent(for: i).body, with: Nodes.usa.signing)
         default: k = try consent(for: i, expires: "2019-11-20T00:00:00Z")
         }
         let b = try send([Outgoing(item: i, consents: [k])], by: Nodes.usa, from: .usa, agreement: tisa)
