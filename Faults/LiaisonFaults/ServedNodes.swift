@@ -26,7 +26,7 @@ final class ServedNodes: @unchecked Sendable {
     /// every configuration file.
     init(
         root: String, liaison: String, examples: String, parties: [Party], postgres: [Party: String] = [:], lease: Double = 60,
-        endpoint: ((_ from: Party, _ to: Party, _ port: Int) -> String)? = nil, settings: [String] = []
+        federation: [String: String] = [:], endpoint: ((_ from: Party, _ to: Party, _ port: Int) -> String)? = nil
     ) throws {
         (self.root, self.liaison, self.parties, self.postgres) = (root, liaison, parties, postgres)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -53,13 +53,13 @@ final class ServedNodes: @unchecked Sendable {
                   lease: \(lease)
 
                 """
+            for (key, value) in federation.sorted(by: { $0.key < $1.key }) { yaml += "  \(key): \(value)\n" }
             if let url = postgres[p] { yaml += "postgres:\n  url: \(url)\n" }
             yaml += "peers:\n"
             for q in parties where q != p {
                 let address = endpoint?(p, q, ports[q]!) ?? "https://127.0.0.1:\(ports[q]!)"
                 yaml += "  \(q.code):\n    endpoint: \(address)\n    identity: ../\(q.code.lowercased())/identity.der\n"
             }
-            for line in settings { yaml += line + "\n" }
             try yaml.write(toFile: Self.directory(root, p) + "/liaison.yaml", atomically: true, encoding: .utf8)
         }
     }

@@ -29,7 +29,7 @@ struct Tamper: AsyncParsableCommand {
 
     func run() async throws {
         guard stride >= 1 else { throw ValidationError("--stride is at least 1") }
-        var logger = Logger(label: "liaison-faults")
+        var logger = Logger(label: "liaison-faults", factory: { _ in SwiftLogNoOpLogHandler() })
         logger.logLevel = .critical
         let net = try await LocalFederation.start(
             parties: [.kor, .jpn, .usa], examples: try common.examplesDirectory(), directory: try common.workDirectory("tamper"), logger: logger
