@@ -84,11 +84,12 @@ public final class LocalFederation: Sendable {
     }
 
     /// Opens a stopped node again from its directory (same store, same
-    /// keys, same port) and starts it.
-    public func restart(_ p: Party) async throws(AppError) {
+    /// keys, same port) and starts it; `configure` may change its settings.
+    public func restart(_ p: Party, configure: (inout NodeSettings) -> Void = { _ in }) async throws(AppError) {
         guard let old = runtimes.withLock({ $0.removeValue(forKey: p) }) else { return }
         var settings = old.settings
         settings.port = await old.port()
+        configure(&settings)
         _ = consume old
         let runtime = try await Self.reopen(settings, logger: logger, clock: clock)
         runtimes.withLock { $0[p] = runtime }

@@ -62,6 +62,13 @@ extension Federation {
 
     static let raceMarker = "race: "
 
+    /// How a refusal's entry begins after its link: one the item itself
+    /// earned (answered again on a retry, final at the sender), or one of
+    /// the batch (its signature, its instant, its transport) that a batch
+    /// sent again is checked afresh for, which the sender retries.
+    static let refusedText = "refused:"
+    static let refusedNotKeptText = "refused, not kept (send again):"
+
     private func receiveOnce(_ batch: EnvelopeBatch, bytes: [UInt8], from peer: Party, at now: Date) async throws(FederationError) -> BatchReply {
         let envelopes = batch.envelopes
         let known = try await storeCall { () throws(StoreError) in
@@ -99,7 +106,9 @@ extension Federation {
                             ledgerOffset: entries.count))
                 }
                 entries.append(
-                    LedgerEntry(kind: .itemRefused, at: now, party: peer, subjects: [digest, e.digest], detail: "\(link) refused: \(reason)"))
+                    LedgerEntry(
+                        kind: .itemRefused, at: now, party: peer, subjects: [digest, e.digest],
+                        detail: "\(link) \(keep ? Self.refusedText : Self.refusedNotKeptText) \(reason)"))
             }
             guard seq >= 1 else {
                 refuse("link sequence numbers start at 1, not \(seq)", code: "malformed", keep: false)

@@ -219,6 +219,15 @@ extension Federation {
                 out.settled.append(SettledTask(id: task.id, outcome: .delivered(receipt: proof.derBytes)))
                 delivered.append((digest, Int(task.linkSequence), o.leafIndex))
                 out.delivered += 1
+            case .itemRefused where entry.detail.dropFirst(link.count).drop(while: { $0 == " " }).hasPrefix(Self.refusedNotKeptText):
+                // Refused for the batch, not the item (JPN's clock outside the
+                // replay window, a batch damaged on the way): not final. Sent
+                // again, it is checked afresh; until then it waits, with the
+                // peer's reason as its last error.
+                let reason = PeerText.clean("\(peer) \(entry.detail.dropFirst(link.count).drop(while: { $0 == " " }))", max: 2000)
+                state.withLock { $0.lastError[peer] = "\(RFC3339.format(clock())): \(reason)" }
+                out.settled.append(SettledTask(id: task.id, outcome: .retry(error: reason, notBefore: backoff(attempts: task.attempts, from: now))))
+                out.retrying += 1
             case .itemRefused:
                 let reason = PeerText.clean(entry.detail.dropFirst(link.count).drop(while: { $0 == " " }), max: 2000)
                 out.settled.append(SettledTask(id: task.id, outcome: .refused(reason: "\(peer) \(reason)")))

@@ -203,6 +203,37 @@ import X509
         #expect(try await net[.jpn].store.item(sealed[0].manifest.itemID).manifest.digest == sealed[0].manifest.digest)
     }
 
+    /// A refusal of the batch rather than of the item (here JPN's clock is
+    /// outside the replay window) is not final at the sender: the task is
+    /// retried, with JPN's reason as its last error, and delivered once the
+    /// cause is gone. Nothing is lost to a transient refusal.
+    @Test func aRefusalNotKeptIsRetriedUntilTheItemIsDelivered() async throws {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: ExchangeTests.logger) { s in
+            s.gossipInterval = 3600
+            s.federation.retryBase = 0.05
+            s.federation.retryCap = 0.2
+            // Every batch is outside JPN's window, as if its clock were far off.
+            if s.directory.hasSuffix("/jpn") { s.federation.replayWindow = -1 }
+        }
+        defer { Task { await net.stop() } }
+        let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(), "text/plain", Array("skew".utf8))])
+        let task = try await net[.kor].federation.release(itemID: sealed[0].manifest.itemID, to: .jpn, agreement: "gsomia-kor-jpn-2016")
+        var seen = task
+        for _ in 0..<250 {
+            seen = try await net[.kor].store.outboxTask(task.id)
+            if seen.attempts >= 3 || seen.state == .refused { break }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(seen.state != .refused && seen.attempts >= 3, "\(seen)")
+        #expect(seen.lastError?.contains("replay window") == true, "\(seen.lastError ?? "")")
+        // JPN's clock is put right: the next retry is delivered, once.
+        await net.stop(.jpn)
+        try await net.restart(.jpn) { $0.federation.replayWindow = 300 }
+        let done = try await ExchangeTests.settled(net[.kor], [task.id])
+        #expect(done[0].state == .done, "\(done[0])")
+        #expect(try await net[.jpn].store.item(sealed[0].manifest.itemID).payload == Array("skew".utf8))
+    }
+
     @Test func aBatchSealedLongAgoIsOutsideTheReplayWindow() async throws {
         let net = try await Self.start()
         defer { Task { await net.stop() } }
