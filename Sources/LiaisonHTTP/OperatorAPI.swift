@@ -11,9 +11,13 @@ internal import NIOCore
 public import NIOSSL
 
 /// A request on the operator surfaces (JSON API, console, TAXII).
-public struct OperatorContext: RequestContext {
+public struct OperatorContext: ChannelRequestContext {
     public var coreContext: CoreRequestContextStorage
-    public init(source: ApplicationRequestContextSource) { coreContext = .init(source: source) }
+    public let channel: any Channel
+    public init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        channel = source.channel
+    }
     /// An item of 8 MiB, base64-encoded in JSON, fits.
     public var maxUploadSize: Int { 12 << 20 }
 }
@@ -40,6 +44,7 @@ public enum OperatorAPI {
     public static func router(federation: Federation, accounts: Accounts, ledgerTrust: TrustStore, metrics: NodeMetrics) -> Router<OperatorContext> {
         let router = Router(context: OperatorContext.self)
         router.add(middleware: NodeMetrics.Middleware(metrics: metrics))
+        router.add(middleware: UploadGuard())
         router.add(middleware: OperatorProblemMiddleware())
         let api = Handlers(federation: federation, accounts: accounts)
         Console(api: api, ledgerTrust: ledgerTrust).register(router)

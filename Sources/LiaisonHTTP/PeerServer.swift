@@ -13,7 +13,7 @@ internal import X509
 
 /// A request on the peer API, with the connection it came on (whose TLS
 /// client certificate names the peer).
-public struct PeerRequestContext: RequestContext {
+public struct PeerRequestContext: ChannelRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let channel: any Channel
     public init(source: ApplicationRequestContextSource) {
@@ -35,6 +35,7 @@ public enum PeerAPI {
 
     public static func router(federation: Federation, verifier: PeerVerifier) -> Router<PeerRequestContext> {
         let router = Router(context: PeerRequestContext.self)
+        router.add(middleware: UploadGuard())
         router.add(middleware: ProblemMiddleware())
         let v1 = router.group("federation/v1")
         v1.post("batches") { request, context in

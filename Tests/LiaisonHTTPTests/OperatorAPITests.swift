@@ -12,6 +12,7 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import Synchronization
 import Testing
 
 /// The operator JSON API over real HTTPS, against running nodes: who may
@@ -67,6 +68,38 @@ import Testing
         ],
         "media_type": "text/plain", "content_text": "launch assessment 2026-11",
     ] }
+
+    /// A body larger than the API takes is refused before it is read: by
+    /// its declared length at once, or, sent in chunks, once the limit is
+    /// passed; either way the connection closes, so the client stops
+    /// sending rather than the node reading (or draining) the rest.
+    @Test(arguments: [true, false], [true, false])
+    func aLargeBodyIsRefusedBeforeItIsRead(declared: Bool, signedIn: Bool) async throws {
+        let (net, clients) = try await Self.start()
+        defer { Task { await Self.stop(net, clients) } }
+        let kor = clients[.kor]!
+        let kim = try await kor.login("kim", Self.password)
+        let issued = try await kor.send("POST", "/api/v1/tokens", json: ["name": "upload"], cookie: kim.cookie, csrf: kim.csrf)
+        let token = try #require(issued.object["token"] as? String)
+        let total: Int64 = 256 << 20
+        let pulled = PulledBytes()
+        var request = HTTPClientRequest(url: kor.base + "/api/v1/items")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if signedIn { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        request.body = .stream(PulledBytes.Body(total: total, pulled: pulled), length: declared ? .known(total) : .unknown)
+        var status: UInt = 0
+        do {
+            let response = try await kor.http.execute(request, timeout: .seconds(60))
+            status = response.status.code
+            _ = try? await response.body.collect(upTo: 1 << 20)
+        } catch {
+            Issue.record("no answer before the connection closed: \(error)")
+        }
+        // The answer arrives, then the connection closes.
+        #expect(status == (signedIn || declared ? 413 : 401), "HTTP \(status)")
+        #expect(pulled.value < 32 << 20, "the client sent \(pulled.value >> 20) MiB of \(total >> 20) MiB")
+    }
 
     @Test func everyRouteRefusesTheUnauthenticated() async throws {
         let (net, clients) = try await Self.start()
@@ -451,6 +484,30 @@ extension Range where Bound == Int {
 }
 
 /// A client of one node's operator API, trusting only the node's own root CA.
+/// A body made as the client pulls it, counting what it pulled.
+final class PulledBytes: Sendable {
+    private let count = Mutex<Int64>(0)
+    var value: Int64 { count.withLock { $0 } }
+    struct Body: AsyncSequence, Sendable {
+        let total: Int64
+        let pulled: PulledBytes
+        struct AsyncIterator: AsyncIteratorProtocol {
+            let total: Int64
+            let pulled: PulledBytes
+            var sent: Int64 = 0
+            mutating func next() async -> ByteBuffer? {
+                guard sent < total else { return nil }
+                let n = Swift.min(Int64(1 << 20), total - sent)
+                sent += n
+                let now = sent
+                pulled.count.withLock { $0 = now }
+                return ByteBuffer(repeating: 0x20, count: Int(n))
+            }
+        }
+        func makeAsyncIterator() -> AsyncIterator { AsyncIterator(total: total, pulled: pulled) }
+    }
+}
+
 struct OperatorClient {
     let http: HTTPClient
     let base: String
