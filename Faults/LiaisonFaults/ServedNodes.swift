@@ -16,6 +16,8 @@ final class ServedNodes: @unchecked Sendable {
     let liaison: String
     let parties: [Party]
     let ports: [Party: Int]
+    /// The operator API's ports, when the nodes serve it.
+    let consolePorts: [Party: Int]
     /// One database URL per node when the nodes run on PostgreSQL.
     let postgres: [Party: String]
     private var processes: [Party: Process] = [:]
@@ -26,7 +28,7 @@ final class ServedNodes: @unchecked Sendable {
     /// every configuration file.
     init(
         root: String, liaison: String, examples: String, parties: [Party], postgres: [Party: String] = [:], lease: Double = 60,
-        federation: [String: String] = [:], endpoint: ((_ from: Party, _ to: Party, _ port: Int) -> String)? = nil
+        federation: [String: String] = [:], console: Bool = false, endpoint: ((_ from: Party, _ to: Party, _ port: Int) -> String)? = nil
     ) throws {
         (self.root, self.liaison, self.parties, self.postgres) = (root, liaison, parties, postgres)
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -38,6 +40,9 @@ final class ServedNodes: @unchecked Sendable {
             ports[p] = try LocalPostgresCluster.freePort()
         }
         self.ports = ports
+        var consolePorts: [Party: Int] = [:]
+        if console { for p in parties { consolePorts[p] = try LocalPostgresCluster.freePort() } }
+        self.consolePorts = consolePorts
         try LocalFederation.pin(examples: examples, into: root + "/agreements", identities: identities)
         for p in parties {
             var yaml = """
@@ -46,7 +51,7 @@ final class ServedNodes: @unchecked Sendable {
                   host: 127.0.0.1
                   port: \(ports[p]!)
                 console:
-                  port: off
+                  port: \(consolePorts[p].map(String.init) ?? "off")
                 gossip:
                   interval: 1
                 federation:
@@ -68,10 +73,11 @@ final class ServedNodes: @unchecked Sendable {
     func directory(_ p: Party) -> String { Self.directory(root, p) }
 
     /// Starts the node and waits until its peer API answers.
-    func start(_ p: Party) throws {
+    func start(_ p: Party, environment: [String: String] = [:]) throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: liaison)
         process.arguments = ["serve", "--dir", directory(p), "--log-level", "warning"]
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b } }
         process.standardOutput = FileHandle.nullDevice
         let log = "\(root)/\(p.code.lowercased()).log"
         if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
@@ -109,6 +115,30 @@ final class ServedNodes: @unchecked Sendable {
     func stopAll() { for p in parties { stop(p) } }
 
     func isRunning(_ p: Party) -> Bool { processes[p]?.isRunning ?? false }
+
+    func pid(_ p: Party) -> Int32? { processes[p]?.processIdentifier }
+
+    /// The node process's resident memory and its peak, in MiB (Linux /proc).
+    func memory(_ p: Party) -> (rss: Double, peak: Double)? {
+        guard let pid = pid(p), let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        func field(_ name: String) -> Double? {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(name + ":") }) else { return nil }
+            return line.split(separator: " ").compactMap { Double($0) }.first.map { $0 / 1024 }
+        }
+        guard let rss = field("VmRSS"), let peak = field("VmHWM") else { return nil }
+        return (rss, peak)
+    }
+
+    /// Bytes the node process has read so far (files and sockets; Linux /proc/PID/io).
+    func bytesRead(_ p: Party) -> Int64? {
+        guard let pid = pid(p), let text = try? String(contentsOfFile: "/proc/\(pid)/io", encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("rchar:") })
+        else { return nil }
+        return Int64(line.split(separator: " ").last ?? "")
+    }
+
+    /// The node's log (its standard error).
+    func log(_ p: Party) -> String { (try? String(contentsOfFile: "\(root)/\(p.code.lowercased()).log", encoding: .utf8)) ?? "" }
 
     /// The node's status file (written every second while it runs).
     func status(_ p: Party) -> [String: Any]? {
