@@ -99,13 +99,13 @@ struct Crash: AsyncParsableCommand {
 /// Seals, stores and releases the test items at a stopped node, in a child
 /// process (so that the node's store is closed when it ends).
 enum Preload {
-    static func run(directory: String, items: Int, to peer: Party = .jpn, agreement: String = "gsomia-kor-jpn-2016") throws {
+    static func run(directory: String, items: Int, first: Int = 0, to peer: Party = .jpn, agreement: String = "gsomia-kor-jpn-2016") throws {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
         if !FileManager.default.isExecutableFile(atPath: process.executableURL!.path), let path = Bundle.main.executablePath {
             process.executableURL = URL(fileURLWithPath: path)
         }
-        process.arguments = ["preload", "--dir", directory, "--items", "\(items)", "--to", peer.code, "--agreement", agreement]
+        process.arguments = ["preload", "--dir", directory, "--items", "\(items)", "--first", "\(first)", "--to", peer.code, "--agreement", agreement]
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw FaultError("preloading \(items) items at \(directory) failed (status \(process.terminationStatus))") }
@@ -130,6 +130,7 @@ struct PreloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "preload", abstract: "Seal, store and release test items at a stopped node.", shouldDisplay: false)
     @Option var dir: String
     @Option var items: Int
+    @Option var first = 0
     @Option var to: String
     @Option var agreement: String
 
@@ -143,9 +144,9 @@ struct PreloadCommand: AsyncParsableCommand {
         let label = try SecurityLabel(
             policy: "national:\(runtime.party.code)", originator: runtime.party, level: "II", releasableTo: [peer],
             categories: [Category(tag: "PROJECT", kind: .restrictive, values: ["EAST-SEA"])], purpose: "dprk-nuclear-missile", created: Date())
-        var n = 0
-        while n < items {
-            let batch = (n..<min(items, n + 1000)).map { (label: label, mediaType: "application/octet-stream", payload: Preload.payload($0)) }
+        var n = first
+        while n < first + items {
+            let batch = (n..<min(first + items, n + 1000)).map { (label: label, mediaType: "application/octet-stream", payload: Preload.payload($0)) }
             let ids = try await federation.originate(batch).map(\.manifest.itemID)
             let released = try await federation.release(ids, to: peer, agreement: agreement)
             guard released.refused.isEmpty else { throw FaultError("the test items were refused: \(released.refused[0].refusal)") }

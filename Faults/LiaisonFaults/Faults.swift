@@ -12,7 +12,7 @@ struct LiaisonFaults: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-faults",
         abstract: "Fault tests against real Liaison nodes: crashes, hostile networks, tampering.",
-        subcommands: [Crash.self, Chaos.self, Tamper.self, LedgerAttacks.self, Leaks.self, DiskFull.self, SlowClients.self, PreloadCommand.self])
+        subcommands: [Crash.self, Chaos.self, Tamper.self, LedgerAttacks.self, Leaks.self, DiskFull.self, SlowClients.self, ClockSkew.self, PreloadCommand.self])
 }
 
 struct CommonOptions: ParsableArguments {

@@ -329,3 +329,88 @@ final class SlowSockets: Sendable {
         }
     }
 }
+
+/// Fault 6c: the receiver's clock set off by libfaketime (its monotonic
+/// clock left alone), first within the replay window (items flow), then
+/// beyond it (every batch refused as outside the window, with that
+/// reason, and nothing lost: the items wait), then put right (they drain).
+struct ClockSkew: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "clock-skew", abstract: "The receiver's clock off within and beyond the replay window (libfaketime): flow, clear refusal, nothing lost.")
+
+    @Option(help: "Items per phase (1 KiB each).") var items = 2000
+    @Option(help: "Seconds the clock is off within the tolerance.") var within = 120
+    @Option(help: "Seconds the clock is off beyond it.") var beyond = 900
+    @Option(help: "The faketime program (Debian's faketime package).") var faketime = "/usr/bin/faketime"
+    @OptionGroup var common: CommonOptions
+
+    func run() async throws {
+        guard FileManager.default.isExecutableFile(atPath: faketime) else { throw FaultError("no \(faketime): apt-get install faketime (.ci/run does)") }
+        let root = try common.workDirectory("clock-skew")
+        let nodes = try ServedNodes(root: root, liaison: try common.liaisonBinary(), examples: try common.examplesDirectory(), parties: [.kor, .jpn])
+        defer { nodes.stopAll() }
+        let window = 300
+        // faketime(1) runs the node with libfaketime preloaded; its monotonic clock is left alone.
+        func skewed(_ seconds: Int) -> [String] { [faketime, "-f", seconds >= 0 ? "+\(seconds)s" : "\(seconds)s"] }
+        let plain = ["FAKETIME_DONT_FAKE_MONOTONIC": "1"]
+        func delivered() -> Int { nodes.peerFigure(.kor, peer: .jpn, "delivered") ?? 0 }
+        func refused() -> Int { nodes.peerFigure(.kor, peer: .jpn, "refused") ?? 0 }
+        func lastError() -> String {
+            ((nodes.status(.kor)?["peers"] as? [[String: Any]])?.first { $0["party"] as? String == "JPN" }?["last_error"] as? String) ?? ""
+        }
+        /// How far JPN's clock is from this one, read from the status file it writes.
+        func measuredSkew() async throws -> Double? {
+            for _ in 0..<50 {
+                if let at = nodes.status(.jpn)?["at"] as? String, let date = RFC3339.parse(at) { return date.timeIntervalSinceNow }
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+            return nil
+        }
+        func wait(until done: () -> Bool, seconds: Double) async throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while !done() {
+                guard Date() < deadline else { return false }
+                try await Task.sleep(nanoseconds: 100_000_000)
+            }
+            return true
+        }
+        print("clock-skew: JPN's clock off by \(within) s, then \(beyond) s (replay window ±\(window) s); \(items) items per phase")
+        // Within the tolerance.
+        try Preload.run(directory: nodes.directory(.kor), items: items)
+        try? FileManager.default.removeItem(atPath: nodes.directory(.jpn) + "/status.json")
+        try nodes.start(.jpn, wrapper: skewed(within), environment: plain)
+        let skew1 = try await measuredSkew() ?? .nan
+        try nodes.start(.kor)
+        let flowed = try await wait(until: { delivered() >= items }, seconds: 120)
+        print(String(format: "JPN %.0f s off: %d/%d delivered%@", skew1, delivered(), items, flowed ? "" : " (NOT ALL)"))
+        guard nodes.stop(.kor), nodes.stop(.jpn) else { throw FaultError("a node did not stop cleanly") }
+        // Beyond it: refused for now, with the reason; nothing refused for good.
+        try Preload.run(directory: nodes.directory(.kor), items: items, first: items)
+        try? FileManager.default.removeItem(atPath: nodes.directory(.jpn) + "/status.json")
+        try nodes.start(.jpn, wrapper: skewed(beyond), environment: plain)
+        let skew2 = try await measuredSkew() ?? .nan
+        try nodes.start(.kor)
+        let explained = try await wait(until: { lastError().contains("replay window") }, seconds: 60)
+        try await Task.sleep(nanoseconds: 3_000_000_000)
+        let heldBack = delivered() == items && refused() == 0
+        print(String(format: "JPN %.0f s off: %d/%d delivered, %d refused for good; KOR's last error: %@", skew2, delivered() - items, items, refused(), lastError()))
+        // Put right: they drain.
+        guard nodes.stop(.jpn) else { throw FaultError("JPN did not stop cleanly") }
+        try nodes.start(.jpn)
+        let restored = Date()
+        let drained = try await wait(until: { delivered() >= 2 * items }, seconds: 120)
+        let drain = Date().timeIntervalSince(restored)
+        guard nodes.stop(.kor), nodes.stop(.jpn) else { throw FaultError("a node did not stop cleanly") }
+        let count = try await Count.transfer(nodes, from: .kor, to: .jpn, expected: 2 * items)
+        print(count.description)
+        print(
+            String(
+                format: "result: %.0f s off (within ±%d s): all delivered %@; %.0f s off (beyond): held back with the reason %@, none refused for good %@; clock put right: drained %@ in %.1f s; lost %d, applied twice %d",
+                skew1, window, flowed ? "yes" : "NO", skew2, explained ? "yes" : "NO", heldBack ? "yes" : "NO", drained ? "yes" : "NO", drain, count.lost,
+                count.duplicated))
+        guard abs(skew1 - Double(within)) < 30, abs(skew2 - Double(beyond)) < 30, flowed, explained, heldBack, drained, count.lost == 0, count.duplicated == 0,
+            count.refused == 0
+        else { throw ExitCode(1) }
+        if common.dir == nil { try? FileManager.default.removeItem(atPath: root) }
+    }
+}

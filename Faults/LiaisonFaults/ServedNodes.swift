@@ -21,6 +21,7 @@ final class ServedNodes: @unchecked Sendable {
     /// One database URL per node when the nodes run on PostgreSQL.
     let postgres: [Party: String]
     private var processes: [Party: Process] = [:]
+    private var nodePIDs: [Party: Int32] = [:]
 
     /// Creates the nodes' directories, keys, pinned agreements and
     /// configuration files. `endpoint` gives the address a node uses for a
@@ -73,10 +74,11 @@ final class ServedNodes: @unchecked Sendable {
     func directory(_ p: Party) -> String { Self.directory(root, p) }
 
     /// Starts the node and waits until its peer API answers.
-    func start(_ p: Party, environment: [String: String] = [:]) throws {
+    /// `wrapper`: a program that runs the node as its child (faketime).
+    func start(_ p: Party, wrapper: [String] = [], environment: [String: String] = [:]) throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: liaison)
-        process.arguments = ["serve", "--dir", directory(p), "--log-level", "warning"]
+        process.executableURL = URL(fileURLWithPath: wrapper.first ?? liaison)
+        process.arguments = Array(wrapper.dropFirst()) + (wrapper.isEmpty ? [] : [liaison]) + ["serve", "--dir", directory(p), "--log-level", "warning"]
         if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, b in b } }
         process.standardOutput = FileHandle.nullDevice
         let log = "\(root)/\(p.code.lowercased()).log"
@@ -86,6 +88,17 @@ final class ServedNodes: @unchecked Sendable {
         process.standardError = handle
         try process.run()
         processes[p] = process
+        nodePIDs[p] = process.processIdentifier
+        if !wrapper.isEmpty {
+            // The node is the wrapper's child: signals go to it.
+            for _ in 0..<500 {
+                if let child = Self.child(of: process.processIdentifier) {
+                    nodePIDs[p] = child
+                    break
+                }
+                usleep(10_000)
+            }
+        }
         let deadline = Date().addingTimeInterval(60)
         while !Self.listening(ports[p]!) {
             guard process.isRunning else { throw FaultError("\(p)'s node exited at start (status \(process.terminationStatus)); see \(log)") }
@@ -97,8 +110,8 @@ final class ServedNodes: @unchecked Sendable {
     /// Kills the node with SIGKILL; true if the signal ended it.
     @discardableResult
     func kill(_ p: Party) -> Bool {
-        guard let process = processes.removeValue(forKey: p) else { return false }
-        Foundation.kill(process.processIdentifier, SIGKILL)
+        guard let process = processes.removeValue(forKey: p), let pid = nodePIDs.removeValue(forKey: p) else { return false }
+        Foundation.kill(pid, SIGKILL)
         process.waitUntilExit()
         return process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
     }
@@ -106,8 +119,8 @@ final class ServedNodes: @unchecked Sendable {
     /// Stops the node with SIGTERM; true if it exited cleanly.
     @discardableResult
     func stop(_ p: Party) -> Bool {
-        guard let process = processes.removeValue(forKey: p) else { return true }
-        process.terminate()
+        guard let process = processes.removeValue(forKey: p), let pid = nodePIDs.removeValue(forKey: p) else { return true }
+        Foundation.kill(pid, SIGTERM)
         process.waitUntilExit()
         return process.terminationReason == .exit && process.terminationStatus == 0
     }
@@ -116,7 +129,18 @@ final class ServedNodes: @unchecked Sendable {
 
     func isRunning(_ p: Party) -> Bool { processes[p]?.isRunning ?? false }
 
-    func pid(_ p: Party) -> Int32? { processes[p]?.processIdentifier }
+    func pid(_ p: Party) -> Int32? { nodePIDs[p] }
+
+    /// A child process of `parent` (Linux /proc).
+    static func child(of parent: Int32) -> Int32? {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), let status = try? String(contentsOfFile: "/proc/\(entry)/status", encoding: .utf8) else { continue }
+            if status.split(separator: "\n").contains(where: { $0.hasPrefix("PPid:") && Int32($0.dropFirst(5).trimmingCharacters(in: .whitespaces)) == parent }) {
+                return pid
+            }
+        }
+        return nil
+    }
 
     /// The node process's resident memory and its peak, in MiB (Linux /proc).
     func memory(_ p: Party) -> (rss: Double, peak: Double)? {
