@@ -237,8 +237,12 @@ extension Federation {
         var outcomes: [(digest: [UInt8], index: Int)] = []
         for s in bundle.statements {
             let digest = Array(SHA256.hash(data: s.signed))
-            // A statement received before (its reply lost) is answered with its first entry.
-            if let earlier = try await storeCall({ () throws(StoreError) in try await store.statementReceipt(peer: peer, digest: digest) }) {
+            // A statement received before (its reply lost) is answered with its
+            // first entry. It is known by all the receiver acts on: its kind and
+            // item id travel beside the signature, so a copy with another kind
+            // is another statement, and its refusal is not the genuine one's.
+            let receipt = Self.receiptKey(s)
+            if let earlier = try await storeCall({ () throws(StoreError) in try await store.statementReceipt(peer: peer, digest: receipt) }) {
                 outcomes.append((digest, earlier))
                 continue
             }
@@ -258,7 +262,7 @@ extension Federation {
                 index = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }.lowerBound
             }
             if final {
-                try await storeCall { () throws(StoreError) in try await store.keepStatementReceipt(peer: peer, digest: digest, ledgerIndex: index) }
+                try await storeCall { () throws(StoreError) in try await store.keepStatementReceipt(peer: peer, digest: receipt, ledgerIndex: index) }
             }
             outcomes.append((digest, index))
         }
@@ -273,6 +277,15 @@ extension Federation {
             out.append(BatchReply.Outcome(sequence: i + 1, itemDigest: o.digest, entry: entry.derBytes, leafIndex: o.index, path: AuditPath(path)))
         }
         return BatchReply(receiver: party, treeHead: head, outcomes: out)
+    }
+
+    /// What a received statement is remembered by: its kind, its item id and its signed bytes.
+    static func receiptKey(_ s: StatementBundle.Statement) -> [UInt8] {
+        var h = SHA256()
+        h.update(data: Array("liaison/v1/statement-receipt".utf8) + [0, UInt8(truncatingIfNeeded: s.kind.rawValue)])
+        h.update(data: [UInt8(s.itemID?.count ?? 0)] + (s.itemID ?? []))
+        h.update(data: s.signed)
+        return Array(h.finalize())
     }
 
     /// Applies one statement; returns the index of the ledger entry recording it.

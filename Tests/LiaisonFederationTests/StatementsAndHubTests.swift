@@ -121,6 +121,29 @@ import Testing
         #expect(try await net[.jpn].store.size() == size, "a statement sent again is recorded once")
     }
 
+    /// The kind and the item id travel beside a statement's signature: a
+    /// bundle whose kind was altered is refused, and the genuine statement
+    /// sent after it is still applied (its refusal is not held against the
+    /// genuine one, which has the same signed bytes).
+    @Test func aStatementWithAnAlteredKindDoesNotSpoilTheGenuineOne() async throws {
+        let net = try await HostilePeerTests.start([.kor, .jpn])
+        defer { Task { await net.stop() } }
+        let korKey = try HostilePeerTests.keys(net, .kor).signing
+        let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(to: [.jpn, .usa]), "text/plain", Array("k".utf8))])[0]
+        let consent = try Signed(
+            signing: ConsentBody(
+                Consent(
+                    id: "kor-consent-kind", originator: .kor, itemDigest: sealed.manifest.digestHex, holder: .jpn, thirdParty: .usa,
+                    purpose: "dprk-nuclear-missile", issuedAt: Date(), expiresAt: Date().addingTimeInterval(86_400))), with: korKey)
+        let link = net[.kor].transport(to: .jpn)
+        let altered = StatementBundle(from: .kor, statements: [StatementBundle.Statement(kind: .compromiseReport, signed: consent.derBytes)]).derBytes
+        let refused = try BatchReply(canonical: try await link.sendStatements(altered))
+        #expect(try LedgerEntry(canonical: refused.outcomes[0].entry).kind == .itemRefused)
+        let genuine = try BatchReply(canonical: try await link.sendStatements(StatementBundle(from: .kor, statements: [.consent(consent)]).derBytes))
+        let entry = try LedgerEntry(canonical: genuine.outcomes[0].entry)
+        #expect(entry.kind == .consentGiven, "\(entry.detail)")
+    }
+
     @Test func aStatementAboutAnItemNotYetHeldWaitsForIt() async throws {
         let net = try await HostilePeerTests.start([.kor, .jpn])
         defer { Task { await net.stop() } }
