@@ -8,8 +8,10 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 config="${LIAISON_FAULTS_BUILD:-release}"
 if [ "$config" = release ]; then
-  swift build -c release --product liaison 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | tail -n 2 >&2
-  swift build -c release --product LiaisonFaults 2>&1 | grep -E "error|Build complete" | tail -n 1 >&2
+  for product in liaison LiaisonFaults; do
+    swift build -c release --product "$product" > ".build/faults-build-$product.log" 2>&1 ||
+      { grep -E "error" ".build/faults-build-$product.log" >&2; echo "faults: the release build of $product failed" >&2; exit 1; }
+  done
 fi
 bin="$(swift build -c "$config" --show-bin-path)"
 [ -x "$bin/liaison" ] && [ -x "$bin/LiaisonFaults" ] || { echo "faults: no $config build in $bin (swift build -c $config)" >&2; exit 1; }
