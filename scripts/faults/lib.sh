@@ -15,4 +15,5 @@ if [ "$config" = release ]; then
 fi
 bin="$(swift build -c "$config" --show-bin-path)"
 [ -x "$bin/liaison" ] && [ -x "$bin/LiaisonFaults" ] || { echo "faults: no $config build in $bin (swift build -c $config)" >&2; exit 1; }
-faults() { "$bin/LiaisonFaults" "$@" --liaison "$bin/liaison"; }
+# Line-buffered: each line of the report shows as it is made, also in a log.
+faults() { stdbuf -oL "$bin/LiaisonFaults" "$@" --liaison "$bin/liaison"; }
