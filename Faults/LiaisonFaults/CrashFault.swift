@@ -91,7 +91,10 @@ struct Crash: AsyncParsableCommand {
         print(
             "result: \(store): \(items) items, \(kills) kills (\(victimText); \(duringTransfer) during the transfer): lost \(count.lost), delivered twice \(count.duplicated), integrity ok after \(integrityOK)/\(kills) kills, ledgers verified \(verified)/2 (liaison ledger verify), drain \(String(format: "%.1f", drain)) s"
         )
-        guard drained, count.lost == 0, count.duplicated == 0, integrityOK == kills, verified == 2 else { throw ExitCode(1) }
+        guard drained, count.lost == 0, count.duplicated == 0, count.complete, integrityOK == kills, verified == 2, duringTransfer == kills else {
+            if duringTransfer < kills { print("only \(duringTransfer) of \(kills) kills fell during the transfer: give more --items or a shorter --gap") }
+            throw ExitCode(1)
+        }
         if common.dir == nil { try? FileManager.default.removeItem(atPath: root) }
     }
 }

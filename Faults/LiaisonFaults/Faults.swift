@@ -71,33 +71,39 @@ struct SplitMix: RandomNumberGenerator {
 /// What a transfer left on both sides, counted from the stores themselves.
 struct Count: CustomStringConvertible {
     var expected = 0
-    /// The sender's tasks to the receiver, by state, and those with a stored receipt.
-    var tasks = 0, done = 0, withReceipt = 0, pending = 0, refused = 0
+    /// The sender's tasks to the receiver, by state, and those with a stored receipt; items with more than one task.
+    var tasks = 0, done = 0, withReceipt = 0, pending = 0, refused = 0, queuedTwice = 0
     /// Items the receiver holds from the sender; the distinct test items among them.
     var received = 0, distinct = 0
-    /// Test items the sender released that the receiver does not hold.
+    /// Released test items the receiver does not hold (refused ones apart).
     var lost = 0
-    /// Items held more than once at the receiver, or accepted as new more than once in its ledger.
-    var duplicated = 0, acceptedTwice = 0
+    /// Items held more than once at the receiver (the same test item under two ids), or accepted
+    /// more than once in its ledger (any second acceptance, "already held" or not, is a second delivery).
+    var heldTwice = 0, acceptedTwice = 0
+    var duplicated: Int { heldTwice + acceptedTwice + queuedTwice }
+    /// Every expected item released once, delivered with a receipt, and held once.
+    var complete: Bool { tasks == expected && done == expected && withReceipt == expected && distinct == expected && received == expected }
 
     var description: String {
-        "count: sender \(tasks) tasks (\(done) delivered, \(withReceipt) with a receipt, \(pending) not yet, \(refused) refused); receiver holds \(received) (\(distinct) distinct of \(expected)); lost \(lost), held twice \(duplicated - acceptedTwice), accepted twice in the ledger \(acceptedTwice)"
+        "count: sender \(tasks) tasks for \(expected) items (\(done) delivered, \(withReceipt) with a receipt, \(pending) not yet, \(refused) refused, \(queuedTwice) items queued twice); receiver holds \(received) (\(distinct) distinct); lost \(lost), held twice \(heldTwice), accepted twice in the ledger \(acceptedTwice)"
     }
 
     static func transfer(_ nodes: ServedNodes, from sender: Party, to receiver: Party, expected: Int) async throws -> Count {
         var c = Count(expected: expected)
         let s = try await nodes.openStore(sender)
-        var released = Set<[UInt8]>()
+        var released = Set<[UInt8]>(), refusedItems = Set<[UInt8]>()
         var before: Int64?
         while true {
             let page = try await s.outboxTasks(itemID: nil, before: before, limit: 1000)
             guard let last = page.last else { break }
             for t in page where t.peer == receiver {
                 c.tasks += 1
-                released.insert(t.itemID)
+                if !released.insert(t.itemID).inserted { c.queuedTwice += 1 }
                 switch t.state {
                 case .done: c.done += 1
-                case .refused: c.refused += 1
+                case .refused:
+                    c.refused += 1
+                    refusedItems.insert(t.itemID)
                 default: c.pending += 1
                 }
                 if t.receipt != nil { c.withReceipt += 1 }
@@ -120,19 +126,16 @@ struct Count: CustomStringConvertible {
             cursor = last.sequence
         }
         c.distinct = numbers.count
-        c.lost = released.subtracting(held).count
-        // Held twice: the same test item under two ids.
-        c.duplicated = numbers.values.reduce(0) { $0 + max(0, $1 - 1) }
-        // Accepted as new twice: two "accepted" entries (not "already held") for one item digest.
+        c.lost = released.subtracting(held).subtracting(refusedItems).count
+        c.heldTwice = numbers.values.reduce(0) { $0 + max(0, $1 - 1) }
         var accepted: [[UInt8]: Int] = [:]
         let size = try await r.size()
         for i in 0..<size {
             let e = try await r.entry(at: i)
-            guard e.kind == .itemReceived, e.party == sender, !e.detail.contains("already held"), let digest = e.subjects.first else { continue }
+            guard e.kind == .itemReceived, e.party == sender, let digest = e.subjects.first else { continue }
             accepted[digest, default: 0] += 1
         }
         c.acceptedTwice = accepted.values.reduce(0) { $0 + max(0, $1 - 1) }
-        c.duplicated += c.acceptedTwice
         return c
     }
 }

@@ -55,7 +55,6 @@ struct LedgerAttacks: AsyncParsableCommand {
         let net = try await LocalFederation.start(
             parties: [.kor, .jpn], examples: try common.examplesDirectory(), directory: try common.workDirectory("ledger"), logger: logger
         ) { s in s.gossipInterval = 3600 }
-        defer { Task { await net.stop() } }
         let kor = net[.kor].federation, jpn = net[.jpn]
         let link = net[.kor].transport(to: .jpn)
         let jpnKey = try NodeDirectory(path: jpn.settings.directory).load().signing
@@ -125,6 +124,7 @@ struct LedgerAttacks: AsyncParsableCommand {
         print(
             "result: \(total)/\(trials) attacks caught within one gossip round (\(String(format: "%.1f", 100 * Double(total) / Double(max(trials, 1))))%), \(falseAlarms) false alarms on \(trials) honest rounds; \(String(format: "%.0f", Date().timeIntervalSince(started))) s"
         )
+        await net.stop()
         guard total == trials, falseAlarms == 0 else { throw ExitCode(1) }
         if common.dir == nil { try? FileManager.default.removeItem(atPath: net.directory) }
     }

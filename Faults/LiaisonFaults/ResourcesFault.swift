@@ -79,7 +79,7 @@ struct DiskFull: AsyncParsableCommand {
         print(
             "result: disk full at \(stalledAt)/\(items); error clear: \(clear ? "yes" : "NO"); JPN stayed up: \(up && sameProcess ? "yes" : "NO"); recovered by itself: \(recovered ? String(format: "yes, %.1f s after space returned", recovery) : "NO"); lost \(count.lost), applied twice \(count.duplicated); stores intact \(intact)/2"
         )
-        guard clear, up, sameProcess, recovered, count.lost == 0, count.duplicated == 0, intact == 2 else { throw ExitCode(1) }
+        guard clear, up, sameProcess, recovered, count.lost == 0, count.duplicated == 0, count.complete, intact == 2 else { throw ExitCode(1) }
         nodes.stopAll()
         try? Shell.run("/bin/umount", [mountpoint])
         if common.dir == nil { try? FileManager.default.removeItem(atPath: root) }
@@ -161,11 +161,11 @@ struct SlowClients: AsyncParsableCommand {
             return s.isEmpty ? .nan : s[min(s.count - 1, Int(Double(s.count - 1) * q))]
         }
         let baselinePeer = await timed(peerURL, 50), baselineConsole = await timed(consoleURL, 50)
-        let before = nodes.memory(.jpn)
+        guard let before = nodes.memory(.jpn), nodes.bytesRead(.jpn) != nil else { throw FaultError("cannot read JPN's /proc/PID/status and io") }
         print(
             String(
                 format: "slow-clients: before: peer API p50 %.1f ms, p99 %.1f ms; operator API p50 %.1f ms, p99 %.1f ms; JPN %.0f MiB resident",
-                p(baselinePeer.ms, 0.5), p(baselinePeer.ms, 0.99), p(baselineConsole.ms, 0.5), p(baselineConsole.ms, 0.99), before?.rss ?? -1))
+                p(baselinePeer.ms, 0.5), p(baselinePeer.ms, 0.99), p(baselineConsole.ms, 0.5), p(baselineConsole.ms, 0.99), before.rss))
 
         // The slow clients: a TLS record header, then a byte every 5 s.
         let slow = SlowSockets()
@@ -188,11 +188,12 @@ struct SlowClients: AsyncParsableCommand {
 
         // The large bodies.
         func large(_ url: String, _ contentType: String) async -> (answer: String, sentMiB: Double, seconds: Double, readMiB: Double) {
-            let readBefore = nodes.bytesRead(.jpn) ?? 0
+            let readBefore = nodes.bytesRead(.jpn)
             let r = await upload(url, contentType)
             // Give the node a moment: anything it still reads of the body counts.
             try? await Task.sleep(nanoseconds: 500_000_000)
-            return (r.answer, r.sentMiB, r.seconds, Double((nodes.bytesRead(.jpn) ?? 0) - readBefore) / 1_048_576)
+            guard let readBefore, let readAfter = nodes.bytesRead(.jpn) else { return (r.answer, r.sentMiB, r.seconds, .infinity) }
+            return (r.answer, r.sentMiB, r.seconds, Double(readAfter - readBefore) / 1_048_576)
         }
         func upload(_ url: String, _ contentType: String) async -> (answer: String, sentMiB: Double, seconds: Double) {
             let total = Int64(bodyMb) << 20
@@ -234,11 +235,12 @@ struct SlowClients: AsyncParsableCommand {
         }
         trickle.cancel()
         slow.closeAll()
-        let peak = after?.peak ?? -1, growth = (after?.peak ?? 0) - (before?.rss ?? 0)
+        guard let after else { throw FaultError("cannot read JPN's memory") }
+        let peak = after.peak, growth = after.peak - before.rss
         print(
             String(
                 format: "JPN memory: %.0f MiB before, %.0f MiB with the slow clients, peak %.0f MiB; %d of %d slow connections still open after the bodies%@",
-                before?.rss ?? -1, during?.rss ?? -1, peak, still, opened, reclaimed))
+                before.rss, during?.rss ?? -1, peak, still, opened, reclaimed))
         try? await client.shutdown()
         let p99 = max(p(peer.ms, 0.99), p(console.ms, 0.99))
         // Refused early: answered 413 by its declared length, the node having read less
@@ -419,7 +421,7 @@ struct ClockSkew: AsyncParsableCommand {
                 format: "result: %.0f s off (within ±%d s): all delivered %@; %.0f s off (beyond): held back with the reason %@, none refused for good %@; clock put right: drained %@ in %.1f s; lost %d, applied twice %d",
                 skew1, window, flowed ? "yes" : "NO", skew2, explained ? "yes" : "NO", heldBack ? "yes" : "NO", drained ? "yes" : "NO", drain, count.lost,
                 count.duplicated))
-        guard abs(skew1 - Double(within)) < 30, abs(skew2 - Double(beyond)) < 30, flowed, explained, heldBack, drained, count.lost == 0, count.duplicated == 0,
+        guard abs(skew1 - Double(within)) < 30, abs(skew2 - Double(beyond)) < 30, flowed, explained, heldBack, drained, count.lost == 0, count.duplicated == 0, count.complete,
             count.refused == 0
         else { throw ExitCode(1) }
         if common.dir == nil { try? FileManager.default.removeItem(atPath: root) }

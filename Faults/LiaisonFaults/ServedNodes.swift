@@ -87,6 +87,8 @@ final class ServedNodes: @unchecked Sendable {
         handle?.seekToEndOfFile()
         process.standardError = handle
         try process.run()
+        // The child has its own copy of the descriptor.
+        try? handle?.close()
         processes[p] = process
         nodePIDs[p] = process.processIdentifier
         if !wrapper.isEmpty {
@@ -121,6 +123,14 @@ final class ServedNodes: @unchecked Sendable {
     func stop(_ p: Party) -> Bool {
         guard let process = processes.removeValue(forKey: p), let pid = nodePIDs.removeValue(forKey: p) else { return true }
         Foundation.kill(pid, SIGTERM)
+        // A node that has not stopped in a minute is killed (and reported as not stopped cleanly).
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        if process.isRunning {
+            Foundation.kill(pid, SIGKILL)
+            process.waitUntilExit()
+            return false
+        }
         process.waitUntilExit()
         return process.terminationReason == .exit && process.terminationStatus == 0
     }

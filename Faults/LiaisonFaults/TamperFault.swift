@@ -38,7 +38,6 @@ struct Tamper: AsyncParsableCommand {
             // The untouched samples are fed after every flip: a long run must not age them out.
             s.federation.replayWindow = 86_400
         }
-        defer { Task { await net.stop() } }
         let keys = try [Party.kor, .jpn, .usa].reduce(into: [Party: NodeDirectory.Node]()) { $0[$1] = try NodeDirectory(path: net[$1].settings.directory).load() }
         let book = net[.kor].federation.book
         let kj = "gsomia-kor-jpn-2016"
@@ -115,17 +114,18 @@ struct Tamper: AsyncParsableCommand {
             }
             signatureCases.append(Sample(name: "batch signature: \(what)", bytes: w.bytes, receiver: .jpn, sender: .kor, statements: false))
         }
-        for (what, sig) in variants(toJPN.originRoots[0].signature, other.originRoots[0].signature) {
-            var root = toJPN.originRoots[0]
-            root.signature = sig
-            var w = DERWriter()
-            try w.sequence { s in
-                s.integer(protocolVersion)
-                try toJPN.header.encode(into: &s)
-                try s.sequence { rs in try root.encode(into: &rs) }
-                try s.sequence { es in for e in toJPN.envelopes { try e.encode(into: &es) } }
-            }
-            signatureCases.append(Sample(name: "origin seal: \(what)", bytes: w.bytes, receiver: .jpn, sender: .kor, statements: false))
+        // The origin seal's signature altered inside an item KOR seals properly into a
+        // batch (each on its own link number): the envelope names the altered root,
+        // the batch carries it, and the originator's signature check must refuse it.
+        var sequence = 100
+        for (what, sig) in variants(korItems[0].seal.root.signature, otherItems[0].seal.root.signature) {
+            var item = korItems[0]
+            item.seal.root.signature = sig
+            sequence += 1
+            signatureCases.append(
+                Sample(
+                    name: "origin seal: \(what)", bytes: try batch([item], from: .kor, to: .jpn, under: kj, sequence: sequence).derBytes, receiver: .jpn,
+                    sender: .kor, statements: false))
         }
         let otherConsent = try Signed(
             signing: ConsentBody(
@@ -135,9 +135,11 @@ struct Tamper: AsyncParsableCommand {
         for (what, sig) in variants(consent.signature, otherConsent.signature) {
             // A holder forwarding a consent whose signature was altered, in a batch it sealed properly.
             let forged = Signed(body: consent.body, signature: sig)
+            sequence += 1
             signatureCases.append(
                 Sample(
-                    name: "consent in an envelope: \(what)", bytes: try batch([jpnItem], consents: [forged], from: .kor, to: .usa, under: "tisa-2014", sequence: 2).derBytes,
+                    name: "consent in an envelope: \(what)",
+                    bytes: try batch([jpnItem], consents: [forged], from: .kor, to: .usa, under: "tisa-2014", sequence: sequence).derBytes,
                     receiver: .usa, sender: .kor, statements: false))
             signatureCases.append(
                 Sample(
@@ -190,6 +192,7 @@ struct Tamper: AsyncParsableCommand {
         print(
             "result: \(total + signatureCases.count) tampered inputs, \(total + signatureCases.count - accepted - (signatureCases.count - signatureRefused)) refused (\(accepted + signatureCases.count - signatureRefused) accepted), state changes \(changes.count); untouched samples accepted \(untouched)/\(samples.count); \(String(format: "%.0f", seconds)) s"
         )
+        await net.stop()
         guard failures.isEmpty, changes.isEmpty, untouched == samples.count else { throw ExitCode(1) }
         if common.dir == nil { try? FileManager.default.removeItem(atPath: net.directory) }
     }
@@ -247,7 +250,7 @@ struct Tamper: AsyncParsableCommand {
                 var inbox = 0
                 for q in [Party.kor, .jpn, .usa] where q != p {
                     // A refusal kept for retries (a bad consent under a good batch signature) records the refusal, not the item.
-                    inbox += try await store.inboundState(peer: q, sequences: [1, 2], itemIDs: []).records.values.filter { $0.state != .refused }.count
+                    inbox += try await store.inboundState(peer: q, sequences: Array(1...200), itemIDs: []).records.values.filter { $0.state != .refused }.count
                 }
                 s.nodes[p] = (holdings, statements, accepted, outbox, inbox, try await store.size())
                 s.ledgers[p] = store

@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 config="${LIAISON_FAULTS_BUILD:-release}"
 if [ "$config" = release ]; then
+  mkdir -p .build
   for product in liaison LiaisonFaults; do
     swift build -c release --product "$product" > ".build/faults-build-$product.log" 2>&1 ||
       { grep -E "error" ".build/faults-build-$product.log" >&2; echo "faults: the release build of $product failed" >&2; exit 1; }
