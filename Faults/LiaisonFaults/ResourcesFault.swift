@@ -38,9 +38,7 @@ struct DiskFull: AsyncParsableCommand {
         try nodes.start(.kor)
         let jpnPID = nodes.pid(.jpn)
         func delivered() -> Int { nodes.peerFigure(.kor, peer: .jpn, "delivered") ?? 0 }
-        func lastError() -> String {
-            ((nodes.status(.kor)?["peers"] as? [[String: Any]])?.first { $0["party"] as? String == "JPN" }?["last_error"] as? String) ?? ""
-        }
+        func lastError() -> String { nodes.lastError(.kor, peer: .jpn) }
         // Until the disk is full: delivery stalls, and the sender hears why.
         var stalledAt = -1, stalledSince = Date(), full = false
         let deadline = Date().addingTimeInterval(300)
@@ -368,9 +366,7 @@ struct ClockSkew: AsyncParsableCommand {
         let plain = ["FAKETIME_DONT_FAKE_MONOTONIC": "1"]
         func delivered() -> Int { nodes.peerFigure(.kor, peer: .jpn, "delivered") ?? 0 }
         func refused() -> Int { nodes.peerFigure(.kor, peer: .jpn, "refused") ?? 0 }
-        func lastError() -> String {
-            ((nodes.status(.kor)?["peers"] as? [[String: Any]])?.first { $0["party"] as? String == "JPN" }?["last_error"] as? String) ?? ""
-        }
+        func lastError() -> String { nodes.lastError(.kor, peer: .jpn) }
         /// How far JPN's clock is from this one, read from the status file it writes.
         func measuredSkew() async throws -> Double? {
             for _ in 0..<50 {

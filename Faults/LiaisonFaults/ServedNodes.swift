@@ -181,9 +181,13 @@ final class ServedNodes: @unchecked Sendable {
     }
 
     /// A peer's figure from the node's status file (`delivered`, `queued`, …).
-    func peerFigure(_ p: Party, peer: Party, _ key: String) -> Int? {
-        guard let peers = status(p)?["peers"] as? [[String: Any]], let entry = peers.first(where: { $0["party"] as? String == peer.code }) else { return nil }
-        return entry[key] as? Int
+    func peerFigure(_ p: Party, peer: Party, _ key: String) -> Int? { peerEntry(p, peer)?[key] as? Int }
+
+    /// The last error the node recorded for a peer, from its status file ("" when none).
+    func lastError(_ p: Party, peer: Party) -> String { peerEntry(p, peer)?["last_error"] as? String ?? "" }
+
+    private func peerEntry(_ p: Party, _ peer: Party) -> [String: Any]? {
+        (status(p)?["peers"] as? [[String: Any]])?.first { $0["party"] as? String == peer.code }
     }
 
     /// Opens a stopped node's store (SQLite in its directory, or its PostgreSQL database).
