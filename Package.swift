@@ -160,7 +160,7 @@ let package = Package(
             name: "LiaisonFaults",
             dependencies: [
                 "LiaisonApp", "LiaisonFederation", "LiaisonHTTP", "LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStoreSQLite",
-                "LiaisonStorePostgres",
+                "LiaisonStorePostgres", "LiaisonTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -185,7 +185,7 @@ let package = Package(
         ),
         .target(
             name: "LiaisonTesting",
-            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStorePostgres", "LiaisonApp"],
+            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStorePostgres", "LiaisonApp", "LiaisonFederation"],
             swiftSettings: strictSettings
         ),
         .testTarget(

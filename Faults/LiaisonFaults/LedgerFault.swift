@@ -5,6 +5,7 @@ import LiaisonFederation
 import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
+import LiaisonTesting
 import Logging
 
 /// Fault 5: JPN's node, as KOR sees it through gossip, serves a head that
@@ -28,23 +29,6 @@ struct LedgerAttacks: AsyncParsableCommand {
         case wrongProof = "unprovable: a well-formed consistency proof that does not hold"
         case otherKey = "a head signed with another key"
         case otherParty = "another party's head served as its own"
-    }
-
-    /// Serves a chosen head or proof instead of JPN's own.
-    struct Lying: PeerTransport {
-        let real: any PeerTransport
-        let head: [UInt8]?
-        let proof: [UInt8]?
-        func sendBatch(_ batch: [UInt8], knownSize: Int?) async throws(FederationError) -> [UInt8] { try await real.sendBatch(batch, knownSize: knownSize) }
-        func treeHead() async throws(FederationError) -> [UInt8] {
-            if let head { return head }
-            return try await real.treeHead()
-        }
-        func consistencyProof(from old: Int, to new: Int) async throws(FederationError) -> [UInt8] {
-            if let proof { return proof }
-            return try await real.consistencyProof(from: old, to: new)
-        }
-        func sendStatements(_ bundle: [UInt8]) async throws(FederationError) -> [UInt8] { try await real.sendStatements(bundle) }
     }
 
     func run() async throws {
@@ -80,32 +64,32 @@ struct LedgerAttacks: AsyncParsableCommand {
             guard let seen = try await net[.kor].store.peer(.jpn).treeSize else { throw FaultError("KOR recorded no head of JPN") }
             let attack = Attack.allCases[t % Attack.allCases.count]
             tried[attack, default: 0] += 1
-            let lying: Lying
+            let lying: LyingTransport
             switch attack {
             case .forkSameSize:
                 let forged = try Signed(signing: TreeHead(party: .jpn, size: seen, root: randomRoot(), at: Date()), with: jpnKey)
-                lying = Lying(real: link, head: forged.derBytes, proof: nil)
+                lying = LyingTransport(real: link, head: forged.derBytes, proof: nil)
             case .forkAhead:
                 let k = Int(random.next() % 5) + 1
                 try await grow(k)
                 let forged = try Signed(signing: TreeHead(party: .jpn, size: seen + k, root: randomRoot(), at: Date()), with: jpnKey)
-                lying = Lying(real: link, head: forged.derBytes, proof: nil)
+                lying = LyingTransport(real: link, head: forged.derBytes, proof: nil)
             case .rollback:
                 let size = Int(random.next() % UInt64(seen - 1)) + 1
                 let earlier = try Signed(signing: TreeHead(party: .jpn, size: size, root: try await jpn.store.root(size: size), at: Date()), with: jpnKey)
-                lying = Lying(real: link, head: earlier.derBytes, proof: nil)
+                lying = LyingTransport(real: link, head: earlier.derBytes, proof: nil)
             case .malformedProof:
                 try await grow(Int(random.next() % 5) + 1)
-                lying = Lying(real: link, head: nil, proof: (0..<(Int(random.next() % 200) + 1)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+                lying = LyingTransport(real: link, head: nil, proof: (0..<(Int(random.next() % 200) + 1)).map { _ in UInt8(truncatingIfNeeded: random.next()) })
             case .wrongProof:
                 try await grow(Int(random.next() % 5) + 1)
-                lying = Lying(real: link, head: nil, proof: AuditPath((0..<(Int(random.next() % 8) + 1)).map { _ in randomRoot() }).bytes)
+                lying = LyingTransport(real: link, head: nil, proof: AuditPath((0..<(Int(random.next() % 8) + 1)).map { _ in randomRoot() }).bytes)
             case .otherKey:
                 let forged = try Signed(signing: TreeHead(party: .jpn, size: seen, root: try await jpn.store.root(size: seen), at: Date()), with: korKey)
-                lying = Lying(real: link, head: forged.derBytes, proof: nil)
+                lying = LyingTransport(real: link, head: forged.derBytes, proof: nil)
             case .otherParty:
                 let theirs = try await net[.kor].federation.latestTreeHead()
-                lying = Lying(real: link, head: theirs, proof: nil)
+                lying = LyingTransport(real: link, head: theirs, proof: nil)
             }
             do {
                 try await kor.gossipOnce(with: .jpn, over: lying)

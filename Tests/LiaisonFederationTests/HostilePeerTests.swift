@@ -247,23 +247,6 @@ import X509
 
     // MARK: Ledger attacks
 
-    /// Serves JPN's real API but a forged view of its ledger.
-    struct LyingTransport: PeerTransport {
-        let real: any PeerTransport
-        let head: [UInt8]?
-        let proof: [UInt8]?
-        func sendBatch(_ batch: [UInt8], knownSize: Int?) async throws(FederationError) -> [UInt8] { try await real.sendBatch(batch, knownSize: knownSize) }
-        func treeHead() async throws(FederationError) -> [UInt8] {
-            if let head { return head }
-            return try await real.treeHead()
-        }
-        func consistencyProof(from old: Int, to new: Int) async throws(FederationError) -> [UInt8] {
-            if let proof { return proof }
-            return try await real.consistencyProof(from: old, to: new)
-        }
-        func sendStatements(_ bundle: [UInt8]) async throws(FederationError) -> [UInt8] { try await real.sendStatements(bundle) }
-    }
-
     /// Refuses every consistency proof, with a long detail full of control characters.
     struct RefusingTransport: PeerTransport {
         let real: any PeerTransport
