@@ -42,10 +42,20 @@ let package = Package(
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: strictSettings
         ),
+        // libxml2, the platform's XML parser (Debian: libxml2-dev), read directly by the
+        // STANAG 4774 label reader.
+        .systemLibrary(
+            name: "CLibXML2",
+            pkgConfig: "libxml-2.0",
+            providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
+        ),
+        // The C allocator's statistics, for the tests that show nothing is left behind.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "LiaisonSealing",
             dependencies: [
                 "LiaisonModel",
+                "CLibXML2",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -185,7 +195,10 @@ let package = Package(
         ),
         .target(
             name: "LiaisonTesting",
-            dependencies: ["LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStorePostgres", "LiaisonApp", "LiaisonFederation"],
+            dependencies: [
+                "LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStorePostgres", "LiaisonApp", "LiaisonFederation",
+                .target(name: "CMalloc", condition: .when(platforms: [.linux])),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

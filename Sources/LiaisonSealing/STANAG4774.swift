@@ -1,8 +1,5 @@
 internal import Foundation
 public import LiaisonModel
-#if canImport(FoundationXML)
-    internal import FoundationXML
-#endif
 
 /// Labels as STANAG 4774 confidentiality metadata labels (XML), so that
 /// labelling tools can read and write them.
@@ -50,32 +47,28 @@ public enum STANAG4774 {
     }
 
     /// Reads a label, refusing anything outside the mapping above.
+    ///
+    /// The document is read with libxml2's streaming reader directly, not
+    /// through Foundation's `XMLParser`: on Linux that wrapper allocates an
+    /// error object for every libxml2 error and never frees it, so a process
+    /// reading malformed labels grows without bound (the stanag4774 fuzz
+    /// target ran out of memory on it), and it crashed on a processing
+    /// instruction without data. No listed Swift XML package avoids
+    /// `XMLParser`, so Liaison calls the library under it.
     public static func `import`(_ xml: String) throws(SealingError) -> SecurityLabel {
         guard xml.utf8.count <= 1 << 20 else { throw SealingError(.oversized, "a label document is limited to 1 MiB") }
-        // No document type declarations: no entities to expand or fetch.
+        // No document type declarations: no entities to expand or fetch. The
+        // reader refuses them too; this names them before any parsing.
         guard !xml.contains("<!DOCTYPE"), !xml.contains("<!ENTITY") else {
             throw SealingError(.malformed, "STANAG 4774 label: document type declarations and entities are not accepted")
         }
-        // No processing instructions: the platform's XMLParser crashes on one
-        // without data (`<?pi?>`). The one `<?` allowed opens the document as
-        // a well-formed XML declaration, with no markup inside it.
-        let instructions = xml.components(separatedBy: "<?").count - 1
-        if instructions > 0 {
-            guard instructions == 1, xml.hasPrefix("<?xml "), let end = xml.range(of: "?>"),
-                !xml[xml.index(xml.startIndex, offsetBy: 2)..<end.lowerBound].contains(where: { $0 == "<" || $0 == ">" })
-            else {
-                throw SealingError(.malformed, "STANAG 4774 label: processing instructions are not accepted")
-            }
-        }
-        let reader = Reader()
-        let parser = XMLParser(data: Data(xml.utf8))
-        parser.shouldProcessNamespaces = true
-        parser.shouldResolveExternalEntities = false
-        parser.delegate = reader
-        let ok = parser.parse()
-        if let e = reader.error { throw e }
-        guard ok else {
-            throw SealingError(.malformed, "not well-formed XML: \(parser.parserError.map { "\($0)" } ?? "parse error")")
+        var reader = Reader()
+        do {
+            try XMLStream.read(Array(xml.utf8), into: &reader)
+        } catch where error.reason.hasPrefix("STANAG 4774") {
+            throw error
+        } catch {
+            throw SealingError(error.code, "STANAG 4774 label: \(error.reason)")
         }
         return try reader.label()
     }
@@ -104,35 +97,29 @@ public enum STANAG4774 {
     }
 
     /// Collects the elements of one label; any unexpected structure is an error.
-    final class Reader: NSObject, XMLParserDelegate {
-        var error: SealingError?
+    struct Reader: XMLStream.Handler {
         var path: [String] = []
         var text = ""
         var policy: String?, level: String?, originator: String?, created: String?, review: String?
         var categories: [(tag: String, type: String, values: [String])] = []
         var sawRoot = false
         var closedRoot = false
+        static let values: Set<String> = ["PolicyIdentifier", "Classification", "OriginatorID", "CreationDateTime", "GenericValue"]
 
-        func fail(_ why: String, _ parser: XMLParser) {
-            if error == nil { error = SealingError(.malformed, "STANAG 4774 label: \(why)") }
-            parser.abortParsing()
-        }
+        func fail(_ why: String) -> SealingError { SealingError(.malformed, "STANAG 4774 label: \(why)") }
 
-        func parser(
-            _ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
-            attributes: [String: String] = [:]
-        ) {
-            guard namespaceURI == STANAG4774.namespace else {
-                return fail("element \(name) is not in namespace \(STANAG4774.namespace)", parser)
+        mutating func start(_ name: String, namespace: String?, attributes: [String: String]) throws(SealingError) {
+            guard namespace == STANAG4774.namespace else {
+                throw fail("element \(name) is not in namespace \(STANAG4774.namespace)")
             }
             let parent = path.last
             switch (parent, name) {
             case (nil, "originatorConfidentialityLabel"):
-                guard !sawRoot else { return fail("more than one label", parser) }
+                guard !sawRoot else { throw fail("more than one label") }
                 sawRoot = true
                 review = attributes["ReviewDateTime"]
                 if let v = attributes["ConfidentialityLabelVersion"], v != "1" {
-                    return fail("ConfidentialityLabelVersion \(v) is not supported", parser)
+                    throw fail("ConfidentialityLabelVersion \(v) is not supported")
                 }
             case ("originatorConfidentialityLabel", "ConfidentialityInformation"),
                 ("originatorConfidentialityLabel", "OriginatorID"), ("originatorConfidentialityLabel", "CreationDateTime"),
@@ -140,31 +127,38 @@ public enum STANAG4774 {
                 break
             case ("ConfidentialityInformation", "Category"):
                 guard let tag = attributes["TagName"], let type = attributes["Type"] else {
-                    return fail("a Category needs TagName and Type", parser)
+                    throw fail("a Category needs TagName and Type")
                 }
                 categories.append((tag, type, []))
             case ("Category", "GenericValue"):
                 break
             default:
-                return fail("unexpected element \(name)\(parent.map { " in \($0)" } ?? "")", parser)
+                throw fail("unexpected element \(name)\(parent.map { " in \($0)" } ?? "")")
             }
             path.append(name)
             text = ""
         }
 
-        func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+        mutating func characters(_ string: String) throws(SealingError) {
+            if let current = path.last, !Self.values.contains(current),
+                string.contains(where: { !$0.isWhitespace })
+            {
+                throw fail("text in \(current), which holds elements, not a value")
+            }
+            text += string
+        }
 
-        func parser(_ parser: XMLParser, didEndElement name: String, namespaceURI: String?, qualifiedName: String?) {
+        mutating func end(_ name: String) throws(SealingError) {
             let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
-            func once(_ field: inout String?) {
-                if field != nil { return fail("\(name) appears twice", parser) }
+            func once(_ field: inout String?) throws(SealingError) {
+                if field != nil { throw SealingError(.malformed, "STANAG 4774 label: \(name) appears twice") }
                 field = value
             }
             switch name {
-            case "PolicyIdentifier": once(&policy)
-            case "Classification": once(&level)
-            case "OriginatorID": once(&originator)
-            case "CreationDateTime": once(&created)
+            case "PolicyIdentifier": try once(&policy)
+            case "Classification": try once(&level)
+            case "OriginatorID": try once(&originator)
+            case "CreationDateTime": try once(&created)
             case "GenericValue": categories[categories.count - 1].values.append(value)
             case "originatorConfidentialityLabel": closedRoot = true
             default: break
@@ -172,8 +166,6 @@ public enum STANAG4774 {
             path.removeLast()
             text = ""
         }
-
-        func parser(_ parser: XMLParser, foundCDATA data: Data) { text += String(decoding: data, as: UTF8.self) }
 
         func label() throws(SealingError) -> SecurityLabel {
             func need(_ v: String?, _ what: String) throws(SealingError) -> String {

@@ -67,6 +67,43 @@ struct STANAG4774Tests {
         }
     }
 
+    @Test func commentsCDATAAndPrefixesAreRead() throws {
+        let xml = try STANAG4774.export(full)
+            .replacingOccurrences(of: "<Classification>II</Classification>", with: "<!-- level --><Classification><![CDATA[II]]></Classification>")
+            .replacingOccurrences(of: "<originatorConfidentialityLabel xmlns=", with: "<s:originatorConfidentialityLabel xmlns:s=")
+            .replacingOccurrences(of: "</originatorConfidentialityLabel>", with: "</s:originatorConfidentialityLabel>")
+            .replacingOccurrences(of: "<ConfidentialityInformation>", with: "<s:ConfidentialityInformation xmlns=\"urn:nato:stanag:4774:confidentialitymetadatalabel:1:0\">")
+            .replacingOccurrences(of: "</ConfidentialityInformation>", with: "</s:ConfidentialityInformation>")
+            .replacingOccurrences(of: "<OriginatorID IDType", with: "<s:OriginatorID xsi:type=\"x\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" IDType")
+            .replacingOccurrences(of: "</OriginatorID>", with: "</s:OriginatorID>")
+            .replacingOccurrences(of: "<CreationDateTime>", with: "<s:CreationDateTime>")
+            .replacingOccurrences(of: "</CreationDateTime>", with: "</s:CreationDateTime>")
+        #expect(LabelDocument(try STANAG4774.import(xml)).derBytes == LabelDocument(full).derBytes)
+        let korean = try SecurityLabel(
+            policy: "national:KOR", originator: .kor, level: "II", releasableTo: [],
+            categories: [.init(tag: "취급", kind: .informative, values: ["군사기밀 — 대외비"])], created: at("2020-01-01T00:00:00Z"))
+        #expect(LabelDocument(try STANAG4774.import(try STANAG4774.export(korean))).derBytes == LabelDocument(korean).derBytes)
+    }
+
+    @Test(arguments: [
+        ("<Classification>II</Classification>", "<Classification>II</Classification>stray", "text in ConfidentialityInformation"),
+        ("<Classification>II</Classification>", "<p:Classification>II</p:Classification>", "line 5, column 22: Namespace prefix p on Classification is not defined"),
+        ("<Classification>II</Classification>", "<Classification>&secret;</Classification>", "Entity 'secret' not defined"),
+        ("<Classification>II</Classification>", "<Classification/>", "Classification is missing"),
+        ("<Classification>II</Classification>", "<Classification>II</Classification><?render now?>", "processing instructions"),
+        ("<Classification>II</Classification>", "<Classification a=\"1\" a=\"2\">II</Classification>", "Attribute a redefined"),
+        ("</originatorConfidentialityLabel>\n", "</originatorConfidentialityLabel>\n<originatorConfidentialityLabel/>", "Extra content"),
+    ])
+    func documentsOutsideXMLOrTheMappingAreRefusedSayingWhere(replace: String, with: String, reason: String) throws {
+        let xml = try STANAG4774.export(full)
+        #expect(xml.contains(replace))
+        #expect {
+            _ = try STANAG4774.import(xml.replacingOccurrences(of: replace, with: with))
+        } throws: { error in
+            (error as? SealingError)?.code == .malformed && "\(error)".contains("STANAG 4774 label: ") && "\(error)".contains(reason)
+        }
+    }
+
     @Test func reservedTagsAndGarbageAreRefused() throws {
         let clash = try SecurityLabel(
             policy: "p", originator: .kor, level: "II", releasableTo: [], categories: [.init(tag: "Purpose", kind: .informative, values: ["x"])],
@@ -99,15 +136,36 @@ struct FuzzRegressionTests {
     }
 
     /// libFuzzer (stanag4774 target): the platform's XMLParser crashed on a
-    /// processing instruction without data. They are refused before parsing.
+    /// processing instruction without data, and on an unterminated
+    /// declaration swallowing a second instruction. Each is refused, naming
+    /// why, without crashing.
     @Test(arguments: [
-        "<?xm?>", "<?xml version=\"1.0\"?><?pi?><a/>", "<originatorConfidentialityLabel><?x y?></originatorConfidentialityLabel>",
-        // The second finding: an unterminated declaration swallowing a second instruction.
-        "<?xml vty>\n <?xml\u{D9}vers?>al:OKRy",
+        ("<?xm?>", "not well-formed XML"), ("<?xml version=\"1.0\"?><?pi?><a/>", "processing instructions"),
+        ("<originatorConfidentialityLabel xmlns=\"urn:nato:stanag:4774:confidentialitymetadatalabel:1:0\"><?x y?></originatorConfidentialityLabel>",
+         "processing instructions"),
+        ("<?xml vty>\n <?xml\u{D9}vers?>al:OKRy", "not well-formed XML: line 1"),
     ])
-    func processingInstructionsAreRefused(xml: String) {
+    func processingInstructionsAreRefused(xml: String, reason: String) {
         #expect {
             _ = try STANAG4774.import(xml)
-        } throws: { "\($0)".contains("processing instructions") }
+        } throws: { "\($0)".contains(reason) }
+    }
+
+    /// libFuzzer (stanag4774 target): out of memory after about 25 CPU-minutes.
+    /// Foundation's XMLParser kept one error object for every libxml2 error
+    /// for the life of the process. The label reader now uses libxml2's
+    /// reader directly and frees everything it allocates per document; this
+    /// reads malformed labels many times over and counts the heap in use.
+    @Test func malformedLabelsLeaveNothingBehind() throws {
+        let malformed = [
+            "<originatorConfidentialityLabel xmlns=\"urn:x\"><a></b>", "<a x='1' x='2'/>", "<p:a/>", "&undefined;", "<a>\u{0}</a>",
+        ]
+        for xml in malformed { #expect(throws: SealingError(.malformed, "")) { try STANAG4774.import(xml) } }
+        let documents = 10_000
+        let growth = HeapInUse.leastGrowth {
+            for i in 0..<documents { _ = try? STANAG4774.import(malformed[i % malformed.count]) }
+        }
+        // The old reader kept at least 72 bytes a document.
+        #expect(growth < documents * 16, "the heap grew by \(growth) bytes over \(documents) malformed labels")
     }
 }
