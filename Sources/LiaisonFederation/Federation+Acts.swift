@@ -140,3 +140,33 @@ extension Federation {
         return try await destroy(itemID, certificate: signed)
     }
 }
+
+extension Federation {
+    /// A lifecycle act of this node's party on one of its agreements (Art
+    /// 21): a termination notice, its suspension, lifting or withdrawal, an
+    /// amendment, a mutual termination, entry into force. Signed here,
+    /// checked against the agreement's rules as they stand now (a refusal
+    /// names its article and changes nothing), recorded, and sent to every
+    /// other party of the agreement.
+    @discardableResult
+    public func issueStatement(
+        agreement id: Agreement.ID, act: LifecycleStatement.Act, note: String? = nil, by officer: String
+    ) async throws(FederationError) -> (statement: Signed<StatementDocument>, entry: Int, tasks: [StatementTask]) {
+        guard let lifecycle = book[id], lifecycle.agreement.isParty(party) else {
+            throw FederationError(.notFound, "\(party) is not a party to an agreement \(id.prefix(80)) known here")
+        }
+        let now = clock()
+        let statement = LifecycleStatement(
+            id: "\(party.code.lowercased())-\(act.name)-\(UUID().uuidString.prefix(8).lowercased())", agreement: id, party: party, at: now,
+            act: act, note: note)
+        let signed: Signed<StatementDocument>
+        do { signed = try Signed(signing: StatementDocument(statement), with: signing) } catch {
+            throw FederationError(.unavailable, "the statement cannot be signed: \(error)")
+        }
+        guard let entry = try await record(signed, by: officer) else {
+            throw FederationError(.refused, "statement \(statement.id) is already recorded")
+        }
+        let others = lifecycle.agreement.partyCodes.filter { $0 != party }
+        return (signed, entry, try await publish([.lifecycle(signed)], to: others))
+    }
+}

@@ -22,7 +22,7 @@ extension Federation {
     /// (Art 21), stored, in the ledger, and every later decision uses it.
     /// Returns the ledger entry recording it, or nil if it was known.
     @discardableResult
-    public func record(_ signed: Signed<StatementDocument>, from peer: Party? = nil) async throws(FederationError) -> Int? {
+    public func record(_ signed: Signed<StatementDocument>, from peer: Party? = nil, by officer: String? = nil) async throws(FederationError) -> Int? {
         let statement: LifecycleStatement
         do { statement = try signed.verified(by: trust).statement } catch {
             throw FederationError(.refused, "the statement does not verify against its signer's pinned key: \(error.reason)")
@@ -40,7 +40,8 @@ extension Federation {
             let digest = Array(SHA256.hash(data: signed.derBytes))
             let entry = LedgerEntry(
                 kind: .lifecycleStatement, at: clock(), party: peer ?? statement.party, subjects: [digest],
-                detail: "\(statement.agreement): \(statement.id) by \(statement.party)\(peer.map { ", received from \($0)" } ?? "")")
+                detail: "\(statement.agreement): \(statement.id) by \(statement.party)\(peer.map { ", received from \($0)" } ?? "")"
+                    + (officer.map { ", issued by \($0)" } ?? ""))
             // The entry's index is the size the head is signed at, less one.
             let signedHead = SignedHeadBox()
             let sign = signer

@@ -61,6 +61,12 @@ struct Console: Sendable {
                 return redirect("/items")
             }
         }
+        router.get("agreements/:agreement") { request, context in
+            try await self.page(request) { c in try await self.agreementPage(c, context) }
+        }
+        router.post("agreements/:agreement/statements") { request, context in
+            try await self.form(request, context) { c, form in try await self.issueStatement(c, form, context) }
+        }
         router.post("peers/:party/acknowledge") { request, context in
             try await self.form(request, context) { c, _ in try await self.acknowledge(c, context) }
         }
@@ -304,6 +310,66 @@ struct Console: Sendable {
                     "agreements": agreements, "peers": peers, "alarms": alarms, "canAcknowledge": caller.user.roles.contains(.securityOfficer),
                     "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
                 ]))
+    }
+
+    // MARK: Agreements
+
+    /// One agreement: its state, its whole timeline, its lifecycle
+    /// statements, and for security officers the form to issue one (Art 21).
+    func agreementPage(_ caller: Caller, _ context: OperatorContext) async throws -> Page {
+        let lifecycle = try api.agreement(context)
+        let now = Date()
+        let s = lifecycle.status(at: now)
+        var deadlines: [String] = []
+        if let d = s.nextNoticeDeadline { deadlines.append("notice deadline \(Self.day(d))") }
+        if let d = s.nextAnniversary { deadlines.append("term renews \(Self.day(d))") }
+        if let d = s.scheduledTermination { deadlines.append("terminates \(Self.day(d))") }
+        let statements = lifecycle.accepted.reversed().map { st -> [String: Any] in
+            let v = OperatorViews.StatementView(st)
+            var details: [String] = []
+            if let e = v.effective { details.append("effective \(Self.time(e))") }
+            if let n = v.notice { details.append("notice \(n)") }
+            if let c = v.condition { details.append("condition: \(c)") }
+            if let p = v.proposal { details.append("proposal \(p)") }
+            if let t = v.summary { details.append(t) }
+            if let n = v.note { details.append("note: \(n)") }
+            return ["id": v.id, "party": v.party, "act": v.act, "at": Self.time(v.at), "details": details.joined(separator: "; ")]
+        }
+        let tone = s.phase == .terminated ? "bad" : s.phase == .inForce ? "ok" : s.phase == .pending ? "info" : "warn"
+        return Page(
+            title: lifecycle.agreement.id,
+            body: render(
+                "agreement",
+                [
+                    "id": lifecycle.agreement.id, "title": lifecycle.agreement.title, "party": party.code,
+                    "parties": lifecycle.agreement.partyCodes.map(\.code).joined(separator: ", "), "phase": s.phase.rawValue, "tone": tone,
+                    "since": s.since.map(Self.day) ?? false, "deadlines": deadlines,
+                    "events": lifecycle.events.filter { $0.at <= now }.reversed().map {
+                        ["at": Self.day($0.at), "phase": $0.phase.rawValue, "cause": $0.cause.description]
+                    },
+                    "statements": statements, "acts": LifecycleStatement.Act.names,
+                    "canIssue": caller.user.roles.contains(.securityOfficer),
+                    "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
+                ]))
+    }
+
+    func issueStatement(_ caller: Caller, _ form: [String: [String]], _ context: OperatorContext) async throws -> Response {
+        let lifecycle = try api.agreement(context)
+        func field(_ name: String) -> String? {
+            form[name]?.first.map { $0.trimmingCharacters(in: .whitespacesAndNewlines) }.flatMap { $0.isEmpty ? nil : $0 }
+        }
+        var effective: Date?
+        if let text = field("effective") {
+            guard let d = RFC3339.parse(text) else {
+                throw OperatorError(.invalidInput, "effective \"\(text.prefix(40))\" is not an RFC 3339 instant with an offset, as 2026-12-31T00:00:00+09:00")
+            }
+            effective = d
+        }
+        let request = OperatorViews.StatementRequest(
+            act: field("act") ?? "", effective: effective, notice: field("notice"), condition: field("condition"), proposal: field("proposal"),
+            summary: field("summary"), note: field("note"))
+        _ = try await api.statementAct(caller, agreement: lifecycle.agreement.id, request)
+        return redirect("/agreements/\(lifecycle.agreement.id)")
     }
 
     // MARK: Items

@@ -5,7 +5,7 @@
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "dashboard": dashboard, "items": items, "item": item, "compose": compose, "ledger": ledger,
-        "refusal": refusal, "users": users,
+        "refusal": refusal, "users": users, "agreement": agreement,
     ]
 
     static let style = """
@@ -65,7 +65,7 @@ enum ConsoleTemplates {
         {{#canAcknowledge}}<form method="post" action="/peers/{{party}}/acknowledge" style="margin-top:6px"><input type="hidden" name="csrf" value="{{csrf}}"><button class="secondary" type="submit">Acknowledge (exchange resumes)</button></form>{{/canAcknowledge}}</div>{{/alarms}}
         <div class="card"><h2>Agreements</h2><table id="agreements">
         <tr><th>Agreement</th><th>Parties</th><th>State</th><th>Next deadlines</th><th>Timeline</th></tr>
-        {{#agreements}}<tr><td><b>{{id}}</b><br><span class="muted">{{title}}</span></td><td>{{parties}}</td>
+        {{#agreements}}<tr><td><b><a href="/agreements/{{id}}">{{id}}</a></b><br><span class="muted">{{title}}</span></td><td>{{parties}}</td>
         <td><span class="pill {{tone}}">{{phase}}</span>{{#since}}<br><span class="muted">since {{since}}</span>{{/since}}</td>
         <td>{{#deadlines}}{{.}}<br>{{/deadlines}}{{^deadlines}}<span class="muted">none</span>{{/deadlines}}</td>
         <td><ul class="timeline">{{#events}}<li>{{at}} — {{phase}}: {{cause}}</li>{{/events}}</ul></td></tr>{{/agreements}}
@@ -76,6 +76,29 @@ enum ConsoleTemplates {
         <td>{{refused}}</td><td>{{lag}}</td><td>{{lastSuccess}}</td>
         <td>{{#alarm}}<span class="pill bad">alarm</span>{{/alarm}}{{^alarm}}{{#lastError}}<span class="pill warn">retrying</span><br><span class="muted">{{lastError}}</span>{{/lastError}}{{^lastError}}<span class="pill ok">in sync</span>{{/lastError}}{{/alarm}}</td></tr>{{/peers}}
         </table></div>
+        """
+
+    static let agreement = """
+        <h1>{{id}}</h1><p class="muted">{{title}} · parties {{parties}}</p>
+        <div class="card"><h2>State now</h2><p><span class="pill {{tone}}" id="phase">{{phase}}</span>{{#since}} <span class="muted">since {{since}}</span>{{/since}}</p>
+        <p>{{#deadlines}}{{.}}<br>{{/deadlines}}{{^deadlines}}<span class="muted">No deadline ahead.</span>{{/deadlines}}</p>
+        <ul class="timeline">{{#events}}<li>{{at}} — {{phase}}: {{cause}}</li>{{/events}}</ul></div>
+        <div class="card"><h2>Lifecycle statements (Art 21)</h2><table id="statements">
+        <tr><th>At</th><th>Party</th><th>Act</th><th>Statement</th><th>Details</th></tr>
+        {{#statements}}<tr><td>{{at}}</td><td>{{party}}</td><td>{{act}}</td><td class="mono">{{id}}</td><td>{{details}}</td></tr>{{/statements}}
+        {{^statements}}<tr><td colspan="5" class="muted">None.</td></tr>{{/statements}}
+        </table></div>
+        {{#canIssue}}<div class="card"><h2>Issue a statement as {{party}}</h2>
+        <p class="muted">Checked against the agreement's rules as they stand now; once accepted it is signed by this node, recorded, and sent to the other parties. Fields an act does not take must be left empty.</p>
+        <form method="post" action="/agreements/{{id}}/statements" id="issue"><input type="hidden" name="csrf" value="{{csrf}}">
+        <div class="row"><div><label for="act">Act</label><select id="act" name="act">{{#acts}}<option>{{.}}</option>{{/acts}}</select></div>
+        <div><label for="effective">Effective (RFC 3339, optional)</label><input type="text" id="effective" name="effective" placeholder="2027-02-22T00:00:00+09:00"></div></div>
+        <div class="row"><div><label for="notice">Notice (suspension, lifting, withdrawal)</label><input type="text" id="notice" name="notice"></div>
+        <div><label for="proposal">Proposal (amendment, mutual termination)</label><input type="text" id="proposal" name="proposal"></div></div>
+        <label for="condition">Condition (suspension)</label><input type="text" id="condition" name="condition">
+        <label for="summary">Summary (amendment)</label><input type="text" id="summary" name="summary">
+        <label for="note">Note for the record</label><input type="text" id="note" name="note">
+        <button class="primary" type="submit">Sign, record and send</button></form></div>{{/canIssue}}
         """
 
     static let items = """

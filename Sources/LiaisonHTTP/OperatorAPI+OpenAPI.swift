@@ -41,6 +41,13 @@ enum OpenAPI {
         ["type": "object", "properties": properties, "required": required, "additionalProperties": false]
     }
 
+    static var agreementID: [String: Any] {
+        [
+            "name": "agreement", "in": "path", "required": true, "description": "The agreement id, as gsomia-kor-jpn-2016.",
+            "schema": ["type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"],
+        ]
+    }
+
     static var itemID: [String: Any] {
         [
             "name": "id", "in": "path", "required": true, "description": "The item id, 32 hexadecimal digits.",
@@ -112,6 +119,15 @@ enum OpenAPI {
             method: "get", path: "/api/v1/agreements", summary: "This node's agreements and their state now", operationID: "listAgreements",
             success: (200, array(ref("Agreement"))), errors: [401]),
         Route(
+            method: "get", path: "/api/v1/agreements/{agreement}/statements",
+            summary: "An agreement's lifecycle statements: the ones it came with and every signed one recorded since (Art 21)",
+            operationID: "listStatements", success: (200, array(ref("Statement"))), errors: [401, 404], parameters: [agreementID]),
+        Route(
+            method: "post", path: "/api/v1/agreements/{agreement}/statements",
+            summary: "Issue a lifecycle act of this node's party: checked against the agreement's rules now, signed, recorded and sent to the other parties (Art 21; security officers)",
+            operationID: "issueStatement", body: "StatementRequest", success: (201, ref("Statement")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [agreementID]),
+        Route(
             method: "get", path: "/api/v1/peers", summary: "Sync state of every peer: queue, lag, last error, alarm", operationID: "listPeers",
             success: (200, array(ref("Peer"))), errors: [401]),
         Route(
@@ -147,6 +163,8 @@ enum OpenAPI {
         let level: [String: Any] = ["type": "string", "enum": node.levels]
         let party: [String: Any] = ["type": "string", "enum": node.parties]
         let role: [String: Any] = ["type": "string", "enum": roles]
+        let identifier: [String: Any] = ["type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"]
+        let text500: [String: Any] = ["type": "string", "minLength": 1, "maxLength": 500]
         let newLabel = object(
             [
                 "policy": string, "originator": ["type": "string", "enum": [node.party.code]], "level": level, "releasable_to": array(party),
@@ -224,6 +242,18 @@ enum OpenAPI {
             "ReclassifyRequest": object(
                 ["level": level, "reason": ["type": "string", "minLength": 1, "maxLength": 500]], required: ["level", "reason"]),
             "DestroyRequest": object(["method": ["type": "string", "minLength": 1, "maxLength": 500]], required: ["method"]),
+            "StatementRequest": object(
+                [
+                    "act": ["type": "string", "enum": LifecycleStatement.Act.names], "effective": instant, "notice": identifier,
+                    "condition": text500, "proposal": identifier, "summary": text500, "note": text500,
+                ], required: ["act"]),
+            "Statement": object(
+                [
+                    "id": string, "agreement": string, "party": ["type": "string", "pattern": "^[A-Z]{3}$"],
+                    "act": ["type": "string", "enum": LifecycleStatement.Act.names], "at": instant,
+                    "effective": instant, "notice": string, "condition": string, "proposal": string, "summary": string, "note": string,
+                    "ledger_entry": ["type": "integer"], "tasks": array(["type": "integer"]),
+                ], required: ["id", "agreement", "party", "act", "at"]),
             "Agreement": object(
                 [
                     "id": string, "title": string, "parties": array(string), "phase": string, "in_force": ["type": "boolean"], "since": instant,

@@ -84,6 +84,8 @@ public enum OperatorAPI {
         v1.post("items/:id/destroy") { request, context in try await api.destroy(request, context) }
         v1.post("peers/:party/acknowledge") { request, context in try await api.acknowledge(request, context) }
         v1.get("agreements") { request, context in try await api.agreements(request, context) }
+        v1.get("agreements/:agreement/statements") { request, context in try await api.statements(request, context) }
+        v1.post("agreements/:agreement/statements") { request, context in try await api.issueStatement(request, context) }
         v1.get("peers") { request, context in try await api.peers(request, context) }
         v1.get("ledger/head") { request, context in try await api.treeHead(request, context) }
         return router
@@ -562,6 +564,51 @@ struct Handlers: Sendable {
                 scheduledTermination: s.scheduledTermination, terminatedAt: s.terminatedAt)
         }
         return try json(views)
+    }
+
+    /// An agreement's lifecycle statements in force order: the ones it
+    /// came with and every signed one recorded here since.
+    func statements(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        _ = try await caller(request, changing: false)
+        let lifecycle = try agreement(context)
+        return try json(lifecycle.accepted.map { OperatorViews.StatementView($0) })
+    }
+
+    /// A security officer issues a lifecycle act of this node's party (Art 21).
+    func issueStatement(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.securityOfficer], to: "issue lifecycle statements on agreements")
+        let lifecycle = try agreement(context)
+        let body = try await decode(OperatorViews.StatementRequest.self, request, context, limit: 16 << 10)
+        let issued = try await statementAct(caller, agreement: lifecycle.agreement.id, body)
+        return try json(OperatorViews.StatementView(issued.statement, ledgerEntry: issued.entry, tasks: issued.tasks.map(\.id)), status: .created)
+    }
+
+    func statementAct(_ c: Caller, agreement: Agreement.ID, _ r: OperatorViews.StatementRequest) async throws(OperatorError)
+        -> (statement: LifecycleStatement, entry: Int, tasks: [StatementTask])
+    {
+        try require(c, [.securityOfficer], to: "issue lifecycle statements on agreements")
+        let act: LifecycleStatement.Act
+        switch LifecycleStatement.Act.make(
+            r.act, effective: r.effective, notice: r.notice, condition: r.condition, proposal: r.proposal, summary: r.summary)
+        {
+        case .success(let a): act = a
+        case .failure(let e): throw OperatorError(.invalidInput, e.reason)
+        }
+        if let note = r.note, !(1...500).contains(note.count) { throw OperatorError(.invalidInput, "a note has 1 to 500 characters") }
+        let issued = try await federated { () throws(FederationError) in
+            try await federation.issueStatement(agreement: agreement, act: act, note: r.note, by: c.user.name)
+        }
+        return (issued.statement.body.statement, issued.entry, issued.tasks)
+    }
+
+    /// The agreement a path names, among this node's.
+    func agreement(_ context: OperatorContext) throws(OperatorError) -> AgreementLifecycle {
+        let id = context.parameters.get("agreement") ?? ""
+        guard let lifecycle = federation.book[id], lifecycle.agreement.isParty(party) else {
+            throw OperatorError(.notFound, "\(party) is not a party to an agreement \(id.prefix(80)) known here")
+        }
+        return lifecycle
     }
 
     func peers(_ request: Request, _ context: OperatorContext) async throws -> Response {

@@ -203,6 +203,48 @@ public enum OperatorViews {
         public var terminatedAt: Date?
     }
 
+    /// A lifecycle act on an agreement (Art 21); each act takes its own fields (docs/agreements.md).
+    public struct StatementRequest: Codable, Sendable {
+        public var act: String
+        public var effective: Date?
+        public var notice: String?
+        public var condition: String?
+        public var proposal: String?
+        public var summary: String?
+        public var note: String?
+    }
+
+    /// One lifecycle statement of an agreement, as its timeline lists it.
+    public struct StatementView: Codable, Sendable {
+        public var id: String
+        public var agreement: String
+        public var party: String
+        public var act: String
+        public var at: Date
+        public var effective: Date?
+        public var notice: String?
+        public var condition: String?
+        public var proposal: String?
+        public var summary: String?
+        public var note: String?
+        /// Set on a statement just issued: the ledger entry recording it and the tasks carrying it to the other parties.
+        public var ledgerEntry: Int?
+        public var tasks: [Int64]?
+
+        init(_ s: LifecycleStatement, ledgerEntry: Int? = nil, tasks: [Int64]? = nil) {
+            (id, agreement, party, act, at, note) = (s.id, s.agreement, s.party.code, s.act.name, s.at, s.note)
+            effective = s.act.statedEffective
+            switch s.act {
+            case .noticeSuspension(let n, let c): (notice, condition) = (n, c)
+            case .suspensionLifted(let n, _), .noticeWithdrawal(let n): notice = n
+            case .amendment(let p, let text, _): (proposal, summary) = (p, text)
+            case .mutualTermination(let p, _): proposal = p
+            case .entryIntoForce, .terminationNotice: break
+            }
+            (self.ledgerEntry, self.tasks) = (ledgerEntry, tasks)
+        }
+    }
+
     public struct PeerView: Codable, Sendable {
         public var party: String
         public var endpoint: String

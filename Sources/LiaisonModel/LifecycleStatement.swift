@@ -53,6 +53,62 @@ public struct LifecycleStatement: Hashable, Sendable {
             }
         }
 
+        /// An act from its name and its fields, as an operator states it:
+        /// each act takes exactly its own fields (docs/agreements.md), so a
+        /// field it does not use is refused rather than dropped.
+        public static func make(
+            _ name: String, effective: Date? = nil, notice: ID? = nil, condition: String? = nil, proposal: ID? = nil, summary: String? = nil
+        ) -> Result<Act, ModelError> {
+            let given: [(String, Bool)] = [
+                ("effective", effective != nil), ("notice", notice != nil), ("condition", condition != nil),
+                ("proposal", proposal != nil), ("summary", summary != nil),
+            ]
+            func fields(_ required: [String], _ optional: [String] = []) -> ModelError? {
+                if let missing = required.first(where: { r in !given.contains { $0.0 == r && $0.1 } }) {
+                    return ModelError(.invalidStatement, "a \(name) statement needs \(missing)")
+                }
+                if let extra = given.first(where: { $0.1 && !required.contains($0.0) && !optional.contains($0.0) }) {
+                    return ModelError(.invalidStatement, "a \(name) statement takes no \(extra.0)")
+                }
+                for (field, value) in [("notice", notice), ("proposal", proposal)] {
+                    if let value, !Identifier.isValid(value) {
+                        return ModelError(.invalidStatement, "\(field) \"\(value.prefix(80))\" is not a valid identifier: \(Identifier.rule)")
+                    }
+                }
+                for (field, value) in [("condition", condition), ("summary", summary)] {
+                    if let value, !(1...500).contains(value.count) { return ModelError(.invalidStatement, "\(field) has 1 to 500 characters") }
+                }
+                return nil
+            }
+            let act: Act
+            let problem: ModelError?
+            switch name {
+            case "entry-into-force": (act, problem) = (.entryIntoForce, fields([]))
+            case "termination-notice": (act, problem) = (.terminationNotice(effective: effective), fields([], ["effective"]))
+            case "notice-suspension":
+                (act, problem) = (.noticeSuspension(notice: notice ?? "", condition: condition), fields(["notice"], ["condition"]))
+            case "suspension-lifted":
+                (act, problem) = (.suspensionLifted(notice: notice ?? "", effective: effective), fields(["notice"], ["effective"]))
+            case "notice-withdrawal": (act, problem) = (.noticeWithdrawal(notice: notice ?? ""), fields(["notice"]))
+            case "amendment":
+                (act, problem) = (
+                    .amendment(proposal: proposal ?? "", summary: summary ?? "", effective: effective), fields(["proposal", "summary"], ["effective"])
+                )
+            case "mutual-termination":
+                (act, problem) = (.mutualTermination(proposal: proposal ?? "", effective: effective), fields(["proposal"], ["effective"]))
+            default:
+                return .failure(ModelError(.invalidStatement, "act is one of \(names.joined(separator: ", ")), not \(name.prefix(40))"))
+            }
+            if let problem { return .failure(problem) }
+            return .success(act)
+        }
+
+        /// Every act's name, as statements files and the operator API write it.
+        public static let names = [
+            "entry-into-force", "termination-notice", "notice-suspension", "suspension-lifted", "notice-withdrawal", "amendment",
+            "mutual-termination",
+        ]
+
         /// The instant the act states it takes effect, if it states one.
         public var statedEffective: Date? {
             switch self {

@@ -50,10 +50,7 @@ public enum StatementsDocument {
             ModelError(.invalidStatement, "\(source.name) is not a valid statements file", diagnostics: diagnostics))
     }
 
-    static let acts = [
-        "entry-into-force", "termination-notice", "notice-suspension", "suspension-lifted", "notice-withdrawal",
-        "amendment", "mutual-termination",
-    ]
+    static let acts = LifecycleStatement.Act.names
 
     static func statement(_ node: Node, _ path: String, _ agreement: String, _ r: DocumentReader) -> LifecycleStatement? {
         guard let m = r.mapping(node, path) else { return nil }

@@ -1,6 +1,8 @@
 import AsyncHTTPClient
 import Foundation
 import LiaisonApp
+import LiaisonFederation
+import LiaisonHTTP
 import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
@@ -170,6 +172,41 @@ import Testing
         // The ledger page verifies the whole ledger.
         let verified = try await kor.form("/ledger/verify", ["csrf": lee.csrf], cookie: lee.cookie)
         #expect(verified.text.contains("✔ intact"))
+        await OperatorAPITests.stop(net, clients)
+    }
+
+    /// An agreement's page: its timeline and statements for everyone, and
+    /// the form to issue a statement for security officers only; a
+    /// statement the rules refuse names its article and records nothing.
+    @Test func securityOfficersIssueLifecycleStatementsFromTheAgreementPage() async throws {
+        let (net, clients) = try await OperatorAPITests.start()
+        let kor = clients[.kor]!
+        try await net[.kor].accounts.add(
+            "choi", .init(displayName: "Choi", roles: [.securityOfficer], clearance: ("II", Date().addingTimeInterval(86_400)), categories: []),
+            password: OperatorAPITests.password, by: "test")
+        let kim = try await Self.login(kor, "kim"), choi = try await Self.login(kor, "choi")
+        let path = "/agreements/gsomia-kor-jpn-2016"
+        #expect(try await kor.send("GET", "/", cookie: kim.cookie).text.contains("href=\"\(path)\""))
+        let asAnalyst = try await kor.send("GET", path, cookie: kim.cookie)
+        #expect(asAnalyst.status == 200 && asAnalyst.text.contains("kor-suspension-2019") && asAnalyst.text.contains("notice-suspended"))
+        #expect(!asAnalyst.text.contains("id=\"issue\""), "no form for an analyst")
+        #expect(try await kor.form(path + "/statements", ["csrf": kim.csrf, "act": "notice-withdrawal", "notice": "kor-notice-2019"], cookie: kim.cookie).status == 403)
+        #expect(try await kor.send("GET", "/agreements/gsomia-jpn-usa-2007", cookie: kim.cookie).status == 404)
+        let asOfficer = try await kor.send("GET", path, cookie: choi.cookie)
+        #expect(asOfficer.text.contains("id=\"issue\""))
+        let badInstant = try await kor.form(
+            path + "/statements", ["csrf": choi.csrf, "act": "termination-notice", "effective": "next spring"], cookie: choi.cookie)
+        #expect(badInstant.status == 400 && badInstant.text.contains("not an RFC 3339 instant"))
+        let ruled = try await kor.form(path + "/statements", ["csrf": choi.csrf, "act": "suspension-lifted", "notice": "jpn-notice-2031"], cookie: choi.cookie)
+        #expect(ruled.status == 403 && ruled.text.contains("id=\"refusal\"") && ruled.text.contains("Art 21"), "\(ruled.text.suffix(600))")
+        #expect(net[.kor].federation.book["gsomia-kor-jpn-2016"]?.accepted.count == 4, "nothing recorded")
+        let issued = try await kor.form(
+            path + "/statements", ["csrf": choi.csrf, "act": "notice-withdrawal", "notice": "kor-notice-2019", "note": "<b>normalised</b>", "effective": ""],
+            cookie: choi.cookie)
+        #expect(issued.status == 303 && issued.location == path)
+        let page = try await kor.send("GET", path, cookie: kim.cookie)
+        #expect(page.text.contains("notice-withdrawal") && page.text.contains("note: &lt;b&gt;normalised&lt;/b&gt;"))
+        #expect(page.text.contains("id=\"phase\">in-force<"))
         await OperatorAPITests.stop(net, clients)
     }
 }

@@ -380,6 +380,58 @@ import Testing
         await Self.stop(net, clients)
     }
 
+    /// Art 21 through the API: a security officer issues KOR's withdrawal of
+    /// its 2019 notice; the rules refuse an act on a notice that does not
+    /// exist, naming the article; other roles and bad input are refused;
+    /// JPN's node records the statement and its agreement is back to normal.
+    @Test func securityOfficersIssueLifecycleStatementsThatThePeerRecords() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!
+        try await net[.kor].accounts.add(
+            "choi", .init(displayName: "Choi Security", roles: [.securityOfficer], clearance: ("II", Date().addingTimeInterval(86_400)), categories: []),
+            password: Self.password, by: "test")
+        let choi = try await kor.login("choi", Self.password), kim = try await kor.login("kim", Self.password)
+        let lee = try await kor.login("lee", Self.password)
+        let kj = "gsomia-kor-jpn-2016", path = "/api/v1/agreements/gsomia-kor-jpn-2016/statements"
+        let listed = try await kor.send("GET", path, cookie: kim.cookie)
+        #expect(listed.status == 200 && (listed.array?.count ?? 0) == 4, "\(listed.text)")
+        #expect(try await kor.send("GET", "/api/v1/agreements/gsomia-jpn-usa-2007/statements", cookie: kim.cookie).status == 404, "KOR is not a party")
+        #expect(try await kor.send("GET", path).status == 401)
+        let withdrawal: [String: Any] = ["act": "notice-withdrawal", "notice": "kor-notice-2019", "note": "normalised, 21 March 2023"]
+        for who in [kim, lee] { #expect(try await kor.send("POST", path, json: withdrawal, cookie: who.cookie, csrf: who.csrf).status == 403) }
+        func refused(_ body: [String: Any], _ status: UInt, _ detail: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+            let r = try await kor.send("POST", path, json: body, cookie: choi.cookie, csrf: choi.csrf)
+            #expect(r.status == status && (r.problem["detail"] as? String ?? "").contains(detail), "\(r.status) \(r.text)", sourceLocation: sourceLocation)
+        }
+        try await refused(["act": "surrender"], 400, "act is one of")
+        try await refused(["act": "notice-withdrawal"], 400, "needs notice")
+        try await refused(["act": "termination-notice", "notice": "kor-notice-2019"], 400, "takes no notice")
+        try await refused(["act": "notice-withdrawal", "notice": "Not An Id"], 400, "not a valid identifier")
+        try await refused(["act": "notice-withdrawal", "notice": "kor-notice-2019", "colour": "red"], 400, "colour is not a field")
+        let unknown = try await kor.send("POST", path, json: ["act": "notice-withdrawal", "notice": "kor-notice-2031"], cookie: choi.cookie, csrf: choi.csrf)
+        #expect(unknown.status == 403 && (unknown.problem["article"] as? String ?? "").contains("21"), "\(unknown.text)")
+        #expect(try await kor.send("GET", path, cookie: kim.cookie).array?.count == 4, "nothing was recorded")
+        #expect(try await net[.kor].store.unacknowledgedStatements(peer: nil).isEmpty, "nothing was sent")
+        // Accepted: signed, recorded, sent; the agreement is in force and renews normally again.
+        let issued = try await kor.send("POST", path, json: withdrawal, cookie: choi.cookie, csrf: choi.csrf)
+        #expect(issued.status == 201, "\(issued.text)")
+        let id = try #require(issued.object["id"] as? String)
+        #expect(issued.object["act"] as? String == "notice-withdrawal" && issued.object["notice"] as? String == "kor-notice-2019")
+        #expect((issued.object["tasks"] as? [Any])?.count == 1 && issued.object["ledger_entry"] is Int)
+        let after = try #require(try await kor.send("GET", path, cookie: kim.cookie).array as? [[String: Any]])
+        #expect(after.contains { $0["id"] as? String == id && $0["party"] as? String == "KOR" })
+        #expect(net[.kor].federation.book[kj]?.status(at: Date()).phase == .inForce)
+        let entry = try await net[.kor].store.entry(at: try #require(issued.object["ledger_entry"] as? Int))
+        #expect(entry.kind == .lifecycleStatement && entry.detail.contains("issued by choi"))
+        #expect(
+            try await Self.eventually { net[.jpn].federation.book[kj]?.accepted.contains { $0.id == id } == true }, "JPN's node records KOR's statement")
+        #expect(net[.jpn].federation.book[kj]?.status(at: Date()).phase == .inForce)
+        // The same act again is refused by the rules: the notice is withdrawn already.
+        let again = try await kor.send("POST", path, json: withdrawal, cookie: choi.cookie, csrf: choi.csrf)
+        #expect(again.status == 403 && again.problem["article"] != nil, "\(again.text)")
+        await Self.stop(net, clients)
+    }
+
     @Test func badInputIsRefusedSpecificallyAndChangesNothing() async throws {
         let (net, clients) = try await Self.start()
         let kor = clients[.kor]!

@@ -157,3 +157,44 @@ struct InstantTests {
         }
     }
 }
+
+@Suite("Lifecycle acts stated by an operator")
+struct ActFromFieldsTests {
+    @Test func eachActTakesItsOwnFields() throws {
+        let at = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(try LifecycleStatement.Act.make("entry-into-force").get() == .entryIntoForce)
+        #expect(try LifecycleStatement.Act.make("termination-notice").get() == .terminationNotice(effective: nil))
+        #expect(try LifecycleStatement.Act.make("termination-notice", effective: at).get() == .terminationNotice(effective: at))
+        #expect(
+            try LifecycleStatement.Act.make("notice-suspension", notice: "kor-notice-2019", condition: "terminable at will").get()
+                == .noticeSuspension(notice: "kor-notice-2019", condition: "terminable at will"))
+        #expect(try LifecycleStatement.Act.make("suspension-lifted", notice: "n1").get() == .suspensionLifted(notice: "n1", effective: nil))
+        #expect(try LifecycleStatement.Act.make("notice-withdrawal", notice: "n1").get() == .noticeWithdrawal(notice: "n1"))
+        #expect(
+            try LifecycleStatement.Act.make("amendment", effective: at, proposal: "p1", summary: "annex B").get()
+                == .amendment(proposal: "p1", summary: "annex B", effective: at))
+        #expect(try LifecycleStatement.Act.make("mutual-termination", proposal: "p1").get() == .mutualTermination(proposal: "p1", effective: nil))
+        // Every name a statements file takes is one the operator can state.
+        #expect(LifecycleStatement.Act.names.count == 7)
+    }
+
+    @Test(arguments: [
+        ("withdraw", nil, nil, nil, nil, "act is one of"),
+        ("notice-withdrawal", nil, nil, nil, nil, "needs notice"),
+        ("amendment", nil, nil, "p1", nil, "needs summary"),
+        ("entry-into-force", "n1", nil, nil, nil, "takes no notice"),
+        ("notice-withdrawal", "n1", "if asked", nil, nil, "takes no condition"),
+        ("termination-notice", nil, nil, "p1", nil, "takes no proposal"),
+        ("notice-withdrawal", "N 1", nil, nil, nil, "not a valid identifier"),
+        ("notice-suspension", "n1", "", nil, nil, "condition has 1 to 500"),
+        ("amendment", nil, nil, "p1", String(repeating: "x", count: 501), "summary has 1 to 500"),
+    ] as [(String, String?, String?, String?, String?, String)])
+    func actsWithMissingOrForeignFieldsAreRefused(
+        name: String, notice: String?, condition: String?, proposal: String?, summary: String?, reason: String
+    ) {
+        switch LifecycleStatement.Act.make(name, notice: notice, condition: condition, proposal: proposal, summary: summary) {
+        case .success(let act): Issue.record("accepted \(act)")
+        case .failure(let e): #expect(e.reason.contains(reason), "\(e.reason)")
+        }
+    }
+}
