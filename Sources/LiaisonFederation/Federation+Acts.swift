@@ -53,16 +53,31 @@ extension Federation {
 
     /// A report of loss or compromise of a held item (Art 17), made by a
     /// security officer: signed here, the item marked compromised, the
-    /// report sent to the originator at once.
+    /// report sent to the originator at once. A further report on the same
+    /// `incident` (one of this node's on this item) keeps its id and moves
+    /// it to a later stage: suspected, investigating, findings, measures.
     @discardableResult
     public func reportCompromise(
-        itemID: [UInt8], stage: CompromiseReport.Stage, description: String, by officer: String
+        itemID: [UInt8], stage: CompromiseReport.Stage, description: String, continuing incident: String? = nil, by officer: String
     ) async throws(FederationError) -> [StatementTask] {
         let text = description.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...2000).contains(text.count) else { throw FederationError(.malformed, "a report describes what happened in 1 to 2000 characters") }
         let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
+        var id = "\(party.code.lowercased())-incident-\(UUID().uuidString.prefix(8).lowercased())"
+        if let incident {
+            let earlier = try await storeCall { () throws(StoreError) in try await store.holdingEvents(itemID) }
+                .filter { $0.kind == .compromised }.compactMap { try? Signed<CompromiseReport>(canonical: $0.evidence).body }
+                .filter { $0.id == incident && $0.reporter == party }
+            guard let last = earlier.max(by: { $0.stage.rawValue < $1.stage.rawValue }) else {
+                throw FederationError(.notFound, "\(party) has made no report \(incident.prefix(80)) on this item")
+            }
+            guard stage.rawValue > last.stage.rawValue else {
+                throw FederationError(.refused, "incident \(incident) is at stage \(last.stage) already; a further report moves it to a later stage")
+            }
+            id = incident
+        }
         let report = CompromiseReport(
-            id: "\(party.code.lowercased())-incident-\(UUID().uuidString.prefix(8).lowercased())", reporter: party, originator: holding.originator,
+            id: id, reporter: party, originator: holding.originator,
             itemDigests: [holding.digest], stage: stage, at: clock(), description: "\(text) (reported by \(officer))")
         let signed: Signed<CompromiseReport>
         do { signed = try Signed(signing: report, with: signing) } catch {

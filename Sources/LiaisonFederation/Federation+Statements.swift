@@ -374,11 +374,21 @@ extension Federation {
             return try await append(
                 .destroyed, "destruction certified by \(certificate.holder) (\(certificate.id), request \(certificate.request)): \(certificate.method)")
         case .compromiseReport:
-            let (_, report) = try decode(CompromiseReport.self)
+            let (signed, report) = try decode(CompromiseReport.self)
             guard report.reporter == peer else { throw FederationError(.refused, "the report is \(report.reporter)'s, sent by \(peer)") }
             guard report.originator == party else { throw FederationError(.refused, "the report is for the originator \(report.originator), not \(party)") }
-            return try await append(
-                .compromiseReported, "\(report.id) stage \(report.stage) by \(report.reporter): \(report.itemDigests.count) item(s): \(report.description)")
+            let detail = "\(report.id) stage \(report.stage) by \(report.reporter): \(report.itemDigests.count) item(s): \(report.description)"
+            // Kept with this node's copy of the item, where it has one, so that the incidents list shows it.
+            guard let id = s.itemID, let item = try? await store.item(id), report.itemDigests.contains(item.manifest.digest),
+                item.holding.status != .destroyed
+            else { return try await append(.compromiseReported, detail) }
+            let events = try await storeCall { () throws(StoreError) in try await store.holdingEvents(id) }
+            if events.contains(where: { $0.evidence == signed.derBytes }) { return try await append(.compromiseReported, detail + ", already recorded") }
+            let entry = LedgerEntry(
+                kind: .compromiseReported, at: now, party: peer, subjects: [digest, item.manifest.digest], detail: PeerText.clean(detail, max: 4000))
+            return try await storeCall { () throws(StoreError) in
+                try await store.changeHolding(id, .compromiseReported(report: signed.derBytes), at: now, ledger: LedgerWrite([entry], sign: signer))
+            }.entries.lowerBound
         }
     }
 }

@@ -61,6 +61,7 @@ struct Console: Sendable {
                 return redirect("/items")
             }
         }
+        router.get("incidents") { request, _ in try await self.page(request) { c in try await self.incidentsPage(c, request) } }
         router.get("agreements/:agreement") { request, context in
             try await self.page(request) { c in try await self.agreementPage(c, context) }
         }
@@ -169,6 +170,7 @@ struct Console: Sendable {
                 "clearance": u.clearance.map { c in accounts.scheme.level(c.level).map { "\($0.marking) (\($0.code))" } ?? c.level } ?? "none",
                 "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
                 "nav": ([("Dashboard", "/"), ("Items", "/items"), ("Compose", "/compose"), ("Ledger", "/ledger")]
+                    + (u.roles.isDisjoint(with: [.securityOfficer, .auditor]) ? [] : [("Incidents", "/incidents")])
                     + (u.roles.isDisjoint(with: [.administrator, .securityOfficer, .auditor]) ? [] : [("Users", "/users")])).map { name, href in
                     ["name": name, "href": href, "on": href == "/" ? path == "/" : path.hasPrefix(href)] as [String: Any]
                 },
@@ -372,6 +374,22 @@ struct Console: Sendable {
         return redirect("/agreements/\(lifecycle.agreement.id)")
     }
 
+    // MARK: Incidents
+
+    func incidentsPage(_ caller: Caller, _ request: Request) async throws -> Page {
+        let before = request.uri.queryParameters.get("before").flatMap { Int64($0) }.flatMap { $0 > 0 ? $0 : nil }
+        let page = try await api.incidentsAct(caller, before: before, limit: 101)
+        let shown = page.prefix(100)
+        let rows = shown.map { i -> [String: Any] in
+            [
+                "at": Self.time(i.at), "incident": i.incident, "stage": i.stage, "tone": i.stage == "measures" ? "info" : "bad", "reporter": i.reporter,
+                "received": i.received, "item": i.item, "shortItem": String(i.item.prefix(12)) + "…", "description": i.description,
+            ]
+        }
+        let more: Any = page.count > 100 ? shown.last.map { "\($0.sequence)" } ?? false : false
+        return Page(title: "Incidents", body: render("incidents", ["incidents": rows, "more": more]))
+    }
+
     // MARK: Items
 
     func items(_ caller: Caller) async throws -> Page {
@@ -457,6 +475,9 @@ struct Console: Sendable {
                 "consents": d.consents.map { ["id": $0.id, "originator": $0.originator.code, "thirdParty": $0.thirdParty.code, "expires": Self.day($0.expiresAt)] },
             ]
         }
+        let reports = try await api.store { () throws(StoreError) in try await federation.store.holdingEvents(id) }.enumerated()
+            .filter { $0.element.kind == .compromised }
+            .map { Handlers.incident(ItemEvent(sequence: Int64($0.offset), itemID: id, event: $0.element), here: party) }
         let canRelease = caller.user.roles.contains(.releasingOfficer) && h.status == .held
         let peers = federation.book.lifecycles.values.flatMap { $0.agreement.partyCodes }.filter { $0 != party }
         let text = item.payload.flatMap { h.mediaType.hasPrefix("text/") ? String(validating: $0, as: UTF8.self) : nil }
@@ -474,6 +495,8 @@ struct Console: Sendable {
             "agreements": federation.book.lifecycles.values.filter { $0.agreement.isParty(party) }.map(\.agreement.id).sorted(),
             "canConsent": caller.user.roles.contains(.releasingOfficer) && h.label.originator == party && h.status == .held,
             "canReport": caller.user.roles.contains(.securityOfficer) && h.status != .destroyed, "purposeValue": h.label.purpose ?? "",
+            "reports": reports.map { ["incident": $0.incident, "stage": $0.stage, "reporter": $0.reporter, "at": Self.time($0.at), "description": $0.description] },
+            "ownIncidents": Array(Set(reports.filter { !$0.received }.map { $0.incident })).sorted(),
             "canReclassify": !caller.user.roles.isDisjoint(with: [.releasingOfficer, .securityOfficer]) && h.label.originator == party && h.status == .held,
             "canDestroy": caller.user.roles.contains(.securityOfficer) && h.status != .destroyed,
             "levels": accounts.scheme.levels.sorted { $0.rank > $1.rank }.filter { $0.code != h.label.level }.map { ["code": $0.code, "marking": $0.marking] },
@@ -562,7 +585,8 @@ struct Console: Sendable {
 
     func compromise(_ caller: Caller, _ form: [String: [String]], _ context: OperatorContext) async throws -> Response {
         let id = try api.itemID(context)
-        _ = try await api.compromiseAct(caller, id, stage: form["stage"]?.first ?? "", description: form["description"]?.first ?? "")
+        let incident = form["incident"]?.first.flatMap { $0.isEmpty ? nil : $0 }
+        _ = try await api.compromiseAct(caller, id, stage: form["stage"]?.first ?? "", description: form["description"]?.first ?? "", incident: incident)
         return redirect("/items/\(Hex.encode(id))")
     }
 

@@ -5,7 +5,7 @@
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "dashboard": dashboard, "items": items, "item": item, "compose": compose, "ledger": ledger,
-        "refusal": refusal, "users": users, "agreement": agreement,
+        "refusal": refusal, "users": users, "agreement": agreement, "incidents": incidents,
     ]
 
     static let style = """
@@ -101,6 +101,16 @@ enum ConsoleTemplates {
         <button class="primary" type="submit">Sign, record and send</button></form></div>{{/canIssue}}
         """
 
+    static let incidents = """
+        <h1>Loss and compromise (Art 17)</h1>
+        <div class="card"><p class="muted">Reports made at this node, and holders' reports received as the items' originator, newest first. A further report on an incident moves it to a later stage: suspected, investigating, findings, measures.</p>
+        <table id="incidents"><tr><th>At</th><th>Incident</th><th>Stage</th><th>Reported by</th><th>Item</th><th>What happened</th></tr>
+        {{#incidents}}<tr><td>{{at}}</td><td class="mono">{{incident}}</td><td><span class="pill {{tone}}">{{stage}}</span></td>
+        <td>{{reporter}}{{#received}} <span class="muted">(received)</span>{{/received}}</td><td><a href="/items/{{item}}" class="mono">{{shortItem}}</a></td><td>{{description}}</td></tr>{{/incidents}}
+        {{^incidents}}<tr><td colspan="6" class="muted">No loss or compromise has been reported.</td></tr>{{/incidents}}
+        </table>{{#more}}<p><a href="/incidents?before={{more}}">Older reports</a></p>{{/more}}</div>
+        """
+
     static let items = """
         <h1>Items</h1>
         <div class="card"><h2>Held here ({{heldCount}} you may read)</h2><table id="inbox">
@@ -134,6 +144,7 @@ enum ConsoleTemplates {
         {{#deliveries}}<tr><th>To {{peer}}</th><td>{{agreement}} link {{link}}: <span class="pill {{tone}}">{{state}}</span> {{detail}}
         {{#consents}}<br>consent {{id}} by {{originator}} for {{thirdParty}}, until {{expires}}{{/consents}}</td></tr>{{/deliveries}}
         {{^deliveries}}<tr><th>Deliveries</th><td class="muted">not released from this node</td></tr>{{/deliveries}}
+        {{#reports}}<tr><th>Incident {{incident}}</th><td><span class="pill bad">{{stage}}</span> by {{reporter}} at {{at}}: {{description}}</td></tr>{{/reports}}
         </table></div>
         {{#canRelease}}<div class="card"><h2>Release</h2>
         <form method="post" action="/items/{{id}}/release"><input type="hidden" name="csrf" value="{{csrf}}">
@@ -158,7 +169,8 @@ enum ConsoleTemplates {
         <button class="primary" type="submit">Destroy and certify to {{originator}}</button></form></div>{{/canDestroy}}
         {{#canReport}}<div class="card"><h2>Report loss or compromise (Art 17)</h2>
         <form method="post" action="/items/{{id}}/compromise"><input type="hidden" name="csrf" value="{{csrf}}">
-        <label for="stage">Stage</label><select id="stage" name="stage"><option>suspected</option><option>investigating</option><option>findings</option><option>measures</option></select>
+        <div class="row"><div><label for="incident">Incident</label><select id="incident" name="incident"><option value="">a new incident</option>{{#ownIncidents}}<option>{{.}}</option>{{/ownIncidents}}</select></div>
+        <div><label for="stage">Stage</label><select id="stage" name="stage"><option>suspected</option><option>investigating</option><option>findings</option><option>measures</option></select></div></div>
         <label for="description">What happened</label><textarea id="description" name="description"></textarea>
         <button class="primary" type="submit">Report to {{originator}} now</button></form></div>{{/canReport}}
         """

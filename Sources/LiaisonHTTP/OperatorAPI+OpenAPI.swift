@@ -103,6 +103,14 @@ enum OpenAPI {
             operationID: "reportCompromise", body: "CompromiseRequest", success: (201, ref("Statements")), errors: [400, 401, 403, 404, 409, 413],
             parameters: [itemID]),
         Route(
+            method: "get", path: "/api/v1/incidents",
+            summary: "Loss and compromise reports, newest first: made here, or received as originator (Art 17; security officers and auditors)",
+            operationID: "listIncidents", success: (200, array(ref("Incident"))), errors: [400, 401, 403],
+            parameters: [
+                ["name": "before", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1]],
+                ["name": "limit", "in": "query", "required": false, "schema": ["type": "integer", "minimum": 1, "maximum": 1000]],
+            ]),
+        Route(
             method: "post", path: "/api/v1/items/{id}/reclassify",
             summary: "The originator reclassifies its item; every holder is told and re-marks (Art 6(g); releasing and security officers)",
             operationID: "reclassifyItem", body: "ReclassifyRequest", success: (201, ref("Statements")), errors: [400, 401, 403, 404, 409, 413],
@@ -236,8 +244,13 @@ enum OpenAPI {
             "CompromiseRequest": object(
                 [
                     "stage": ["type": "string", "enum": ["suspected", "investigating", "findings", "measures"]],
-                    "description": ["type": "string", "minLength": 1, "maxLength": 2000],
+                    "description": ["type": "string", "minLength": 1, "maxLength": 2000], "incident": identifier,
                 ], required: ["stage", "description"]),
+            "Incident": object(
+                [
+                    "incident": string, "stage": string, "reporter": string, "originator": string, "item": string, "at": instant,
+                    "description": string, "received": ["type": "boolean"], "sequence": ["type": "integer"],
+                ], required: ["incident", "stage", "reporter", "originator", "item", "at", "description", "received", "sequence"]),
             "Statements": object(["tasks": array(["type": "integer"])], required: ["tasks"]),
             "ReclassifyRequest": object(
                 ["level": level, "reason": ["type": "string", "minLength": 1, "maxLength": 500]], required: ["level", "reason"]),

@@ -80,6 +80,7 @@ public enum OperatorAPI {
         v1.post("items/:id/releases") { request, context in try await api.release(request, context) }
         v1.post("items/:id/consents") { request, context in try await api.consent(request, context) }
         v1.post("items/:id/compromise") { request, context in try await api.compromise(request, context) }
+        v1.get("incidents") { request, context in try await api.incidents(request, context) }
         v1.post("items/:id/reclassify") { request, context in try await api.reclassify(request, context) }
         v1.post("items/:id/destroy") { request, context in try await api.destroy(request, context) }
         v1.post("peers/:party/acknowledge") { request, context in try await api.acknowledge(request, context) }
@@ -452,15 +453,37 @@ struct Handlers: Sendable {
         }
     }
 
-    func compromiseAct(_ c: Caller, _ id: [UInt8], stage name: String, description: String) async throws(OperatorError) -> [StatementTask] {
+    func compromiseAct(_ c: Caller, _ id: [UInt8], stage name: String, description: String, incident: String? = nil) async throws(OperatorError)
+        -> [StatementTask]
+    {
         try require(c, [.securityOfficer], to: "report a loss or compromise")
         guard let stage = Self.stages[name] else {
             throw OperatorError(.invalidInput, "stage is one of \(Self.stages.keys.sorted().joined(separator: ", ")), not \(name.prefix(40))")
         }
         try await requireReadable(c, id)
         return try await federated { () throws(FederationError) in
-            try await federation.reportCompromise(itemID: id, stage: stage, description: description, by: c.user.name)
+            try await federation.reportCompromise(itemID: id, stage: stage, description: description, continuing: incident, by: c.user.name)
         }
+    }
+
+    /// Loss and compromise reports, newest first: those made here and
+    /// those received as originator (security officers and auditors).
+    func incidentsAct(_ c: Caller, before: Int64?, limit: Int) async throws(OperatorError) -> [OperatorViews.IncidentView] {
+        try require(c, [.securityOfficer, .auditor], to: "see loss and compromise reports")
+        let events = try await store { () throws(StoreError) in try await federation.store.holdingEvents(kind: .compromised, before: before, limit: limit) }
+        return events.map { Self.incident($0, here: party) }
+    }
+
+    static func incident(_ e: ItemEvent, here: Party) -> OperatorViews.IncidentView {
+        guard let report = try? Signed<CompromiseReport>(canonical: e.event.evidence).body else {
+            return OperatorViews.IncidentView(
+                incident: "", stage: "", reporter: "", originator: "", item: Hex.encode(e.itemID), at: e.event.at,
+                description: "the stored report does not decode", received: false, sequence: e.sequence)
+        }
+        return OperatorViews.IncidentView(
+            incident: report.id, stage: stages.first { $0.value == report.stage }?.key ?? "\(report.stage)", reporter: report.reporter.code,
+            originator: report.originator.code, item: Hex.encode(e.itemID), at: report.at, description: report.description,
+            received: report.reporter != here, sequence: e.sequence)
     }
 
     func reclassifyAct(_ c: Caller, _ id: [UInt8], to level: String, reason: String) async throws(OperatorError) -> [StatementTask] {
@@ -520,8 +543,18 @@ struct Handlers: Sendable {
         try require(caller, [.securityOfficer], to: "report a loss or compromise")
         let id = try itemID(context)
         let body = try await decode(OperatorViews.CompromiseRequest.self, request, context, limit: 16 << 10)
-        let tasks = try await compromiseAct(caller, id, stage: body.stage, description: body.description)
+        let tasks = try await compromiseAct(caller, id, stage: body.stage, description: body.description, incident: body.incident)
         return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
+    }
+
+    func incidents(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        let limit = try query(request, "limit", default: 100, 1...1000)
+        let before = try request.uri.queryParameters.get("before").map { text throws(OperatorError) -> Int64 in
+            guard let n = Int64(text), n > 0 else { throw OperatorError(.invalidInput, "before is a positive sequence number, not \(text.prefix(40))") }
+            return n
+        }
+        return try json(try await incidentsAct(caller, before: before, limit: limit))
     }
 
     /// The originator reclassifies its item (Art 6(g)); every holder is told and re-marks.

@@ -183,6 +183,23 @@ public enum OperatorViews {
     public struct CompromiseRequest: Codable, Sendable {
         public var stage: String
         public var description: String
+        /// A further report on one of this node's incidents on the item (its id), at a later stage.
+        public var incident: String?
+    }
+
+    /// One loss or compromise report (Art 17): made here, or a holder's received by this node as originator.
+    public struct IncidentView: Codable, Sendable {
+        public var incident: String
+        public var stage: String
+        public var reporter: String
+        public var originator: String
+        public var item: String
+        public var at: Date
+        public var description: String
+        /// Made by another party's node and received here, as the item's originator.
+        public var received: Bool
+        /// The cursor for the next page (`before`).
+        public var sequence: Int64
     }
 
     public struct StatementsView: Codable, Sendable {

@@ -173,7 +173,7 @@ public enum NodeRules {
         switch change {
         case .reclassified(_, let notice): try blob(notice, "the reclassification notice", max: maximumEvidenceBytes)
         case .destroyed(let certificate): try blob(certificate, "the destruction certificate", max: maximumEvidenceBytes)
-        case .compromised(let report): try blob(report, "the compromise report", max: maximumEvidenceBytes)
+        case .compromised(let report), .compromiseReported(let report): try blob(report, "the compromise report", max: maximumEvidenceBytes)
         }
     }
 
@@ -366,7 +366,7 @@ public enum NodeRules {
             try reclassification(label, of: manifest)
             return (.reclassified, notice)
         case .destroyed(let certificate): return (.destroyed, certificate)
-        case .compromised(let report): return (.compromised, report)
+        case .compromised(let report), .compromiseReported(let report): return (.compromised, report)
         }
     }
 

@@ -30,6 +30,8 @@ public protocol NodeStore: LedgerStore {
     func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
     /// The recorded changes of an item, oldest first.
     func holdingEvents(_ id: [UInt8]) async throws(StoreError) -> [HoldingEvent]
+    /// Events of one kind across every item, newest first, older than `before` (an event's sequence).
+    func holdingEvents(kind: HoldingEvent.Kind, before: Int64?, limit: Int) async throws(StoreError) -> [ItemEvent]
 
     // MARK: Outbox
 
@@ -249,8 +251,20 @@ public enum HoldingChange: Sendable {
     case reclassified(SecurityLabel, notice: [UInt8])
     /// Destruction: the payload is erased; the signed certificate is kept.
     case destroyed(certificate: [UInt8])
-    /// A loss or compromise report (Art 17).
+    /// A loss or compromise report (Art 17) made here: this copy is compromised.
     case compromised(report: [UInt8])
+    /// A holder's loss or compromise report received by the originator
+    /// (Art 17): kept with the originator's own copy, whose status stays.
+    case compromiseReported(report: [UInt8])
+}
+
+/// A holding event together with the item it is about, for lists across items.
+public struct ItemEvent: Hashable, Sendable {
+    /// The event's position: newer events have larger ones (a cursor for paging).
+    public var sequence: Int64
+    public var itemID: [UInt8]
+    public var event: HoldingEvent
+    public init(sequence: Int64, itemID: [UInt8], event: HoldingEvent) { (self.sequence, self.itemID, self.event) = (sequence, itemID, event) }
 }
 
 public struct HoldingEvent: Hashable, Sendable {

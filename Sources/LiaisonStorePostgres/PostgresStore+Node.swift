@@ -215,6 +215,8 @@ extension PostgresStore: NodeStore {
                 try await Self.execute(c, "UPDATE items SET status = 'destroyed', payload = NULL WHERE seq = \(h.sequence)", logger)
             case .compromised:
                 try await Self.execute(c, "UPDATE items SET status = 'compromised' WHERE seq = \(h.sequence)", logger)
+            case .compromiseReported:
+                break
             }
             try await Self.execute(
                 c, "INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (\(h.sequence), \(kind.rawValue), \(when), \(Data(evidence)))", logger)
@@ -232,6 +234,23 @@ extension PostgresStore: NodeStore {
                     throw StoreError(.corrupt, "unknown holding event kind")
                 }
                 return HoldingEvent(kind: kind, at: Self.date(try r["at"].decode(Int64.self)), evidence: Array(try r["evidence"].decode(Data.self)))
+            }
+        }
+    }
+
+    public func holdingEvents(kind: HoldingEvent.Kind, before: Int64?, limit: Int) async throws(StoreError) -> [ItemEvent] {
+        guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "limit is 1 to 10000, not \(limit)") }
+        return try await read { c, logger in
+            try await Self.rows(
+                c,
+                """
+                SELECT e.id, e.at, e.evidence, i.id AS item FROM holding_events e JOIN items i ON i.seq = e.item_seq
+                WHERE e.kind = \(kind.rawValue) AND e.id < \(before ?? Int64.max) ORDER BY e.id DESC LIMIT \(limit)
+                """, logger
+            ).map { r in
+                ItemEvent(
+                    sequence: try r["id"].decode(Int64.self), itemID: Array(try r["item"].decode(Data.self)),
+                    event: HoldingEvent(kind: kind, at: Self.date(try r["at"].decode(Int64.self)), evidence: Array(try r["evidence"].decode(Data.self))))
             }
         }
     }

@@ -352,6 +352,8 @@ extension SQLiteStore: NodeStore {
                 try db.execute(sql: "UPDATE items SET status = 'destroyed', payload = NULL WHERE seq = ?", arguments: [h.sequence])
             case .compromised:
                 try db.execute(sql: "UPDATE items SET status = 'compromised' WHERE seq = ?", arguments: [h.sequence])
+            case .compromiseReported:
+                break
             }
             try db.execute(
                 sql: "INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (?, ?, ?, ?)",
@@ -369,6 +371,23 @@ extension SQLiteStore: NodeStore {
                 row in
                 guard let kind = HoldingEvent.Kind(rawValue: row["kind"]) else { throw StoreError(.corrupt, "unknown holding event kind") }
                 return HoldingEvent(kind: kind, at: Self.date(row["at"]), evidence: Array(row["evidence"] as Data))
+            }
+        }
+    }
+
+    public func holdingEvents(kind: HoldingEvent.Kind, before: Int64?, limit: Int) async throws(StoreError) -> [ItemEvent] {
+        guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "limit is 1 to 10000, not \(limit)") }
+        return try await run { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT e.id, e.kind, e.at, e.evidence, i.id AS item FROM holding_events e JOIN items i ON i.seq = e.item_seq
+                    WHERE e.kind = ? AND e.id < ? ORDER BY e.id DESC LIMIT ?
+                    """, arguments: [kind.rawValue, before ?? Int64.max, limit]
+            ).map { row in
+                ItemEvent(
+                    sequence: row["id"], itemID: Array(row["item"] as Data),
+                    event: HoldingEvent(kind: kind, at: Self.date(row["at"]), evidence: Array(row["evidence"] as Data)))
             }
         }
     }

@@ -402,8 +402,18 @@ public enum NodeStoreConformance {
         await #expect(throws: StoreError(.invalidInput, "")) {
             _ = try await store.changeHolding(ids[0], .reclassified(stolen, notice: [9]), at: t0, ledger: recorded(.reclassified, [ids[0]]))
         }
+        // A holder's report received by the originator is kept with its copy, whose status stays.
+        _ = try await store.changeHolding(ids[2], .compromiseReported(report: [7]), at: t0, ledger: recorded(.compromiseReported, [ids[2]]))
+        #expect(try await store.item(ids[2]).holding.status == .held)
         _ = try await store.changeHolding(ids[1], .compromised(report: [4]), at: t0, ledger: recorded(.compromiseReported, [ids[1]]))
         #expect(try await store.item(ids[1]).holding.status == .compromised)
+        // Reports across items, newest first, paged by sequence.
+        let reports = try await store.holdingEvents(kind: .compromised, before: nil, limit: 10)
+        #expect(reports.map(\.itemID) == [ids[1], ids[2]] && reports.map(\.event.evidence) == [[4], [7]])
+        #expect(try await store.holdingEvents(kind: .compromised, before: reports[0].sequence, limit: 10).map(\.itemID) == [ids[2]])
+        #expect(try await store.holdingEvents(kind: .compromised, before: nil, limit: 1).map(\.itemID) == [ids[1]])
+        #expect(try await store.holdingEvents(kind: .reclassified, before: nil, limit: 10).map(\.itemID) == [ids[0]])
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.holdingEvents(kind: .compromised, before: nil, limit: 0) }
         _ = try await store.changeHolding(ids[1], .destroyed(certificate: [5]), at: t0, ledger: recorded(.destroyed, [ids[1]]))
         let destroyed = try await store.item(ids[1])
         #expect(destroyed.holding.status == .destroyed)
@@ -424,7 +434,7 @@ public enum NodeStoreConformance {
         }
         #expect(try await store.item(ids[2]).holding.status == .held)
         #expect(try await store.item(ids[2]).payload != nil)
-        #expect(try await store.holdingEvents(ids[2]).isEmpty)
+        #expect(try await store.holdingEvents(ids[2]).map(\.kind) == [.compromised], "only the report received before")
         #expect(try await store.size() == size)
         #expect(try await store.verify().isIntact)
     }

@@ -209,6 +209,50 @@ import Testing
         #expect(page.text.contains("id=\"phase\">in-force<"))
         await OperatorAPITests.stop(net, clients)
     }
+
+    /// Incidents from the console: reported on the item page, moved on with
+    /// the incident chosen there, and listed (escaped) on the incidents page
+    /// of both nodes; only security officers and auditors see the list.
+    @Test func incidentsAreReportedFromTheItemPageAndListed() async throws {
+        let (net, clients) = try await OperatorAPITests.start()
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        let kim = try await kor.login("kim", OperatorAPITests.password), lee = try await kor.login("lee", OperatorAPITests.password)
+        let created = try await kor.send("POST", "/api/v1/items", json: OperatorAPITests.newItem, cookie: kim.cookie, csrf: kim.csrf)
+        let id = try #require(created.object["id"] as? String)
+        let itemID = try #require(Hex.decode(id))
+        let release: [String: Any] = ["to": "JPN", "agreement": "gsomia-kor-jpn-2016"]
+        #expect(try await kor.send("POST", "/api/v1/items/\(id)/releases", json: release, cookie: lee.cookie, csrf: lee.csrf).status == 202)
+        #expect(try await OperatorAPITests.eventually { (try? await net[.jpn].store.item(itemID)) != nil })
+        for (p, name, level) in [(Party.jpn, "mori", "KIMITSU"), (.kor, "choi", "II")] {
+            try await net[p].accounts.add(
+                name, .init(displayName: name, roles: [.securityOfficer], clearance: (level, Date().addingTimeInterval(86_400)), categories: ["PROJECT:EAST-SEA"]),
+                password: OperatorAPITests.password, by: "test")
+        }
+        let mori = try await Self.login(jpn, "mori"), sato = try await Self.login(jpn, "sato"), choi = try await Self.login(kor, "choi")
+        let itemPath = "/items/\(id)"
+        let reported = try await jpn.form(
+            itemPath + "/compromise", ["csrf": mori.csrf, "incident": "", "stage": "suspected", "description": "<i>laptop</i> lost"], cookie: mori.cookie)
+        #expect(reported.status == 303)
+        let page = try await jpn.send("GET", itemPath, cookie: mori.cookie)
+        let incident = try #require(page.text.range(of: "jpn-incident-").map { String(page.text[$0.lowerBound...].prefix(21)) })
+        #expect(page.text.contains("<option>\(incident)</option>") && page.text.contains("&lt;i&gt;laptop&lt;/i&gt; lost"))
+        let moved = try await jpn.form(
+            itemPath + "/compromise", ["csrf": mori.csrf, "incident": incident, "stage": "measures", "description": "keys rotated"], cookie: mori.cookie)
+        #expect(moved.status == 303)
+        let backwards = try await jpn.form(
+            itemPath + "/compromise", ["csrf": mori.csrf, "incident": incident, "stage": "findings", "description": "x"], cookie: mori.cookie)
+        #expect(backwards.status == 409 && backwards.text.contains("later stage"))
+        let list = try await jpn.send("GET", "/incidents", cookie: mori.cookie)
+        #expect(list.status == 200 && list.text.contains("href=\"/incidents\"") && list.text.contains(">measures<") && list.text.contains(">suspected<"))
+        #expect(!list.text.contains("<i>laptop"))
+        let refused = try await jpn.send("GET", "/incidents", cookie: sato.cookie)
+        #expect(refused.status == 403 && !refused.text.contains("href=\"/incidents\""))
+        #expect(
+            try await OperatorAPITests.eventually { try await kor.send("GET", "/incidents", cookie: choi.cookie).text.contains("keys rotated") },
+            "KOR lists the reports it received")
+        #expect(try await kor.send("GET", "/incidents", cookie: choi.cookie).text.contains("(received)"))
+        await OperatorAPITests.stop(net, clients)
+    }
 }
 
 extension OperatorClient {

@@ -340,6 +340,60 @@ import Testing
         return false
     }
 
+    /// Art 17 as a workflow: JPN's security officer reports a suspected
+    /// compromise of KOR's item and moves the same incident on; KOR's node
+    /// keeps each report with its own copy (whose status stays held); both
+    /// nodes list the incident; the stage only moves forward.
+    @Test func incidentsMoveThroughTheirStagesAndReachTheOriginator() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        let kim = try await kor.login("kim", Self.password), lee = try await kor.login("lee", Self.password)
+        let created = try await kor.send("POST", "/api/v1/items", json: Self.newItem, cookie: kim.cookie, csrf: kim.csrf)
+        let id = try #require(created.object["id"] as? String)
+        let itemID = try #require(Hex.decode(id))
+        let release: [String: Any] = ["to": "JPN", "agreement": "gsomia-kor-jpn-2016"]
+        #expect(try await kor.send("POST", "/api/v1/items/\(id)/releases", json: release, cookie: lee.cookie, csrf: lee.csrf).status == 202)
+        #expect(try await Self.eventually { (try? await net[.jpn].store.item(itemID)) != nil })
+        try await net[.jpn].accounts.add(
+            "mori", .init(displayName: "Mori", roles: [.securityOfficer], clearance: ("KIMITSU", Date().addingTimeInterval(86_400)), categories: ["PROJECT:EAST-SEA"]),
+            password: Self.password, by: "test")
+        try await net[.kor].accounts.add(
+            "auditor", .init(displayName: "Audit", roles: [.auditor], clearance: nil, categories: []), password: Self.password, by: "test")
+        let mori = try await jpn.login("mori", Self.password), sato = try await jpn.login("sato", Self.password)
+        let audit = try await kor.login("auditor", Self.password)
+        let path = "/api/v1/items/\(id)/compromise"
+        let first = try await jpn.send("POST", path, json: ["stage": "suspected", "description": "a laptop left on a train"], cookie: mori.cookie, csrf: mori.csrf)
+        #expect(first.status == 201, "\(first.text)")
+        let listed = try #require(try await jpn.send("GET", "/api/v1/incidents", cookie: mori.cookie).array as? [[String: Any]])
+        let incident = try #require(listed.first?["incident"] as? String)
+        #expect(listed.count == 1 && listed[0]["stage"] as? String == "suspected" && listed[0]["received"] as? Bool == false && listed[0]["item"] as? String == id)
+        // The same incident moves on; it cannot move back, and an unknown one is not there.
+        let later = try await jpn.send(
+            "POST", path, json: ["stage": "investigating", "description": "the laptop's disk was encrypted", "incident": incident], cookie: mori.cookie,
+            csrf: mori.csrf)
+        #expect(later.status == 201, "\(later.text)")
+        let back = try await jpn.send("POST", path, json: ["stage": "suspected", "description": "again", "incident": incident], cookie: mori.cookie, csrf: mori.csrf)
+        #expect(back.status == 409 && (back.problem["detail"] as? String ?? "").contains("later stage"), "\(back.text)")
+        let unknown = try await jpn.send(
+            "POST", path, json: ["stage": "findings", "description": "x", "incident": "jpn-incident-00000000"], cookie: mori.cookie, csrf: mori.csrf)
+        #expect(unknown.status == 404, "\(unknown.text)")
+        #expect(try await jpn.send("GET", "/api/v1/incidents", cookie: sato.cookie).status == 403, "an analyst does not see incidents")
+        #expect(try await jpn.send("GET", "/api/v1/incidents?before=zero", cookie: mori.cookie).status == 400)
+        let atJPN = try #require(try await jpn.send("GET", "/api/v1/incidents", cookie: mori.cookie).array as? [[String: Any]])
+        #expect(atJPN.map { $0["stage"] as? String } == ["investigating", "suspected"] && Set(atJPN.map { $0["incident"] as? String }) == [incident])
+        let older = try #require(try await jpn.send("GET", "/api/v1/incidents?limit=1&before=\(atJPN[0]["sequence"] as! Int)", cookie: mori.cookie).array)
+        #expect(older.count == 1)
+        // KOR, the originator, keeps both reports with its copy and lists them as received.
+        #expect(
+            try await Self.eventually {
+                try await net[.kor].store.holdingEvents(itemID).filter { $0.kind == .compromised }.count == 2
+            }, "KOR's node records both reports")
+        #expect(try await net[.kor].store.item(itemID).holding.status == .held)
+        let atKOR = try #require(try await kor.send("GET", "/api/v1/incidents", cookie: audit.cookie).array as? [[String: Any]])
+        #expect(atKOR.count == 2 && atKOR.allSatisfy { $0["received"] as? Bool == true && $0["reporter"] as? String == "JPN" && $0["incident"] as? String == incident })
+        await Self.stop(net, clients)
+    }
+
     @Test func originatorsReclassifyAndHoldersDestroy() async throws {
         let (net, clients) = try await Self.start()
         let kor = clients[.kor]!, jpn = clients[.jpn]!
