@@ -85,6 +85,19 @@ struct STANAG4774Tests {
         #expect(LabelDocument(try STANAG4774.import(try STANAG4774.export(korean))).derBytes == LabelDocument(korean).derBytes)
     }
 
+    /// The label arrives as text (UTF-8); an encoding its declaration names
+    /// is not applied to it (libFuzzer found EUC-JP conversion errors
+    /// printed and Korean text garbled).
+    @Test(arguments: ["EUC-JP", "EUC-KR", "ISO-8859-1", "UTF-16"])
+    func aDeclaredEncodingDoesNotChangeTheText(encoding: String) throws {
+        let korean = try SecurityLabel(
+            policy: "national:KOR", originator: .kor, level: "II", releasableTo: [],
+            categories: [.init(tag: "취급", kind: .informative, values: ["군사기밀"])], created: at("2020-01-01T00:00:00Z"))
+        let xml = try STANAG4774.export(korean).replacingOccurrences(of: "encoding=\"UTF-8\"", with: "encoding=\"\(encoding)\"")
+        #expect(xml.contains(encoding))
+        #expect(LabelDocument(try STANAG4774.import(xml)).derBytes == LabelDocument(korean).derBytes)
+    }
+
     @Test(arguments: [
         ("<Classification>II</Classification>", "<Classification>II</Classification>stray", "text in ConfidentialityInformation"),
         ("<Classification>II</Classification>", "<p:Classification>II</p:Classification>", "line 5, column 22: Namespace prefix p on Classification is not defined"),
