@@ -316,10 +316,25 @@ extension Federation {
             if let index = try await record(signed, from: peer) { return index }
             return try await append(.lifecycleStatement, "\(body.statement.agreement): \(body.statement.id) by \(body.statement.party), already recorded")
         case .consent:
-            let (_, body) = try decode(ConsentBody.self)
+            let (signed, body) = try decode(ConsentBody.self)
             let c = body.consent
-            return try await append(
-                .consentGiven, "consent \(c.id) by \(c.originator): \(c.holder) may release item \(c.itemDigest.prefix(16))… to \(c.thirdParty) until \(RFC3339.format(c.expiresAt))")
+            guard c.originator == peer else { throw FederationError(.refused, "the consent is \(c.originator)'s, sent by \(peer)") }
+            guard c.holder == party else { throw FederationError(.refused, "the consent is for the holder \(c.holder), not \(party)") }
+            let detail =
+                "consent \(c.id) by \(c.originator): \(c.holder) may release item \(c.itemDigest.prefix(16))… to \(c.thirdParty) until \(RFC3339.format(c.expiresAt))"
+            guard let itemDigest = Hex.decode(c.itemDigest) else { throw FederationError(.refused, "the consent's item digest is not hexadecimal") }
+            // Kept, so that this node's releases to the third party carry it.
+            let kept = StoredConsent(
+                id: c.id, originator: c.originator, itemDigest: itemDigest, holder: c.holder, thirdParty: c.thirdParty, expiresAt: c.expiresAt,
+                receivedAt: now, signed: signed.derBytes)
+            let entry = LedgerEntry(kind: .consentGiven, at: now, party: peer, subjects: [digest, itemDigest], detail: PeerText.clean(detail, max: 4000))
+            do {
+                return try await store.keepConsent(kept, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
+            } catch where error.code == .conflict {
+                return try await append(.consentGiven, detail + ", kept already")
+            } catch {
+                throw FederationError(.unavailable, "the consent cannot be kept: \(error.reason)")
+            }
         case .reclassification:
             let (signed, notice) = try decode(ReclassificationNotice.self)
             let item = try await heldItem(notice.itemDigest)

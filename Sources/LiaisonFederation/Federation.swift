@@ -130,6 +130,14 @@ public final class Federation: Sendable {
         let now = clock()
         // The holding is enough to decide (the payload is read when it is sealed).
         let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
+        var consents = consents
+        // A holder passing an item on carries the originator's consents it
+        // keeps for this recipient, still in force (Art 6(a)).
+        if consents.isEmpty, holding.originator != party {
+            consents = try await storeCall { () throws(StoreError) in try await store.consents(itemDigest: holding.digest) }
+                .filter { $0.holder == party && $0.thirdParty == peer && $0.expiresAt > now }
+                .compactMap { try? Signed<ConsentBody>(canonical: $0.signed) }
+        }
         let decision =
             holding.status == .held
             ? releaseDecision(label: holding.label, digest: holding.digest, to: peer, agreement: agreement, consents: consents, at: now)

@@ -478,6 +478,13 @@ struct Console: Sendable {
         let reports = try await api.store { () throws(StoreError) in try await federation.store.holdingEvents(id) }.enumerated()
             .filter { $0.element.kind == .compromised }
             .map { Handlers.incident(ItemEvent(sequence: Int64($0.offset), itemID: id, event: $0.element), here: party) }
+        let now = Date()
+        let kept = try await api.store { () throws(StoreError) in try await federation.store.consents(itemDigest: h.digest) }.map { c -> [String: Any] in
+            [
+                "id": c.id, "originator": c.originator.code, "thirdParty": c.thirdParty.code, "expires": Self.day(c.expiresAt),
+                "tone": c.expiresAt > now ? "ok" : "warn", "state": c.expiresAt > now ? "in force" : "expired",
+            ]
+        }
         let canRelease = caller.user.roles.contains(.releasingOfficer) && h.status == .held
         let peers = federation.book.lifecycles.values.flatMap { $0.agreement.partyCodes }.filter { $0 != party }
         let text = item.payload.flatMap { h.mediaType.hasPrefix("text/") ? String(validating: $0, as: UTF8.self) : nil }
@@ -495,6 +502,7 @@ struct Console: Sendable {
             "agreements": federation.book.lifecycles.values.filter { $0.agreement.isParty(party) }.map(\.agreement.id).sorted(),
             "canConsent": caller.user.roles.contains(.releasingOfficer) && h.label.originator == party && h.status == .held,
             "canReport": caller.user.roles.contains(.securityOfficer) && h.status != .destroyed, "purposeValue": h.label.purpose ?? "",
+            "kept": kept,
             "reports": reports.map { ["incident": $0.incident, "stage": $0.stage, "reporter": $0.reporter, "at": Self.time($0.at), "description": $0.description] },
             "ownIncidents": Array(Set(reports.filter { !$0.received }.map { $0.incident })).sorted(),
             "canReclassify": !caller.user.roles.isDisjoint(with: [.releasingOfficer, .securityOfficer]) && h.label.originator == party && h.status == .held,

@@ -144,6 +144,7 @@ enum ConsoleTemplates {
         {{#deliveries}}<tr><th>To {{peer}}</th><td>{{agreement}} link {{link}}: <span class="pill {{tone}}">{{state}}</span> {{detail}}
         {{#consents}}<br>consent {{id}} by {{originator}} for {{thirdParty}}, until {{expires}}{{/consents}}</td></tr>{{/deliveries}}
         {{^deliveries}}<tr><th>Deliveries</th><td class="muted">not released from this node</td></tr>{{/deliveries}}
+        {{#kept}}<tr><th>Consent {{id}}</th><td><span class="pill {{tone}}">{{state}}</span> {{originator}} consents to passing it to {{thirdParty}} until {{expires}}; releases to {{thirdParty}} carry it (Art 6(a))</td></tr>{{/kept}}
         {{#reports}}<tr><th>Incident {{incident}}</th><td><span class="pill bad">{{stage}}</span> by {{reporter}} at {{at}}: {{description}}</td></tr>{{/reports}}
         </table></div>
         {{#canRelease}}<div class="card"><h2>Release</h2>

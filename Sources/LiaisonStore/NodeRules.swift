@@ -264,6 +264,17 @@ public enum NodeRules {
         for o in outcomes { try outcome(o.outcome) }
     }
 
+    public static func consent(_ c: StoredConsent) throws(StoreError) {
+        try text(c.id, "the consent's id", max: 200)
+        try digest(c.itemDigest, "the consent's item digest")
+        try blob(c.signed, "the consent", max: maximumEvidenceBytes)
+        try instant(c.expiresAt, "the consent's expiry")
+        try instant(c.receivedAt, "the instant the consent was received")
+        guard c.holder != c.originator, c.thirdParty != c.originator, c.thirdParty != c.holder else {
+            throw StoreError(.invalidInput, "a consent names an originator, a holder and a third party, three parties")
+        }
+    }
+
     public static func statements(_ statements: [StoredStatement]) throws(StoreError) {
         try batch(statements.count, "statements")
         for (n, s) in statements.enumerated() {

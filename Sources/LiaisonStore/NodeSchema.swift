@@ -266,4 +266,36 @@ public enum NodeSchema {
         );
         CREATE INDEX api_tokens_user ON api_tokens (user_name);
         """
+
+    /// Consents received by the holder they name (migration `v6-consents`):
+    /// one per originator and id, found by the item's digest.
+    public static let consentsSQLite = """
+        CREATE TABLE consents (
+            originator TEXT NOT NULL CHECK (length(originator) = 3),
+            id TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 200),
+            item_digest BLOB NOT NULL CHECK (length(item_digest) = 32),
+            holder TEXT NOT NULL CHECK (length(holder) = 3),
+            third_party TEXT NOT NULL CHECK (length(third_party) = 3),
+            expires_at INTEGER NOT NULL,
+            received_at INTEGER NOT NULL,
+            signed BLOB NOT NULL CHECK (length(signed) > 0),
+            PRIMARY KEY (originator, id)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX consents_item ON consents (item_digest);
+        """
+
+    public static let consentsPostgres = """
+        CREATE TABLE consents (
+            originator TEXT NOT NULL CHECK (length(originator) = 3),
+            id TEXT NOT NULL CHECK (length(id) BETWEEN 1 AND 200),
+            item_digest BYTEA NOT NULL CHECK (length(item_digest) = 32),
+            holder TEXT NOT NULL CHECK (length(holder) = 3),
+            third_party TEXT NOT NULL CHECK (length(third_party) = 3),
+            expires_at BIGINT NOT NULL,
+            received_at BIGINT NOT NULL,
+            signed BYTEA NOT NULL CHECK (length(signed) > 0),
+            PRIMARY KEY (originator, id)
+        );
+        CREATE INDEX consents_item ON consents (item_digest);
+        """
 }

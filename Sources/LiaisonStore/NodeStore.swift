@@ -118,6 +118,14 @@ public protocol NodeStore: LedgerStore {
     func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int
     func statements(agreement: String) async throws(StoreError) -> [StoredStatement]
 
+    // MARK: Consents received (Art 6(a))
+
+    /// Keeps a received consent with the ledger entry recording it; a
+    /// consent already kept (same originator and id) is a conflict.
+    func keepConsent(_ consent: StoredConsent, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// The consents kept for an item, oldest first.
+    func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent]
+
     // MARK: Peers
 
     /// Adds a peer or updates its endpoint and fingerprint (its sequence
@@ -490,6 +498,25 @@ public struct OutboxSummary: Hashable, Sendable {
 }
 
 /// A signed lifecycle statement on an agreement.
+/// An originator's signed consent (Art 6(a)) received by the holder it
+/// names, kept so that the holder's releases to the third party carry it.
+public struct StoredConsent: Hashable, Sendable {
+    public var id: String
+    public var originator: Party
+    public var itemDigest: [UInt8]
+    public var holder: Party
+    public var thirdParty: Party
+    public var expiresAt: Date
+    public var receivedAt: Date
+    public var signed: [UInt8]
+    public init(
+        id: String, originator: Party, itemDigest: [UInt8], holder: Party, thirdParty: Party, expiresAt: Date, receivedAt: Date, signed: [UInt8]
+    ) {
+        (self.id, self.originator, self.itemDigest, self.holder, self.thirdParty) = (id, originator, itemDigest, holder, thirdParty)
+        (self.expiresAt, self.receivedAt, self.signed) = (expiresAt, receivedAt, signed)
+    }
+}
+
 public struct StoredStatement: Hashable, Sendable {
     public var digest: [UInt8]
     public var agreement: String

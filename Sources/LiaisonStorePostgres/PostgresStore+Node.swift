@@ -13,7 +13,9 @@ extension PostgresStore: NodeStore {
     static func applyMigrations(_ c: PostgresConnection, _ logger: Logger) async throws {
         _ = try await c.query("CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY)", logger: logger).collect()
         let applied = Set(try await rows(c, "SELECT version FROM schema_migrations", logger).map { try $0["version"].decode(String.self) })
-        for (version, sql) in [("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration), ("v5-operators", Self.operatorsMigration)] where !applied.contains(version) {
+        for (version, sql) in [
+            ("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration), ("v5-operators", Self.operatorsMigration), ("v6-consents", NodeSchema.consentsPostgres),
+        ] where !applied.contains(version) {
             // The extended protocol runs one statement per query.
             for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 _ = try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
@@ -499,6 +501,43 @@ extension PostgresStore: NodeStore {
                     digest: Array(try r["digest"].decode(Data.self)), agreement: try r["agreement"].decode(String.self),
                     party: try NodeRules.party(try r["party"].decode(String.self)), act: try r["act"].decode(String.self),
                     at: Self.date(try r["at"].decode(Int64.self)), signed: Array(try r["signed"].decode(Data.self)))
+            }
+        }
+    }
+
+    // MARK: Consents
+
+    public func keepConsent(_ consent: StoredConsent, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.consent(consent)
+        return try await transaction(ledger) { c, logger in
+            let inserted = try await Self.rows(
+                c,
+                """
+                INSERT INTO consents (originator, id, item_digest, holder, third_party, expires_at, received_at, signed)
+                VALUES (\(consent.originator.code), \(consent.id), \(Data(consent.itemDigest)), \(consent.holder.code), \(consent.thirdParty.code),
+                \(Self.ms(consent.expiresAt)), \(Self.ms(consent.receivedAt)), \(Data(consent.signed)))
+                ON CONFLICT (originator, id) DO NOTHING RETURNING 1 AS new
+                """, logger
+            ).count
+            guard inserted == 1 else { throw StoreError(.conflict, "consent \(consent.id) of \(consent.originator) is kept already") }
+        }.1
+    }
+
+    public func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent] {
+        try NodeRules.digest(itemDigest, "the item digest")
+        return try await read { c, logger in
+            try await Self.rows(
+                c,
+                """
+                SELECT originator, id, item_digest, holder, third_party, expires_at, received_at, signed FROM consents
+                WHERE item_digest = \(Data(itemDigest)) ORDER BY received_at, originator, id
+                """, logger
+            ).map { r in
+                StoredConsent(
+                    id: try r["id"].decode(String.self), originator: try NodeRules.party(try r["originator"].decode(String.self)),
+                    itemDigest: Array(try r["item_digest"].decode(Data.self)), holder: try NodeRules.party(try r["holder"].decode(String.self)),
+                    thirdParty: try NodeRules.party(try r["third_party"].decode(String.self)), expiresAt: Self.date(try r["expires_at"].decode(Int64.self)),
+                    receivedAt: Self.date(try r["received_at"].decode(Int64.self)), signed: Array(try r["signed"].decode(Data.self)))
             }
         }
     }

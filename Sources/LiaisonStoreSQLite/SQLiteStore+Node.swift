@@ -121,6 +121,10 @@ extension SQLiteStore: NodeStore {
         m.registerMigration("v5-operators") { db in
             try db.execute(sql: Self.operatorsMigration)
         }
+        // Consents received, for the holder's releases (Art 6(a)).
+        m.registerMigration("v6-consents") { db in
+            try db.execute(sql: NodeSchema.consentsSQLite)
+        }
     }
 
     static let operatorsMigration = """
@@ -633,6 +637,44 @@ extension SQLiteStore: NodeStore {
                         digest: Array(row["digest"] as Data), agreement: row["agreement"], party: try NodeRules.party(row["party"]), act: row["act"],
                         at: Self.date(row["at"]), signed: Array(row["signed"] as Data))
                 }
+        }
+    }
+
+    // MARK: Consents
+
+    public func keepConsent(_ consent: StoredConsent, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.consent(consent)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO consents (originator, id, item_digest, holder, third_party, expires_at, received_at, signed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (originator, id) DO NOTHING
+                    """,
+                arguments: [
+                    consent.originator.code, consent.id, Data(consent.itemDigest), consent.holder.code, consent.thirdParty.code,
+                    Self.ms(consent.expiresAt), Self.ms(consent.receivedAt), Data(consent.signed),
+                ])
+            guard db.changesCount == 1 else { throw StoreError(.conflict, "consent \(consent.id) of \(consent.originator) is kept already") }
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    public func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent] {
+        try NodeRules.digest(itemDigest, "the item digest")
+        return try await run { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT originator, id, item_digest, holder, third_party, expires_at, received_at, signed FROM consents
+                    WHERE item_digest = ? ORDER BY received_at, originator, id
+                    """, arguments: [Data(itemDigest)]
+            ).map { row in
+                StoredConsent(
+                    id: row["id"], originator: try NodeRules.party(row["originator"]), itemDigest: Array(row["item_digest"] as Data),
+                    holder: try NodeRules.party(row["holder"]), thirdParty: try NodeRules.party(row["third_party"]), expiresAt: Self.date(row["expires_at"]),
+                    receivedAt: Self.date(row["received_at"]), signed: Array(row["signed"] as Data))
+            }
         }
     }
 

@@ -59,6 +59,37 @@ public enum NodeStoreConformance {
         try await receivedBatches(make())
         try await outboxSettledInBatches(make())
         try await statementQueue(make())
+        try await keptConsents(make())
+    }
+
+    /// A holder keeps the consents it receives, found by the item's digest;
+    /// one kept already, or one that is not a consent, changes nothing.
+    public static func keptConsents(_ store: any NodeStore) async throws {
+        let digest = [UInt8](repeating: 7, count: 32), other = [UInt8](repeating: 8, count: 32)
+        func consent(_ id: String, _ item: [UInt8], third: Party = .usa, at: TimeInterval = 0) -> StoredConsent {
+            StoredConsent(
+                id: id, originator: .kor, itemDigest: item, holder: .jpn, thirdParty: third, expiresAt: t0.addingTimeInterval(86_400),
+                receivedAt: t0.addingTimeInterval(at), signed: Array(id.utf8))
+        }
+        _ = try await store.keepConsent(consent("kor-consent-1", digest), ledger: recorded(.consentGiven, [digest]))
+        _ = try await store.keepConsent(consent("kor-consent-2", digest, at: 1), ledger: recorded(.consentGiven, [digest]))
+        _ = try await store.keepConsent(consent("kor-consent-3", other), ledger: recorded(.consentGiven, [other]))
+        #expect(try await store.consents(itemDigest: digest).map(\.id) == ["kor-consent-1", "kor-consent-2"])
+        #expect(try await store.consents(itemDigest: digest)[0] == consent("kor-consent-1", digest))
+        #expect(try await store.consents(itemDigest: [UInt8](repeating: 9, count: 32)).isEmpty)
+        let size = try await store.size()
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.keepConsent(consent("kor-consent-1", other), ledger: recorded(.consentGiven, [other]))
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.keepConsent(consent("kor-consent-4", digest, third: .kor), ledger: recorded(.consentGiven, [digest]))
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.keepConsent(consent("kor-consent-5", [1, 2]), ledger: recorded(.consentGiven, [digest]))
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.consents(itemDigest: [1]) }
+        #expect(try await store.size() == size, "nothing refused was recorded")
+        #expect(try await store.consents(itemDigest: other).map(\.id) == ["kor-consent-3"])
     }
 
     /// Statements to send wait in their own queue until acknowledged;

@@ -121,6 +121,38 @@ import Testing
         #expect(try await net[.jpn].store.size() == size, "a statement sent again is recorded once")
     }
 
+    /// A holder keeps a consent only from its originator and only when it
+    /// names this node as the holder: one relayed by another party, or for
+    /// another holder, is refused and not kept; the genuine one is kept once.
+    @Test func aConsentIsKeptOnlyFromItsOriginatorForThisHolder() async throws {
+        let net = try await HostilePeerTests.start([.kor, .jpn, .usa])
+        defer { Task { await net.stop() } }
+        let korKey = try HostilePeerTests.keys(net, .kor).signing
+        let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(to: [.jpn, .usa]), "text/plain", Array("r".utf8))])[0]
+        func consent(_ id: String, holder: Party, third: Party) throws -> Signed<ConsentBody> {
+            try Signed(
+                signing: ConsentBody(
+                    Consent(
+                        id: id, originator: .kor, itemDigest: sealed.manifest.digestHex, holder: holder, thirdParty: third,
+                        purpose: "dprk-nuclear-missile", issuedAt: Date(), expiresAt: Date().addingTimeInterval(86_400))), with: korKey)
+        }
+        func send(_ c: Signed<ConsentBody>, from: Party) async throws -> LedgerEntry {
+            let reply = try BatchReply(
+                canonical: try await net[from].transport(to: .jpn).sendStatements(StatementBundle(from: from, statements: [.consent(c)]).derBytes))
+            return try LedgerEntry(canonical: reply.outcomes[0].entry)
+        }
+        // USA relays KOR's genuine consent for JPN: not from its originator.
+        let relayed = try await send(try consent("kor-consent-relayed", holder: .jpn, third: .usa), from: .usa)
+        #expect(relayed.kind == .itemRefused && relayed.detail.contains("sent by USA"), "\(relayed.detail)")
+        // KOR's consent for USA as holder, sent to JPN.
+        let otherHolder = try await send(try consent("kor-consent-usa", holder: .usa, third: .jpn), from: .kor)
+        #expect(otherHolder.kind == .itemRefused && otherHolder.detail.contains("not JPN"), "\(otherHolder.detail)")
+        #expect(try await net[.jpn].store.consents(itemDigest: sealed.manifest.digest).isEmpty)
+        let genuine = try await send(try consent("kor-consent-ok", holder: .jpn, third: .usa), from: .kor)
+        #expect(genuine.kind == .consentGiven, "\(genuine.detail)")
+        #expect(try await net[.jpn].store.consents(itemDigest: sealed.manifest.digest).map(\.id) == ["kor-consent-ok"])
+    }
+
     /// The kind and the item id travel beside a statement's signature: a
     /// bundle whose kind was altered is refused, and the genuine statement
     /// sent after it is still applied (its refusal is not held against the

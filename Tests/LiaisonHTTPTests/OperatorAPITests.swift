@@ -394,6 +394,58 @@ import Testing
         await Self.stop(net, clients)
     }
 
+    /// The third-party rule through the operator API (Art 6(a)): KOR holds
+    /// JPN's item and may not pass it to the US hub; JPN's releasing officer
+    /// consents; KOR's node keeps the consent, and KOR's next release to
+    /// USA carries it and is delivered, USA checking it again.
+    @Test func aHolderPassesAnItemOnWithTheConsentItKept() async throws {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn, .usa], examples: Fixtures.examplesDirectory, logger: Self.logger) { s in
+            s.accounts.bcryptCost = 4
+        }
+        let year = Date().addingTimeInterval(365 * 86_400)
+        try await net[.jpn].accounts.add(
+            "ito", .init(displayName: "Ito", roles: [.analyst, .releasingOfficer], clearance: ("KIMITSU", year), categories: []), password: Self.password,
+            by: "test")
+        try await net[.kor].accounts.add(
+            "lee", .init(displayName: "Lee", roles: [.releasingOfficer], clearance: ("II", year), categories: []), password: Self.password, by: "test")
+        var clients: [Party: OperatorClient] = [:]
+        for p in [Party.kor, .jpn] {
+            clients[p] = try OperatorClient(port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem", party: p)
+        }
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        let ito = try await jpn.login("ito", Self.password), lee = try await kor.login("lee", Self.password)
+        let item: [String: Any] = [
+            "label": ["level": "HI", "releasable_to": ["KOR", "USA"], "purpose": "dprk-nuclear-missile"], "media_type": "text/plain",
+            "content_text": "track of a launch, 2026-11",
+        ]
+        let created = try await jpn.send("POST", "/api/v1/items", json: item, cookie: ito.cookie, csrf: ito.csrf)
+        let id = try #require(created.object["id"] as? String, "\(created.text)")
+        let itemID = try #require(Hex.decode(id))
+        let toKOR: [String: Any] = ["to": "KOR", "agreement": "gsomia-kor-jpn-2016"]
+        #expect(try await jpn.send("POST", "/api/v1/items/\(id)/releases", json: toKOR, cookie: ito.cookie, csrf: ito.csrf).status == 202)
+        #expect(try await Self.eventually { (try? await net[.kor].store.item(itemID)) != nil })
+        let toUSA: [String: Any] = ["to": "USA", "agreement": "tisa-2014"]
+        let refused = try await kor.send("POST", "/api/v1/items/\(id)/releases", json: toUSA, cookie: lee.cookie, csrf: lee.csrf)
+        #expect(refused.status == 403 && refused.problem["article"] as? String == Article.thirdParty.citation, "\(refused.text)")
+        // JPN consents to KOR passing it to USA; KOR's node keeps the consent.
+        let consent: [String: Any] = ["holder": "KOR", "third_party": "USA", "days": 7, "purpose": "dprk-nuclear-missile"]
+        let given = try await jpn.send("POST", "/api/v1/items/\(id)/consents", json: consent, cookie: ito.cookie, csrf: ito.csrf)
+        #expect(given.status == 201, "\(given.text)")
+        let digest = try await net[.kor].store.item(itemID).manifest.digest
+        #expect(try await Self.eventually { try await net[.kor].store.consents(itemDigest: digest).count == 1 }, "KOR's node keeps the consent")
+        let kept = try await net[.kor].store.consents(itemDigest: digest)[0]
+        #expect(kept.id == given.object["id"] as? String && kept.originator == .jpn && kept.holder == .kor && kept.thirdParty == .usa)
+        // KOR's release now carries it; USA receives the item.
+        let passed = try await kor.send("POST", "/api/v1/items/\(id)/releases", json: toUSA, cookie: lee.cookie, csrf: lee.csrf)
+        #expect(passed.status == 202, "\(passed.text)")
+        #expect(try await Self.eventually { (try? await net[.usa].store.item(itemID)) != nil }, "USA holds JPN's item, passed on by KOR")
+        #expect(try await net[.usa].store.item(itemID).holding.source == .received(from: .kor, agreement: "tisa-2014"))
+        // The page of the item at KOR shows the consent it keeps.
+        let page = try await kor.send("GET", "/items/\(id)", cookie: lee.cookie)
+        #expect(page.text.contains(kept.id), "\(page.status)")
+        await Self.stop(net, clients)
+    }
+
     @Test func originatorsReclassifyAndHoldersDestroy() async throws {
         let (net, clients) = try await Self.start()
         let kor = clients[.kor]!, jpn = clients[.jpn]!
