@@ -185,3 +185,89 @@ extension Federation {
         return (signed, entry, try await publish([.lifecycle(signed)], to: others))
     }
 }
+
+// MARK: Consent requests (Art 6(a))
+
+extension Federation {
+    /// A holder's request that the originator consent to its passing an
+    /// item to `thirdParty`: signed here, recorded (pending) and sent to the
+    /// originator, whose releasing officers grant or deny it.
+    @discardableResult
+    public func requestConsent(
+        itemID: [UInt8], thirdParty: Party, purpose: String?, reason: String, by officer: String
+    ) async throws(FederationError) -> (request: ConsentRequestRecord, tasks: [StatementTask]) {
+        let now = clock()
+        let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...2000).contains(text.count) else { throw FederationError(.malformed, "a request gives its reason in 1 to 2000 characters") }
+        if let p = purpose, !(1...200).contains(p.count) { throw FederationError(.malformed, "a purpose has 1 to 200 characters") }
+        let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
+        guard holding.originator != party else {
+            throw FederationError(.refused, "\(party) originated this item; its own releases need no consent")
+        }
+        guard holding.status == .held else { throw FederationError(.refused, "the item is \(holding.status.rawValue)") }
+        guard thirdParty != party, thirdParty != holding.originator else {
+            throw FederationError(.refused, "the third party is another party than \(party) and the originator \(holding.originator)")
+        }
+        let body = ConsentRequestBody(
+            id: "\(party.code.lowercased())-consent-request-\(UUID().uuidString.prefix(8).lowercased())", holder: party, originator: holding.originator,
+            itemDigest: holding.digest, thirdParty: thirdParty, purpose: purpose, at: now, reason: "\(text) (asked by \(officer))")
+        let signed: Signed<ConsentRequestBody>
+        do { signed = try Signed(signing: body, with: signing) } catch { throw FederationError(.unavailable, "the request cannot be signed: \(error)") }
+        let record = ConsentRequestRecord(
+            id: body.id, direction: .sent, holder: party, originator: holding.originator, thirdParty: thirdParty, itemID: itemID, itemDigest: holding.digest,
+            purpose: purpose, reason: body.reason, at: now, signed: signed.derBytes)
+        let entry = LedgerEntry(
+            kind: .consentRequested, at: now, party: holding.originator, subjects: [holding.digest],
+            detail: "\(body.id): may \(party) pass it to \(thirdParty)? asked by \(officer)")
+        _ = try await storeCall { () throws(StoreError) in try await store.recordConsentRequest(record, ledger: LedgerWrite([entry], sign: signer)) }
+        return (record, try await publish([.consentRequest(signed, itemID: itemID)], to: [holding.originator]))
+    }
+
+    /// The originator's answer to a holder's request received here: a
+    /// grant signs the consent (``grantConsent(itemID:holder:thirdParty:purpose:expires:by:)``)
+    /// and sends it; a denial is signed and sent with its reason. Either way
+    /// the request is answered once.
+    @discardableResult
+    public func answerConsentRequest(
+        _ id: String, grantFor days: Int? = nil, denyBecause reason: String? = nil, by officer: String
+    ) async throws(FederationError) -> (request: ConsentRequestRecord, tasks: [StatementTask]) {
+        let request: ConsentRequestRecord
+        do { request = try await store.consentRequest(id) } catch where error.code == .notFound {
+            throw FederationError(.notFound, "no consent request \(id.prefix(80)) is known here")
+        } catch { throw FederationError(.unavailable, error.reason) }
+        guard request.direction == .received else { throw FederationError(.refused, "request \(id) was sent by this node; its originator answers it") }
+        guard request.state == .pending else { throw FederationError(.refused, "request \(id) is \(request.state.rawValue) already") }
+        let now = clock()
+        switch (days, reason) {
+        case (let days?, nil):
+            guard (1...366).contains(days) else { throw FederationError(.malformed, "a consent lasts 1 to 366 days, not \(days)") }
+            let given = try await grantConsent(
+                itemID: request.itemID, holder: request.holder, thirdParty: request.thirdParty, purpose: request.purpose,
+                expires: now.addingTimeInterval(TimeInterval(days) * 86_400), by: officer)
+            let consentID = given.consent.body.consent.id
+            let entry = LedgerEntry(
+                kind: .consentGiven, at: now, party: request.holder, subjects: [request.itemDigest], detail: "\(id) granted: \(consentID), by \(officer)")
+            _ = try await storeCall { () throws(StoreError) in
+                try await store.answerConsentRequest(id, .granted, answer: consentID, at: now, ledger: LedgerWrite([entry], sign: signer))
+            }
+            return (try await storeCall { () throws(StoreError) in try await store.consentRequest(id) }, given.tasks)
+        case (nil, let reason?):
+            let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard (1...2000).contains(text.count) else { throw FederationError(.malformed, "a denial gives its reason in 1 to 2000 characters") }
+            let body = ConsentDenialBody(
+                id: "\(party.code.lowercased())-consent-denial-\(UUID().uuidString.prefix(8).lowercased())", request: id, originator: party,
+                holder: request.holder, itemDigest: request.itemDigest, thirdParty: request.thirdParty, at: now, reason: text)
+            let signed: Signed<ConsentDenialBody>
+            do { signed = try Signed(signing: body, with: signing) } catch { throw FederationError(.unavailable, "the denial cannot be signed: \(error)") }
+            let entry = LedgerEntry(
+                kind: .consentDenied, at: now, party: request.holder, subjects: [request.itemDigest], detail: "\(id) denied by \(officer): \(text)")
+            _ = try await storeCall { () throws(StoreError) in
+                try await store.answerConsentRequest(id, .denied, answer: text, at: now, ledger: LedgerWrite([entry], sign: signer))
+            }
+            let tasks = try await publish([.consentDenial(signed, itemID: request.itemID)], to: [request.holder])
+            return (try await storeCall { () throws(StoreError) in try await store.consentRequest(id) }, tasks)
+        default:
+            throw FederationError(.malformed, "an answer either grants for a number of days or denies with a reason")
+        }
+    }
+}

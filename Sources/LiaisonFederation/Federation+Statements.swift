@@ -328,13 +328,21 @@ extension Federation {
                 id: c.id, originator: c.originator, itemDigest: itemDigest, holder: c.holder, thirdParty: c.thirdParty, expiresAt: c.expiresAt,
                 receivedAt: now, signed: signed.derBytes)
             let entry = LedgerEntry(kind: .consentGiven, at: now, party: peer, subjects: [digest, itemDigest], detail: PeerText.clean(detail, max: 4000))
+            let index: Int
             do {
-                return try await store.keepConsent(kept, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
+                index = try await store.keepConsent(kept, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
             } catch where error.code == .conflict {
-                return try await append(.consentGiven, detail + ", kept already")
+                index = try await append(.consentGiven, detail + ", kept already")
             } catch {
                 throw FederationError(.unavailable, "the consent cannot be kept: \(error.reason)")
             }
+            // It answers this node's pending requests for the same item and third party.
+            let asked = try await storeCall { () throws(StoreError) in try await store.consentRequests(state: .pending, limit: 10_000) }
+            for r in asked where r.direction == .sent && r.originator == c.originator && r.thirdParty == c.thirdParty && r.itemDigest == itemDigest {
+                let answered = LedgerEntry(kind: .consentGiven, at: now, party: peer, subjects: [itemDigest], detail: "\(r.id) granted: \(c.id)")
+                _ = try? await store.answerConsentRequest(r.id, .granted, answer: c.id, at: now, ledger: LedgerWrite([answered], sign: signer))
+            }
+            return index
         case .reclassification:
             let (signed, notice) = try decode(ReclassificationNotice.self)
             let item = try await heldItem(notice.itemDigest)
@@ -388,6 +396,42 @@ extension Federation {
             guard item.holding.source == .originated else { throw FederationError(.refused, "the certificate names an item this node did not originate") }
             return try await append(
                 .destroyed, "destruction certified by \(certificate.holder) (\(certificate.id), request \(certificate.request)): \(certificate.method)")
+        case .consentRequest:
+            let (signed, request) = try decode(ConsentRequestBody.self)
+            guard request.holder == peer else { throw FederationError(.refused, "the request is \(request.holder)'s, sent by \(peer)") }
+            guard request.originator == party else { throw FederationError(.refused, "the request is for the originator \(request.originator), not \(party)") }
+            let item = try await heldItem(request.itemDigest)
+            guard item.holding.label.originator == party else { throw FederationError(.refused, "\(party) did not originate this item") }
+            let detail = "\(request.id): may \(request.holder) pass it to \(request.thirdParty)? \(request.reason)"
+            let record = ConsentRequestRecord(
+                id: request.id, direction: .received, holder: request.holder, originator: party, thirdParty: request.thirdParty,
+                itemID: item.holding.itemID, itemDigest: request.itemDigest, purpose: request.purpose, reason: request.reason, at: request.at,
+                signed: signed.derBytes)
+            let entry = LedgerEntry(
+                kind: .consentRequested, at: now, party: peer, subjects: [digest, request.itemDigest], detail: PeerText.clean(detail, max: 4000))
+            do {
+                return try await store.recordConsentRequest(record, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
+            } catch where error.code == .conflict {
+                return try await append(.consentRequested, detail + ", recorded already")
+            } catch {
+                throw FederationError(.unavailable, "the request cannot be recorded: \(error.reason)")
+            }
+        case .consentDenial:
+            let (_, denial) = try decode(ConsentDenialBody.self)
+            guard denial.originator == peer else { throw FederationError(.refused, "the denial is \(denial.originator)'s, sent by \(peer)") }
+            guard denial.holder == party else { throw FederationError(.refused, "the denial is for the holder \(denial.holder), not \(party)") }
+            let request: ConsentRequestRecord
+            do { request = try await store.consentRequest(denial.request) } catch {
+                throw FederationError(.refused, "this node sent no consent request \(denial.request)")
+            }
+            guard request.direction == .sent, request.originator == peer, request.itemDigest == denial.itemDigest, request.thirdParty == denial.thirdParty
+            else { throw FederationError(.refused, "the denial does not answer request \(request.id) as this node sent it") }
+            let detail = "\(denial.request) denied by \(peer): \(denial.reason)"
+            guard request.state == .pending else { return try await append(.consentDenied, detail + ", answered already") }
+            let entry = LedgerEntry(kind: .consentDenied, at: now, party: peer, subjects: [digest, denial.itemDigest], detail: PeerText.clean(detail, max: 4000))
+            return try await storeCall { () throws(StoreError) in
+                try await store.answerConsentRequest(request.id, .denied, answer: PeerText.clean(denial.reason, max: 2000), at: now, ledger: LedgerWrite([entry], sign: signer))
+            }.entries.lowerBound
         case .compromiseReport:
             let (signed, report) = try decode(CompromiseReport.self)
             guard report.reporter == peer else { throw FederationError(.refused, "the report is \(report.reporter)'s, sent by \(peer)") }

@@ -61,6 +61,29 @@ struct Console: Sendable {
                 return redirect("/items")
             }
         }
+        router.get("consents") { request, _ in try await self.page(request) { c in try await self.consentsPage(c) } }
+        router.post("items/:id/consent-request") { request, context in
+            try await self.form(request, context) { c, form in
+                let id = try api.itemID(context)
+                _ = try await api.requestConsentAct(
+                    c, id, thirdParty: form["third"]?.first ?? "", purpose: form["purpose"]?.first.flatMap { $0.isEmpty ? nil : $0 },
+                    reason: form["reason"]?.first ?? "")
+                return redirect("/consents")
+            }
+        }
+        router.post("consents/:request/grant") { request, context in
+            try await self.form(request, context) { c, form in
+                guard let days = form["days"]?.first.flatMap({ Int($0) }) else { throw OperatorError(.invalidInput, "days is a whole number of days, 1 to 366") }
+                _ = try await api.answerAct(c, context.parameters.get("request") ?? "", grantFor: days, denyBecause: nil)
+                return redirect("/consents")
+            }
+        }
+        router.post("consents/:request/deny") { request, context in
+            try await self.form(request, context) { c, form in
+                _ = try await api.answerAct(c, context.parameters.get("request") ?? "", grantFor: nil, denyBecause: form["reason"]?.first ?? "")
+                return redirect("/consents")
+            }
+        }
         router.get("incidents") { request, _ in try await self.page(request) { c in try await self.incidentsPage(c, request) } }
         router.get("agreements/:agreement") { request, context in
             try await self.page(request) { c in try await self.agreementPage(c, context) }
@@ -170,6 +193,7 @@ struct Console: Sendable {
                 "clearance": u.clearance.map { c in accounts.scheme.level(c.level).map { "\($0.marking) (\($0.code))" } ?? c.level } ?? "none",
                 "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
                 "nav": ([("Dashboard", "/"), ("Items", "/items"), ("Compose", "/compose"), ("Ledger", "/ledger")]
+                    + (u.roles.isDisjoint(with: [.releasingOfficer, .auditor]) ? [] : [("Consents", "/consents")])
                     + (u.roles.isDisjoint(with: [.securityOfficer, .auditor]) ? [] : [("Incidents", "/incidents")])
                     + (u.roles.isDisjoint(with: [.administrator, .securityOfficer, .auditor]) ? [] : [("Users", "/users")])).map { name, href in
                     ["name": name, "href": href, "on": href == "/" ? path == "/" : path.hasPrefix(href)] as [String: Any]
@@ -374,6 +398,32 @@ struct Console: Sendable {
         return redirect("/agreements/\(lifecycle.agreement.id)")
     }
 
+    // MARK: Consent requests
+
+    /// The consent queue: requests received as originator, pending ones
+    /// with their grant and deny forms for releasing officers; and the
+    /// requests this node sent as holder, with their answers.
+    func consentsPage(_ caller: Caller) async throws -> Page {
+        let all = try await api.consentRequestsAct(caller, state: nil)
+        let canAnswer = caller.user.roles.contains(.releasingOfficer)
+        func row(_ r: ConsentRequestRecord) -> [String: Any] {
+            let tone = r.state == .granted ? "ok" : r.state == .denied ? "bad" : "warn"
+            return [
+                "id": r.id, "holder": r.holder.code, "originator": r.originator.code, "thirdParty": r.thirdParty.code, "item": Hex.encode(r.itemID),
+                "shortItem": String(Hex.encode(r.itemID).prefix(12)) + "…", "purpose": r.purpose ?? "not stated", "reason": r.reason, "at": Self.time(r.at),
+                "state": r.state.rawValue, "tone": tone, "answer": r.answer ?? false, "pending": r.state == .pending && canAnswer,
+            ]
+        }
+        return Page(
+            title: "Consents",
+            body: render(
+                "consents",
+                [
+                    "received": all.filter { $0.direction == .received }.map(row), "sent": all.filter { $0.direction == .sent }.map(row),
+                    "party": party.code, "csrf": caller.session.map { Accounts.csrfToken(session: $0) } ?? "",
+                ]))
+    }
+
     // MARK: Incidents
 
     func incidentsPage(_ caller: Caller, _ request: Request) async throws -> Page {
@@ -503,6 +553,8 @@ struct Console: Sendable {
             "canConsent": caller.user.roles.contains(.releasingOfficer) && h.label.originator == party && h.status == .held,
             "canReport": caller.user.roles.contains(.securityOfficer) && h.status != .destroyed, "purposeValue": h.label.purpose ?? "",
             "kept": kept,
+            "canAsk": caller.user.roles.contains(.releasingOfficer) && h.label.originator != party && h.status == .held,
+            "askable": Array(Set(peers.filter { $0 != h.label.originator }.map(\.code))).sorted(),
             "reports": reports.map { ["incident": $0.incident, "stage": $0.stage, "reporter": $0.reporter, "at": Self.time($0.at), "description": $0.description] },
             "ownIncidents": Array(Set(reports.filter { !$0.received }.map { $0.incident })).sorted(),
             "canReclassify": !caller.user.roles.isDisjoint(with: [.releasingOfficer, .securityOfficer]) && h.label.originator == party && h.status == .held,

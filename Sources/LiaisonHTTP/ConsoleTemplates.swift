@@ -5,7 +5,7 @@
 enum ConsoleTemplates {
     static let all: [String: String] = [
         "layout": layout, "login": login, "dashboard": dashboard, "items": items, "item": item, "compose": compose, "ledger": ledger,
-        "refusal": refusal, "users": users, "agreement": agreement, "incidents": incidents,
+        "refusal": refusal, "users": users, "agreement": agreement, "incidents": incidents, "consents": consents,
     ]
 
     static let style = """
@@ -101,6 +101,25 @@ enum ConsoleTemplates {
         <button class="primary" type="submit">Sign, record and send</button></form></div>{{/canIssue}}
         """
 
+    static let consents = """
+        <h1>Consents (Art 6(a))</h1>
+        <div class="card"><h2>Asked of {{party}}, as originator</h2><table id="received">
+        <tr><th>At</th><th>Request</th><th>May</th><th>Item</th><th>Why</th><th>State</th></tr>
+        {{#received}}<tr><td>{{at}}</td><td class="mono">{{id}}</td><td>{{holder}} pass it to <b>{{thirdParty}}</b><br><span class="muted">for {{purpose}}</span></td>
+        <td><a href="/items/{{item}}" class="mono">{{shortItem}}</a></td><td>{{reason}}</td>
+        <td><span class="pill {{tone}}">{{state}}</span>{{#answer}}<br><span class="muted">{{answer}}</span>{{/answer}}
+        {{#pending}}<form method="post" action="/consents/{{id}}/grant"><input type="hidden" name="csrf" value="{{csrf}}"><label for="days-{{id}}">Days</label><input type="text" id="days-{{id}}" name="days" value="30"><button class="primary" type="submit">Grant and sign</button></form>
+        <form method="post" action="/consents/{{id}}/deny"><input type="hidden" name="csrf" value="{{csrf}}"><label for="deny-{{id}}">Reason</label><input type="text" id="deny-{{id}}" name="reason"><button class="secondary" type="submit">Deny</button></form>{{/pending}}</td></tr>{{/received}}
+        {{^received}}<tr><td colspan="6" class="muted">No holder has asked.</td></tr>{{/received}}
+        </table></div>
+        <div class="card"><h2>Asked by {{party}}, as holder</h2><table id="sent">
+        <tr><th>At</th><th>Request</th><th>Of</th><th>To pass to</th><th>Item</th><th>State</th></tr>
+        {{#sent}}<tr><td>{{at}}</td><td class="mono">{{id}}</td><td>{{originator}}</td><td>{{thirdParty}}</td><td><a href="/items/{{item}}" class="mono">{{shortItem}}</a></td>
+        <td><span class="pill {{tone}}">{{state}}</span>{{#answer}}<br><span class="muted">{{answer}}</span>{{/answer}}</td></tr>{{/sent}}
+        {{^sent}}<tr><td colspan="6" class="muted">None.</td></tr>{{/sent}}
+        </table></div>
+        """
+
     static let incidents = """
         <h1>Loss and compromise (Art 17)</h1>
         <div class="card"><p class="muted">Reports made at this node, and holders' reports received as the items' originator, newest first. A further report on an incident moves it to a later stage: suspected, investigating, findings, measures.</p>
@@ -159,6 +178,12 @@ enum ConsoleTemplates {
         <div><label for="days">For days</label><input type="text" id="days" name="days" value="7"></div></div>
         <label for="consent-purpose">Purpose</label><input type="text" id="consent-purpose" name="purpose" value="{{purposeValue}}">
         <button class="primary" type="submit">Sign and send the consent</button></form></div>{{/canConsent}}
+        {{#canAsk}}<div class="card"><h2>Ask {{originator}} for consent to pass it on (Art 6(a))</h2>
+        <form method="post" action="/items/{{id}}/consent-request" id="ask"><input type="hidden" name="csrf" value="{{csrf}}">
+        <div class="row"><div><label for="third">To</label><select id="third" name="third">{{#askable}}<option>{{.}}</option>{{/askable}}</select></div>
+        <div><label for="ask-purpose">Purpose</label><input type="text" id="ask-purpose" name="purpose" value="{{purposeValue}}"></div></div>
+        <label for="ask-reason">Why</label><input type="text" id="ask-reason" name="reason">
+        <button class="primary" type="submit">Send the request to {{originator}}</button></form></div>{{/canAsk}}
         {{#canReclassify}}<div class="card"><h2>Reclassify (Art 6(g))</h2>
         <form method="post" action="/items/{{id}}/reclassify"><input type="hidden" name="csrf" value="{{csrf}}">
         <div class="row"><div><label for="new-level">New level</label><select id="new-level" name="level">{{#levels}}<option value="{{code}}">{{marking}} ({{code}})</option>{{/levels}}</select></div>

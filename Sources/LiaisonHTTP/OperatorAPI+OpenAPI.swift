@@ -41,6 +41,10 @@ enum OpenAPI {
         ["type": "object", "properties": properties, "required": required, "additionalProperties": false]
     }
 
+    static var requestID: [String: Any] {
+        ["name": "request", "in": "path", "required": true, "description": "The consent request's id.", "schema": ["type": "string", "minLength": 1, "maxLength": 200]]
+    }
+
     static var agreementID: [String: Any] {
         [
             "name": "agreement", "in": "path", "required": true, "description": "The agreement id, as gsomia-kor-jpn-2016.",
@@ -102,6 +106,26 @@ enum OpenAPI {
             summary: "Report the loss or compromise of a held item; the originator is told at once (Art 17; security officers)",
             operationID: "reportCompromise", body: "CompromiseRequest", success: (201, ref("Statements")), errors: [400, 401, 403, 404, 409, 413],
             parameters: [itemID]),
+        Route(
+            method: "post", path: "/api/v1/items/{id}/consent-requests",
+            summary: "A holder asks the originator to consent to passing the item to a third party (Art 6(a); releasing officers)",
+            operationID: "requestConsent", body: "NewConsentRequest", success: (201, ref("ConsentRequestStatus")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [itemID]),
+        Route(
+            method: "get", path: "/api/v1/consent-requests",
+            summary: "Consent requests sent as holder and received as originator, newest first (releasing officers and auditors)",
+            operationID: "listConsentRequests", success: (200, array(ref("ConsentRequestStatus"))), errors: [400, 401, 403],
+            parameters: [["name": "state", "in": "query", "required": false, "schema": ["type": "string", "enum": ["pending", "granted", "denied"]]]]),
+        Route(
+            method: "post", path: "/api/v1/consent-requests/{request}/grant",
+            summary: "The originator grants a request received here: its consent is signed and sent to the holder (Art 6(a); releasing officers)",
+            operationID: "grantConsentRequest", body: "GrantRequest", success: (201, ref("ConsentRequestStatus")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [requestID]),
+        Route(
+            method: "post", path: "/api/v1/consent-requests/{request}/deny",
+            summary: "The originator denies a request received here; the signed denial goes to the holder (Art 6(a); releasing officers)",
+            operationID: "denyConsentRequest", body: "DenyRequest", success: (200, ref("ConsentRequestStatus")), errors: [400, 401, 403, 404, 409, 413],
+            parameters: [requestID]),
         Route(
             method: "get", path: "/api/v1/incidents",
             summary: "Loss and compromise reports, newest first: made here, or received as originator (Art 17; security officers and auditors)",
@@ -246,6 +270,18 @@ enum OpenAPI {
                     "stage": ["type": "string", "enum": ["suspected", "investigating", "findings", "measures"]],
                     "description": ["type": "string", "minLength": 1, "maxLength": 2000], "incident": identifier,
                 ], required: ["stage", "description"]),
+            "NewConsentRequest": object(
+                ["third_party": party, "purpose": ["type": "string", "minLength": 1, "maxLength": 200], "reason": ["type": "string", "minLength": 1, "maxLength": 2000]],
+                required: ["third_party", "reason"]),
+            "GrantRequest": object(["days": ["type": "integer", "minimum": 1, "maximum": 366]], required: ["days"]),
+            "DenyRequest": object(["reason": ["type": "string", "minLength": 1, "maxLength": 2000]], required: ["reason"]),
+            "ConsentRequestStatus": object(
+                [
+                    "id": string, "direction": ["type": "string", "enum": ["sent", "received"]], "holder": string, "originator": string,
+                    "third_party": string, "item": string, "purpose": string, "reason": string, "at": instant,
+                    "state": ["type": "string", "enum": ["pending", "granted", "denied"]], "answer": string, "answered_at": instant,
+                    "tasks": array(["type": "integer"]),
+                ], required: ["id", "direction", "holder", "originator", "third_party", "item", "reason", "at", "state"]),
             "Incident": object(
                 [
                     "incident": string, "stage": string, "reporter": string, "originator": string, "item": string, "at": instant,

@@ -81,6 +81,10 @@ public enum OperatorAPI {
         v1.post("items/:id/consents") { request, context in try await api.consent(request, context) }
         v1.post("items/:id/compromise") { request, context in try await api.compromise(request, context) }
         v1.get("incidents") { request, context in try await api.incidents(request, context) }
+        v1.post("items/:id/consent-requests") { request, context in try await api.requestConsent(request, context) }
+        v1.get("consent-requests") { request, context in try await api.consentRequests(request, context) }
+        v1.post("consent-requests/:request/grant") { request, context in try await api.grant(request, context) }
+        v1.post("consent-requests/:request/deny") { request, context in try await api.deny(request, context) }
         v1.post("items/:id/reclassify") { request, context in try await api.reclassify(request, context) }
         v1.post("items/:id/destroy") { request, context in try await api.destroy(request, context) }
         v1.post("peers/:party/acknowledge") { request, context in try await api.acknowledge(request, context) }
@@ -453,6 +457,42 @@ struct Handlers: Sendable {
         }
     }
 
+    func requestConsentAct(_ c: Caller, _ id: [UInt8], thirdParty: String, purpose: String?, reason: String) async throws(OperatorError)
+        -> (request: ConsentRequestRecord, tasks: [StatementTask])
+    {
+        try require(c, [.releasingOfficer], to: "ask for consent to pass items on")
+        guard let third = Party(thirdParty) else { throw OperatorError(.invalidInput, "third_party is a party code (three letters, as USA)") }
+        try await requireReadable(c, id)
+        return try await federated { () throws(FederationError) in
+            try await federation.requestConsent(itemID: id, thirdParty: third, purpose: purpose, reason: reason, by: c.user.name)
+        }
+    }
+
+    func consentRequestsAct(_ c: Caller, state: String?) async throws(OperatorError) -> [ConsentRequestRecord] {
+        try require(c, [.releasingOfficer, .auditor], to: "see consent requests")
+        let wanted = try state.map { text throws(OperatorError) -> ConsentRequestRecord.State in
+            guard let s = ConsentRequestRecord.State(rawValue: text) else {
+                throw OperatorError(.invalidInput, "state is pending, granted or denied, not \(text.prefix(40))")
+            }
+            return s
+        }
+        return try await store { () throws(StoreError) in try await federation.store.consentRequests(state: wanted, limit: 500) }
+    }
+
+    func answerAct(_ c: Caller, _ id: String, grantFor days: Int?, denyBecause reason: String?) async throws(OperatorError)
+        -> (request: ConsentRequestRecord, tasks: [StatementTask])
+    {
+        try require(c, [.releasingOfficer], to: "answer consent requests")
+        if let days, !(1...366).contains(days) { throw OperatorError(.invalidInput, "a consent lasts 1 to 366 days, not \(days)") }
+        // Request ids are at most 200 bytes: a longer one names nothing here.
+        guard (1...200).contains(id.utf8.count) else { throw OperatorError(.notFound, "no consent request \(id.prefix(80))…") }
+        let request = try await store { () throws(StoreError) in try await federation.store.consentRequest(id) }
+        try await requireReadable(c, request.itemID)
+        return try await federated { () throws(FederationError) in
+            try await federation.answerConsentRequest(id, grantFor: days, denyBecause: reason, by: c.user.name)
+        }
+    }
+
     func compromiseAct(_ c: Caller, _ id: [UInt8], stage name: String, description: String, incident: String? = nil) async throws(OperatorError)
         -> [StatementTask]
     {
@@ -545,6 +585,40 @@ struct Handlers: Sendable {
         let body = try await decode(OperatorViews.CompromiseRequest.self, request, context, limit: 16 << 10)
         let tasks = try await compromiseAct(caller, id, stage: body.stage, description: body.description, incident: body.incident)
         return try json(OperatorViews.StatementsView(tasks: tasks.map(\.id)), status: .created)
+    }
+
+    /// A holder's releasing officer asks the originator for consent (Art 6(a)).
+    func requestConsent(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.releasingOfficer], to: "ask for consent to pass items on")
+        let id = try itemID(context)
+        let body = try await decode(OperatorViews.NewConsentRequest.self, request, context, limit: 16 << 10)
+        let asked = try await requestConsentAct(caller, id, thirdParty: body.thirdParty, purpose: body.purpose, reason: body.reason)
+        return try json(OperatorViews.ConsentRequestView(asked.request, tasks: asked.tasks.map(\.id)), status: .created)
+    }
+
+    func consentRequests(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        let list = try await consentRequestsAct(caller, state: request.uri.queryParameters.get("state").map { String($0) })
+        return try json(list.map { OperatorViews.ConsentRequestView($0) })
+    }
+
+    /// The originator's releasing officer grants a request received here: the consent is signed and sent.
+    func grant(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.releasingOfficer], to: "answer consent requests")
+        let body = try await decode(OperatorViews.GrantRequest.self, request, context, limit: 4 << 10)
+        let answered = try await answerAct(caller, context.parameters.get("request") ?? "", grantFor: body.days, denyBecause: nil)
+        return try json(OperatorViews.ConsentRequestView(answered.request, tasks: answered.tasks.map(\.id)), status: .created)
+    }
+
+    /// The originator's releasing officer denies a request received here; the signed denial goes to the holder.
+    func deny(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: true)
+        try require(caller, [.releasingOfficer], to: "answer consent requests")
+        let body = try await decode(OperatorViews.DenyRequest.self, request, context, limit: 16 << 10)
+        let answered = try await answerAct(caller, context.parameters.get("request") ?? "", grantFor: nil, denyBecause: body.reason)
+        return try json(OperatorViews.ConsentRequestView(answered.request, tasks: answered.tasks.map(\.id)))
     }
 
     func incidents(_ request: Request, _ context: OperatorContext) async throws -> Response {

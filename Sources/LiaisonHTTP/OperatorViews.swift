@@ -162,6 +162,46 @@ public enum OperatorViews {
         public var days: Int
     }
 
+    /// A holder asks the originator for consent to pass the item to a third party (Art 6(a)).
+    public struct NewConsentRequest: Codable, Sendable {
+        public var thirdParty: String
+        public var purpose: String?
+        public var reason: String
+    }
+
+    public struct GrantRequest: Codable, Sendable {
+        public var days: Int
+    }
+
+    public struct DenyRequest: Codable, Sendable {
+        public var reason: String
+    }
+
+    /// A consent request, sent by this node as holder or received as originator, and its answer.
+    public struct ConsentRequestView: Codable, Sendable {
+        public var id: String
+        public var direction: String
+        public var holder: String
+        public var originator: String
+        public var thirdParty: String
+        public var item: String
+        public var purpose: String?
+        public var reason: String
+        public var at: Date
+        public var state: String
+        /// The consent's id when granted; the originator's reason when denied.
+        public var answer: String?
+        public var answeredAt: Date?
+        /// The statement tasks carrying the request or its answer.
+        public var tasks: [Int64]?
+
+        init(_ r: ConsentRequestRecord, tasks: [Int64]? = nil) {
+            (id, direction, holder, originator, thirdParty) = (r.id, r.direction.rawValue, r.holder.code, r.originator.code, r.thirdParty.code)
+            (item, purpose, reason, at, state, answer, answeredAt) = (Hex.encode(r.itemID), r.purpose, r.reason, r.at, r.state.rawValue, r.answer, r.answeredAt)
+            self.tasks = tasks
+        }
+    }
+
     public struct ConsentView: Codable, Sendable {
         public var id: String
         public var holder: String

@@ -12,6 +12,8 @@ public struct LedgerEntry: Hashable, Sendable, CanonicalValue {
         case reclassified, destroyed, compromiseReported, lifecycleStatement, peerAlarm, receiptStored
         /// A user created, granted, disabled, given a password, or locked out; a login.
         case userChanged, signedIn
+        /// A holder asked the originator to consent to passing an item on (Art 6(a)); the originator refused.
+        case consentRequested, consentDenied
     }
 
     public var kind: Kind

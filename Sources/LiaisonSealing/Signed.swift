@@ -420,3 +420,85 @@ public struct DeliveryReceipt: Hashable, Sendable, CanonicalValue {
         }
     }
 }
+
+// MARK: - Consent requests (Art 6(a))
+
+/// A holder's request that the originator consent to its passing an item
+/// to a third party (Art 6(a)), signed by the holder.
+public struct ConsentRequestBody: StatementBody {
+    public static let structureName = "ConsentRequest"
+    public var id: String
+    public var holder: Party
+    public var originator: Party
+    public var itemDigest: [UInt8]
+    public var thirdParty: Party
+    public var purpose: String?
+    public var at: Date
+    public var reason: String
+    public var signer: Party { holder }
+    public var signedAt: Date { at }
+
+    public init(id: String, holder: Party, originator: Party, itemDigest: [UInt8], thirdParty: Party, purpose: String?, at: Date, reason: String) {
+        (self.id, self.holder, self.originator, self.itemDigest, self.thirdParty) = (id, holder, originator, itemDigest, thirdParty)
+        (self.purpose, self.at, self.reason) = (purpose, at, reason)
+    }
+
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion); s.utf8(id); s.party(holder); s.party(originator); s.octets(itemDigest); s.party(thirdParty)
+            if let p = purpose { s.optional(0) { $0.utf8(p) } }
+            s.instant(at); s.utf8(reason)
+        }
+    }
+
+    public init(decoding node: ASN1Node) throws {
+        self = try FieldReader.read(node, Self.structureName) { r in
+            try r.version()
+            let body = ConsentRequestBody(
+                id: try r.utf8(), holder: try r.party(), originator: try r.party(), itemDigest: try r.octets(count: 32), thirdParty: try r.party(),
+                purpose: try r.optional(0) { n in try FieldReader.utf8(n) }, at: try r.instant(), reason: try r.utf8())
+            guard body.holder != body.originator, body.thirdParty != body.holder, body.thirdParty != body.originator else {
+                throw r.fail("a consent request names a holder, an originator and a third party, three parties")
+            }
+            return body
+        }
+    }
+}
+
+/// The originator's refusal of a holder's consent request (Art 6(a)),
+/// signed by the originator.
+public struct ConsentDenialBody: StatementBody {
+    public static let structureName = "ConsentDenial"
+    public var id: String
+    /// The request refused.
+    public var request: String
+    public var originator: Party
+    public var holder: Party
+    public var itemDigest: [UInt8]
+    public var thirdParty: Party
+    public var at: Date
+    public var reason: String
+    public var signer: Party { originator }
+    public var signedAt: Date { at }
+
+    public init(id: String, request: String, originator: Party, holder: Party, itemDigest: [UInt8], thirdParty: Party, at: Date, reason: String) {
+        (self.id, self.request, self.originator, self.holder, self.itemDigest) = (id, request, originator, holder, itemDigest)
+        (self.thirdParty, self.at, self.reason) = (thirdParty, at, reason)
+    }
+
+    public func encode(into c: inout DERWriter) throws {
+        c.sequence { s in
+            s.integer(protocolVersion); s.utf8(id); s.utf8(request); s.party(originator); s.party(holder); s.octets(itemDigest)
+            s.party(thirdParty); s.instant(at); s.utf8(reason)
+        }
+    }
+
+    public init(decoding node: ASN1Node) throws {
+        self = try FieldReader.read(node, Self.structureName) { r in
+            try r.version()
+            return ConsentDenialBody(
+                id: try r.utf8(), request: try r.utf8(), originator: try r.party(), holder: try r.party(), itemDigest: try r.octets(count: 32),
+                thirdParty: try r.party(), at: try r.instant(), reason: try r.utf8())
+        }
+    }
+}

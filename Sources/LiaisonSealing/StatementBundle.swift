@@ -22,6 +22,7 @@ public struct StatementBundle: Hashable, Sendable, CanonicalValue {
 
     public enum Kind: Int, Hashable, Sendable, CaseIterable {
         case lifecycle = 1, consent, reclassification, destructionRequest, destructionCertificate, compromiseReport
+        case consentRequest, consentDenial
     }
 
     public struct Statement: Hashable, Sendable {
@@ -42,6 +43,12 @@ public struct StatementBundle: Hashable, Sendable, CanonicalValue {
             Statement(kind: .destructionCertificate, signed: s.derBytes, itemID: itemID)
         }
         public static func compromiseReport(_ s: Signed<CompromiseReport>) -> Statement { Statement(kind: .compromiseReport, signed: s.derBytes) }
+        public static func consentRequest(_ s: Signed<ConsentRequestBody>, itemID: [UInt8]) -> Statement {
+            Statement(kind: .consentRequest, signed: s.derBytes, itemID: itemID)
+        }
+        public static func consentDenial(_ s: Signed<ConsentDenialBody>, itemID: [UInt8]) -> Statement {
+            Statement(kind: .consentDenial, signed: s.derBytes, itemID: itemID)
+        }
     }
 
     public var from: Party

@@ -246,7 +246,7 @@ public enum NodeRules {
     public static func statementRequests(_ requests: [StatementRequest]) throws(StoreError) {
         try batch(requests.count, "statements")
         for (n, r) in requests.enumerated() {
-            guard (1...6).contains(r.kind) else { throw StoreError(.invalidInput, "statement \(n): unknown kind \(r.kind)") }
+            guard (1...StatementBundle.Kind.allCases.count).contains(r.kind) else { throw StoreError(.invalidInput, "statement \(n): unknown kind \(r.kind)") }
             try blob(r.signed, "statement \(n)", max: maximumEvidenceBytes)
             if let id = r.itemID, id.count != 16 { throw StoreError(.invalidInput, "statement \(n): an item id is 16 bytes") }
         }
@@ -273,6 +273,26 @@ public enum NodeRules {
         guard c.holder != c.originator, c.thirdParty != c.originator, c.thirdParty != c.holder else {
             throw StoreError(.invalidInput, "a consent names an originator, a holder and a third party, three parties")
         }
+    }
+
+    public static func consentRequest(_ r: ConsentRequestRecord) throws(StoreError) {
+        try text(r.id, "the request's id", max: 200)
+        guard r.itemID.count == 16 else { throw StoreError(.invalidInput, "the request's item id is 16 bytes") }
+        try digest(r.itemDigest, "the request's item digest")
+        if let p = r.purpose { try text(p, "the request's purpose", max: 200) }
+        try text(r.reason, "the request's reason", max: 2000)
+        try instant(r.at, "the request's instant")
+        try blob(r.signed, "the request", max: maximumEvidenceBytes)
+        guard r.state == .pending, r.answer == nil, r.answeredAt == nil else { throw StoreError(.invalidInput, "a request is recorded pending") }
+        guard r.holder != r.originator, r.thirdParty != r.originator, r.thirdParty != r.holder else {
+            throw StoreError(.invalidInput, "a request names a holder, an originator and a third party, three parties")
+        }
+    }
+
+    public static func answer(_ state: ConsentRequestRecord.State, _ answer: String, at: Date) throws(StoreError) {
+        guard state != .pending else { throw StoreError(.invalidInput, "an answer grants or denies") }
+        try text(answer, "the answer", max: 2000)
+        try instant(at, "the answer's instant")
     }
 
     public static func statements(_ statements: [StoredStatement]) throws(StoreError) {

@@ -298,4 +298,74 @@ public enum NodeSchema {
         );
         CREATE INDEX consents_item ON consents (item_digest);
         """
+
+    /// Consent requests sent and received (migration `v7-consent-requests`);
+    /// the statement queue takes their two statement kinds (7 and 8). SQLite
+    /// changes a CHECK by rebuilding the table.
+    public static let consentRequestsSQLite = """
+        CREATE TABLE statement_outbox_v7 (
+            id INTEGER PRIMARY KEY,
+            peer TEXT NOT NULL REFERENCES peers (party),
+            kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 8),
+            signed BLOB NOT NULL CHECK (length(signed) > 0),
+            item_id BLOB CHECK (length(item_id) = 16),
+            state TEXT NOT NULL CHECK (state IN ('pending', 'claimed', 'done', 'refused')),
+            owner TEXT,
+            lease_until INTEGER,
+            queued_at INTEGER NOT NULL,
+            attempts INTEGER NOT NULL CHECK (attempts >= 0),
+            not_before INTEGER NOT NULL,
+            last_error TEXT,
+            receipt BLOB,
+            CHECK ((state = 'claimed') = (owner IS NOT NULL AND lease_until IS NOT NULL)),
+            CHECK ((state = 'done') = (receipt IS NOT NULL))
+        ) STRICT;
+        INSERT INTO statement_outbox_v7 SELECT * FROM statement_outbox;
+        DROP TABLE statement_outbox;
+        ALTER TABLE statement_outbox_v7 RENAME TO statement_outbox;
+        CREATE INDEX statement_outbox_due ON statement_outbox (peer, state, not_before);
+        CREATE TABLE consent_requests (
+            id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
+            direction TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+            holder TEXT NOT NULL CHECK (length(holder) = 3),
+            originator TEXT NOT NULL CHECK (length(originator) = 3),
+            third_party TEXT NOT NULL CHECK (length(third_party) = 3),
+            item_id BLOB NOT NULL CHECK (length(item_id) = 16),
+            item_digest BLOB NOT NULL CHECK (length(item_digest) = 32),
+            purpose TEXT,
+            reason TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'granted', 'denied')),
+            answer TEXT,
+            answered_at INTEGER,
+            signed BLOB NOT NULL CHECK (length(signed) > 0),
+            CHECK ((state = 'pending') = (answer IS NULL)),
+            CHECK ((answer IS NULL) = (answered_at IS NULL))
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX consent_requests_at ON consent_requests (at);
+        """
+
+    public static let consentRequestsPostgres = """
+        ALTER TABLE statement_outbox DROP CONSTRAINT statement_outbox_kind_check;
+        ALTER TABLE statement_outbox ADD CONSTRAINT statement_outbox_kind_check CHECK (kind BETWEEN 1 AND 8);
+        CREATE TABLE consent_requests (
+            id TEXT PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 200),
+            direction TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
+            holder TEXT NOT NULL CHECK (length(holder) = 3),
+            originator TEXT NOT NULL CHECK (length(originator) = 3),
+            third_party TEXT NOT NULL CHECK (length(third_party) = 3),
+            item_id BYTEA NOT NULL CHECK (length(item_id) = 16),
+            item_digest BYTEA NOT NULL CHECK (length(item_digest) = 32),
+            purpose TEXT,
+            reason TEXT NOT NULL,
+            at BIGINT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'granted', 'denied')),
+            answer TEXT,
+            answered_at BIGINT,
+            signed BYTEA NOT NULL CHECK (length(signed) > 0),
+            CHECK ((state = 'pending') = (answer IS NULL)),
+            CHECK ((answer IS NULL) = (answered_at IS NULL))
+        );
+        CREATE INDEX consent_requests_at ON consent_requests (at);
+        """
 }

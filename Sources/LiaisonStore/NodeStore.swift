@@ -125,6 +125,16 @@ public protocol NodeStore: LedgerStore {
     func keepConsent(_ consent: StoredConsent, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
     /// The consents kept for an item, oldest first.
     func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent]
+    /// Records a consent request (pending), with the ledger entry; an id already recorded is a conflict.
+    func recordConsentRequest(_ request: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord
+    /// Requests newest first, those in `state` when given.
+    func consentRequests(state: ConsentRequestRecord.State?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord]
+    /// Answers a pending request (granted or denied), with the ledger entry;
+    /// a request answered already is a conflict and changes nothing.
+    func answerConsentRequest(
+        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite
+    ) async throws(StoreError) -> LedgerReceipt
 
     // MARK: Peers
 
@@ -514,6 +524,38 @@ public struct StoredConsent: Hashable, Sendable {
     ) {
         (self.id, self.originator, self.itemDigest, self.holder, self.thirdParty) = (id, originator, itemDigest, holder, thirdParty)
         (self.expiresAt, self.receivedAt, self.signed) = (expiresAt, receivedAt, signed)
+    }
+}
+
+/// A request for the originator's consent (Art 6(a)): sent by this node
+/// as holder, or received by it as originator, with its answer.
+public struct ConsentRequestRecord: Hashable, Sendable {
+    public enum Direction: String, Hashable, Sendable { case sent, received }
+    public enum State: String, Hashable, Sendable { case pending, granted, denied }
+    public var id: String
+    public var direction: Direction
+    public var holder: Party
+    public var originator: Party
+    public var thirdParty: Party
+    public var itemID: [UInt8]
+    public var itemDigest: [UInt8]
+    public var purpose: String?
+    public var reason: String
+    public var at: Date
+    public var state: State
+    /// The consent's id when granted; the originator's reason when denied.
+    public var answer: String?
+    public var answeredAt: Date?
+    /// The signed request.
+    public var signed: [UInt8]
+
+    public init(
+        id: String, direction: Direction, holder: Party, originator: Party, thirdParty: Party, itemID: [UInt8], itemDigest: [UInt8], purpose: String?,
+        reason: String, at: Date, state: State = .pending, answer: String? = nil, answeredAt: Date? = nil, signed: [UInt8]
+    ) {
+        (self.id, self.direction, self.holder, self.originator, self.thirdParty) = (id, direction, holder, originator, thirdParty)
+        (self.itemID, self.itemDigest, self.purpose, self.reason, self.at) = (itemID, itemDigest, purpose, reason, at)
+        (self.state, self.answer, self.answeredAt, self.signed) = (state, answer, answeredAt, signed)
     }
 }
 

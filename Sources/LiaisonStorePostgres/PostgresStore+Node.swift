@@ -15,6 +15,7 @@ extension PostgresStore: NodeStore {
         let applied = Set(try await rows(c, "SELECT version FROM schema_migrations", logger).map { try $0["version"].decode(String.self) })
         for (version, sql) in [
             ("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration), ("v5-operators", Self.operatorsMigration), ("v6-consents", NodeSchema.consentsPostgres),
+            ("v7-consent-requests", NodeSchema.consentRequestsPostgres),
         ] where !applied.contains(version) {
             // The extended protocol runs one statement per query.
             for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
@@ -540,6 +541,75 @@ extension PostgresStore: NodeStore {
                     receivedAt: Self.date(try r["received_at"].decode(Int64.self)), signed: Array(try r["signed"].decode(Data.self)))
             }
         }
+    }
+
+    static let consentRequestColumns =
+        "id, direction, holder, originator, third_party, item_id, item_digest, purpose, reason, at, state, answer, answered_at, signed"
+
+    static func consentRequest(_ r: PostgresRandomAccessRow) throws -> ConsentRequestRecord {
+        guard let direction = ConsentRequestRecord.Direction(rawValue: try r["direction"].decode(String.self)),
+            let state = ConsentRequestRecord.State(rawValue: try r["state"].decode(String.self))
+        else { throw StoreError(.corrupt, "a consent request's direction or state is unknown") }
+        return ConsentRequestRecord(
+            id: try r["id"].decode(String.self), direction: direction, holder: try NodeRules.party(try r["holder"].decode(String.self)),
+            originator: try NodeRules.party(try r["originator"].decode(String.self)), thirdParty: try NodeRules.party(try r["third_party"].decode(String.self)),
+            itemID: Array(try r["item_id"].decode(Data.self)), itemDigest: Array(try r["item_digest"].decode(Data.self)),
+            purpose: try r["purpose"].decode(String?.self), reason: try r["reason"].decode(String.self), at: date(try r["at"].decode(Int64.self)),
+            state: state, answer: try r["answer"].decode(String?.self), answeredAt: try r["answered_at"].decode(Int64?.self).map(date),
+            signed: Array(try r["signed"].decode(Data.self)))
+    }
+
+    public func recordConsentRequest(_ r: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.consentRequest(r)
+        return try await transaction(ledger) { c, logger in
+            let inserted = try await Self.rows(
+                c,
+                """
+                INSERT INTO consent_requests (id, direction, holder, originator, third_party, item_id, item_digest, purpose, reason, at, state, signed)
+                VALUES (\(r.id), \(r.direction.rawValue), \(r.holder.code), \(r.originator.code), \(r.thirdParty.code), \(Data(r.itemID)),
+                \(Data(r.itemDigest)), \(r.purpose), \(r.reason), \(Self.ms(r.at)), 'pending', \(Data(r.signed)))
+                ON CONFLICT (id) DO NOTHING RETURNING 1 AS new
+                """, logger
+            ).count
+            guard inserted == 1 else { throw StoreError(.conflict, "consent request \(r.id) is recorded already") }
+        }.1
+    }
+
+    public func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord {
+        try NodeRules.text(id, "the request's id", max: 200)
+        return try await read { c, logger in
+            guard let r = try await Self.rows(c, "SELECT \(unescaped: Self.consentRequestColumns) FROM consent_requests WHERE id = \(id)", logger).first
+            else { throw StoreError(.notFound, "no consent request \(id)") }
+            return try Self.consentRequest(r)
+        }
+    }
+
+    public func consentRequests(state: ConsentRequestRecord.State?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord] {
+        guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "limit is 1 to 10000, not \(limit)") }
+        return try await read { c, logger in
+            try await Self.rows(
+                c,
+                """
+                SELECT \(unescaped: Self.consentRequestColumns) FROM consent_requests WHERE \(state?.rawValue)::TEXT IS NULL OR state = \(state?.rawValue)
+                ORDER BY at DESC, id DESC LIMIT \(limit)
+                """, logger
+            ).map(Self.consentRequest)
+        }
+    }
+
+    public func answerConsentRequest(
+        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite
+    ) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.answer(state, answer, at: at)
+        return try await transaction(ledger) { c, logger in
+            guard let r = try await Self.rows(c, "SELECT state FROM consent_requests WHERE id = \(id) FOR UPDATE", logger).first else {
+                throw StoreError(.notFound, "no consent request \(id)")
+            }
+            let current = try r["state"].decode(String.self)
+            guard current == "pending" else { throw StoreError(.conflict, "consent request \(id) is \(current) already") }
+            try await Self.execute(
+                c, "UPDATE consent_requests SET state = \(state.rawValue), answer = \(answer), answered_at = \(Self.ms(at)) WHERE id = \(id)", logger)
+        }.1
     }
 
     // MARK: Peers

@@ -125,6 +125,10 @@ extension SQLiteStore: NodeStore {
         m.registerMigration("v6-consents") { db in
             try db.execute(sql: NodeSchema.consentsSQLite)
         }
+        // Consent requests, sent as holder and received as originator (Art 6(a)).
+        m.registerMigration("v7-consent-requests") { db in
+            try db.execute(sql: NodeSchema.consentRequestsSQLite)
+        }
     }
 
     static let operatorsMigration = """
@@ -675,6 +679,74 @@ extension SQLiteStore: NodeStore {
                     holder: try NodeRules.party(row["holder"]), thirdParty: try NodeRules.party(row["third_party"]), expiresAt: Self.date(row["expires_at"]),
                     receivedAt: Self.date(row["received_at"]), signed: Array(row["signed"] as Data))
             }
+        }
+    }
+
+    static let consentRequestColumns =
+        "id, direction, holder, originator, third_party, item_id, item_digest, purpose, reason, at, state, answer, answered_at, signed"
+
+    static func consentRequest(_ row: Row) throws -> ConsentRequestRecord {
+        guard let direction = ConsentRequestRecord.Direction(rawValue: row["direction"]), let state = ConsentRequestRecord.State(rawValue: row["state"])
+        else { throw StoreError(.corrupt, "a consent request's direction or state is unknown") }
+        return ConsentRequestRecord(
+            id: row["id"], direction: direction, holder: try NodeRules.party(row["holder"]), originator: try NodeRules.party(row["originator"]),
+            thirdParty: try NodeRules.party(row["third_party"]), itemID: Array(row["item_id"] as Data), itemDigest: Array(row["item_digest"] as Data),
+            purpose: row["purpose"], reason: row["reason"], at: date(row["at"]), state: state, answer: row["answer"],
+            answeredAt: (row["answered_at"] as Int64?).map(date), signed: Array(row["signed"] as Data))
+    }
+
+    public func recordConsentRequest(_ r: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.consentRequest(r)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO consent_requests (id, direction, holder, originator, third_party, item_id, item_digest, purpose, reason, at, state, signed)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?) ON CONFLICT (id) DO NOTHING
+                    """,
+                arguments: [
+                    r.id, r.direction.rawValue, r.holder.code, r.originator.code, r.thirdParty.code, Data(r.itemID), Data(r.itemDigest), r.purpose,
+                    r.reason, Self.ms(r.at), Data(r.signed),
+                ])
+            guard db.changesCount == 1 else { throw StoreError(.conflict, "consent request \(r.id) is recorded already") }
+            return try Self.ledger(db, ledger, encoded)
+        }
+    }
+
+    public func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord {
+        try NodeRules.text(id, "the request's id", max: 200)
+        return try await run { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.consentRequestColumns) FROM consent_requests WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.notFound, "no consent request \(id)")
+            }
+            return try Self.consentRequest(row)
+        }
+    }
+
+    public func consentRequests(state: ConsentRequestRecord.State?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord] {
+        guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "limit is 1 to 10000, not \(limit)") }
+        return try await run { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT \(Self.consentRequestColumns) FROM consent_requests WHERE ? IS NULL OR state = ? ORDER BY at DESC, id DESC LIMIT ?",
+                arguments: [state?.rawValue, state?.rawValue, limit]
+            ).map(Self.consentRequest)
+        }
+    }
+
+    public func answerConsentRequest(
+        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite
+    ) async throws(StoreError) -> LedgerReceipt {
+        try NodeRules.answer(state, answer, at: at)
+        let encoded = try Self.encodeLedger(ledger)
+        return try await write { db in
+            guard let current = try String.fetchOne(db, sql: "SELECT state FROM consent_requests WHERE id = ?", arguments: [id]) else {
+                throw StoreError(.notFound, "no consent request \(id)")
+            }
+            guard current == "pending" else { throw StoreError(.conflict, "consent request \(id) is \(current) already") }
+            try db.execute(
+                sql: "UPDATE consent_requests SET state = ?, answer = ?, answered_at = ? WHERE id = ?", arguments: [state.rawValue, answer, Self.ms(at), id])
+            return try Self.ledger(db, ledger, encoded)
         }
     }
 

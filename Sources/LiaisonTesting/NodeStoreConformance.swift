@@ -60,6 +60,45 @@ public enum NodeStoreConformance {
         try await outboxSettledInBatches(make())
         try await statementQueue(make())
         try await keptConsents(make())
+        try await consentRequests(make())
+    }
+
+    /// Consent requests are recorded pending and answered once.
+    public static func consentRequests(_ store: any NodeStore) async throws {
+        let digest = [UInt8](repeating: 7, count: 32), item = [UInt8](repeating: 1, count: 16)
+        func request(_ id: String, _ direction: ConsentRequestRecord.Direction, at: TimeInterval) -> ConsentRequestRecord {
+            ConsentRequestRecord(
+                id: id, direction: direction, holder: .kor, originator: .jpn, thirdParty: .usa, itemID: item, itemDigest: digest,
+                purpose: direction == .sent ? "dprk-nuclear-missile" : nil, reason: "the hub asked", at: t0.addingTimeInterval(at), signed: Array(id.utf8))
+        }
+        _ = try await store.recordConsentRequest(request("r1", .sent, at: 0), ledger: recorded(.consentRequested, [digest]))
+        _ = try await store.recordConsentRequest(request("r2", .received, at: 1), ledger: recorded(.consentRequested, [digest]))
+        #expect(try await store.consentRequest("r1") == request("r1", .sent, at: 0))
+        #expect(try await store.consentRequests(state: nil, limit: 10).map(\.id) == ["r2", "r1"])
+        _ = try await store.answerConsentRequest("r1", .granted, answer: "jpn-consent-1", at: t0.addingTimeInterval(5), ledger: recorded(.consentGiven, [digest]))
+        let answered = try await store.consentRequest("r1")
+        #expect(answered.state == .granted && answered.answer == "jpn-consent-1" && answered.answeredAt == t0.addingTimeInterval(5))
+        #expect(try await store.consentRequests(state: .pending, limit: 10).map(\.id) == ["r2"])
+        #expect(try await store.consentRequests(state: .granted, limit: 10).map(\.id) == ["r1"])
+        let size = try await store.size()
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.answerConsentRequest("r1", .denied, answer: "no", at: t0, ledger: recorded(.consentDenied, [digest]))
+        }
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.recordConsentRequest(request("r2", .sent, at: 9), ledger: recorded(.consentRequested, [digest]))
+        }
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.answerConsentRequest("r9", .denied, answer: "no", at: t0, ledger: recorded(.consentDenied, [digest]))
+        }
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.answerConsentRequest("r2", .pending, answer: "no", at: t0, ledger: recorded(.consentDenied, [digest]))
+        }
+        var third = request("r3", .sent, at: 2)
+        third.thirdParty = .jpn
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.recordConsentRequest(third, ledger: recorded(.consentRequested, [digest])) }
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.consentRequest("r9") }
+        #expect(try await store.size() == size, "nothing refused was recorded")
+        #expect(try await store.consentRequest("r2").state == .pending)
     }
 
     /// A holder keeps the consents it receives, found by the item's digest;

@@ -446,6 +446,82 @@ import Testing
         await Self.stop(net, clients)
     }
 
+    /// The consent queue (Art 6(a)): KOR, holding JPN's item, asks JPN to
+    /// let it pass the item to USA; JPN's releasing officer denies, then
+    /// grants a second request; KOR sees each answer, keeps the consent,
+    /// and its release to USA is delivered. Each answer is given once.
+    @Test func holdersAskOriginatorsGrantOrDenyAndTheAnswerReachesTheHolder() async throws {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn, .usa], examples: Fixtures.examplesDirectory, logger: Self.logger) { s in
+            s.accounts.bcryptCost = 4
+        }
+        let year = Date().addingTimeInterval(365 * 86_400)
+        try await net[.jpn].accounts.add(
+            "ito", .init(displayName: "Ito", roles: [.analyst, .releasingOfficer], clearance: ("KIMITSU", year), categories: []), password: Self.password,
+            by: "test")
+        try await net[.kor].accounts.add(
+            "lee", .init(displayName: "Lee", roles: [.releasingOfficer], clearance: ("II", year), categories: []), password: Self.password, by: "test")
+        try await net[.kor].accounts.add(
+            "kim", .init(displayName: "Kim", roles: [.analyst], clearance: ("II", year), categories: []), password: Self.password, by: "test")
+        var clients: [Party: OperatorClient] = [:]
+        for p in [Party.kor, .jpn] {
+            clients[p] = try OperatorClient(port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem", party: p)
+        }
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        let ito = try await jpn.login("ito", Self.password), lee = try await kor.login("lee", Self.password), kim = try await kor.login("kim", Self.password)
+        let item: [String: Any] = [
+            "label": ["level": "HI", "releasable_to": ["KOR", "USA"], "purpose": "dprk-nuclear-missile"], "media_type": "text/plain",
+            "content_text": "track of a launch, 2026-12",
+        ]
+        let id = try #require(try await jpn.send("POST", "/api/v1/items", json: item, cookie: ito.cookie, csrf: ito.csrf).object["id"] as? String)
+        let itemID = try #require(Hex.decode(id))
+        let toKOR: [String: Any] = ["to": "KOR", "agreement": "gsomia-kor-jpn-2016"]
+        #expect(try await jpn.send("POST", "/api/v1/items/\(id)/releases", json: toKOR, cookie: ito.cookie, csrf: ito.csrf).status == 202)
+        #expect(try await Self.eventually { (try? await net[.kor].store.item(itemID)) != nil })
+        let ask: [String: Any] = ["third_party": "USA", "purpose": "dprk-nuclear-missile", "reason": "the hub's analysts need the track"]
+        let path = "/api/v1/items/\(id)/consent-requests"
+        #expect(try await kor.send("POST", path, json: ask, cookie: kim.cookie, csrf: kim.csrf).status == 403, "an analyst does not ask")
+        #expect(try await kor.send("POST", path, json: ["third_party": "JPN", "reason": "x"], cookie: lee.cookie, csrf: lee.csrf).status == 409)
+        #expect(try await kor.send("POST", path, json: ["third_party": "Korea", "reason": "x"], cookie: lee.cookie, csrf: lee.csrf).status == 400)
+        #expect(try await jpn.send("POST", path, json: ask, cookie: ito.cookie, csrf: ito.csrf).status == 409, "the originator needs no consent")
+        // First request: denied.
+        let first = try await kor.send("POST", path, json: ask, cookie: lee.cookie, csrf: lee.csrf)
+        #expect(first.status == 201 && first.object["state"] as? String == "pending" && first.object["direction"] as? String == "sent", "\(first.text)")
+        let firstID = try #require(first.object["id"] as? String)
+        #expect(
+            try await Self.eventually {
+                (try await jpn.send("GET", "/api/v1/consent-requests?state=pending", cookie: ito.cookie).array as? [[String: Any]])?
+                    .contains { $0["id"] as? String == firstID && $0["direction"] as? String == "received" } == true
+            }, "JPN's queue holds KOR's request")
+        #expect(try await jpn.send("GET", "/api/v1/consent-requests?state=maybe", cookie: ito.cookie).status == 400)
+        #expect(try await kor.send("POST", "/api/v1/consent-requests/\(firstID)/grant", json: ["days": 7], cookie: lee.cookie, csrf: lee.csrf).status == 409,
+                "the holder does not answer its own request")
+        #expect(try await jpn.send("POST", "/api/v1/consent-requests/\(firstID)/grant", json: ["days": 0], cookie: ito.cookie, csrf: ito.csrf).status == 400)
+        #expect(try await jpn.send("POST", "/api/v1/consent-requests/nothing-here/deny", json: ["reason": "x"], cookie: ito.cookie, csrf: ito.csrf).status == 404)
+        let denied = try await jpn.send(
+            "POST", "/api/v1/consent-requests/\(firstID)/deny", json: ["reason": "not before the summit"], cookie: ito.cookie, csrf: ito.csrf)
+        #expect(denied.status == 200 && denied.object["state"] as? String == "denied", "\(denied.text)")
+        #expect(try await jpn.send("POST", "/api/v1/consent-requests/\(firstID)/grant", json: ["days": 7], cookie: ito.cookie, csrf: ito.csrf).status == 409,
+                "answered once")
+        #expect(
+            try await Self.eventually { try await net[.kor].store.consentRequest(firstID).state == .denied }, "KOR learns of the denial")
+        #expect(try await net[.kor].store.consentRequest(firstID).answer == "not before the summit")
+        let toUSA: [String: Any] = ["to": "USA", "agreement": "tisa-2014"]
+        #expect(try await kor.send("POST", "/api/v1/items/\(id)/releases", json: toUSA, cookie: lee.cookie, csrf: lee.csrf).status == 403)
+        // Second request: granted; KOR keeps the consent and passes the item on.
+        let second = try #require(try await kor.send("POST", path, json: ask, cookie: lee.cookie, csrf: lee.csrf).object["id"] as? String)
+        #expect(try await Self.eventually { (try? await net[.jpn].store.consentRequest(second)) != nil })
+        let granted = try await jpn.send("POST", "/api/v1/consent-requests/\(second)/grant", json: ["days": 7], cookie: ito.cookie, csrf: ito.csrf)
+        #expect(granted.status == 201 && granted.object["state"] as? String == "granted", "\(granted.text)")
+        let consentID = try #require(granted.object["answer"] as? String)
+        #expect(try await Self.eventually { try await net[.kor].store.consentRequest(second).state == .granted }, "KOR learns of the grant")
+        #expect(try await net[.kor].store.consentRequest(second).answer == consentID)
+        let atKOR = try #require(try await kor.send("GET", "/api/v1/consent-requests", cookie: lee.cookie).array as? [[String: Any]])
+        #expect(atKOR.map { $0["state"] as? String } == ["granted", "denied"])
+        #expect(try await kor.send("POST", "/api/v1/items/\(id)/releases", json: toUSA, cookie: lee.cookie, csrf: lee.csrf).status == 202)
+        #expect(try await Self.eventually { (try? await net[.usa].store.item(itemID)) != nil }, "USA holds the item")
+        await Self.stop(net, clients)
+    }
+
     @Test func originatorsReclassifyAndHoldersDestroy() async throws {
         let (net, clients) = try await Self.start()
         let kor = clients[.kor]!, jpn = clients[.jpn]!
