@@ -36,7 +36,7 @@ enum FuzzTarget: String, CaseIterable {
             // The first byte picks the structure; the rest is the input.
             guard let selector = bytes.first else { return }
             let input = Array(bytes.dropFirst())
-            switch selector % 12 {
+            switch selector % 14 {
             case 0: roundTrip(LabelDocument.self, input)
             case 1: roundTrip(ItemManifest.self, input)
             case 2: roundTrip(OriginSeal.self, input)
@@ -48,6 +48,8 @@ enum FuzzTarget: String, CaseIterable {
             case 8: roundTrip(SignedTreeHead.self, input, verify: true)
             case 9: roundTrip(DeliveryReceipt.self, input)
             case 10: roundTrip(KeyRotation.self, input)
+            case 12: roundTrip(Signed<ConsentRequestBody>.self, input, verify: true)
+            case 13: roundTrip(Signed<ConsentDenialBody>.self, input, verify: true)
             default: roundTrip(NodeIdentity.self, input)
             }
         case .envelope:
