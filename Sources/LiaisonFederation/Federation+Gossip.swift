@@ -182,3 +182,39 @@ extension Federation {
         return AuditPath(proof).bytes
     }
 }
+
+extension Federation {
+    /// One ledger entry with its inclusion proof (RFC 9162 §2.1.3) under
+    /// this node's latest signed head, for an auditor to check on their own:
+    /// the entry's leaf hash, the path and the head's root must agree, and
+    /// the head's signature verifies against this node's pinned key.
+    public func provenEntry(_ index: Int) async throws(FederationError) -> (entry: LedgerEntry, head: SignedTreeHead, proof: [[UInt8]]) {
+        guard let head = try await storeCall({ () throws(StoreError) in try await store.latestTreeHead() }) else {
+            throw FederationError(.notFound, "this node's ledger has no signed tree head yet")
+        }
+        let size = head.body.size
+        guard index >= 0 else { throw FederationError(.malformed, "an entry's index is 0 or more") }
+        guard index < size else {
+            let total = try await ledgerSize()
+            if index < total {
+                throw FederationError(.refused, "entry \(index) is not yet under a signed head (the latest covers \(size)); the next checkpoint signs it")
+            }
+            throw FederationError(.notFound, "the ledger has \(total) entries; there is no entry \(index)")
+        }
+        let entry = try await storeCall { () throws(StoreError) in try await store.entry(at: index) }
+        let proof = try await storeCall { () throws(StoreError) in try await store.inclusionProof(index: index, size: size) }
+        return (entry, head, proof)
+    }
+
+    /// A consistency proof between two sizes up to the latest signed head (RFC 9162 §2.1.4).
+    public func provenConsistency(from old: Int, to new: Int) async throws(FederationError) -> (head: SignedTreeHead, proof: [[UInt8]]) {
+        guard let head = try await storeCall({ () throws(StoreError) in try await store.latestTreeHead() }) else {
+            throw FederationError(.notFound, "this node's ledger has no signed tree head yet")
+        }
+        guard old >= 1, old <= new, new <= head.body.size else {
+            throw FederationError(.malformed, "a consistency proof is between sizes 1 ≤ from ≤ to ≤ \(head.body.size) (the latest signed head)")
+        }
+        let proof = try await storeCall { () throws(StoreError) in try await store.consistencyProof(old: old, new: new) }
+        return (head, proof)
+    }
+}

@@ -165,6 +165,19 @@ enum OpenAPI {
         Route(
             method: "get", path: "/api/v1/ledger/head", summary: "This node's latest signed tree head", operationID: "treeHead",
             success: (200, ref("TreeHead")), errors: [401]),
+        Route(
+            method: "get", path: "/api/v1/ledger/entries/{index}",
+            summary: "A ledger entry with its inclusion proof under the latest signed head (RFC 9162; auditors and security officers)",
+            operationID: "ledgerEntry", success: (200, ref("LedgerEntry")), errors: [400, 401, 403, 404, 409],
+            parameters: [["name": "index", "in": "path", "required": true, "schema": ["type": "integer", "minimum": 0]]]),
+        Route(
+            method: "get", path: "/api/v1/ledger/consistency",
+            summary: "A consistency proof between two ledger sizes up to the latest signed head (RFC 9162; auditors and security officers)",
+            operationID: "ledgerConsistency", success: (200, ref("Consistency")), errors: [400, 401, 403, 404],
+            parameters: [
+                ["name": "from", "in": "query", "required": true, "schema": ["type": "integer", "minimum": 1]],
+                ["name": "to", "in": "query", "required": true, "schema": ["type": "integer", "minimum": 1]],
+            ]),
         ]
     }
 
@@ -282,6 +295,14 @@ enum OpenAPI {
                     "state": ["type": "string", "enum": ["pending", "granted", "denied"]], "answer": string, "answered_at": instant,
                     "tasks": array(["type": "integer"]),
                 ], required: ["id", "direction", "holder", "originator", "third_party", "item", "reason", "at", "state"]),
+            "LedgerEntry": object(
+                [
+                    "index": ["type": "integer"], "kind": string, "at": instant, "party": string, "subjects": array(string), "detail": string,
+                    "entry": string, "tree_size": ["type": "integer"], "root": string, "inclusion_proof": array(string), "tree_head": string,
+                ], required: ["index", "kind", "at", "subjects", "detail", "entry", "tree_size", "root", "inclusion_proof", "tree_head"]),
+            "Consistency": object(
+                ["from": ["type": "integer"], "to": ["type": "integer"], "proof": array(string), "tree_head": string],
+                required: ["from", "to", "proof", "tree_head"]),
             "Incident": object(
                 [
                     "incident": string, "stage": string, "reporter": string, "originator": string, "item": string, "at": instant,

@@ -93,6 +93,8 @@ public enum OperatorAPI {
         v1.post("agreements/:agreement/statements") { request, context in try await api.issueStatement(request, context) }
         v1.get("peers") { request, context in try await api.peers(request, context) }
         v1.get("ledger/head") { request, context in try await api.treeHead(request, context) }
+        v1.get("ledger/entries/:index") { request, context in try await api.ledgerEntry(request, context) }
+        v1.get("ledger/consistency") { request, context in try await api.consistency(request, context) }
         return router
     }
 
@@ -738,6 +740,34 @@ struct Handlers: Sendable {
             OperatorViews.TreeHeadView(
                 party: head.body.party.code, size: head.body.size, root: Hex.encode(head.body.root), at: head.body.at,
                 signed: Data(bytes).base64EncodedString()))
+    }
+
+    /// A ledger entry with its inclusion proof (auditors and security officers).
+    func ledgerEntry(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        try require(caller, [.auditor, .securityOfficer], to: "read the ledger's entries")
+        guard let text = context.parameters.get("index"), let index = Int(text), index >= 0 else {
+            throw OperatorError(.invalidInput, "an entry's index is a whole number, 0 or more")
+        }
+        let proven = try await federated { () throws(FederationError) in try await federation.provenEntry(index) }
+        let e = proven.entry
+        return try json(
+            OperatorViews.LedgerEntryView(
+                index: index, kind: "\(e.kind)", at: e.at, party: e.party?.code, subjects: e.subjects.map(Hex.encode), detail: e.detail,
+                entry: Data(e.derBytes).base64EncodedString(), treeSize: proven.head.body.size, root: Hex.encode(proven.head.body.root),
+                inclusionProof: proven.proof.map(Hex.encode), treeHead: Data(proven.head.derBytes).base64EncodedString()))
+    }
+
+    /// A consistency proof between two sizes of the ledger (auditors and security officers).
+    func consistency(_ request: Request, _ context: OperatorContext) async throws -> Response {
+        let caller = try await caller(request, changing: false)
+        try require(caller, [.auditor, .securityOfficer], to: "read the ledger's proofs")
+        guard let from = request.uri.queryParameters.get("from").flatMap({ Int($0) }), let to = request.uri.queryParameters.get("to").flatMap({ Int($0) })
+        else { throw OperatorError(.invalidInput, "consistency takes from and to, ledger sizes") }
+        let proven = try await federated { () throws(FederationError) in try await federation.provenConsistency(from: from, to: to) }
+        return try json(
+            OperatorViews.ConsistencyView(
+                from: from, to: to, proof: proven.proof.map(Hex.encode), treeHead: Data(proven.head.derBytes).base64EncodedString()))
     }
 
     // MARK: Helpers

@@ -316,6 +316,33 @@ public enum OperatorViews {
         public var treeSize: Int?
     }
 
+    /// A ledger entry and its inclusion proof under the latest signed head.
+    public struct LedgerEntryView: Codable, Sendable {
+        public var index: Int
+        public var kind: String
+        public var at: Date
+        public var party: String?
+        /// Digests the act is about, hex.
+        public var subjects: [String]
+        public var detail: String
+        /// The entry's canonical DER, base64: its leaf hash is SHA-256(0x00 ‖ these bytes).
+        public var entry: String
+        public var treeSize: Int
+        public var root: String
+        /// The audit path, hex hashes from the leaf up.
+        public var inclusionProof: [String]
+        /// The signed head, canonical DER, base64.
+        public var treeHead: String
+    }
+
+    public struct ConsistencyView: Codable, Sendable {
+        public var from: Int
+        public var to: Int
+        public var proof: [String]
+        /// The latest signed head, canonical DER, base64.
+        public var treeHead: String
+    }
+
     public struct TreeHeadView: Codable, Sendable {
         public var party: String
         public var size: Int

@@ -4,6 +4,7 @@ import HTTPTypes
 import LiaisonApp
 import LiaisonFederation
 import LiaisonHTTP
+import LiaisonLedger
 import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
@@ -519,6 +520,45 @@ import Testing
         #expect(atKOR.map { $0["state"] as? String } == ["granted", "denied"])
         #expect(try await kor.send("POST", "/api/v1/items/\(id)/releases", json: toUSA, cookie: lee.cookie, csrf: lee.csrf).status == 202)
         #expect(try await Self.eventually { (try? await net[.usa].store.item(itemID)) != nil }, "USA holds the item")
+        await Self.stop(net, clients)
+    }
+
+    /// Either side can prove what was recorded: an auditor fetches an entry
+    /// with its inclusion proof and a consistency proof, and checks both
+    /// against the signed head on their own (RFC 9162).
+    @Test func auditorsProveLedgerEntriesThemselves() async throws {
+        let (net, clients) = try await Self.start()
+        let kor = clients[.kor]!
+        try await net[.kor].accounts.add(
+            "audit", .init(displayName: "Audit", roles: [.auditor], clearance: nil, categories: []), password: Self.password, by: "test")
+        let audit = try await kor.login("audit", Self.password), kim = try await kor.login("kim", Self.password)
+        _ = try await kor.send("POST", "/api/v1/items", json: Self.newItem, cookie: kim.cookie, csrf: kim.csrf)
+        #expect(try await Self.eventually { (try await net[.kor].store.latestTreeHead()?.body.size ?? 0) >= 4 }, "a checkpoint signs the ledger")
+        let signing = try NodeDirectory(path: net[.kor].settings.directory).load().signing
+        var trust = TrustStore()
+        trust.pin(signing.verifyingKey, of: .kor)
+        let proven = try await kor.send("GET", "/api/v1/ledger/entries/2", cookie: audit.cookie)
+        #expect(proven.status == 200, "\(proven.text)")
+        let o = proven.object
+        let entry = try #require(Data(base64Encoded: o["entry"] as? String ?? "")).map { $0 }
+        let head = try SignedTreeHead(canonical: try #require(Data(base64Encoded: o["tree_head"] as? String ?? "")).map { $0 })
+        _ = try head.verified(by: trust)
+        let path = AuditPath(try #require(o["inclusion_proof"] as? [String]).map { try #require(Hex.decode($0)) })
+        #expect(MerkleHash.root(fromLeaf: MerkleHash.leaf(entry), index: 2, size: head.body.size, path: path) == head.body.root)
+        #expect(try LedgerEntry(canonical: entry).detail == o["detail"] as? String)
+        #expect(o["tree_size"] as? Int == head.body.size && o["root"] as? String == Hex.encode(head.body.root))
+        // A consistency proof from an older size to the head.
+        let older = try await net[.kor].store.root(size: 2)
+        let consistency = try await kor.send("GET", "/api/v1/ledger/consistency?from=2&to=\(head.body.size)", cookie: audit.cookie)
+        #expect(consistency.status == 200, "\(consistency.text)")
+        let hashes = try #require(consistency.object["proof"] as? [String]).map { try #require(Hex.decode($0)) }
+        #expect(MerkleLog.verifyConsistency(old: 2, new: head.body.size, oldRoot: older, newRoot: head.body.root, proof: hashes))
+        // Refusals: another role, no such entry, a size beyond the head, bad input.
+        #expect(try await kor.send("GET", "/api/v1/ledger/entries/2", cookie: kim.cookie).status == 403)
+        #expect(try await kor.send("GET", "/api/v1/ledger/entries/999999", cookie: audit.cookie).status == 404)
+        #expect(try await kor.send("GET", "/api/v1/ledger/entries/two", cookie: audit.cookie).status == 400)
+        #expect(try await kor.send("GET", "/api/v1/ledger/consistency?from=0&to=2", cookie: audit.cookie).status == 400)
+        #expect(try await kor.send("GET", "/api/v1/ledger/consistency?from=2&to=999999", cookie: audit.cookie).status == 400)
         await Self.stop(net, clients)
     }
 

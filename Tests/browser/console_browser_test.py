@@ -245,6 +245,20 @@ def main():
             time.sleep(0.2)
         check("USA" in outbox and "delivered, proven" in outbox, "KOR's outbox shows the delivery proven by USA's receipt")
         browser.screenshot(os.path.join(shots, "items.png"))
+
+        print("KOR: an agreement's page, its statements, and the officers' queues")
+        browser.go(kor + "agreements/gsomia-kor-jpn-2016")
+        text = browser.js("document.body.innerText")
+        check("kor-suspension-2019" in text and "terminated" in browser.js("document.getElementById('phase').innerText"),
+              "the agreement page lists its statements and its state")
+        browser.screenshot(os.path.join(shots, "agreement.png"))
+        browser.submit("form#issue", {"act": "notice-withdrawal", "notice": "kor-notice-2019"})
+        refusal = browser.js("document.getElementById('refusal') ? document.getElementById('refusal').innerText : ''")
+        check("Art 21" in refusal, "a statement the rules refuse names its article: " + refusal.replace("\n", " ")[:140])
+        browser.go(kor + "consents")
+        check(browser.js("!!document.getElementById('received') && !!document.getElementById('sent')"), "the consent queue shows both directions")
+        browser.go(kor + "incidents")
+        check(browser.js("!!document.getElementById('incidents')"), "the incidents page lists loss and compromise reports")
     finally:
         if browser:
             browser.close()
