@@ -49,8 +49,6 @@ let package = Package(
             pkgConfig: "libxml-2.0",
             providers: [.apt(["libxml2-dev"]), .brew(["libxml2"])]
         ),
-        // The C allocator's statistics, for the tests that show nothing is left behind.
-        .systemLibrary(name: "CMalloc"),
         .target(
             name: "LiaisonSealing",
             dependencies: [
@@ -197,7 +195,6 @@ let package = Package(
             name: "LiaisonTesting",
             dependencies: [
                 "LiaisonModel", "LiaisonSealing", "LiaisonLedger", "LiaisonStore", "LiaisonStorePostgres", "LiaisonApp", "LiaisonFederation",
-                .target(name: "CMalloc", condition: .when(platforms: [.linux])),
             ],
             swiftSettings: strictSettings
         ),

@@ -198,8 +198,9 @@ extension Federation {
     ) async throws(FederationError) -> (request: ConsentRequestRecord, tasks: [StatementTask]) {
         let now = clock()
         let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...2000).contains(text.count) else { throw FederationError(.malformed, "a request gives its reason in 1 to 2000 characters") }
-        if let p = purpose, !(1...200).contains(p.count) { throw FederationError(.malformed, "a purpose has 1 to 200 characters") }
+        // Bounded in bytes, as the request's wire form and the stores bound it (with room for the officer's name).
+        guard (1...1800).contains(text.utf8.count) else { throw FederationError(.malformed, "a request gives its reason in 1 to 1800 bytes of text") }
+        if let p = purpose, !(1...200).contains(p.utf8.count) { throw FederationError(.malformed, "a purpose has 1 to 200 bytes of text") }
         let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
         guard holding.originator != party else {
             throw FederationError(.refused, "\(party) originated this item; its own releases need no consent")
@@ -231,6 +232,12 @@ extension Federation {
     public func answerConsentRequest(
         _ id: String, grantFor days: Int? = nil, denyBecause reason: String? = nil, by officer: String
     ) async throws(FederationError) -> (request: ConsentRequestRecord, tasks: [StatementTask]) {
+        try await answersLock.withLock { () throws(FederationError) in try await answer(id, grantFor: days, denyBecause: reason, by: officer) }
+    }
+
+    private func answer(
+        _ id: String, grantFor days: Int?, denyBecause reason: String?, by officer: String
+    ) async throws(FederationError) -> (request: ConsentRequestRecord, tasks: [StatementTask]) {
         let request: ConsentRequestRecord
         do { request = try await store.consentRequest(id) } catch where error.code == .notFound {
             throw FederationError(.notFound, "no consent request \(id.prefix(80)) is known here")
@@ -253,7 +260,7 @@ extension Federation {
             return (try await storeCall { () throws(StoreError) in try await store.consentRequest(id) }, given.tasks)
         case (nil, let reason?):
             let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
-            guard (1...2000).contains(text.count) else { throw FederationError(.malformed, "a denial gives its reason in 1 to 2000 characters") }
+            guard (1...2000).contains(text.utf8.count) else { throw FederationError(.malformed, "a denial gives its reason in 1 to 2000 bytes of text") }
             let body = ConsentDenialBody(
                 id: "\(party.code.lowercased())-consent-denial-\(UUID().uuidString.prefix(8).lowercased())", request: id, originator: party,
                 holder: request.holder, itemDigest: request.itemDigest, thirdParty: request.thirdParty, at: now, reason: text)

@@ -333,6 +333,8 @@ extension Federation {
                 index = try await store.keepConsent(kept, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
             } catch where error.code == .conflict {
                 index = try await append(.consentGiven, detail + ", kept already")
+            } catch where error.code == .invalidInput || error.code == .oversized {
+                throw FederationError(.refused, "the consent cannot be kept: \(error.reason)")
             } catch {
                 throw FederationError(.unavailable, "the consent cannot be kept: \(error.reason)")
             }
@@ -400,6 +402,10 @@ extension Federation {
             let (signed, request) = try decode(ConsentRequestBody.self)
             guard request.holder == peer else { throw FederationError(.refused, "the request is \(request.holder)'s, sent by \(peer)") }
             guard request.originator == party else { throw FederationError(.refused, "the request is for the originator \(request.originator), not \(party)") }
+            // Each holder names its own requests, so that one party's ids cannot take another's.
+            guard request.id.hasPrefix(peer.code.lowercased() + "-") else {
+                throw FederationError(.refused, "a request from \(peer) has an id starting \(peer.code.lowercased())-")
+            }
             let item = try await heldItem(request.itemDigest)
             guard item.holding.label.originator == party else { throw FederationError(.refused, "\(party) did not originate this item") }
             let detail = "\(request.id): may \(request.holder) pass it to \(request.thirdParty)? \(request.reason)"
@@ -413,6 +419,8 @@ extension Federation {
                 return try await store.recordConsentRequest(record, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
             } catch where error.code == .conflict {
                 return try await append(.consentRequested, detail + ", recorded already")
+            } catch where error.code == .invalidInput || error.code == .oversized {
+                throw FederationError(.refused, "the request cannot be recorded: \(error.reason)")
             } catch {
                 throw FederationError(.unavailable, "the request cannot be recorded: \(error.reason)")
             }
@@ -437,14 +445,20 @@ extension Federation {
             guard report.reporter == peer else { throw FederationError(.refused, "the report is \(report.reporter)'s, sent by \(peer)") }
             guard report.originator == party else { throw FederationError(.refused, "the report is for the originator \(report.originator), not \(party)") }
             let detail = "\(report.id) stage \(report.stage) by \(report.reporter): \(report.itemDigests.count) item(s): \(report.description)"
-            // Kept with this node's copy of the item, where it has one, so that the incidents list shows it.
-            guard let id = s.itemID, let item = try? await store.item(id), report.itemDigests.contains(item.manifest.digest),
-                item.holding.status != .destroyed
-            else { return try await append(.compromiseReported, detail) }
+            // Kept with this node's copy of the item, where it holds the item
+            // as its originator, so that the incidents list shows it.
+            guard let id = s.itemID else { return try await append(.compromiseReported, detail) }
+            let holding: LiaisonStore.Holding
+            do { holding = try await store.holdings([id])[0] } catch where error.code == .notFound {
+                return try await append(.compromiseReported, detail)
+            } catch { throw FederationError(.unavailable, "the report cannot be recorded: \(error.reason)") }
+            guard report.itemDigests.contains(holding.digest), holding.originator == party, holding.status != .destroyed else {
+                return try await append(.compromiseReported, detail)
+            }
             let events = try await storeCall { () throws(StoreError) in try await store.holdingEvents(id) }
             if events.contains(where: { $0.evidence == signed.derBytes }) { return try await append(.compromiseReported, detail + ", already recorded") }
             let entry = LedgerEntry(
-                kind: .compromiseReported, at: now, party: peer, subjects: [digest, item.manifest.digest], detail: PeerText.clean(detail, max: 4000))
+                kind: .compromiseReported, at: now, party: peer, subjects: [digest, holding.digest], detail: PeerText.clean(detail, max: 4000))
             return try await storeCall { () throws(StoreError) in
                 try await store.changeHolding(id, .compromiseReported(report: signed.derBytes), at: now, ledger: LedgerWrite([entry], sign: signer))
             }.entries.lowerBound

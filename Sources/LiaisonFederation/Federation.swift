@@ -48,6 +48,8 @@ public final class Federation: Sendable {
     let wake: Wake
     /// Serialises changes to the agreements' statements.
     let statementsLock = AsyncLock()
+    /// One answer to a consent request at a time: a grant and a denial made together cannot both pass.
+    let answersLock = AsyncLock()
     /// Writes concurrent single releases in one transaction.
     let releases = ReleaseQueue()
     /// Serialises the checks of each peer's tree heads.

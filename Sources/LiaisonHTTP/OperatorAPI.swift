@@ -478,7 +478,19 @@ struct Handlers: Sendable {
             }
             return s
         }
-        return try await store { () throws(StoreError) in try await federation.store.consentRequests(state: wanted, limit: 500) }
+        let all = try await store { () throws(StoreError) in try await federation.store.consentRequests(state: wanted, limit: 500) }
+        let readable = try await readableItems(c, all.map(\.itemID))
+        return all.filter { readable.contains($0.itemID) }
+    }
+
+    /// The items among `ids` the caller may read (Art 7): lists about items
+    /// show only those, as the item lists do.
+    func readableItems(_ c: Caller, _ ids: [[UInt8]]) async throws(OperatorError) -> Set<[UInt8]> {
+        let unique = Array(Set(ids))
+        guard !unique.isEmpty else { return [] }
+        let holdings = try await store { () throws(StoreError) in try await federation.store.holdings(unique) }
+        let now = Date()
+        return Set(holdings.filter { mayRead(c.reader, $0, at: now) }.map(\.itemID))
     }
 
     func answerAct(_ c: Caller, _ id: String, grantFor days: Int?, denyBecause reason: String?) async throws(OperatorError)
@@ -512,8 +524,21 @@ struct Handlers: Sendable {
     /// those received as originator (security officers and auditors).
     func incidentsAct(_ c: Caller, before: Int64?, limit: Int) async throws(OperatorError) -> [OperatorViews.IncidentView] {
         try require(c, [.securityOfficer, .auditor], to: "see loss and compromise reports")
-        let events = try await store { () throws(StoreError) in try await federation.store.holdingEvents(kind: .compromised, before: before, limit: limit) }
-        return events.map { Self.incident($0, here: party) }
+        // Only reports on items the caller may read, `limit` of them, looking
+        // further back page by page (at most 20 pages) when some are withheld.
+        var shown: [ItemEvent] = []
+        var cursor = before
+        for _ in 0..<20 where shown.count < limit {
+            let events = try await store { () throws(StoreError) in
+                try await federation.store.holdingEvents(kind: .compromised, before: cursor, limit: limit)
+            }
+            guard let last = events.last else { break }
+            let readable = try await readableItems(c, events.map(\.itemID))
+            shown += events.filter { readable.contains($0.itemID) }.prefix(limit - shown.count)
+            cursor = last.sequence
+            if events.count < limit { break }
+        }
+        return shown.map { Self.incident($0, here: party) }
     }
 
     static func incident(_ e: ItemEvent, here: Party) -> OperatorViews.IncidentView {

@@ -423,6 +423,21 @@ public struct DeliveryReceipt: Hashable, Sendable, CanonicalValue {
 
 // MARK: - Consent requests (Art 6(a))
 
+/// What a consent request or denial may say: ids are identifiers (they
+/// appear in paths and forms), texts are bounded in bytes as the stores
+/// bound them.
+enum ConsentText {
+    static func check(id: String, _ field: String, _ r: FieldReader) throws {
+        let b = Array(id.utf8)
+        guard (1...64).contains(b.count), b.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }) else {
+            throw r.fail("\(field) is 1 to 64 lower-case letters, digits and hyphens")
+        }
+    }
+    static func check(text: String, max: Int, _ field: String, _ r: FieldReader) throws {
+        guard (1...max).contains(text.utf8.count) else { throw r.fail("\(field) is 1 to \(max) bytes") }
+    }
+}
+
 /// A holder's request that the originator consent to its passing an item
 /// to a third party (Art 6(a)), signed by the holder.
 public struct ConsentRequestBody: StatementBody {
@@ -460,6 +475,9 @@ public struct ConsentRequestBody: StatementBody {
             guard body.holder != body.originator, body.thirdParty != body.holder, body.thirdParty != body.originator else {
                 throw r.fail("a consent request names a holder, an originator and a third party, three parties")
             }
+            try ConsentText.check(id: body.id, "the request's id", r)
+            try ConsentText.check(text: body.reason, max: 2000, "the reason", r)
+            if let p = body.purpose { try ConsentText.check(text: p, max: 200, "the purpose", r) }
             return body
         }
     }
@@ -496,9 +514,13 @@ public struct ConsentDenialBody: StatementBody {
     public init(decoding node: ASN1Node) throws {
         self = try FieldReader.read(node, Self.structureName) { r in
             try r.version()
-            return ConsentDenialBody(
+            let body = ConsentDenialBody(
                 id: try r.utf8(), request: try r.utf8(), originator: try r.party(), holder: try r.party(), itemDigest: try r.octets(count: 32),
                 thirdParty: try r.party(), at: try r.instant(), reason: try r.utf8())
+            try ConsentText.check(id: body.id, "the denial's id", r)
+            try ConsentText.check(id: body.request, "the request's id", r)
+            try ConsentText.check(text: body.reason, max: 2000, "the reason", r)
+            return body
         }
     }
 }

@@ -153,6 +153,43 @@ import Testing
         #expect(try await net[.jpn].store.consents(itemDigest: sealed.manifest.digest).map(\.id) == ["kor-consent-ok"])
     }
 
+    /// A peer's statement that cannot be kept as it stands (an overlong id,
+    /// an id in another party's name) is refused and recorded, and the
+    /// statements after it in the same bundle are applied: one bad statement
+    /// does not hold up the queue.
+    @Test func anUnkeepableStatementIsRefusedWithoutHoldingUpTheRest() async throws {
+        let net = try await HostilePeerTests.start([.kor, .jpn, .usa])
+        defer { Task { await net.stop() } }
+        let korKey = try HostilePeerTests.keys(net, .kor).signing, jpnKey = try HostilePeerTests.keys(net, .jpn).signing
+        let sealed = try await net[.kor].federation.originate([(ExchangeTests.label(to: [.jpn, .usa]), "text/plain", Array("q".utf8))])[0]
+        let toJPN = try await net[.kor].federation.release(itemID: sealed.manifest.itemID, to: .jpn, agreement: "gsomia-kor-jpn-2016")
+        #expect(try await ExchangeTests.settled(net[.kor], [toJPN.id])[0].state == .done)
+        func consent(_ id: String) throws -> Signed<ConsentBody> {
+            try Signed(
+                signing: ConsentBody(
+                    Consent(
+                        id: id, originator: .kor, itemDigest: sealed.manifest.digestHex, holder: .jpn, thirdParty: .usa, purpose: nil, issuedAt: Date(),
+                        expiresAt: Date().addingTimeInterval(86_400))), with: korKey)
+        }
+        let overlong = try consent(String(repeating: "k", count: 201)), fine = try consent("kor-consent-after")
+        let reply = try BatchReply(
+            canonical: try await net[.kor].transport(to: .jpn).sendStatements(
+                StatementBundle(from: .kor, statements: [.consent(overlong), .consent(fine)]).derBytes))
+        let outcomes = try reply.outcomes.map { try LedgerEntry(canonical: $0.entry) }
+        #expect(outcomes.map(\.kind) == [.itemRefused, .consentGiven], "\(outcomes.map(\.detail))")
+        #expect(try await net[.jpn].store.consents(itemDigest: sealed.manifest.digest).map(\.id) == ["kor-consent-after"])
+        // A request from JPN under an id in USA's name is refused at KOR.
+        let request = ConsentRequestBody(
+            id: "usa-consent-request-1", holder: .jpn, originator: .kor, itemDigest: sealed.manifest.digest, thirdParty: .usa, purpose: nil, at: Date(),
+            reason: "x")
+        let asked = try BatchReply(
+            canonical: try await net[.jpn].transport(to: .kor).sendStatements(
+                StatementBundle(from: .jpn, statements: [.consentRequest(try Signed(signing: request, with: jpnKey), itemID: sealed.manifest.itemID)]).derBytes))
+        let refusal = try LedgerEntry(canonical: asked.outcomes[0].entry)
+        #expect(refusal.kind == .itemRefused && refusal.detail.contains("jpn-"), "\(refusal.detail)")
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await net[.kor].store.consentRequest("usa-consent-request-1") }
+    }
+
     /// The kind and the item id travel beside a statement's signature: a
     /// bundle whose kind was altered is refused, and the genuine statement
     /// sent after it is still applied (its refusal is not held against the

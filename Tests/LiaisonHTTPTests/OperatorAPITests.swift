@@ -359,9 +359,12 @@ import Testing
             "mori", .init(displayName: "Mori", roles: [.securityOfficer], clearance: ("KIMITSU", Date().addingTimeInterval(86_400)), categories: ["PROJECT:EAST-SEA"]),
             password: Self.password, by: "test")
         try await net[.kor].accounts.add(
-            "auditor", .init(displayName: "Audit", roles: [.auditor], clearance: nil, categories: []), password: Self.password, by: "test")
+            "auditor", .init(displayName: "Audit", roles: [.auditor], clearance: ("II", Date().addingTimeInterval(86_400)), categories: ["PROJECT:EAST-SEA"]),
+            password: Self.password, by: "test")
+        try await net[.kor].accounts.add(
+            "uncleared", .init(displayName: "Uncleared", roles: [.auditor], clearance: nil, categories: []), password: Self.password, by: "test")
         let mori = try await jpn.login("mori", Self.password), sato = try await jpn.login("sato", Self.password)
-        let audit = try await kor.login("auditor", Self.password)
+        let audit = try await kor.login("auditor", Self.password), uncleared = try await kor.login("uncleared", Self.password)
         let path = "/api/v1/items/\(id)/compromise"
         let first = try await jpn.send("POST", path, json: ["stage": "suspected", "description": "a laptop left on a train"], cookie: mori.cookie, csrf: mori.csrf)
         #expect(first.status == 201, "\(first.text)")
@@ -392,6 +395,8 @@ import Testing
         #expect(try await net[.kor].store.item(itemID).holding.status == .held)
         let atKOR = try #require(try await kor.send("GET", "/api/v1/incidents", cookie: audit.cookie).array as? [[String: Any]])
         #expect(atKOR.count == 2 && atKOR.allSatisfy { $0["received"] as? Bool == true && $0["reporter"] as? String == "JPN" && $0["incident"] as? String == incident })
+        // Reports are listed only to those who may read the item (Art 7).
+        #expect(try await kor.send("GET", "/api/v1/incidents", cookie: uncleared.cookie).array?.count == 0)
         await Self.stop(net, clients)
     }
 
