@@ -241,7 +241,7 @@ extension Federation {
         let request: ConsentRequestRecord
         do { request = try await store.consentRequest(id) } catch where error.code == .notFound {
             throw FederationError(.notFound, "no consent request \(id.prefix(80)) is known here")
-        } catch { throw FederationError(.unavailable, error.reason) }
+        } catch { throw FederationError(error) }
         guard request.direction == .received else { throw FederationError(.refused, "request \(id) was sent by this node; its originator answers it") }
         guard request.state == .pending else { throw FederationError(.refused, "request \(id) is \(request.state.rawValue) already") }
         let now = clock()

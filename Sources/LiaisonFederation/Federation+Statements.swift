@@ -333,16 +333,20 @@ extension Federation {
                 index = try await store.keepConsent(kept, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
             } catch where error.code == .conflict {
                 index = try await append(.consentGiven, detail + ", kept already")
-            } catch where error.code == .invalidInput || error.code == .oversized {
-                throw FederationError(.refused, "the consent cannot be kept: \(error.reason)")
             } catch {
-                throw FederationError(.unavailable, "the consent cannot be kept: \(error.reason)")
+                // What cannot be kept as it stands is refused; a store outage is retried (FederationError(StoreError)).
+                throw FederationError(error)
             }
-            // It answers this node's pending requests for the same item and third party.
-            let asked = try await storeCall { () throws(StoreError) in try await store.consentRequests(state: .pending, limit: 10_000) }
-            for r in asked where r.direction == .sent && r.originator == c.originator && r.thirdParty == c.thirdParty && r.itemDigest == itemDigest {
+            // It answers this node's pending requests for the same item and third party
+            // (again when the consent is sent again after an outage here).
+            let asked = try await storeCall { () throws(StoreError) in try await store.consentRequests(state: .pending, itemDigest: itemDigest, limit: 1000) }
+            for r in asked where r.direction == .sent && r.originator == c.originator && r.thirdParty == c.thirdParty {
                 let answered = LedgerEntry(kind: .consentGiven, at: now, party: peer, subjects: [itemDigest], detail: "\(r.id) granted: \(c.id)")
-                _ = try? await store.answerConsentRequest(r.id, .granted, answer: c.id, at: now, ledger: LedgerWrite([answered], sign: signer))
+                do {
+                    _ = try await store.answerConsentRequest(r.id, .granted, answer: c.id, at: now, ledger: LedgerWrite([answered], sign: signer))
+                } catch where error.code == .conflict {
+                    continue  // answered meanwhile
+                } catch { throw FederationError(error) }
             }
             return index
         case .reclassification:
@@ -419,19 +423,15 @@ extension Federation {
                 return try await store.recordConsentRequest(record, ledger: LedgerWrite([entry], sign: signer)).entries.lowerBound
             } catch where error.code == .conflict {
                 return try await append(.consentRequested, detail + ", recorded already")
-            } catch where error.code == .invalidInput || error.code == .oversized {
-                throw FederationError(.refused, "the request cannot be recorded: \(error.reason)")
-            } catch {
-                throw FederationError(.unavailable, "the request cannot be recorded: \(error.reason)")
-            }
+            } catch { throw FederationError(error) }
         case .consentDenial:
             let (_, denial) = try decode(ConsentDenialBody.self)
             guard denial.originator == peer else { throw FederationError(.refused, "the denial is \(denial.originator)'s, sent by \(peer)") }
             guard denial.holder == party else { throw FederationError(.refused, "the denial is for the holder \(denial.holder), not \(party)") }
             let request: ConsentRequestRecord
-            do { request = try await store.consentRequest(denial.request) } catch {
+            do { request = try await store.consentRequest(denial.request) } catch where error.code == .notFound {
                 throw FederationError(.refused, "this node sent no consent request \(denial.request)")
-            }
+            } catch { throw FederationError(error) }
             guard request.direction == .sent, request.originator == peer, request.itemDigest == denial.itemDigest, request.thirdParty == denial.thirdParty
             else { throw FederationError(.refused, "the denial does not answer request \(request.id) as this node sent it") }
             let detail = "\(denial.request) denied by \(peer): \(denial.reason)"
@@ -451,7 +451,7 @@ extension Federation {
             let holding: LiaisonStore.Holding
             do { holding = try await store.holdings([id])[0] } catch where error.code == .notFound {
                 return try await append(.compromiseReported, detail)
-            } catch { throw FederationError(.unavailable, "the report cannot be recorded: \(error.reason)") }
+            } catch { throw FederationError(error) }
             guard report.itemDigests.contains(holding.digest), holding.originator == party, holding.status != .destroyed else {
                 return try await append(.compromiseReported, detail)
             }

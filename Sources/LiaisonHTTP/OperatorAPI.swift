@@ -478,7 +478,7 @@ struct Handlers: Sendable {
             }
             return s
         }
-        let all = try await store { () throws(StoreError) in try await federation.store.consentRequests(state: wanted, limit: 500) }
+        let all = try await store { () throws(StoreError) in try await federation.store.consentRequests(state: wanted, itemDigest: nil, limit: 500) }
         let readable = try await readableItems(c, all.map(\.itemID))
         return all.filter { readable.contains($0.itemID) }
     }

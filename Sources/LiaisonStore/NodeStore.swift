@@ -128,8 +128,8 @@ public protocol NodeStore: LedgerStore {
     /// Records a consent request (pending), with the ledger entry; an id already recorded is a conflict.
     func recordConsentRequest(_ request: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
     func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord
-    /// Requests newest first, those in `state` when given.
-    func consentRequests(state: ConsentRequestRecord.State?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord]
+    /// Requests newest first, those in `state` and about the item `itemDigest` when given.
+    func consentRequests(state: ConsentRequestRecord.State?, itemDigest: [UInt8]?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord]
     /// Answers a pending request (granted or denied), with the ledger entry;
     /// a request answered already is a conflict and changes nothing.
     func answerConsentRequest(

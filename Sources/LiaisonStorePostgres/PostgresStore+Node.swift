@@ -584,13 +584,15 @@ extension PostgresStore: NodeStore {
         }
     }
 
-    public func consentRequests(state: ConsentRequestRecord.State?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord] {
+    public func consentRequests(state: ConsentRequestRecord.State?, itemDigest: [UInt8]?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord] {
         guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "limit is 1 to 10000, not \(limit)") }
         return try await read { c, logger in
             try await Self.rows(
                 c,
                 """
-                SELECT \(unescaped: Self.consentRequestColumns) FROM consent_requests WHERE \(state?.rawValue)::TEXT IS NULL OR state = \(state?.rawValue)
+                SELECT \(unescaped: Self.consentRequestColumns) FROM consent_requests
+                WHERE (\(state?.rawValue)::TEXT IS NULL OR state = \(state?.rawValue))
+                AND (\(itemDigest.map { Data($0) })::BYTEA IS NULL OR item_digest = \(itemDigest.map { Data($0) }))
                 ORDER BY at DESC, id DESC LIMIT \(limit)
                 """, logger
             ).map(Self.consentRequest)

@@ -723,13 +723,17 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    public func consentRequests(state: ConsentRequestRecord.State?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord] {
+    public func consentRequests(state: ConsentRequestRecord.State?, itemDigest: [UInt8]?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord] {
         guard (1...10_000).contains(limit) else { throw StoreError(.invalidInput, "limit is 1 to 10000, not \(limit)") }
+        let digest = itemDigest.map { Data($0) }
         return try await run { db in
             try Row.fetchAll(
                 db,
-                sql: "SELECT \(Self.consentRequestColumns) FROM consent_requests WHERE ? IS NULL OR state = ? ORDER BY at DESC, id DESC LIMIT ?",
-                arguments: [state?.rawValue, state?.rawValue, limit]
+                sql: """
+                    SELECT \(Self.consentRequestColumns) FROM consent_requests
+                    WHERE (? IS NULL OR state = ?) AND (? IS NULL OR item_digest = ?) ORDER BY at DESC, id DESC LIMIT ?
+                    """,
+                arguments: [state?.rawValue, state?.rawValue, digest, digest, limit]
             ).map(Self.consentRequest)
         }
     }
