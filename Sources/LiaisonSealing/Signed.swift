@@ -428,10 +428,7 @@ public struct DeliveryReceipt: Hashable, Sendable, CanonicalValue {
 /// bound them.
 enum ConsentText {
     static func check(id: String, _ field: String, _ r: FieldReader) throws {
-        let b = Array(id.utf8)
-        guard (1...64).contains(b.count), b.allSatisfy({ (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }) else {
-            throw r.fail("\(field) is 1 to 64 lower-case letters, digits and hyphens")
-        }
+        guard Identifier.isValid(id) else { throw r.fail("\(field) is not an identifier: \(Identifier.rule)") }
     }
     static func check(text: String, max: Int, _ field: String, _ r: FieldReader) throws {
         guard (1...max).contains(text.utf8.count) else { throw r.fail("\(field) is 1 to \(max) bytes") }

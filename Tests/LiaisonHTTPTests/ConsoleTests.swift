@@ -258,27 +258,8 @@ import Testing
     /// the item page; JPN's grants from its queue, with a refusal for bad
     /// input; KOR's page shows the answer.
     @Test func consentsAreAskedFromTheItemPageAndAnsweredFromTheQueue() async throws {
-        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: OperatorAPITests.logger) { s in
-            s.accounts.bcryptCost = 4
-        }
-        let year = Date().addingTimeInterval(365 * 86_400)
-        try await net[.jpn].accounts.add(
-            "ito", .init(displayName: "Ito", roles: [.analyst, .releasingOfficer], clearance: ("KIMITSU", year), categories: []),
-            password: OperatorAPITests.password, by: "test")
-        try await net[.kor].accounts.add(
-            "lee", .init(displayName: "Lee", roles: [.releasingOfficer], clearance: ("II", year), categories: []), password: OperatorAPITests.password,
-            by: "test")
-        var clients: [Party: OperatorClient] = [:]
-        for p in [Party.kor, .jpn] {
-            clients[p] = try OperatorClient(port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem", party: p)
-        }
+        let (net, clients, id) = try await OperatorAPITests.startWithJPNItemAtKOR()
         let kor = clients[.kor]!, jpn = clients[.jpn]!
-        let itoAPI = try await jpn.login("ito", OperatorAPITests.password)
-        let item: [String: Any] = ["label": ["level": "HI", "releasable_to": ["KOR", "USA"]], "media_type": "text/plain", "content_text": "<b>track</b>"]
-        let id = try #require(try await jpn.send("POST", "/api/v1/items", json: item, cookie: itoAPI.cookie, csrf: itoAPI.csrf).object["id"] as? String)
-        let toKOR: [String: Any] = ["to": "KOR", "agreement": "gsomia-kor-jpn-2016"]
-        #expect(try await jpn.send("POST", "/api/v1/items/\(id)/releases", json: toKOR, cookie: itoAPI.cookie, csrf: itoAPI.csrf).status == 202)
-        #expect(try await OperatorAPITests.eventually { (try? await net[.kor].store.item(try #require(Hex.decode(id)))) != nil })
         let lee = try await Self.login(kor, "lee"), ito = try await Self.login(jpn, "ito")
         let page = try await kor.send("GET", "/items/\(id)", cookie: lee.cookie)
         let askForm = try #require(page.text.range(of: "id=\"ask\"").map { String(page.text[$0.lowerBound...].prefix(700)) })
@@ -297,8 +278,7 @@ import Testing
         #expect(try await jpn.form("/consents/\(requestID)/grant", ["csrf": ito.csrf, "days": "14"], cookie: ito.cookie).status == 303)
         #expect(try await jpn.form("/consents/\(requestID)/deny", ["csrf": ito.csrf, "reason": "late"], cookie: ito.cookie).status == 409)
         #expect(try await OperatorAPITests.eventually { try await kor.send("GET", "/consents", cookie: lee.cookie).text.contains(">granted<") })
-        await net.stop()
-        for c in clients.values { try? await c.http.shutdown() }
+        await OperatorAPITests.stop(net, clients)
     }
 }
 

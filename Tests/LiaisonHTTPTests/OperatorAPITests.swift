@@ -400,36 +400,47 @@ import Testing
         await Self.stop(net, clients)
     }
 
-    /// The third-party rule through the operator API (Art 6(a)): KOR holds
-    /// JPN's item and may not pass it to the US hub; JPN's releasing officer
-    /// consents; KOR's node keeps the consent, and KOR's next release to
-    /// USA carries it and is delivered, USA checking it again.
-    @Test func aHolderPassesAnItemOnWithTheConsentItKept() async throws {
-        let net = try await LocalFederation.start(parties: [.kor, .jpn, .usa], examples: Fixtures.examplesDirectory, logger: Self.logger) { s in
+    /// KOR, JPN and USA running; at JPN a releasing officer "ito", at KOR a
+    /// releasing officer "lee"; an item JPN originated (HI, releasable to KOR
+    /// and USA) delivered to KOR. Returns the item's id.
+    static func startWithJPNItemAtKOR() async throws -> (LocalFederation, [Party: OperatorClient], String) {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn, .usa], examples: Fixtures.examplesDirectory, logger: logger) { s in
             s.accounts.bcryptCost = 4
         }
         let year = Date().addingTimeInterval(365 * 86_400)
         try await net[.jpn].accounts.add(
-            "ito", .init(displayName: "Ito", roles: [.analyst, .releasingOfficer], clearance: ("KIMITSU", year), categories: []), password: Self.password,
+            "ito", .init(displayName: "Ito", roles: [.analyst, .releasingOfficer], clearance: ("KIMITSU", year), categories: []), password: password,
             by: "test")
         try await net[.kor].accounts.add(
-            "lee", .init(displayName: "Lee", roles: [.releasingOfficer], clearance: ("II", year), categories: []), password: Self.password, by: "test")
+            "lee", .init(displayName: "Lee", roles: [.releasingOfficer], clearance: ("II", year), categories: []), password: password, by: "test")
         var clients: [Party: OperatorClient] = [:]
         for p in [Party.kor, .jpn] {
             clients[p] = try OperatorClient(port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem", party: p)
         }
-        let kor = clients[.kor]!, jpn = clients[.jpn]!
-        let ito = try await jpn.login("ito", Self.password), lee = try await kor.login("lee", Self.password)
+        let jpn = clients[.jpn]!
+        let ito = try await jpn.login("ito", password)
         let item: [String: Any] = [
             "label": ["level": "HI", "releasable_to": ["KOR", "USA"], "purpose": "dprk-nuclear-missile"], "media_type": "text/plain",
-            "content_text": "track of a launch, 2026-11",
+            "content_text": "track of a launch, <b>2026-12</b>",
         ]
         let created = try await jpn.send("POST", "/api/v1/items", json: item, cookie: ito.cookie, csrf: ito.csrf)
         let id = try #require(created.object["id"] as? String, "\(created.text)")
         let itemID = try #require(Hex.decode(id))
         let toKOR: [String: Any] = ["to": "KOR", "agreement": "gsomia-kor-jpn-2016"]
         #expect(try await jpn.send("POST", "/api/v1/items/\(id)/releases", json: toKOR, cookie: ito.cookie, csrf: ito.csrf).status == 202)
-        #expect(try await Self.eventually { (try? await net[.kor].store.item(itemID)) != nil })
+        #expect(try await eventually { (try? await net[.kor].store.item(itemID)) != nil }, "KOR holds JPN's item")
+        return (net, clients, id)
+    }
+
+    /// The third-party rule through the operator API (Art 6(a)): KOR holds
+    /// JPN's item and may not pass it to the US hub; JPN's releasing officer
+    /// consents; KOR's node keeps the consent, and KOR's next release to
+    /// USA carries it and is delivered, USA checking it again.
+    @Test func aHolderPassesAnItemOnWithTheConsentItKept() async throws {
+        let (net, clients, id) = try await Self.startWithJPNItemAtKOR()
+        let kor = clients[.kor]!, jpn = clients[.jpn]!
+        let itemID = try #require(Hex.decode(id))
+        let ito = try await jpn.login("ito", Self.password), lee = try await kor.login("lee", Self.password)
         let toUSA: [String: Any] = ["to": "USA", "agreement": "tisa-2014"]
         let refused = try await kor.send("POST", "/api/v1/items/\(id)/releases", json: toUSA, cookie: lee.cookie, csrf: lee.csrf)
         #expect(refused.status == 403 && refused.problem["article"] as? String == Article.thirdParty.citation, "\(refused.text)")
@@ -457,32 +468,16 @@ import Testing
     /// grants a second request; KOR sees each answer, keeps the consent,
     /// and its release to USA is delivered. Each answer is given once.
     @Test func holdersAskOriginatorsGrantOrDenyAndTheAnswerReachesTheHolder() async throws {
-        let net = try await LocalFederation.start(parties: [.kor, .jpn, .usa], examples: Fixtures.examplesDirectory, logger: Self.logger) { s in
-            s.accounts.bcryptCost = 4
-        }
-        let year = Date().addingTimeInterval(365 * 86_400)
-        try await net[.jpn].accounts.add(
-            "ito", .init(displayName: "Ito", roles: [.analyst, .releasingOfficer], clearance: ("KIMITSU", year), categories: []), password: Self.password,
-            by: "test")
-        try await net[.kor].accounts.add(
-            "lee", .init(displayName: "Lee", roles: [.releasingOfficer], clearance: ("II", year), categories: []), password: Self.password, by: "test")
-        try await net[.kor].accounts.add(
-            "kim", .init(displayName: "Kim", roles: [.analyst], clearance: ("II", year), categories: []), password: Self.password, by: "test")
-        var clients: [Party: OperatorClient] = [:]
-        for p in [Party.kor, .jpn] {
-            clients[p] = try OperatorClient(port: await net[p].consolePort(), root: "\(net.directory)/\(p.code.lowercased())/tls-root-ca.pem", party: p)
-        }
+        let (net, clients, id) = try await Self.startWithJPNItemAtKOR()
         let kor = clients[.kor]!, jpn = clients[.jpn]!
-        let ito = try await jpn.login("ito", Self.password), lee = try await kor.login("lee", Self.password), kim = try await kor.login("kim", Self.password)
-        let item: [String: Any] = [
-            "label": ["level": "HI", "releasable_to": ["KOR", "USA"], "purpose": "dprk-nuclear-missile"], "media_type": "text/plain",
-            "content_text": "track of a launch, 2026-12",
-        ]
-        let id = try #require(try await jpn.send("POST", "/api/v1/items", json: item, cookie: ito.cookie, csrf: ito.csrf).object["id"] as? String)
         let itemID = try #require(Hex.decode(id))
-        let toKOR: [String: Any] = ["to": "KOR", "agreement": "gsomia-kor-jpn-2016"]
-        #expect(try await jpn.send("POST", "/api/v1/items/\(id)/releases", json: toKOR, cookie: ito.cookie, csrf: ito.csrf).status == 202)
-        #expect(try await Self.eventually { (try? await net[.kor].store.item(itemID)) != nil })
+        try await net[.kor].accounts.add(
+            "kim", .init(displayName: "Kim", roles: [.analyst], clearance: ("II", Date().addingTimeInterval(86_400)), categories: []),
+            password: Self.password, by: "test")
+        try await net[.kor].accounts.add(
+            "nam", .init(displayName: "Nam", roles: [.releasingOfficer], clearance: nil, categories: []), password: Self.password, by: "test")
+        let ito = try await jpn.login("ito", Self.password), lee = try await kor.login("lee", Self.password), kim = try await kor.login("kim", Self.password)
+        let nam = try await kor.login("nam", Self.password)
         let ask: [String: Any] = ["third_party": "USA", "purpose": "dprk-nuclear-missile", "reason": "the hub's analysts need the track"]
         let path = "/api/v1/items/\(id)/consent-requests"
         #expect(try await kor.send("POST", path, json: ask, cookie: kim.cookie, csrf: kim.csrf).status == 403, "an analyst does not ask")
@@ -523,6 +518,7 @@ import Testing
         #expect(try await net[.kor].store.consentRequest(second).answer == consentID)
         let atKOR = try #require(try await kor.send("GET", "/api/v1/consent-requests", cookie: lee.cookie).array as? [[String: Any]])
         #expect(atKOR.map { $0["state"] as? String } == ["granted", "denied"])
+        #expect(try await kor.send("GET", "/api/v1/consent-requests", cookie: nam.cookie).array?.count == 0, "only requests about items the officer may read")
         #expect(try await kor.send("POST", "/api/v1/items/\(id)/releases", json: toUSA, cookie: lee.cookie, csrf: lee.csrf).status == 202)
         #expect(try await Self.eventually { (try? await net[.usa].store.item(itemID)) != nil }, "USA holds the item")
         await Self.stop(net, clients)
