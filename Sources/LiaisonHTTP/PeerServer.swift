@@ -74,8 +74,8 @@ public enum PeerAPI {
     /// The peer the connection's certificate proves (checked at the handshake; its party read again here).
     static func authenticated(_ context: PeerRequestContext, _ verifier: PeerVerifier) async throws -> Party {
         guard let presented = try? await context.channel.nioSSL_peerCertificate().get(),
-            let leaf = try? Certificate(derEncoded: try presented.toDERBytes()),
-            let party = verifier.party(of: leaf)
+            let der = try? presented.toDERBytes(),
+            let party = verifier.party(ofDER: der)
         else {
             throw HTTPError(.forbidden, message: "no pinned peer certificate on this connection")
         }

@@ -9,6 +9,7 @@ import LiaisonStore
 import LiaisonTesting
 import Logging
 import SwiftASN1
+import Synchronization
 import Testing
 import X509
 
@@ -102,6 +103,39 @@ import X509
             net, as: Self.certificate(issuer: realRoot, rootKey: realRootKey, notBefore: now - 86_400 * 400, notAfter: now - 86_400), to: .kor)
         await #expect(throws: FederationError(.transport, "")) { _ = try await expired.treeHead() }
         await expired.shutdown()
+    }
+
+    /// The party behind a request's certificate: the issuing root is found
+    /// once per leaf, but whether that party may exchange is asked on every
+    /// request, and a leaf no pinned root signed stays refused.
+    @Test func aLeafRecognisedOnceIsStillRefusedWhenItsAgreementIsNoLongerInForce() throws {
+        let rootKey = P384.Signing.PrivateKey()
+        let now = Date()
+        let name = try DistinguishedName { CommonName("JPN root") }
+        let root = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: .init(rootKey.publicKey), notValidBefore: now - 60, notValidAfter: now + 86_400,
+            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA384,
+            extensions: try Certificate.Extensions { Critical(BasicConstraints.isCertificateAuthority(maxPathLength: 0)) }, issuerPrivateKey: .init(rootKey))
+        let inForce = Mutex<Set<Party>>([.jpn])
+        let verifier = PeerVerifier(roots: [.jpn: root], parties: { _ in inForce.withLock { $0 } }, clock: { now })
+        let leaf = try Certificate(pemEncoded: Self.certificate(issuer: root, rootKey: rootKey, notBefore: now - 60, notAfter: now + 3600).0)
+        var serializer = DER.Serializer()
+        try serializer.serialize(leaf)
+        let der = serializer.serializedBytes
+        #expect(verifier.party(ofDER: der) == .jpn)
+        #expect(verifier.party(ofDER: der) == .jpn)
+        inForce.withLock { $0 = [] }
+        #expect(verifier.party(ofDER: der) == nil)
+        inForce.withLock { $0 = [.jpn] }
+        #expect(verifier.party(ofDER: der) == .jpn)
+        // The same issuer name, signed by another key: refused, and again.
+        let forged = try Certificate(pemEncoded: Self.certificate(issuer: root, rootKey: P384.Signing.PrivateKey(), notBefore: now - 60, notAfter: now + 3600).0)
+        var forgedSerializer = DER.Serializer()
+        try forgedSerializer.serialize(forged)
+        let forgedDER = forgedSerializer.serializedBytes
+        #expect(verifier.party(ofDER: forgedDER) == nil)
+        #expect(verifier.party(ofDER: forgedDER) == nil)
+        #expect(verifier.party(ofDER: [0x30, 0x03, 0x02, 0x01]) == nil)
     }
 
     // MARK: Batches
