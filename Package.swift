@@ -231,7 +231,7 @@ let package = Package(
             name: "LiaisonStoreTests",
             dependencies: [
                 "LiaisonModel", "LiaisonStore", "LiaisonStoreSQLite", "LiaisonStorePostgres", "LiaisonSealing", "LiaisonLedger", "LiaisonTesting",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSettings
         ),

@@ -20,7 +20,10 @@ extension Federation {
     /// (invariant 1), seals them in one batch per agreement, sends it, and
     /// settles every task from the peer's verified reply: delivered with its
     /// receipt, refused with the peer's reason, or back to the queue with a
-    /// backoff. Both sides' ledgers record each outcome.
+    /// backoff. Both sides' ledgers record each outcome. The settlement's
+    /// entries are not signed one by one: each receipt is proven by the
+    /// peer's signed head, and the next checkpoint (each second) signs a
+    /// head over this node's own entries, as for releases.
     public func sendOnce(to peer: Party, over transport: any PeerTransport) async throws(FederationError) -> SendResult {
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
         if let alarm = alarm(of: peer, stored: record.alarm) { return .stopped(alarm) }
@@ -105,7 +108,7 @@ extension Federation {
         }
         _ = try await storeCall { () throws(StoreError) in
             try await store.settleOutbox(
-                settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: entries.isEmpty ? nil : signer), peerHeads: heads)
+                settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: nil), peerHeads: heads)
         }
         let observers = state.withLock {
             $0.sent[peer, default: 0] += delivered

@@ -8,6 +8,14 @@ internal import GRDB
 /// is where SQLite's write throughput comes from with `synchronous=FULL`:
 /// batching writers, never weaker syncing. (GRDB serialises writers but does
 /// not merge their transactions; this small leader/follower queue does.)
+///
+/// One kind of write need not be durable: a claim of queued work. A claim
+/// lost in a crash only returns its tasks to the queue, which every reader
+/// of the queue already expects of a claim whose lease runs out. A group of
+/// such writes only commits with `synchronous=NORMAL` (in WAL mode: written
+/// to the log, not synced); the next durable commit syncs the log file and
+/// with it every frame before it. A group with any durable write is synced.
+/// The level is set before every group and put back to FULL after it.
 final class GroupCommit: @unchecked Sendable {
     // @unchecked: `pending` and `leading` are guarded by `lock`.
     private let lock = NSLock()
@@ -20,6 +28,8 @@ final class GroupCommit: @unchecked Sendable {
     struct Job: Sendable {
         /// Runs the writer's work inside the group's transaction.
         let run: @Sendable (Database) -> Void
+        /// Whether the writer is acknowledged only once its work is synced.
+        let durable: Bool
         /// Called after the commit (or its failure) to acknowledge the writer.
         let finish: @Sendable ((any Error)?) -> Void
     }
@@ -30,8 +40,9 @@ final class GroupCommit: @unchecked Sendable {
     }
 
     /// Runs `body` in a savepoint of the next group transaction; returns
-    /// once that transaction is committed (durable) or has failed.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+    /// once that transaction is committed (synced, unless `durable` is
+    /// false and no other writer of the group needs it) or has failed.
+    func write<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let outcome = Outcome<T>()
             let job = Job(
@@ -45,6 +56,7 @@ final class GroupCommit: @unchecked Sendable {
                         outcome.result = .failure(error)
                     }
                 },
+                durable: durable,
                 finish: { commitError in
                     if let commitError {
                         continuation.resume(throwing: commitError)
@@ -76,12 +88,20 @@ final class GroupCommit: @unchecked Sendable {
         while true {
             let group = nextGroup()
             if group.isEmpty { return }
+            let durable = group.contains(where: \.durable)
             do {
                 try await queue.writeWithoutTransaction { db in
-                    try db.inTransaction(.immediate) {
-                        for job in group { job.run(db) }
-                        return .commit
+                    try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                    do {
+                        try db.inTransaction(.immediate) {
+                            for job in group { job.run(db) }
+                            return .commit
+                        }
+                    } catch {
+                        if !durable { try db.execute(sql: "PRAGMA synchronous = FULL") }
+                        throw error
                     }
+                    if !durable { try db.execute(sql: "PRAGMA synchronous = FULL") }
                 }
                 for job in group { job.finish(nil) }
             } catch {

@@ -464,7 +464,8 @@ extension SQLiteStore: NodeStore {
     public func claimOutbox(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [OutboxTask] {
         try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
-        return try await write { db in
+        // A claim lost in a crash returns its tasks to the queue: not synced.
+        return try await write(durable: false) { db in
             try Self.claim(db, "outbox", Self.outboxColumns, peer: peer, owner: owner, limit: limit, now: t, until: until).map(Self.outboxTask)
         }
     }

@@ -219,9 +219,10 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     }
 
     /// Runs `body` in a transaction shared with concurrent writers (group
-    /// commit); returns once it is durable.
-    func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do { return try await group.write(body) } catch { throw Self.storeError(error, "; nothing was written") }
+    /// commit); returns once it is durable. `durable: false` only for a
+    /// claim of queued work (see ``GroupCommit``).
+    func write<T: Sendable>(durable: Bool = true, _ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+        do { return try await group.write(durable: durable, body) } catch { throw Self.storeError(error, "; nothing was written") }
     }
 
     /// A store error as it was thrown; anything else (SQLite's, through

@@ -1,8 +1,9 @@
 import Foundation
+import GRDB
 import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
-import LiaisonStoreSQLite
+@testable import LiaisonStoreSQLite
 import LiaisonTesting
 import Testing
 
@@ -89,6 +90,40 @@ struct SQLiteStoreTests {
         // WAL with synchronous=FULL, read back from the connection in use.
         #expect(try await store.synchronousLevel() == 2)
         #expect(try await store.integrityCheck() == "ok")
+    }
+
+    /// Only a claim of queued work commits without a sync (a lost claim
+    /// returns its tasks to the queue); a group that holds any other write
+    /// is synced, and the writer is back at FULL after every group, even
+    /// one that failed.
+    @Test func onlyClaimsCommitUnsyncedAndEveryOtherWriteIsSynced() async throws {
+        let store = try SQLiteStore(directory: freshDirectory(), storageKey: .generate())
+        @Sendable func level(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+        #expect(try await store.write(durable: false, level) == 1)
+        #expect(try await store.synchronousLevel() == 2)
+        #expect(try await store.write(level) == 2)
+        // A claim that waits behind a durable write shares the next group with another durable write.
+        async let first = store.write { db in
+            Thread.sleep(forTimeInterval: 0.3)
+            return try level(db)
+        }
+        try await Task.sleep(nanoseconds: 50_000_000)
+        async let claim = store.write(durable: false, level)
+        async let other = store.write(level)
+        #expect(try await [first, claim, other] == [2, 2, 2])
+        // A failed unsynced group leaves the writer at FULL.
+        await #expect(throws: StoreError.self) {
+            _ = try await store.write(durable: false) { db -> Int in throw StoreError(.invalidInput, "refused") }
+        }
+        #expect(try await store.synchronousLevel() == 2)
+        // The claims themselves go through it and are kept.
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:00")
+        let items = NodeStoreConformance.newItems(2)
+        _ = try await store.storeItems(items, ledger: .none)
+        _ = try await store.enqueueOutbox(items.map { OutboxRequest(itemID: $0.sealed.manifest.itemID, peer: .jpn, agreement: "a") }, at: Date(), ledger: .none)
+        #expect(try await store.claimOutbox(peer: .jpn, owner: "me", limit: 5, now: Date(), lease: 60).count == 2)
+        #expect(try await store.claimOutbox(peer: .jpn, owner: "other", limit: 5, now: Date(), lease: 60).isEmpty)
+        #expect(try await store.synchronousLevel() == 2)
     }
 
     /// A node killed mid-batch leaves claims behind; the next process to
