@@ -470,17 +470,28 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    /// Claims a peer's due tasks of a work queue (`outbox`, `statement_outbox`), oldest first.
+    /// Claims a peer's due tasks of a work queue (`outbox`, `statement_outbox`):
+    /// claims whose lease ran out first, then pending tasks in the order
+    /// they fell due (and were queued). Each part walks the queue's
+    /// `(peer, state, not_before)` index and stops at `limit`, so a claim
+    /// reads only the rows it takes, however many tasks are done.
     static func claim(_ db: Database, _ table: String, _ columns: String, peer: Party, owner: String, limit: Int, now t: Int64, until: Int64) throws -> [Row] {
         try Row.fetchAll(
-            db,
-            sql: """
-                UPDATE \(table) SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
-                WHERE id IN (SELECT id FROM \(table) WHERE peer = ? AND
-                    ((state = 'pending' AND not_before <= ?) OR (state = 'claimed' AND lease_until <= ?)) ORDER BY id LIMIT ?)
-                RETURNING \(columns)
-                """, arguments: [owner, until, peer.code, t, t, limit]
+            db, sql: claimSQL(table, columns), arguments: [owner, until, peer.code, t, limit, peer.code, t, limit, limit]
         ).sorted { ($0["id"] as Int64) < ($1["id"] as Int64) }
+    }
+
+    /// The claim's statement; arguments: owner, lease end, then (peer, now, limit) twice, then limit.
+    static func claimSQL(_ table: String, _ columns: String) -> String {
+        """
+        UPDATE \(table) SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM (SELECT id FROM \(table) WHERE peer = ? AND state = 'claimed' AND lease_until <= ? ORDER BY lease_until, id LIMIT ?)
+            UNION ALL
+            SELECT id FROM (SELECT id FROM \(table) WHERE peer = ? AND state = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?)
+            LIMIT ?)
+        RETURNING \(columns)
+        """
     }
 
     public func settleOutbox(_ id: Int64, owner: String, _ outcome: OutboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> OutboxTask {

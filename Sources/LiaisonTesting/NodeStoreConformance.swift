@@ -51,6 +51,7 @@ public enum NodeStoreConformance {
         try await holdingChanges(make())
         try await outboxQueue(make())
         try await outboxClaimsByTwoReplicas(make())
+        try await claimOrder(make())
         try await inboxQueue(make())
         try await statementsAndPeers(make())
         try await usersSessionsAndTokens(make())
@@ -508,6 +509,38 @@ public enum NodeStoreConformance {
         #expect(try await store.holdingEvents(ids[2]).map(\.kind) == [.compromised], "only the report received before")
         #expect(try await store.size() == size)
         #expect(try await store.verify().isIntact)
+    }
+
+    /// A claim takes claims whose lease ran out first, then pending tasks
+    /// in the order they fell due (a retry waiting for its time goes after
+    /// tasks due before it), queued order among equals; tasks done, refused
+    /// or not yet due are passed over, however many there are.
+    public static func claimOrder(_ store: any NodeStore) async throws {
+        let items = newItems(8, tag: "order")
+        let ids = items.map(\.sealed.manifest.itemID)
+        _ = try await store.storeItems(items, ledger: .none)
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:00")
+        let queued = try await store.enqueueOutbox(ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "a") }, at: t0, ledger: .none)
+        #expect(queued.map(\.linkSequence) == Array(1...8))
+        // 1 and 2 done, 3 retried until t0 + 50, 4 refused, 5 held by a replica until t0 + 30.
+        let first = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 4, now: t0, lease: 60)
+        #expect(first.map(\.linkSequence) == [1, 2, 3, 4])
+        _ = try await store.settleOutbox(
+            [
+                SettledTask(id: first[0].id, outcome: .delivered(receipt: [1])), SettledTask(id: first[1].id, outcome: .delivered(receipt: [2])),
+                SettledTask(id: first[2].id, outcome: .retry(error: "later", notBefore: t0.addingTimeInterval(50))),
+                SettledTask(id: first[3].id, outcome: .refused(reason: "no")),
+            ], owner: "a", at: t0, ledger: .none, peerHeads: [])
+        #expect(try await store.claimOutbox(peer: .jpn, owner: "b", limit: 1, now: t0, lease: 30).map(\.linkSequence) == [5])
+        // At t0 + 40: the lapsed claim (5) first, then 6 and 7; 3 is not due yet.
+        let second = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 3, now: t0.addingTimeInterval(40), lease: 60)
+        #expect(second.map(\.linkSequence) == [5, 6, 7])
+        // At t0 + 60: 8 (due since t0) before 3 (due at t0 + 50).
+        let third = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 1, now: t0.addingTimeInterval(60), lease: 60)
+        #expect(third.map(\.linkSequence) == [8])
+        let fourth = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 5, now: t0.addingTimeInterval(60), lease: 60)
+        #expect(fourth.map(\.linkSequence) == [3])
+        #expect(fourth.first?.attempts == 2)
     }
 
     public static func outboxQueue(_ store: any NodeStore) async throws {

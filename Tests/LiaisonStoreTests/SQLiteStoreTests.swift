@@ -126,6 +126,21 @@ struct SQLiteStoreTests {
         #expect(try await store.synchronousLevel() == 2)
     }
 
+    /// A claim walks the queue's index from its first due task and stops at
+    /// its limit: it neither reads the tasks already done nor sorts all the
+    /// pending ones, so its cost does not grow with the queue's history.
+    @Test func aClaimReadsTheDueTasksThroughTheIndex() async throws {
+        let store = try SQLiteStore(directory: freshDirectory())
+        for table in ["outbox", "statement_outbox"] {
+            let plan = try await store.write { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteStore.claimSQL(table, "id"), arguments: ["o", 1, "JPN", 1, 10, "JPN", 1, 10, 10])
+                    .map { $0["detail"] as String }
+            }
+            #expect(plan.contains { $0.contains("INDEX \(table)_due (peer=? AND state=? AND not_before<?)") }, "\(plan)")
+            #expect(!plan.contains { $0.hasPrefix("SCAN \(table)") }, "\(plan)")
+        }
+    }
+
     /// A node killed mid-batch leaves claims behind; the next process to
     /// open the directory (holding its lock, so no other can own a claim)
     /// finds those tasks due at once, not when their leases run out.
