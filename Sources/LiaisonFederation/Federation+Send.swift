@@ -201,12 +201,14 @@ extension Federation {
         // Receipts stored: one entry per batch names every item delivered
         // (each item is proven by its own receipt, kept with its task).
         var delivered: [(digest: [UInt8], link: Int, entry: Int)] = []
+        // Each receipt's inclusion under the head; neighbours share their upper steps.
+        var inclusions = InclusionBatch(size: head.size, root: head.root)
 
         for (task, item, _) in group {
             let digest = item.manifest.digest
             let link = Self.linkText(agreement: agreementID, sequence: Int(task.linkSequence))
             guard let o = outcomes[Int(task.linkSequence)], o.itemDigest == digest,
-                MerkleHash.root(fromLeaf: MerkleHash.leaf(o.entry), index: o.leafIndex, size: head.size, path: o.path) == head.root,
+                inclusions.verify(leafHash: MerkleHash.leaf(o.entry), index: o.leafIndex, path: o.path),
                 let entry = try? LedgerEntry(canonical: o.entry), entry.party == party, entry.subjects.first == digest,
                 entry.detail.hasPrefix(link + " ")
             else {

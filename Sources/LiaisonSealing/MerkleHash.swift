@@ -151,6 +151,67 @@ public enum MerkleHash {
     }
 }
 
+/// Verifies many inclusion proofs under one tree head, as a sender checks
+/// the receipts of a batch. The proofs of neighbouring leaves differ only
+/// in their lowest steps: once a proof's running state (position and hash)
+/// is the state the proof verified before it had at the same step, and the
+/// rest of its path is the same, the rest of the computation is the same
+/// and so is its result. Only the steps below that point are hashed: about
+/// two per proof for consecutive leaves instead of one per level. Every
+/// proof is still checked in full — its own leaf, its own path bytes — and
+/// one that differs anywhere is computed on its own to the end.
+public struct InclusionBatch: Sendable {
+    public let size: Int
+    public let root: MerkleHash.Hash
+    /// The last proof that verified: its path and its state before each step.
+    private var path: [UInt8] = []
+    private var trail: [(fn: Int, sn: Int, r: MerkleHash.Hash)] = []
+
+    public init(size: Int, root: MerkleHash.Hash) {
+        (self.size, self.root) = (size, root)
+    }
+
+    /// Whether `path` proves `leafHash` at `index` under the head (what
+    /// ``MerkleHash/root(fromLeaf:index:size:path:)`` computes, compared to the root).
+    public mutating func verify(leafHash: MerkleHash.Hash, index: Int, path proof: AuditPath) -> Bool {
+        guard index >= 0, index < size else { return false }
+        let bytes = proof.bytes, steps = proof.count
+        var fn = index, sn = size - 1
+        var r = leafHash
+        var states: [(fn: Int, sn: Int, r: MerkleHash.Hash)] = []
+        states.reserveCapacity(steps)
+        for i in 0..<steps {
+            if i < trail.count, trail[i].fn == fn, trail[i].sn == sn, trail[i].r == r, path.count == bytes.count,
+                path[(i * 32)...] == bytes[(i * 32)...]
+            {
+                // The rest is the last proof's computation, which reached the root.
+                trail.replaceSubrange(0..<i, with: states)
+                path = bytes
+                return true
+            }
+            states.append((fn, sn, r))
+            let p = Array(bytes[(i * 32)..<(i * 32 + 32)])
+            guard sn != 0 else { return false }
+            if fn & 1 == 1 || fn == sn {
+                r = MerkleHash.node(p, r)
+                if fn & 1 == 0 {
+                    while fn & 1 == 0 && fn != 0 {
+                        fn >>= 1
+                        sn >>= 1
+                    }
+                }
+            } else {
+                r = MerkleHash.node(r, p)
+            }
+            fn >>= 1
+            sn >>= 1
+        }
+        guard sn == 0, r == root else { return false }
+        (trail, path) = (states, bytes)
+        return true
+    }
+}
+
 /// A 32-byte digest as a dictionary key: hashed as four words rather than
 /// byte by byte as `[UInt8]` is.
 struct DigestKey: Hashable, Sendable {

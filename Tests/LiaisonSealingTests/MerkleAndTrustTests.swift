@@ -53,6 +53,48 @@ struct MerkleTests {
             }
         }
     }
+
+    /// The batch verifier answers as the single-proof one does for every
+    /// proof, in order and out of order, and a proof altered anywhere (a
+    /// bit of any path element, its leaf, its index) is refused even right
+    /// after its genuine neighbour was accepted.
+    @Test(arguments: [1, 2, 3, 7, 8, 9, 31, 64, 100, 130])
+    func aBatchOfProofsIsVerifiedAsEachAlone(size: Int) {
+        let hashes = (0..<size).map { MerkleHash.leaf(Array("leaf \($0)".utf8)) }
+        let root = MerkleHash.root(hashes[...])
+        let paths = MerkleHash.paths(hashes)
+        func accepts(_ batch: inout InclusionBatch, leafHash: [UInt8], index: Int, path: AuditPath) -> Bool {
+            batch.verify(leafHash: leafHash, index: index, path: path)
+        }
+        var inOrder = InclusionBatch(size: size, root: root)
+        for i in 0..<size { #expect(accepts(&inOrder, leafHash: hashes[i], index: i, path: paths[i]), "size \(size) leaf \(i)") }
+        var reordered = InclusionBatch(size: size, root: root)
+        for i in Array((0..<size).reversed()) + Array(stride(from: 0, to: size, by: 2)) + Array(stride(from: 1, to: size, by: 2)) {
+            #expect(accepts(&reordered, leafHash: hashes[i], index: i, path: paths[i]))
+        }
+        var batch = InclusionBatch(size: size, root: root)
+        for i in 0..<size {
+            let h = paths[i].hashes
+            for j in 0..<h.count {
+                for bit in [0, 7, 255] {
+                    var altered = h
+                    altered[j][bit / 8] ^= UInt8(1 << (bit % 8))
+                    #expect(!accepts(&batch, leafHash: hashes[i], index: i, path: AuditPath(altered)), "size \(size) leaf \(i) element \(j) bit \(bit)")
+                }
+            }
+            var leaf = hashes[i]
+            leaf[31] ^= 1
+            #expect(!accepts(&batch, leafHash: leaf, index: i, path: paths[i]))
+            if size > 1 { #expect(!accepts(&batch, leafHash: hashes[i], index: (i + 1) % size, path: paths[i])) }
+            #expect(!accepts(&batch, leafHash: hashes[i], index: size, path: paths[i]))
+            if !h.isEmpty { #expect(!accepts(&batch, leafHash: hashes[i], index: i, path: AuditPath(Array(h.dropLast())))) }
+            #expect(!accepts(&batch, leafHash: hashes[i], index: i, path: AuditPath(h + [root])))
+            #expect(accepts(&batch, leafHash: hashes[i], index: i, path: paths[i]))
+        }
+        // Under another head, nothing verifies.
+        var other = InclusionBatch(size: size, root: MerkleHash.leaf([1]))
+        #expect(!(0..<size).contains { accepts(&other, leafHash: hashes[$0], index: $0, path: paths[$0]) })
+    }
 }
 
 @Suite("Trust store and key rotation (invariant 7)")
