@@ -104,16 +104,31 @@ extension SQLiteStore {
                     arguments: [h.size, Data(h.signed), Self.ms(h.at), h.party.code, h.size])
             }
             let held = "WHERE id = ? AND state = 'claimed' AND owner = ?"
-            let delivered = try db.cachedStatement(
-                sql: "UPDATE \(table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL \(held)")
-            let retry = try db.cachedStatement(
-                sql: "UPDATE \(table) SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? \(held)")
-            let refused = try db.cachedStatement(sql: "UPDATE \(table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? \(held)")
+            let delivered = RawStatement(
+                try db.cachedStatement(sql: "UPDATE \(table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL \(held)"), db)
+            let retry = RawStatement(
+                try db.cachedStatement(sql: "UPDATE \(table) SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? \(held)"),
+                db)
+            let refused = RawStatement(
+                try db.cachedStatement(sql: "UPDATE \(table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? \(held)"), db)
             for o in outcomes {
                 switch o.outcome {
-                case .delivered(let receipt): try delivered.execute(arguments: [Data(receipt), o.id, owner])
-                case .retry(let error, let notBefore): try retry.execute(arguments: [error, Self.ms(notBefore), o.id, owner])
-                case .refused(let reason): try refused.execute(arguments: [reason, o.id, owner])
+                case .delivered(let receipt):
+                    delivered.bind(1, receipt)
+                    delivered.bind(2, o.id)
+                    delivered.bind(3, owner)
+                    try delivered.run()
+                case .retry(let error, let notBefore):
+                    retry.bind(1, error)
+                    retry.bind(2, Self.ms(notBefore))
+                    retry.bind(3, o.id)
+                    retry.bind(4, owner)
+                    try retry.run()
+                case .refused(let reason):
+                    refused.bind(1, reason)
+                    refused.bind(2, o.id)
+                    refused.bind(3, owner)
+                    try refused.run()
                 }
                 if db.changesCount != 1 {
                     guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM \(table) WHERE id = ?", arguments: [o.id]) else {
@@ -133,25 +148,28 @@ extension SQLiteStore {
         typealias Found = (LiaisonStore.Holding, ItemManifest, OriginRoot, Int, [UInt8]?, [UInt8]?, [UInt8]?)
         let found = try await runSnapshot { db -> [Found] in
             let statement = try db.cachedStatement(
-                sql: """
-                    SELECT \(Self.holdingColumns), r.root, t.tree, seal_index, seal_path, payload, items.seal_root
-                    FROM items JOIN origin_roots r ON r.digest = items.seal_root LEFT JOIN seal_trees t ON t.root = items.seal_root
-                    WHERE id = ?
-                    """)
-            // Items of one origin batch share their root and tree: decoded once.
+                sql: "SELECT \(Self.holdingColumns), seal_index, seal_path, payload, seal_root FROM items WHERE id = ?")
+            // Items of one origin batch share their root and tree (3 KB and
+            // 64 bytes per item of the batch): read and decoded once, not
+            // joined to every item's row.
+            let rootAndTree = try db.cachedStatement(
+                sql: "SELECT r.root, t.tree FROM origin_roots r LEFT JOIN seal_trees t ON t.root = r.digest WHERE r.digest = ?")
             var roots: [Data: (OriginRoot, [UInt8]?)] = [:]
             return try ids.map { id in
                 guard let row = try Row.fetchOne(statement, arguments: [Data(id)]) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
                 let (h, m) = try Self.holdingAndManifest(row)
-                let rootKey: Data = row[14]
+                let rootKey: Data = row[12]
                 let root: (OriginRoot, [UInt8]?)
                 if let known = roots[rootKey] {
                     root = known
                 } else {
-                    root = (try NodeRules.decode(Array(row[9] as Data), "origin root"), (row[10] as Data?).map { Array($0) })
+                    guard let r = try Row.fetchOne(rootAndTree, arguments: [rootKey]) else {
+                        throw StoreError(.corrupt, "item \(Hex.encode(id)) names an origin root this store does not hold")
+                    }
+                    root = (try NodeRules.decode(Array(r[0] as Data), "origin root"), (r[1] as Data?).map { Array($0) })
                     roots[rootKey] = root
                 }
-                return (h, m, root.0, row[11], (row[12] as Data?).map { Array($0) }, root.1, (row[13] as Data?).map { Array($0) })
+                return (h, m, root.0, row[9], (row[10] as Data?).map { Array($0) }, root.1, (row[11] as Data?).map { Array($0) })
             }
         }
         return try found.map { (holding, manifest, root, index, path, tree, payload) throws(StoreError) in

@@ -430,11 +430,12 @@ extension SQLiteStore: NodeStore {
                 next[peer] = first
             }
             let status = RawStatement(try db.cachedStatement(sql: "SELECT status FROM items WHERE id = ?"), db)
-            let insert = try db.cachedStatement(
-                sql: """
-                    INSERT INTO outbox (item_id, peer, agreement, consents, link_seq, state, attempts, not_before)
-                    VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)
-                    """)
+            let insert = RawStatement(
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO outbox (item_id, peer, agreement, consents, link_seq, state, attempts, not_before)
+                        VALUES (?, ?, ?, ?, ?, 'pending', 0, ?)
+                        """), db)
             var tasks: [OutboxTask] = []
             tasks.reserveCapacity(requests.count)
             for r in requests {
@@ -446,8 +447,14 @@ extension SQLiteStore: NodeStore {
                 let seq = next[r.peer]!
                 next[r.peer] = seq + 1
                 let consents = NodeRules.pack(r.consents)
+                insert.bind(1, r.itemID)
+                insert.bind(2, r.peer.code)
+                insert.bind(3, r.agreement)
+                insert.bind(4, consents)
+                insert.bind(5, seq)
+                insert.bind(6, when)
                 do {
-                    try insert.execute(arguments: [Data(r.itemID), r.peer.code, r.agreement, Data(consents), seq, when])
+                    try insert.run()
                 } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
                     throw StoreError(.duplicate, "item \(Hex.encode(r.itemID)) is already queued to \(r.peer) under \(r.agreement)")
                 }
