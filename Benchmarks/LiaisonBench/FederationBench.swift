@@ -114,7 +114,8 @@ public struct FederationBench: Sendable {
                 throw FederationError(.unverifiable, "the run did not deliver every item exactly once with intact ledgers")
             }
             await net.stop()
-            if let directory { try? FileManager.default.removeItem(atPath: directory) }
+            // This run's own folder (under --dir, or a temporary one), not --dir itself.
+            try? FileManager.default.removeItem(atPath: net.directory)
         }
         report(
             Result(
@@ -157,6 +158,7 @@ public struct FederationBench: Sendable {
                 name: "latency at \(rate) items/s for \(Int(seconds)) s: release → verified receipt, p99", value: p(0.99), unit: "ms",
                 detail: String(format: "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms over %d items (%.0f items/s offered and delivered)", p(0.5), p(0.9), p(0.99), p(0.999), sorted.last ?? 0, sorted.count, achieved)))
         await net.stop()
+        try? FileManager.default.removeItem(atPath: net.directory)
     }
 
     /// When each task was released and when its receipt was stored.
