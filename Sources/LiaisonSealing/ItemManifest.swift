@@ -76,7 +76,7 @@ public struct ItemManifest: Hashable, Sendable, CanonicalValue {
         self = try FieldReader.read(node, Self.structureName) { r in
             try r.version()
             let id = try r.octets(count: 16)
-            let label = try LabelDocument(decoding: try r.node()).label
+            let label = try LabelDocument.label(decoding: try r.node())
             let media = try r.utf8()
             let size = try r.integer()
             let digest = try r.octets(count: 32)

@@ -1,6 +1,7 @@
 internal import Foundation
 public import LiaisonModel
 public import SwiftASN1
+internal import Synchronization
 
 /// The canonical encoding of a security label (DESIGN §2, STANAG 4774 in
 /// spirit): releasability and category values sorted and unique, categories
@@ -92,6 +93,30 @@ public struct LabelDocument: Hashable, Sendable, CanonicalValue {
                 throw SealingError(.invalidLabel, e.reason)
             }
         }
+    }
+}
+
+extension LabelDocument {
+    /// Labels decoded before, by their exact DER bytes. Items of one feed
+    /// or batch carry the same label, and a node reads each item's manifest
+    /// several times (to release it, to seal it, and at the receiver to
+    /// check it); decoding depends only on the bytes, so the same bytes give
+    /// the same label and skip the work. Only labels that decoded are kept
+    /// (anything refused is refused again, with its reason, each time), at
+    /// most `limit` of them: past it the memo starts afresh.
+    private static let decoded = Mutex<[[UInt8]: SecurityLabel]>([:])
+    private static let limit = 512
+
+    /// The label of a `SecurityLabel` node, as ``init(decoding:)`` reads it.
+    static func label(decoding node: ASN1Node) throws -> SecurityLabel {
+        let key = Array(node.encodedBytes)
+        if let known = decoded.withLock({ $0[key] }) { return known }
+        let label = try LabelDocument(decoding: node).label
+        decoded.withLock {
+            if $0.count >= limit { $0.removeAll(keepingCapacity: true) }
+            $0[key] = label
+        }
+        return label
     }
 }
 

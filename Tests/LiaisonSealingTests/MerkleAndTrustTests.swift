@@ -193,6 +193,29 @@ struct CanonicalTests {
         #expect(throws: SealingError(.nonCanonical, "")) { try LabelDocument(canonical: bad) }
     }
 
+    /// Manifests reuse the label decoded from the same bytes before; bytes
+    /// that differ — another label, or the same label not in canonical
+    /// order — are decoded (or refused) on their own, every time.
+    @Test func aLabelDecodedBeforeIsReusedOnlyForTheSameBytes() throws {
+        let manifest = ItemManifest(itemID: [UInt8](repeating: 1, count: 16), label: label, mediaType: "text/plain", payload: Array("x".utf8))
+        let bytes = manifest.derBytes
+        // Labels compare as decoded (lists in canonical order).
+        func decoded(_ l: SecurityLabel) throws -> SecurityLabel { try LabelDocument(canonical: LabelDocument(l).derBytes).label }
+        let label = try decoded(self.label)
+        #expect(try ItemManifest(canonical: bytes).label == label)
+        #expect(try ItemManifest(canonical: bytes).label == label)
+        var other = label
+        other.level = "III"
+        let otherBytes = ItemManifest(itemID: [UInt8](repeating: 1, count: 16), label: other, mediaType: "text/plain", payload: Array("x".utf8)).derBytes
+        #expect(try ItemManifest(canonical: otherBytes).label == decoded(other))
+        #expect(try ItemManifest(canonical: bytes).label == label)
+        let jpn = Array("JPN".utf8), usa = Array("USA".utf8)
+        let i = try #require(indexOf([0x13, 3] + jpn + [0x13, 3] + usa, in: bytes))
+        var unsorted = bytes
+        unsorted.replaceSubrange(i..<(i + 10), with: [0x13, 3] + usa + [0x13, 3] + jpn)
+        for _ in 0..<2 { #expect(throws: SealingError(.nonCanonical, "")) { try ItemManifest(canonical: unsorted) } }
+    }
+
     @Test func unknownVersionsAndSuitesAreRefused() throws {
         var v = Nodes.kor.signing.verifyingKey.derBytes
         // SEQUENCE, long length (2 bytes), then INTEGER 1 at offset 4..6.
