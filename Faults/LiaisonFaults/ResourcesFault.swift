@@ -229,7 +229,7 @@ struct SlowClients: AsyncParsableCommand {
         if hold > 0 {
             try await Task.sleep(nanoseconds: UInt64(hold * 1e9))
             stillAfterHold = slow.stillOpen()
-            reclaimed = String(format: "; after %.0f s more, %d still open (the node closes idle connections)", hold, stillAfterHold)
+            reclaimed = String(format: "; after %.0f s more, %d still open (the node closes a connection whose handshake has not finished in 10 s)", hold, stillAfterHold)
         }
         trickle.cancel()
         slow.closeAll()

@@ -33,6 +33,8 @@ public struct NodeSettings: Sendable {
     /// PostgreSQL instead of the embedded SQLite store.
     public var postgresURL: String?
     public var gossipInterval: TimeInterval = 10
+    /// Seconds a connection to either API has to finish its TLS handshake.
+    public var handshakeDeadline: TimeInterval = 10
     public var federation = Federation.Configuration()
     /// The operator surfaces (JSON API; HTTPS with the node's certificate):
     /// where they listen, `nil` port for none (0: any free port).
@@ -230,6 +232,7 @@ public final class NodeRuntime: Sendable {
     public func run(signals: Bool) async throws {
         let app = try PeerAPI.application(
             federation: federation, tls: tls, verifier: verifier, host: settings.host, port: settings.port, logger: logger,
+            handshakeDeadline: settings.handshakeDeadline,
             onRunning: { [self] port in
                 listeningOn(port)
                 logger.info("peer API listening", metadata: ["liaison.node": "\(party)", "liaison.port": "\(port)"])
@@ -239,7 +242,7 @@ public final class NodeRuntime: Sendable {
         if let consolePort = settings.consolePort {
             let console = try OperatorAPI.application(
                 federation: federation, accounts: accounts, ledgerTrust: ledgerTrust, metrics: metrics, tls: tls.operatorConfiguration(), host: settings.consoleHost, port: consolePort,
-                logger: logger,
+                logger: logger, handshakeDeadline: settings.handshakeDeadline,
                 onRunning: { [self] port in
                     Self.announce(port, consoleListening)
                     logger.info("operator API listening", metadata: ["liaison.node": "\(party)", "liaison.url": "https://\(settings.consoleHost):\(port)/"])

@@ -17,6 +17,7 @@ internal import LiaisonSealing
 /// | `peers.<PARTY>.endpoint` | `LIAISON_PEERS_<PARTY>_ENDPOINT` | a peer's `https://host:port` |
 /// | `peers.<PARTY>.identity` | `LIAISON_PEERS_<PARTY>_IDENTITY` | the peer's published `identity.der` |
 /// | `gossip.interval` | `LIAISON_GOSSIP_INTERVAL` | seconds between tree-head checks (default 10) |
+/// | `tls.handshake-deadline` | `LIAISON_TLS_HANDSHAKE_DEADLINE` | seconds a connection to either API has to finish its TLS handshake (default 10) |
 /// | `federation.batch-size`, `federation.pipeline` | … | envelopes per batch (1000), batches in flight per peer (2) |
 /// | `federation.replay-window` | … | seconds a batch's sealing instant may differ from this clock (300) |
 /// | `federation.lease` | … | seconds a sender holds the tasks it claimed before another may take them (60) |
@@ -70,6 +71,7 @@ public enum ServeConfiguration {
             return v
         }
         if let v = try number("gossip.interval", 0.1...86_400) { settings.gossipInterval = v }
+        if let v = try number("tls.handshake-deadline", 0.1...600) { settings.handshakeDeadline = v }
         if let v = try number("federation.batch-size", 1...4096) { settings.federation.batchSize = Int(v) }
         if let v = try number("federation.pipeline", 1...16) { settings.federation.pipeline = Int(v) }
         if let v = try number("federation.replay-window", 1...86_400) { settings.federation.replayWindow = v }

@@ -99,14 +99,21 @@ public enum OperatorAPI {
     }
 
     /// Serves the operator surfaces on `host:port` over HTTPS with the
-    /// node's certificate (no client certificate: operators log in).
+    /// node's certificate (no client certificate: operators log in). A
+    /// connection whose handshake has not finished `handshakeDeadline`
+    /// seconds after it opened is closed.
     public static func application(
         federation: Federation, accounts: Accounts, ledgerTrust: TrustStore, metrics: NodeMetrics, tls: TLSConfiguration, host: String, port: Int,
-        logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void
+        logger: Logger, handshakeDeadline: Double = 10, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         Application(
             router: router(federation: federation, accounts: accounts, ledgerTrust: ledgerTrust, metrics: metrics),
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(60))), tlsConfiguration: tls),
+            server: try .tls(
+                .http1(
+                    configuration: .init(
+                        additionalChannelHandlers: [HandshakeDeadline(deadline: .milliseconds(Int64(handshakeDeadline * 1000)), logger: logger)],
+                        idleTimeout: .seconds(60))),
+                tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "liaison-\(federation.party)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)

@@ -100,10 +100,11 @@ public enum PeerAPI {
 
     /// Serves the peer API on `host:port` (port 0: any free port, reported
     /// to `onRunning`) with mutual TLS; every handshake is checked by
-    /// `verifier` and a refused one is logged.
+    /// `verifier` and a refused one is logged. A connection whose handshake
+    /// has not finished `handshakeDeadline` seconds after it opened is closed.
     public static func application(
         federation: Federation, tls: PeerTLS, verifier: PeerVerifier, host: String, port: Int, logger: Logger,
-        onRunning: @escaping @Sendable (Int) async -> Void
+        handshakeDeadline: Double = 10, onRunning: @escaping @Sendable (Int) async -> Void
     ) throws -> some ApplicationProtocol {
         let configuration = TLSChannelConfiguration(tlsConfiguration: tls.serverConfiguration()) { presented in
             let certificates = presented.compactMap { try? Certificate(derEncoded: try $0.toDERBytes()) }
@@ -116,7 +117,12 @@ public enum PeerAPI {
         }
         return Application(
             router: router(federation: federation, verifier: verifier),
-            server: try .tls(.http1(configuration: .init(idleTimeout: .seconds(120))), configuration: configuration),
+            server: try .tls(
+                .http1(
+                    configuration: .init(
+                        additionalChannelHandlers: [HandshakeDeadline(deadline: .milliseconds(Int64(handshakeDeadline * 1000)), logger: logger)],
+                        idleTimeout: .seconds(120))),
+                configuration: configuration),
             configuration: .init(address: .hostname(host, port: port), serverName: "liaison-\(federation.party)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)

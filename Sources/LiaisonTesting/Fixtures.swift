@@ -104,4 +104,29 @@ public enum Fixtures {
 public enum Loopback {
     /// A port nobody listens on now (the kernel's choice; free when returned).
     public static func freePort() throws -> Int { try LocalPostgresCluster.freePort() }
+
+    /// Opens a connection to `port` on 127.0.0.1, sends the first bytes of
+    /// a TLS handshake record and nothing more, and waits (at most
+    /// `patience`) for the server to close it: whether it did, and when.
+    public static func stalledHandshake(port: Int, patience: Int = 8) -> (closed: Bool, after: Duration) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return (false, .zero) }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { return (false, .zero) }
+        // A handshake record's header, announcing bytes that never come.
+        _ = [UInt8]([0x16, 0x03, 0x01]).withUnsafeBytes { send(fd, $0.baseAddress, 3, Int32(MSG_NOSIGNAL)) }
+        var wait = timeval(tv_sec: patience, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
+        let start = ContinuousClock.now
+        var byte: UInt8 = 0
+        let received = recv(fd, &byte, 1, 0)
+        return (received == 0, ContinuousClock.now - start)
+    }
 }

@@ -100,6 +100,8 @@ struct CLITests {
               port: \(consoles[.kor]!)
             gossip:
               interval: 0.2
+            tls:
+              handshake-deadline: 1
             peers:
               JPN:
                 endpoint: https://127.0.0.1:\(ports[.jpn]!)
@@ -137,7 +139,7 @@ struct CLITests {
         let jpn = try start(
             .jpn, ["--listen", "127.0.0.1:\(ports[.jpn]!)", "--console", "127.0.0.1:\(consoles[.jpn]!)", "--agreements", "\(root)/agreements"],
             environment: [
-                "LIAISON_GOSSIP_INTERVAL": "0.2", "LIAISON_PEERS_KOR_ENDPOINT": "https://127.0.0.1:\(ports[.kor]!)",
+                "LIAISON_GOSSIP_INTERVAL": "0.2", "LIAISON_TLS_HANDSHAKE_DEADLINE": "1", "LIAISON_PEERS_KOR_ENDPOINT": "https://127.0.0.1:\(ports[.kor]!)",
                 "LIAISON_PEERS_KOR_IDENTITY": "\(root)/kor/identity.der",
             ])
         defer {
@@ -166,6 +168,11 @@ struct CLITests {
         let text = try CLI.run(["peer", "status", "--dir", "\(root)/jpn"])
         #expect(text.stdout.contains("JPN node"), "\(text.stdout)\(text.stderr)")
         #expect(text.stdout.contains("KOR https://127.0.0.1:\(ports[.kor]!)"))
+        // The handshake deadline, from KOR's file and JPN's environment (1 s; the default is 10).
+        for port in [ports[.kor]!, consoles[.kor]!, ports[.jpn]!] {
+            let stalled = Loopback.stalledHandshake(port: port, patience: 8)
+            #expect(stalled.closed && stalled.after < .seconds(6), "port \(port): \(stalled)")
+        }
         for p in [kor, jpn] {
             p.terminate()
             p.waitUntilExit()
@@ -180,6 +187,10 @@ struct CLITests {
         let bad = try CLI.run(["serve", "--dir", "\(root)/kor"])
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("listen.port"))
+        try "agreements: ../agreements\ntls:\n  handshake-deadline: 0\n".write(toFile: "\(root)/kor/liaison.yaml", atomically: true, encoding: .utf8)
+        let noDeadline = try CLI.run(["serve", "--dir", "\(root)/kor"])
+        #expect(noDeadline.status == 1)
+        #expect(noDeadline.stderr.contains("tls.handshake-deadline must be a number in 0.1...600.0, not 0"), "\(noDeadline.stderr)")
     }
 
     @Test func exitCodesSayWhatHappened() throws {

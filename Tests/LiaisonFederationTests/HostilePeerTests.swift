@@ -105,6 +105,28 @@ import X509
         await expired.shutdown()
     }
 
+    /// A client that opens a connection and sends the first bytes of a TLS
+    /// handshake, then nothing, is cut off at the handshake deadline on
+    /// both APIs, not held until the idle timeout; a connection whose
+    /// handshake finished is not cut off by it.
+    @Test func aHandshakeThatNeverFinishesIsClosedAtTheDeadline() async throws {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: ExchangeTests.logger) { s in
+            s.gossipInterval = 3600
+            s.handshakeDeadline = 1
+        }
+        defer { Task { await net.stop() } }
+        let link = net[.jpn].transport(to: .kor)
+        #expect(try SignedTreeHead(canonical: try await link.treeHead()).body.party == .kor)
+        for port in [await net[.kor].port(), await net[.kor].consolePort()] {
+            // The idle timeout would hold it 60 s or more.
+            let stalled = Loopback.stalledHandshake(port: port)
+            #expect(stalled.closed, "port \(port): the server did not close the stalled connection")
+            #expect(stalled.after < .seconds(6), "port \(port)")
+        }
+        // The peer's connection, open for longer than the deadline, still serves.
+        #expect(try SignedTreeHead(canonical: try await link.treeHead()).body.party == .kor)
+    }
+
     /// The party behind a request's certificate: the issuing root is found
     /// once per leaf, but whether that party may exchange is asked on every
     /// request, and a leaf no pinned root signed stays refused.
