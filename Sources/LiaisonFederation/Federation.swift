@@ -133,13 +133,7 @@ public final class Federation: Sendable {
         // The holding is enough to decide (the payload is read when it is sealed).
         let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
         var consents = consents
-        // A holder passing an item on carries the originator's consents it
-        // keeps for this recipient, still in force (Art 6(a)).
-        if consents.isEmpty, holding.originator != party {
-            consents = try await storeCall { () throws(StoreError) in try await store.consents(itemDigest: holding.digest) }
-                .filter { $0.holder == party && $0.thirdParty == peer && $0.expiresAt > now }
-                .compactMap { try? Signed<ConsentBody>(canonical: $0.signed) }
-        }
+        if consents.isEmpty, holding.originator != party { consents = try await keptConsents(holding.digest, for: peer, at: now) }
         let decision =
             holding.status == .held
             ? releaseDecision(label: holding.label, digest: holding.digest, to: peer, agreement: agreement, consents: consents, at: now)
@@ -160,8 +154,9 @@ public final class Federation: Sendable {
     }
 
     /// Releases many items to one peer: each checked as ``release(itemID:to:agreement:consents:)``
-    /// checks it; the permitted ones queued in one transaction. Returns the
-    /// queued tasks and the refusals, by item id.
+    /// checks it, with the originator's consents this node keeps for an item
+    /// it did not originate; the permitted ones queued in one transaction.
+    /// Returns the queued tasks and the refusals, by item id.
     public func release(
         _ itemIDs: [[UInt8]], to peer: Party, agreement: Agreement.ID
     ) async throws(FederationError) -> (queued: [OutboxTask], refused: [(itemID: [UInt8], refusal: Refusal)]) {
@@ -171,13 +166,16 @@ public final class Federation: Sendable {
         var memo = DecisionMemo()
         for h in holdings {
             let digest = h.digest
+            let consents = h.originator == party ? [] : try await keptConsents(h.digest, for: peer, at: now)
             let decision =
-                h.status == .held
-                ? memo.decision(h.label, peer, agreement) { releaseDecision(label: h.label, digest: digest, to: peer, agreement: agreement, consents: [], at: now) }
-                : .refuse(.invalidInState, .lifecycle, "the item is \(h.status.rawValue)")
+                h.status != .held
+                ? .refuse(.invalidInState, .lifecycle, "the item is \(h.status.rawValue)")
+                : consents.isEmpty
+                    ? memo.decision(h.label, peer, agreement) { releaseDecision(label: h.label, digest: digest, to: peer, agreement: agreement, consents: [], at: now) }
+                    : releaseDecision(label: h.label, digest: digest, to: peer, agreement: agreement, consents: consents, at: now)
             switch decision {
             case .permitted:
-                requests.append(OutboxRequest(itemID: h.itemID, peer: peer, agreement: agreement))
+                requests.append(OutboxRequest(itemID: h.itemID, peer: peer, agreement: agreement, consents: consents.map(\.derBytes)))
                 entries.append(LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [digest], detail: "released under \(agreement), queued"))
             case .refused(let r):
                 refused.append((h.itemID, r))
@@ -195,6 +193,14 @@ public final class Federation: Sendable {
         }
         wake.signal(peer)
         return (tasks, refused)
+    }
+
+    /// A holder passing an item on carries the originator's consents it
+    /// keeps for this recipient, still in force (Art 6(a)).
+    func keptConsents(_ digest: [UInt8], for peer: Party, at now: Date) async throws(FederationError) -> [Signed<ConsentBody>] {
+        try await storeCall { () throws(StoreError) in try await store.consents(itemDigest: digest) }
+            .filter { $0.holder == party && $0.thirdParty == peer && $0.expiresAt > now }
+            .compactMap { try? Signed<ConsentBody>(canonical: $0.signed) }
     }
 
     /// Release decisions without consents depend only on the label, the

@@ -463,6 +463,27 @@ import Testing
         await Self.stop(net, clients)
     }
 
+    /// A release of many items at once (as the TAXII gateway makes) carries
+    /// the consents kept for each as a single release does: refused before
+    /// JPN consents, queued with the consent and delivered after.
+    @Test func aBatchReleaseCarriesTheConsentsKeptForEachItem() async throws {
+        let (net, clients, id) = try await Self.startWithJPNItemAtKOR()
+        let jpn = clients[.jpn]!
+        let itemID = try #require(Hex.decode(id))
+        let ito = try await jpn.login("ito", Self.password)
+        let before = try await net[.kor].federation.release([itemID], to: .usa, agreement: "tisa-2014")
+        #expect(before.queued.isEmpty && before.refused.first?.refusal.article == .thirdParty, "\(before.refused)")
+        let consent: [String: Any] = ["holder": "KOR", "third_party": "USA", "days": 7, "purpose": "dprk-nuclear-missile"]
+        #expect(try await jpn.send("POST", "/api/v1/items/\(id)/consents", json: consent, cookie: ito.cookie, csrf: ito.csrf).status == 201)
+        let digest = try await net[.kor].store.item(itemID).manifest.digest
+        #expect(try await Self.eventually { try await net[.kor].store.consents(itemDigest: digest).count == 1 }, "KOR's node keeps the consent")
+        let after = try await net[.kor].federation.release([itemID], to: .usa, agreement: "tisa-2014")
+        #expect(after.refused.isEmpty && after.queued.count == 1, "\(after.refused)")
+        #expect(after.queued.first?.consents.count == 1)
+        #expect(try await Self.eventually { (try? await net[.usa].store.item(itemID)) != nil }, "USA holds JPN's item, passed on by KOR")
+        await Self.stop(net, clients)
+    }
+
     /// The consent queue (Art 6(a)): KOR, holding JPN's item, asks JPN to
     /// let it pass the item to USA; JPN's releasing officer denies, then
     /// grants a second request; KOR sees each answer, keeps the consent,
