@@ -15,6 +15,15 @@ extension Federation {
     public func grantConsent(
         itemID: [UInt8], holder: Party, thirdParty: Party, purpose: String?, expires: Date, by officer: String
     ) async throws(FederationError) -> (consent: Signed<ConsentBody>, tasks: [StatementTask]) {
+        let (signed, entry) = try await makeConsent(itemID: itemID, holder: holder, thirdParty: thirdParty, purpose: purpose, expires: expires, by: officer)
+        _ = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }
+        return (signed, try await publish([.consent(signed)], to: [holder]))
+    }
+
+    /// A consent checked and signed, with its ledger entry; not yet recorded or sent.
+    func makeConsent(
+        itemID: [UInt8], holder: Party, thirdParty: Party, purpose: String?, expires: Date, by officer: String
+    ) async throws(FederationError) -> (consent: Signed<ConsentBody>, entry: LedgerEntry) {
         let now = clock()
         let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
         guard holding.originator == party else {
@@ -47,8 +56,7 @@ extension Federation {
         let entry = LedgerEntry(
             kind: .consentGiven, at: now, party: holder, subjects: [holding.digest],
             detail: "\(consent.id): \(holder) may pass it to \(thirdParty) until \(RFC3339.format(expires)), by \(officer)")
-        _ = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }
-        return (signed, try await publish([.consent(signed)], to: [holder]))
+        return (signed, entry)
     }
 
     /// A report of loss or compromise of a held item (Art 17), made by a
@@ -248,16 +256,20 @@ extension Federation {
         switch (days, reason) {
         case (let days?, nil):
             guard (1...366).contains(days) else { throw FederationError(.malformed, "a consent lasts 1 to 366 days, not \(days)") }
-            let given = try await grantConsent(
+            let (consent, given) = try await makeConsent(
                 itemID: request.itemID, holder: request.holder, thirdParty: request.thirdParty, purpose: request.purpose,
                 expires: now.addingTimeInterval(TimeInterval(days) * 86_400), by: officer)
-            let consentID = given.consent.body.consent.id
+            let consentID = consent.body.consent.id
             let entry = LedgerEntry(
                 kind: .consentGiven, at: now, party: request.holder, subjects: [request.itemDigest], detail: "\(id) granted: \(consentID), by \(officer)")
-            _ = try await storeCall { () throws(StoreError) in
-                try await store.answerConsentRequest(id, .granted, answer: consentID, at: now, ledger: LedgerWrite([entry], sign: signer))
+            // The answer, the consent and its queueing in one write: never one without the others.
+            let (requests, queued) = Self.queued([.consent(consent)], to: [request.holder], at: now)
+            let answered = try await storeCall { () throws(StoreError) in
+                try await store.answerConsentRequest(
+                    id, .granted, answer: consentID, at: now, ledger: LedgerWrite([given, entry] + queued, sign: signer), statements: requests)
             }
-            return (try await storeCall { () throws(StoreError) in try await store.consentRequest(id) }, given.tasks)
+            wake.signal(request.holder)
+            return (try await storeCall { () throws(StoreError) in try await store.consentRequest(id) }, answered.tasks)
         case (nil, let reason?):
             let text = reason.trimmingCharacters(in: .whitespacesAndNewlines)
             guard (1...2000).contains(text.utf8.count) else { throw FederationError(.malformed, "a denial gives its reason in 1 to 2000 bytes of text") }
@@ -268,11 +280,13 @@ extension Federation {
             do { signed = try Signed(signing: body, with: signing) } catch { throw FederationError(.unavailable, "the denial cannot be signed: \(error)") }
             let entry = LedgerEntry(
                 kind: .consentDenied, at: now, party: request.holder, subjects: [request.itemDigest], detail: "\(id) denied by \(officer): \(text)")
-            _ = try await storeCall { () throws(StoreError) in
-                try await store.answerConsentRequest(id, .denied, answer: text, at: now, ledger: LedgerWrite([entry], sign: signer))
+            // The answer and the denial's queueing in one write: the holder always hears it.
+            let (requests, queued) = Self.queued([.consentDenial(signed, itemID: request.itemID)], to: [request.holder], at: now)
+            let answered = try await storeCall { () throws(StoreError) in
+                try await store.answerConsentRequest(id, .denied, answer: text, at: now, ledger: LedgerWrite([entry] + queued, sign: signer), statements: requests)
             }
-            let tasks = try await publish([.consentDenial(signed, itemID: request.itemID)], to: [request.holder])
-            return (try await storeCall { () throws(StoreError) in try await store.consentRequest(id) }, tasks)
+            wake.signal(request.holder)
+            return (try await storeCall { () throws(StoreError) in try await store.consentRequest(id) }, answered.tasks)
         default:
             throw FederationError(.malformed, "an answer either grants for a number of days or denies with a reason")
         }

@@ -70,6 +70,14 @@ extension Federation {
     @discardableResult
     public func publish(_ statements: [StatementBundle.Statement], to peers: [Party]) async throws(FederationError) -> [StatementTask] {
         let now = clock()
+        let (requests, entries) = Self.queued(statements, to: peers, at: now)
+        let tasks = try await storeCall { () throws(StoreError) in try await store.enqueueStatements(requests, at: now, ledger: LedgerWrite(entries, sign: signer)) }
+        for p in peers { wake.signal(p) }
+        return tasks
+    }
+
+    /// The queue's requests for `statements` to each of `peers`, with the ledger entry of each.
+    static func queued(_ statements: [StatementBundle.Statement], to peers: [Party], at now: Date) -> ([StatementRequest], [LedgerEntry]) {
         var requests: [StatementRequest] = []
         var entries: [LedgerEntry] = []
         for p in peers {
@@ -79,9 +87,7 @@ extension Federation {
                     LedgerEntry(kind: .itemSent, at: now, party: p, subjects: [Array(SHA256.hash(data: st.signed))], detail: "\(st.kind) statement queued for \(p)"))
             }
         }
-        let tasks = try await storeCall { () throws(StoreError) in try await store.enqueueStatements(requests, at: now, ledger: LedgerWrite(entries, sign: signer)) }
-        for p in peers { wake.signal(p) }
-        return tasks
+        return (requests, entries)
     }
 
     /// Statements queued for peers and not yet acknowledged, oldest first,

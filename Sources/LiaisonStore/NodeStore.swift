@@ -130,11 +130,14 @@ public protocol NodeStore: LedgerStore {
     func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord
     /// Requests newest first, those in `state` and about the item `itemDigest` when given.
     func consentRequests(state: ConsentRequestRecord.State?, itemDigest: [UInt8]?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord]
-    /// Answers a pending request (granted or denied), with the ledger entry;
-    /// a request answered already is a conflict and changes nothing.
+    /// Answers a pending request (granted or denied) and queues the
+    /// statements that carry the answer to the holder, with the ledger
+    /// entries, in one transaction: the answer is never recorded without
+    /// the statement that delivers it, nor sent without being recorded. A
+    /// request answered already is a conflict, and nothing is changed or queued.
     func answerConsentRequest(
-        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite
-    ) async throws(StoreError) -> LedgerReceipt
+        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask])
 
     // MARK: Peers
 
@@ -445,6 +448,15 @@ public struct NewInbound: Sendable {
 
 /// A signed statement to send to a peer: its kind (as `StatementBundle`
 /// numbers them), its DER, and the item it is about, if any.
+extension NodeStore {
+    /// Answers a pending request with no statement to queue (the holder's own record of an answer it received).
+    public func answerConsentRequest(
+        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite
+    ) async throws(StoreError) -> LedgerReceipt {
+        try await answerConsentRequest(id, state, answer: answer, at: at, ledger: ledger, statements: []).receipt
+    }
+}
+
 public struct StatementRequest: Sendable {
     public var peer: Party
     public var kind: Int

@@ -233,25 +233,28 @@ extension PostgresStore {
     public func enqueueStatements(_ requests: [StatementRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [StatementTask] {
         try NodeRules.statementRequests(requests)
         try NodeRules.instant(at, "the instant")
-        return try await transaction(ledger) { c, logger in
-            var out: [StatementTask] = []
-            for r in requests {
-                guard try await !Self.rows(c, "SELECT 1 FROM peers WHERE party = \(r.peer.code)", logger).isEmpty else {
-                    throw StoreError(.notFound, "no peer \(r.peer)")
-                }
-                let item = r.itemID.map { Data($0) }
-                out.append(
-                    try Self.statementTask(
-                        try await Self.rows(
-                            c,
-                            """
-                            INSERT INTO statement_outbox (peer, kind, signed, item_id, state, queued_at, attempts, not_before)
-                            VALUES (\(r.peer.code), \(Int32(r.kind)), \(Data(r.signed)), \(item), 'pending', \(Self.ms(at)), 0, \(Self.ms(at)))
-                            RETURNING \(unescaped: Self.statementColumns)
-                            """, logger)[0]))
+        return try await transaction(ledger) { c, logger in try await Self.insertStatements(c, requests, at: at, logger) }.0
+    }
+
+    /// Queues statements inside a transaction (each peer must be known).
+    static func insertStatements(_ c: PostgresConnection, _ requests: [StatementRequest], at: Date, _ logger: Logger) async throws -> [StatementTask] {
+        var out: [StatementTask] = []
+        for r in requests {
+            guard try await !Self.rows(c, "SELECT 1 FROM peers WHERE party = \(r.peer.code)", logger).isEmpty else {
+                throw StoreError(.notFound, "no peer \(r.peer)")
             }
-            return out
-        }.0
+            let item = r.itemID.map { Data($0) }
+            out.append(
+                try Self.statementTask(
+                    try await Self.rows(
+                        c,
+                        """
+                        INSERT INTO statement_outbox (peer, kind, signed, item_id, state, queued_at, attempts, not_before)
+                        VALUES (\(r.peer.code), \(Int32(r.kind)), \(Data(r.signed)), \(item), 'pending', \(Self.ms(at)), 0, \(Self.ms(at)))
+                        RETURNING \(unescaped: Self.statementColumns)
+                        """, logger)[0]))
+        }
+        return out
     }
 
     public func claimStatements(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [StatementTask] {

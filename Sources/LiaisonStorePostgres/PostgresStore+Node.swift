@@ -608,10 +608,11 @@ extension PostgresStore: NodeStore {
     }
 
     public func answerConsentRequest(
-        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite
-    ) async throws(StoreError) -> LedgerReceipt {
+        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask]) {
         try NodeRules.answer(state, answer, at: at)
-        return try await transaction(ledger) { c, logger in
+        if !statements.isEmpty { try NodeRules.statementRequests(statements) }
+        let (tasks, receipt) = try await transaction(ledger) { c, logger in
             guard let r = try await Self.rows(c, "SELECT state FROM consent_requests WHERE id = \(id) FOR UPDATE", logger).first else {
                 throw StoreError(.notFound, "no consent request \(id)")
             }
@@ -619,7 +620,9 @@ extension PostgresStore: NodeStore {
             guard current == "pending" else { throw StoreError(.conflict, "consent request \(id) is \(current) already") }
             try await Self.execute(
                 c, "UPDATE consent_requests SET state = \(state.rawValue), answer = \(answer), answered_at = \(Self.ms(at)) WHERE id = \(id)", logger)
-        }.1
+            return try await Self.insertStatements(c, statements, at: at, logger)
+        }
+        return (receipt, tasks)
     }
 
     // MARK: Peers

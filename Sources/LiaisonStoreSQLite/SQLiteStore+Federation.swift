@@ -241,23 +241,29 @@ extension SQLiteStore {
         let encoded = try Self.encodeLedger(ledger)
         let when = Self.ms(at)
         return try await write { db in
-            var out: [StatementTask] = []
-            for r in requests {
-                guard try Int64.fetchOne(db, sql: "SELECT 1 FROM peers WHERE party = ?", arguments: [r.peer.code]) != nil else {
-                    throw StoreError(.notFound, "no peer \(r.peer)")
-                }
-                try db.execute(
-                    sql: """
-                        INSERT INTO statement_outbox (peer, kind, signed, item_id, state, queued_at, attempts, not_before)
-                        VALUES (?, ?, ?, ?, 'pending', ?, 0, ?)
-                        """, arguments: [r.peer.code, r.kind, Data(r.signed), r.itemID.map { Data($0) }, when, when])
-                out.append(
-                    try Self.statementTask(
-                        Row.fetchOne(db, sql: "SELECT \(Self.statementColumns) FROM statement_outbox WHERE id = ?", arguments: [db.lastInsertedRowID])!))
-            }
+            let out = try Self.insertStatements(db, requests, at: when)
             _ = try Self.ledger(db, ledger, encoded)
             return out
         }
+    }
+
+    /// Queues statements inside a write (each peer must be known).
+    static func insertStatements(_ db: Database, _ requests: [StatementRequest], at when: Int64) throws -> [StatementTask] {
+        var out: [StatementTask] = []
+        for r in requests {
+            guard try Int64.fetchOne(db, sql: "SELECT 1 FROM peers WHERE party = ?", arguments: [r.peer.code]) != nil else {
+                throw StoreError(.notFound, "no peer \(r.peer)")
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO statement_outbox (peer, kind, signed, item_id, state, queued_at, attempts, not_before)
+                    VALUES (?, ?, ?, ?, 'pending', ?, 0, ?)
+                    """, arguments: [r.peer.code, r.kind, Data(r.signed), r.itemID.map { Data($0) }, when, when])
+            out.append(
+                try Self.statementTask(
+                    Row.fetchOne(db, sql: "SELECT \(Self.statementColumns) FROM statement_outbox WHERE id = ?", arguments: [db.lastInsertedRowID])!))
+        }
+        return out
     }
 
     public func claimStatements(peer: Party, owner: String, limit: Int, now: Date, lease: TimeInterval) async throws(StoreError) -> [StatementTask] {

@@ -758,9 +758,10 @@ extension SQLiteStore: NodeStore {
     }
 
     public func answerConsentRequest(
-        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite
-    ) async throws(StoreError) -> LedgerReceipt {
+        _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask]) {
         try NodeRules.answer(state, answer, at: at)
+        if !statements.isEmpty { try NodeRules.statementRequests(statements) }
         let encoded = try Self.encodeLedger(ledger)
         return try await write { db in
             guard let current = try String.fetchOne(db, sql: "SELECT state FROM consent_requests WHERE id = ?", arguments: [id]) else {
@@ -769,7 +770,8 @@ extension SQLiteStore: NodeStore {
             guard current == "pending" else { throw StoreError(.conflict, "consent request \(id) is \(current) already") }
             try db.execute(
                 sql: "UPDATE consent_requests SET state = ?, answer = ?, answered_at = ? WHERE id = ?", arguments: [state.rawValue, answer, Self.ms(at), id])
-            return try Self.ledger(db, ledger, encoded)
+            let tasks = try Self.insertStatements(db, statements, at: Self.ms(at))
+            return (try Self.ledger(db, ledger, encoded), tasks)
         }
     }
 

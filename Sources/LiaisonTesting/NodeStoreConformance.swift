@@ -101,6 +101,27 @@ public enum NodeStoreConformance {
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.consentRequest("r9") }
         #expect(try await store.size() == size, "nothing refused was recorded")
         #expect(try await store.consentRequest("r2").state == .pending)
+        // The originator's answer and the statement carrying it, in one transaction.
+        try await store.savePeer(.kor, endpoint: "https://kor.example:8443", fingerprint: "sha256:00")
+        let denial = StatementRequest(peer: .kor, kind: 8, signed: [0x30, 0x01, 0x08], itemID: item)
+        // To a peer not known: refused as a whole, the request still pending, nothing queued.
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.answerConsentRequest(
+                "r2", .denied, answer: "not now", at: t0, ledger: recorded(.consentDenied, [digest]),
+                statements: [StatementRequest(peer: .usa, kind: 8, signed: [1], itemID: item)])
+        }
+        #expect(try await store.consentRequest("r2").state == .pending)
+        #expect(try await store.unacknowledgedStatements(peer: nil).isEmpty)
+        #expect(try await store.size() == size)
+        let sent = try await store.answerConsentRequest("r2", .denied, answer: "not now", at: t0, ledger: recorded(.consentDenied, [digest]), statements: [denial])
+        #expect(sent.tasks.map(\.kind) == [8] && sent.tasks.first?.peer == .kor && sent.tasks.first?.signed == denial.signed)
+        #expect(try await store.consentRequest("r2").state == .denied)
+        #expect(try await store.unacknowledgedStatements(peer: .kor).map(\.id) == sent.tasks.map(\.id))
+        // Answered already: a conflict, and no second statement is queued.
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.answerConsentRequest("r2", .granted, answer: "x", at: t0, ledger: recorded(.consentGiven, [digest]), statements: [denial])
+        }
+        #expect(try await store.unacknowledgedStatements(peer: .kor).count == 1)
     }
 
     /// A holder keeps the consents it receives, found by the item's digest;
