@@ -44,7 +44,7 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
 
     private func start(_ context: ChannelHandlerContext) {
         guard timer == nil else { return }
-        let channel = context.channel, logger = logger, seconds = deadline.nanoseconds / 1_000_000_000
+        let channel = context.channel, logger = logger, seconds = Double(deadline.nanoseconds) / 1e9
         timer = context.eventLoop.scheduleTask(in: deadline) {
             logger.warning(
                 "closed a connection whose TLS handshake did not finish in time",

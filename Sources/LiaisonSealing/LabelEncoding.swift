@@ -102,13 +102,17 @@ extension LabelDocument {
     /// several times (to release it, to seal it, and at the receiver to
     /// check it); decoding depends only on the bytes, so the same bytes give
     /// the same label and skip the work. Only labels that decoded are kept
-    /// (anything refused is refused again, with its reason, each time), at
-    /// most `limit` of them: past it the memo starts afresh.
+    /// (anything refused is refused again, with its reason, each time), and
+    /// only labels of at most `largest` bytes (real ones are a few hundred),
+    /// at most `limit` of them: past it the memo starts afresh. Its memory
+    /// is bounded by their product whatever a peer sends.
     private static let decoded = Mutex<[[UInt8]: SecurityLabel]>([:])
     private static let limit = 512
+    private static let largest = 4096
 
     /// The label of a `SecurityLabel` node, as ``init(decoding:)`` reads it.
     static func label(decoding node: ASN1Node) throws -> SecurityLabel {
+        guard node.encodedBytes.count <= largest else { return try LabelDocument(decoding: node).label }
         let key = Array(node.encodedBytes)
         if let known = decoded.withLock({ $0[key] }) { return known }
         let label = try LabelDocument(decoding: node).label

@@ -368,4 +368,16 @@ public enum NodeSchema {
         );
         CREATE INDEX consent_requests_at ON consent_requests (at);
         """
+
+    /// The work queues' index in claim order (migration `v8-claim-order`,
+    /// PostgreSQL only): a claim takes pending tasks by `not_before, id` and
+    /// stops at its limit, which needs `id` in the index for tasks due at
+    /// the same instant (a release batch). SQLite's index carries the rowid
+    /// last already.
+    public static let claimOrderPostgres = """
+        DROP INDEX outbox_due;
+        CREATE INDEX outbox_due ON outbox (peer, state, not_before, id);
+        DROP INDEX statement_outbox_due;
+        CREATE INDEX statement_outbox_due ON statement_outbox (peer, state, not_before, id);
+        """
 }

@@ -446,8 +446,6 @@ public struct NewInbound: Sendable {
     }
 }
 
-/// A signed statement to send to a peer: its kind (as `StatementBundle`
-/// numbers them), its DER, and the item it is about, if any.
 extension NodeStore {
     /// Answers a pending request with no statement to queue (the holder's own record of an answer it received).
     public func answerConsentRequest(
@@ -457,6 +455,8 @@ extension NodeStore {
     }
 }
 
+/// A signed statement to send to a peer: its kind (as `StatementBundle`
+/// numbers them), its DER, and the item it is about, if any.
 public struct StatementRequest: Sendable {
     public var peer: Party
     public var kind: Int

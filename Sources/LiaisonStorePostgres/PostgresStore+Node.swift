@@ -15,7 +15,7 @@ extension PostgresStore: NodeStore {
         let applied = Set(try await rows(c, "SELECT version FROM schema_migrations", logger).map { try $0["version"].decode(String.self) })
         for (version, sql) in [
             ("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration), ("v5-operators", Self.operatorsMigration), ("v6-consents", NodeSchema.consentsPostgres),
-            ("v7-consent-requests", NodeSchema.consentRequestsPostgres),
+            ("v7-consent-requests", NodeSchema.consentRequestsPostgres), ("v8-claim-order", NodeSchema.claimOrderPostgres),
         ] where !applied.contains(version) {
             // The extended protocol runs one statement per query.
             for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

@@ -92,16 +92,13 @@ final class GroupCommit: @unchecked Sendable {
             do {
                 try await queue.writeWithoutTransaction { db in
                     try db.execute(sql: durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
-                    do {
-                        try db.inTransaction(.immediate) {
-                            for job in group { job.run(db) }
-                            return .commit
-                        }
-                    } catch {
-                        if !durable { try db.execute(sql: "PRAGMA synchronous = FULL") }
-                        throw error
+                    // Back to FULL however the group ends; a failure to say so
+                    // cannot undo the commit, and the next group sets its level anyway.
+                    defer { if !durable { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
+                    try db.inTransaction(.immediate) {
+                        for job in group { job.run(db) }
+                        return .commit
                     }
-                    if !durable { try db.execute(sql: "PRAGMA synchronous = FULL") }
                 }
                 for job in group { job.finish(nil) }
             } catch {

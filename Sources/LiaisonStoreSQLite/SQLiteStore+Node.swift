@@ -493,10 +493,11 @@ extension SQLiteStore: NodeStore {
         """
         UPDATE \(table) SET state = 'claimed', owner = ?, lease_until = ?, attempts = attempts + 1
         WHERE id IN (
-            SELECT id FROM (SELECT id FROM \(table) WHERE peer = ? AND state = 'claimed' AND lease_until <= ? ORDER BY lease_until, id LIMIT ?)
-            UNION ALL
-            SELECT id FROM (SELECT id FROM \(table) WHERE peer = ? AND state = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?)
-            LIMIT ?)
+            SELECT id FROM (
+                SELECT id, 0 AS part FROM (SELECT id FROM \(table) WHERE peer = ? AND state = 'claimed' AND lease_until <= ? ORDER BY lease_until, id LIMIT ?)
+                UNION ALL
+                SELECT id, 1 FROM (SELECT id FROM \(table) WHERE peer = ? AND state = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?))
+            ORDER BY part LIMIT ?)
         RETURNING \(columns)
         """
     }

@@ -111,7 +111,7 @@ struct SQLiteStoreTests {
         async let claim = store.write(durable: false, level)
         async let other = store.write(level)
         #expect(try await [first, claim, other] == [2, 2, 2])
-        // A failed unsynced group leaves the writer at FULL.
+        // An unsynced group in which a writer's work failed (rolled back alone) leaves the writer at FULL.
         await #expect(throws: StoreError.self) {
             _ = try await store.write(durable: false) { db -> Int in throw StoreError(.invalidInput, "refused") }
         }
