@@ -4,7 +4,6 @@ public import LiaisonModel
 public import LiaisonSealing
 public import NIOSSL
 internal import SwiftASN1
-internal import Synchronization
 public import X509
 
 /// The TLS side of a node's peer links (DESIGN §4): its own certificate and
@@ -106,11 +105,10 @@ public struct PeerVerifier: Sendable {
     /// a connection presents the same leaf on every request, and the
     /// signature check (ECDSA P-384, about half a millisecond) need not be
     /// made again. Whether that party may exchange now is asked every time.
-    private let issuers: LeafIssuers
+    private let issuers = BoundedMemo<[UInt8], Party?>(limit: 256)
 
     public init(roots: [Party: Certificate], parties: @escaping @Sendable (Date) -> Set<Party>, clock: @escaping @Sendable () -> Date) {
         (self.roots, self.parties, self.clock) = (roots, parties, clock)
-        self.issuers = LeafIssuers()
     }
 
     public enum Verdict: Sendable, Equatable {
@@ -138,46 +136,22 @@ public struct PeerVerifier: Sendable {
         return .refused(reasons.joined(separator: " | "))
     }
 
-    /// The party of a leaf verified at the handshake: the one pinned root
-    /// (each party has its own) that issued and signed it, among the parties
-    /// with an agreement in force now.
-    public func party(of leaf: Certificate) -> Party? {
-        let allowed = parties(clock())
-        let matches = roots.filter { allowed.contains($0.key) && $0.value.subject == leaf.issuer && $0.value.publicKey.isValidSignature(leaf.signature, for: leaf) }
-        return matches.count == 1 ? matches.first!.key : nil
-    }
-
-    /// ``party(of:)`` for a leaf as the connection presents it (DER): the
-    /// issuing root is found once per leaf (the one pinned root that
-    /// issued and signed it; a leaf two roots would sign has none), and
-    /// the party is answered only while it has an agreement in force.
+    /// The party of a leaf verified at the handshake, as the connection
+    /// presents it (DER): the one pinned root (each party has its own) that
+    /// issued and signed it, found once per leaf (a leaf two roots would
+    /// sign has none), answered only while that party has an agreement in
+    /// force now.
     public func party(ofDER der: [UInt8]) -> Party? {
         let issuer: Party?
-        if let known = issuers.lookup(der) {
+        if let known = issuers[der] {
             issuer = known
         } else {
             guard let leaf = try? Certificate(derEncoded: der) else { return nil }
             let matches = roots.filter { $0.value.subject == leaf.issuer && $0.value.publicKey.isValidSignature(leaf.signature, for: leaf) }
             issuer = matches.count == 1 ? matches.first!.key : nil
-            issuers.keep(der, issuer)
+            issuers.keep(issuer, for: der)
         }
         guard let issuer, parties(clock()).contains(issuer) else { return nil }
         return issuer
-    }
-}
-
-/// The issuing root found for each leaf seen (none for a leaf no single
-/// pinned root signed), bounded: past `limit` leaves it starts afresh.
-final class LeafIssuers: Sendable {
-    private let known = Mutex<[[UInt8]: Party?]>([:])
-    private let limit = 256
-
-    func lookup(_ der: [UInt8]) -> Party?? { known.withLock { $0[der] } }
-
-    func keep(_ der: [UInt8], _ issuer: Party?) {
-        known.withLock {
-            if $0.count >= limit { $0.removeAll() }
-            $0[der] = issuer
-        }
     }
 }

@@ -1,7 +1,6 @@
 internal import Foundation
 public import LiaisonModel
 public import SwiftASN1
-internal import Synchronization
 
 /// The canonical encoding of a security label (DESIGN §2, STANAG 4774 in
 /// spirit): releasability and category values sorted and unique, categories
@@ -103,23 +102,17 @@ extension LabelDocument {
     /// check it); decoding depends only on the bytes, so the same bytes give
     /// the same label and skip the work. Only labels that decoded are kept
     /// (anything refused is refused again, with its reason, each time), and
-    /// only labels of at most `largest` bytes (real ones are a few hundred),
-    /// at most `limit` of them: past it the memo starts afresh. Its memory
-    /// is bounded by their product whatever a peer sends.
-    private static let decoded = Mutex<[[UInt8]: SecurityLabel]>([:])
-    private static let limit = 512
-    private static let largest = 4096
+    /// only labels of at most 4 KiB (real ones are a few hundred bytes),
+    /// 512 of them at most, whatever a peer sends.
+    private static let decoded = BoundedMemo<[UInt8], SecurityLabel>(limit: 512)
 
     /// The label of a `SecurityLabel` node, as ``init(decoding:)`` reads it.
     static func label(decoding node: ASN1Node) throws -> SecurityLabel {
-        guard node.encodedBytes.count <= largest else { return try LabelDocument(decoding: node).label }
+        guard node.encodedBytes.count <= 4096 else { return try LabelDocument(decoding: node).label }
         let key = Array(node.encodedBytes)
-        if let known = decoded.withLock({ $0[key] }) { return known }
+        if let known = decoded[key] { return known }
         let label = try LabelDocument(decoding: node).label
-        decoded.withLock {
-            if $0.count >= limit { $0.removeAll(keepingCapacity: true) }
-            $0[key] = label
-        }
+        decoded.keep(label, for: key)
         return label
     }
 }
