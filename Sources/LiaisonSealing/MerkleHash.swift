@@ -131,23 +131,33 @@ public enum MerkleHash {
         var fn = index, sn = size - 1
         var r = leafHash
         for i in 0..<path.count {
-            let p = Array(path.bytes[(i * 32)..<(i * 32 + 32)])
-            guard sn != 0 else { return nil }
-            if fn & 1 == 1 || fn == sn {
-                r = node(p, r)
-                if fn & 1 == 0 {
-                    while fn & 1 == 0 && fn != 0 {
-                        fn >>= 1
-                        sn >>= 1
-                    }
-                }
-            } else {
-                r = node(r, p)
-            }
-            fn >>= 1
-            sn >>= 1
+            guard let next = step(&fn, &sn, r, Array(path.bytes[(i * 32)..<(i * 32 + 32)])) else { return nil }
+            r = next
         }
         return sn == 0 ? r : nil
+    }
+
+    /// One step of RFC 9162's inclusion check (§2.1.3.2): the running hash
+    /// `r` of node `fn` in a tree whose last node at that level is `sn`,
+    /// combined with the path's next hash `p`; `fn` and `sn` move up. `nil`
+    /// when the path is longer than the tree allows.
+    static func step(_ fn: inout Int, _ sn: inout Int, _ r: Hash, _ p: Hash) -> Hash? {
+        guard sn != 0 else { return nil }
+        let next: Hash
+        if fn & 1 == 1 || fn == sn {
+            next = node(p, r)
+            if fn & 1 == 0 {
+                while fn & 1 == 0 && fn != 0 {
+                    fn >>= 1
+                    sn >>= 1
+                }
+            }
+        } else {
+            next = node(r, p)
+        }
+        fn >>= 1
+        sn >>= 1
+        return next
     }
 }
 
@@ -190,21 +200,8 @@ public struct InclusionBatch: Sendable {
                 return true
             }
             states.append((fn, sn, r))
-            let p = Array(bytes[(i * 32)..<(i * 32 + 32)])
-            guard sn != 0 else { return false }
-            if fn & 1 == 1 || fn == sn {
-                r = MerkleHash.node(p, r)
-                if fn & 1 == 0 {
-                    while fn & 1 == 0 && fn != 0 {
-                        fn >>= 1
-                        sn >>= 1
-                    }
-                }
-            } else {
-                r = MerkleHash.node(r, p)
-            }
-            fn >>= 1
-            sn >>= 1
+            guard let next = MerkleHash.step(&fn, &sn, r, Array(bytes[(i * 32)..<(i * 32 + 32)])) else { return false }
+            r = next
         }
         guard sn == 0, r == root else { return false }
         (trail, path) = (states, bytes)
