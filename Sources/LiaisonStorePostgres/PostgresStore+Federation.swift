@@ -261,22 +261,8 @@ extension PostgresStore {
         try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await transaction(.none) { c, logger in
-            try await Self.rows(
-                c,
-                """
-                WITH expired AS (
-                    SELECT id, lease_until AS due FROM statement_outbox WHERE peer = \(peer.code) AND state = 'claimed' AND lease_until <= \(t)
-                    ORDER BY lease_until, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED),
-                fell_due AS (
-                    SELECT id, not_before AS due FROM statement_outbox WHERE peer = \(peer.code) AND state = 'pending' AND not_before <= \(t)
-                    ORDER BY not_before, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
-                UPDATE statement_outbox SET state = 'claimed', owner = \(owner), lease_until = \(until), attempts = attempts + 1
-                WHERE id IN (
-                    SELECT id FROM (SELECT id, 0 AS part, due FROM expired UNION ALL SELECT id, 1, due FROM fell_due) AS taken
-                    ORDER BY part, due, id LIMIT \(Int64(limit)))
-                RETURNING \(unescaped: Self.statementColumns)
-                """, logger
-            ).map(Self.statementTask).sorted { $0.id < $1.id }
+            try await Self.rows(c, Self.claim("statement_outbox", Self.statementColumns, peer: peer, owner: owner, limit: limit, now: t, until: until), logger)
+                .map(Self.statementTask).sorted { $0.id < $1.id }
         }.0
     }
 

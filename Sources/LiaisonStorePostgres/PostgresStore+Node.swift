@@ -315,26 +315,30 @@ extension PostgresStore: NodeStore {
         try NodeRules.claim(owner: owner, limit: limit, lease: lease, now: now)
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         return try await transaction(.none) { c, logger in
-            // SKIP LOCKED: a replica passes over the rows another is claiming.
-            // Expired claims first, then pending tasks as they fell due; each
-            // part walks the (peer, state, not_before) index up to the limit.
-            try await Self.rows(
-                c,
-                """
-                WITH expired AS (
-                    SELECT id, lease_until AS due FROM outbox WHERE peer = \(peer.code) AND state = 'claimed' AND lease_until <= \(t)
-                    ORDER BY lease_until, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED),
-                fell_due AS (
-                    SELECT id, not_before AS due FROM outbox WHERE peer = \(peer.code) AND state = 'pending' AND not_before <= \(t)
-                    ORDER BY not_before, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
-                UPDATE outbox SET state = 'claimed', owner = \(owner), lease_until = \(until), attempts = attempts + 1
-                WHERE id IN (
-                    SELECT id FROM (SELECT id, 0 AS part, due FROM expired UNION ALL SELECT id, 1, due FROM fell_due) AS taken
-                    ORDER BY part, due, id LIMIT \(Int64(limit)))
-                RETURNING \(unescaped: Self.outboxColumns)
-                """, logger
-            ).map(Self.outboxTask).sorted { $0.id < $1.id }
+            try await Self.rows(c, Self.claim("outbox", Self.outboxColumns, peer: peer, owner: owner, limit: limit, now: t, until: until), logger)
+                .map(Self.outboxTask).sorted { $0.id < $1.id }
         }.0
+    }
+
+    /// Claims a peer's due tasks of a work queue (`outbox`, `statement_outbox`):
+    /// claims whose lease ran out first, then pending tasks in the order
+    /// they fell due (and were queued). Each part walks the queue's
+    /// `(peer, state, not_before, id)` index up to `limit`; SKIP LOCKED: a
+    /// replica passes over the rows another is claiming.
+    static func claim(_ table: String, _ columns: String, peer: Party, owner: String, limit: Int, now t: Int64, until: Int64) -> PostgresQuery {
+        """
+        WITH expired AS (
+            SELECT id, lease_until AS due FROM \(unescaped: table) WHERE peer = \(peer.code) AND state = 'claimed' AND lease_until <= \(t)
+            ORDER BY lease_until, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED),
+        fell_due AS (
+            SELECT id, not_before AS due FROM \(unescaped: table) WHERE peer = \(peer.code) AND state = 'pending' AND not_before <= \(t)
+            ORDER BY not_before, id LIMIT \(Int64(limit)) FOR UPDATE SKIP LOCKED)
+        UPDATE \(unescaped: table) SET state = 'claimed', owner = \(owner), lease_until = \(until), attempts = attempts + 1
+        WHERE id IN (
+            SELECT id FROM (SELECT id, 0 AS part, due FROM expired UNION ALL SELECT id, 1, due FROM fell_due) AS taken
+            ORDER BY part, due, id LIMIT \(Int64(limit)))
+        RETURNING \(unescaped: columns)
+        """
     }
 
     public func settleOutbox(_ id: Int64, owner: String, _ outcome: OutboxOutcome, at: Date, ledger: LedgerWrite) async throws(StoreError) -> OutboxTask {
