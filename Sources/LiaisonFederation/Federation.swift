@@ -133,7 +133,7 @@ public final class Federation: Sendable {
         // The holding is enough to decide (the payload is read when it is sealed).
         let holding = try await storeCall { () throws(StoreError) in try await store.holdings([itemID]) }[0]
         var consents = consents
-        if consents.isEmpty, holding.originator != party { consents = try await keptConsents(holding.digest, for: peer, at: now) }
+        if consents.isEmpty, holding.originator != party { consents = try await keptConsents([holding.digest], for: peer, at: now)[holding.digest] ?? [] }
         let decision =
             holding.status == .held
             ? releaseDecision(label: holding.label, digest: holding.digest, to: peer, agreement: agreement, consents: consents, at: now)
@@ -164,9 +164,12 @@ public final class Federation: Sendable {
         let holdings = try await storeCall { () throws(StoreError) in try await store.holdings(itemIDs) }
         var requests: [OutboxRequest] = [], entries: [LedgerEntry] = [], refused: [([UInt8], Refusal)] = []
         var memo = DecisionMemo()
+        // The consents kept for the items this node did not originate, read at once.
+        let foreign = holdings.filter { $0.originator != party }.map(\.digest)
+        let kept = foreign.isEmpty ? [:] : try await keptConsents(foreign, for: peer, at: now)
         for h in holdings {
             let digest = h.digest
-            let consents = h.originator == party ? [] : try await keptConsents(h.digest, for: peer, at: now)
+            let consents = kept[digest] ?? []
             let decision =
                 h.status != .held
                 ? .refuse(.invalidInState, .lifecycle, "the item is \(h.status.rawValue)")
@@ -197,10 +200,14 @@ public final class Federation: Sendable {
 
     /// A holder passing an item on carries the originator's consents it
     /// keeps for this recipient, still in force (Art 6(a)).
-    func keptConsents(_ digest: [UInt8], for peer: Party, at now: Date) async throws(FederationError) -> [Signed<ConsentBody>] {
-        try await storeCall { () throws(StoreError) in try await store.consents(itemDigest: digest) }
-            .filter { $0.holder == party && $0.thirdParty == peer && $0.expiresAt > now }
-            .compactMap { try? Signed<ConsentBody>(canonical: $0.signed) }
+    /// By item digest.
+    func keptConsents(_ digests: [[UInt8]], for peer: Party, at now: Date) async throws(FederationError) -> [[UInt8]: [Signed<ConsentBody>]] {
+        var out: [[UInt8]: [Signed<ConsentBody>]] = [:]
+        for c in try await storeCall({ () throws(StoreError) in try await store.consents(itemDigests: digests) })
+        where c.holder == party && c.thirdParty == peer && c.expiresAt > now {
+            if let signed = try? Signed<ConsentBody>(canonical: c.signed) { out[c.itemDigest, default: []].append(signed) }
+        }
+        return out
     }
 
     /// Release decisions without consents depend only on the label, the

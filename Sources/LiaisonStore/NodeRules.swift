@@ -583,4 +583,9 @@ public enum NodeRules {
             throw StoreError(.invalidInput, "a reclassification keeps the originator (\(manifest.label.originator)), not \(label.originator)")
         }
     }
+
+    /// Kept consents in the order both stores list them: oldest first, then by originator and id.
+    public static func oldestFirst(_ consents: [StoredConsent]) -> [StoredConsent] {
+        consents.sorted { ($0.receivedAt, $0.originator.code, $0.id) < ($1.receivedAt, $1.originator.code, $1.id) }
+    }
 }

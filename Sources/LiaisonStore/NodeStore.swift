@@ -123,8 +123,8 @@ public protocol NodeStore: LedgerStore {
     /// Keeps a received consent with the ledger entry recording it; a
     /// consent already kept (same originator and id) is a conflict.
     func keepConsent(_ consent: StoredConsent, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
-    /// The consents kept for an item, oldest first.
-    func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent]
+    /// The consents kept for any of the items, oldest first.
+    func consents(itemDigests: [[UInt8]]) async throws(StoreError) -> [StoredConsent]
     /// Records a consent request (pending), with the ledger entry; an id already recorded is a conflict.
     func recordConsentRequest(_ request: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
     func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord
@@ -447,6 +447,9 @@ public struct NewInbound: Sendable {
 }
 
 extension NodeStore {
+    /// The consents kept for an item, oldest first.
+    public func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent] { try await consents(itemDigests: [itemDigest]) }
+
     /// Answers a pending request with no statement to queue (the holder's own record of an answer it received).
     public func answerConsentRequest(
         _ id: String, _ state: ConsentRequestRecord.State, answer: String, at: Date, ledger: LedgerWrite

@@ -536,14 +536,15 @@ extension PostgresStore: NodeStore {
         }.1
     }
 
-    public func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent] {
-        try NodeRules.digest(itemDigest, "the item digest")
-        return try await read { c, logger in
+    public func consents(itemDigests: [[UInt8]]) async throws(StoreError) -> [StoredConsent] {
+        for d in itemDigests { try NodeRules.digest(d, "the item digest") }
+        let hex = itemDigests.map { Hex.encode($0) }
+        let found = try await read { c, logger in
             try await Self.rows(
                 c,
                 """
                 SELECT originator, id, item_digest, holder, third_party, expires_at, received_at, signed FROM consents
-                WHERE item_digest = \(Data(itemDigest)) ORDER BY received_at, originator, id
+                WHERE item_digest = ANY(SELECT decode(x, 'hex') FROM unnest(\(hex)) AS x)
                 """, logger
             ).map { r in
                 StoredConsent(
@@ -553,6 +554,7 @@ extension PostgresStore: NodeStore {
                     receivedAt: Self.date(try r["received_at"].decode(Int64.self)), signed: Array(try r["signed"].decode(Data.self)))
             }
         }
+        return NodeRules.oldestFirst(found)
     }
 
     static let consentRequestColumns =

@@ -684,22 +684,21 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    public func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent] {
-        try NodeRules.digest(itemDigest, "the item digest")
-        return try await run { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT originator, id, item_digest, holder, third_party, expires_at, received_at, signed FROM consents
-                    WHERE item_digest = ? ORDER BY received_at, originator, id
-                    """, arguments: [Data(itemDigest)]
-            ).map { row in
-                StoredConsent(
-                    id: row["id"], originator: try NodeRules.party(row["originator"]), itemDigest: Array(row["item_digest"] as Data),
-                    holder: try NodeRules.party(row["holder"]), thirdParty: try NodeRules.party(row["third_party"]), expiresAt: Self.date(row["expires_at"]),
-                    receivedAt: Self.date(row["received_at"]), signed: Array(row["signed"] as Data))
+    public func consents(itemDigests: [[UInt8]]) async throws(StoreError) -> [StoredConsent] {
+        for d in itemDigests { try NodeRules.digest(d, "the item digest") }
+        let found = try await run { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT originator, id, item_digest, holder, third_party, expires_at, received_at, signed FROM consents WHERE item_digest = ?")
+            return try Set(itemDigests).flatMap { digest in
+                try Row.fetchAll(statement, arguments: [Data(digest)]).map { row in
+                    StoredConsent(
+                        id: row["id"], originator: try NodeRules.party(row["originator"]), itemDigest: Array(row["item_digest"] as Data),
+                        holder: try NodeRules.party(row["holder"]), thirdParty: try NodeRules.party(row["third_party"]), expiresAt: Self.date(row["expires_at"]),
+                        receivedAt: Self.date(row["received_at"]), signed: Array(row["signed"] as Data))
+                }
             }
         }
+        return NodeRules.oldestFirst(found)
     }
 
     static let consentRequestColumns =

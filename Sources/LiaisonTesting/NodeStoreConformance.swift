@@ -152,6 +152,10 @@ public enum NodeStoreConformance {
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.consents(itemDigest: [1]) }
         #expect(try await store.size() == size, "nothing refused was recorded")
         #expect(try await store.consents(itemDigest: other).map(\.id) == ["kor-consent-3"])
+        // Several items at once (a batch release), oldest first; an item twice counts once.
+        #expect(try await store.consents(itemDigests: [other, digest, [UInt8](repeating: 9, count: 32), other]).map(\.id) == ["kor-consent-1", "kor-consent-3", "kor-consent-2"])
+        #expect(try await store.consents(itemDigests: []).isEmpty)
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.consents(itemDigests: [digest, [1]]) }
     }
 
     /// Statements to send wait in their own queue until acknowledged;
