@@ -7,6 +7,7 @@ import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
 import LiaisonStorePostgres
+import LiaisonTesting
 import NIOCore
 import NIOHTTP1
 import NIOSSL
@@ -293,22 +294,7 @@ final class SlowSockets: Sendable {
     func open(_ n: Int, port: Int) -> Int {
         var opened = 0
         for _ in 0..<n {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            guard fd >= 0 else { continue }
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let ok = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-            }
-            guard ok else {
-                close(fd)
-                continue
-            }
-            // A handshake record's header, announcing 512 bytes that never come.
-            let header: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00]
-            _ = header.withUnsafeBytes { send(fd, $0.baseAddress, 3, Int32(MSG_NOSIGNAL)) }
+            guard let fd = Loopback.stalledConnection(port: port) else { continue }
             fds.withLock { $0.append(fd) }
             opened += 1
         }

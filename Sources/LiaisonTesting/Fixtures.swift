@@ -105,13 +105,12 @@ public enum Loopback {
     /// A port nobody listens on now (the kernel's choice; free when returned).
     public static func freePort() throws -> Int { try LocalPostgresCluster.freePort() }
 
-    /// Opens a connection to `port` on 127.0.0.1, sends the first bytes of
-    /// a TLS handshake record and nothing more, and waits (at most
-    /// `patience`) for the server to close it: whether it did, and when.
-    public static func stalledHandshake(port: Int, patience: Int = 8) -> (closed: Bool, after: Duration) {
+    /// A connection to `port` on 127.0.0.1 that has sent the first bytes
+    /// of a TLS handshake record (one announcing 512 bytes) and will send
+    /// no more: its descriptor, the caller's to close; `nil` if it did not connect.
+    public static func stalledConnection(port: Int) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return (false, .zero) }
-        defer { close(fd) }
+        guard fd >= 0 else { return nil }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -119,9 +118,20 @@ public enum Loopback {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard connected else { return (false, .zero) }
-        // A handshake record's header, announcing bytes that never come.
-        _ = [UInt8]([0x16, 0x03, 0x01]).withUnsafeBytes { send(fd, $0.baseAddress, 3, Int32(MSG_NOSIGNAL)) }
+        guard connected else {
+            close(fd)
+            return nil
+        }
+        let header: [UInt8] = [0x16, 0x03, 0x01, 0x02, 0x00]
+        _ = header.withUnsafeBytes { send(fd, $0.baseAddress, 3, Int32(MSG_NOSIGNAL)) }
+        return fd
+    }
+
+    /// Opens a ``stalledConnection(port:)`` and waits (at most `patience`
+    /// seconds) for the server to close it: whether it did, and when.
+    public static func stalledHandshake(port: Int, patience: Int = 8) -> (closed: Bool, after: Duration) {
+        guard let fd = stalledConnection(port: port) else { return (false, .zero) }
+        defer { close(fd) }
         var wait = timeval(tv_sec: patience, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         let start = ContinuousClock.now
