@@ -99,6 +99,7 @@ let package = Package(
             dependencies: [
                 "LiaisonModel", "LiaisonSealing", "LiaisonStore", "LiaisonFederation",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "Mustache", package: "swift-mustache"),

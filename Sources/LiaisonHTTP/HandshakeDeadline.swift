@@ -1,3 +1,4 @@
+internal import HummingbirdCore
 internal import Logging
 internal import NIOCore
 internal import NIOTLS
@@ -51,5 +52,12 @@ final class HandshakeDeadline: ChannelInboundHandler, RemovableChannelHandler {
                 metadata: ["liaison.remote": "\(channel.remoteAddress.map { "\($0)" } ?? "?")", "liaison.deadline": "\(seconds) s"])
             channel.close(promise: nil)
         }
+    }
+}
+
+extension HTTP1Channel.Configuration {
+    /// HTTP/1.1 behind TLS with a handshake deadline (seconds) and an idle timeout.
+    static func deadlines(handshake: Double, idle: TimeAmount, logger: Logger) -> Self {
+        .init(additionalChannelHandlers: [HandshakeDeadline(deadline: .milliseconds(Int64(handshake * 1000)), logger: logger)], idleTimeout: idle)
     }
 }

@@ -108,12 +108,7 @@ public enum OperatorAPI {
     ) throws -> some ApplicationProtocol {
         Application(
             router: router(federation: federation, accounts: accounts, ledgerTrust: ledgerTrust, metrics: metrics),
-            server: try .tls(
-                .http1(
-                    configuration: .init(
-                        additionalChannelHandlers: [HandshakeDeadline(deadline: .milliseconds(Int64(handshakeDeadline * 1000)), logger: logger)],
-                        idleTimeout: .seconds(60))),
-                tlsConfiguration: tls),
+            server: try .tls(.http1(configuration: .deadlines(handshake: handshakeDeadline, idle: .seconds(60), logger: logger)), tlsConfiguration: tls),
             configuration: .init(address: .hostname(host, port: port), serverName: "liaison-\(federation.party)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)

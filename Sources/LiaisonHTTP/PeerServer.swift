@@ -117,12 +117,7 @@ public enum PeerAPI {
         }
         return Application(
             router: router(federation: federation, verifier: verifier),
-            server: try .tls(
-                .http1(
-                    configuration: .init(
-                        additionalChannelHandlers: [HandshakeDeadline(deadline: .milliseconds(Int64(handshakeDeadline * 1000)), logger: logger)],
-                        idleTimeout: .seconds(120))),
-                configuration: configuration),
+            server: try .tls(.http1(configuration: .deadlines(handshake: handshakeDeadline, idle: .seconds(120), logger: logger)), configuration: configuration),
             configuration: .init(address: .hostname(host, port: port), serverName: "liaison-\(federation.party)"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? port) },
             logger: logger)
