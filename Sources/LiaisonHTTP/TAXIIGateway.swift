@@ -116,7 +116,7 @@ struct TAXIIGateway: Sendable {
     }
 
     static func json(_ object: Any) throws -> [UInt8] {
-        Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+        try CompactJSON.bytes(object)
     }
 
     // MARK: Discovery, root, collections
@@ -212,12 +212,7 @@ struct TAXIIGateway: Sendable {
         return try api.label(view)
     }
 
-    static func timestamp(_ d: Date) -> String {
-        let f = ISO8601DateFormatter()
-        f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: d)
-    }
+    static func timestamp(_ d: Date) -> String { RFC3339.formatMilliseconds(d) }
 
     // MARK: Adding objects
 
@@ -236,10 +231,13 @@ struct TAXIIGateway: Sendable {
         let requested = Date()
         var failures: [[String: Any]] = [], successes: [[String: Any]] = []
         // The labels the envelope defines.
-        var labels: [String: Result<SecurityLabel, OperatorError>] = [:]
+        var labels: [String: Result<(label: SecurityLabel, marking: String), OperatorError>] = [:]
         for m in objects where m["type"] as? String == "marking-definition" {
             guard let id = m["id"] as? String else { continue }
-            do { labels[id] = .success(try label(fromMarking: m)) } catch { labels[id] = .failure(error) }
+            do {
+                let label = try label(fromMarking: m)
+                labels[id] = .success((label, SecurityLabelMarking.id(label)))
+            } catch { labels[id] = .failure(error) }
         }
         var accepted: [(object: [String: Any], id: String, version: String, label: SecurityLabel, payload: [UInt8])] = []
         for o in objects {
@@ -262,7 +260,7 @@ struct TAXIIGateway: Sendable {
                 continue
             }
             let refs = (o["object_marking_refs"] as? [String] ?? []).filter { labels[$0] != nil }
-            guard refs.count == 1, case .success(let label)? = labels[refs[0]] else {
+            guard refs.count == 1, case .success(let (label, markingID))? = labels[refs[0]] else {
                 fail(
                     refs.isEmpty
                         ? "no Liaison label marks this object: add a marking definition with \(Self.labelExtension) to the envelope and name it in object_marking_refs"
@@ -280,7 +278,7 @@ struct TAXIIGateway: Sendable {
             }
             // The label's reference is rewritten to its canonical marking definition (the one served with the object).
             var stored = o
-            stored["object_marking_refs"] = (o["object_marking_refs"] as? [String] ?? []).map { labels[$0] != nil ? SecurityLabelMarking.id(label) : $0 }
+            stored["object_marking_refs"] = (o["object_marking_refs"] as? [String] ?? []).map { labels[$0] != nil ? markingID : $0 }
             guard let payload = try? Self.json(stored) else {
                 fail("the object does not serialise")
                 continue

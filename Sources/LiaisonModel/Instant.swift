@@ -83,6 +83,17 @@ public enum RFC3339 {
         return "\(pad(y, 4))-\(pad(m))-\(pad(d))T\(pad(h)):\(pad(mi)):\(pad(s))\(zone)"
     }
 
+    /// Formats `date` as RFC 3339 in UTC with milliseconds, as STIX and
+    /// TAXII write timestamps, e.g. `2019-11-23T00:00:00.250Z` (rounded down
+    /// to the millisecond).
+    public static func formatMilliseconds(_ date: Date) -> String {
+        // To the nearest microsecond first, so that a binary fraction just below a millisecond is not written as the one before.
+        let ms = floorDiv(Int((date.timeIntervalSince1970 * 1_000_000).rounded()), 1000)
+        let whole = floorDiv(ms, 1000)
+        let text = format(Date(timeIntervalSince1970: TimeInterval(whole)))
+        return text.dropLast() + "." + pad(ms - whole * 1000, 3) + "Z"
+    }
+
     /// The calendar date of `date` in `timeZone`, as `YYYY-MM-DD`.
     public static func formatDate(_ date: Date, in timeZone: TimeZone) -> String {
         String(format(date, in: timeZone).prefix(10))

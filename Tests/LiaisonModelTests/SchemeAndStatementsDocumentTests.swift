@@ -156,6 +156,19 @@ struct InstantTests {
             #expect(RFC3339.parse(RFC3339.format(x, in: TimeZone(secondsFromGMT: -3600 * 5)!)) == x)
         }
     }
+
+    @Test func formatsWithMillisecondsAsFoundationDoes() {
+        let foundation = ISO8601DateFormatter()
+        foundation.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        foundation.timeZone = .gmt
+        #expect(RFC3339.formatMilliseconds(Fixtures.at("2019-11-22T15:00:00Z").addingTimeInterval(0.25)) == "2019-11-22T15:00:00.250Z")
+        #expect(RFC3339.formatMilliseconds(Date(timeIntervalSince1970: -0.001)) == "1969-12-31T23:59:59.999Z")
+        // 1950 to 2100, where a Date holds a millisecond exactly enough for both to agree.
+        for ms in stride(from: -631_152_000_000, to: 4_102_444_800_000, by: 7_777_777_777) {
+            let x = Date(timeIntervalSince1970: Double(ms) / 1000)
+            #expect(RFC3339.formatMilliseconds(x) == foundation.string(from: x))
+        }
+    }
 }
 
 @Suite("Lifecycle acts stated by an operator")

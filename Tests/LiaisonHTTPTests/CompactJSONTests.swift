@@ -1,0 +1,82 @@
+import Foundation
+@testable import LiaisonHTTP
+import Testing
+
+/// The TAXII gateway's JSON writer, with Foundation's `JSONSerialization`
+/// as the oracle: what it writes reads back as the same value.
+@Suite("Compact JSON writer") struct CompactJSONTests {
+    /// A small deterministic generator (SplitMix64), so a failure repeats.
+    struct Seeded: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1F}", "\u{7F}", "é", "秘", "🛰", "\u{2028}"]
+
+    static func text(_ r: inout Seeded) -> String {
+        String((0..<Int.random(in: 0...12, using: &r)).map { _ in alphabet.randomElement(using: &r)! })
+    }
+
+    static func value(_ r: inout Seeded, depth: Int) -> Any {
+        switch Int.random(in: depth > 3 ? 0...5 : 0...7, using: &r) {
+        case 0: return text(&r)
+        case 1: return Int.random(in: Int.min...Int.max, using: &r)
+        case 2: return Double.random(in: -1e20...1e20, using: &r)
+        case 3: return Bool.random(using: &r)
+        case 4: return NSNull()
+        case 5: return [0, 1, -1, 1e15, 0.5, 1e-7].randomElement(using: &r)!
+        case 6: return (0..<Int.random(in: 0...4, using: &r)).map { _ in value(&r, depth: depth + 1) }
+        default:
+            var d: [String: Any] = [:]
+            for _ in 0..<Int.random(in: 0...5, using: &r) { d[text(&r)] = value(&r, depth: depth + 1) }
+            return d
+        }
+    }
+
+    /// The oracle's reading of a value: Foundation's sorted-key writing of what Foundation parsed.
+    static func oracle(_ json: [UInt8]) throws -> Data {
+        let parsed = try JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])
+        return try JSONSerialization.data(withJSONObject: parsed, options: [.sortedKeys, .fragmentsAllowed])
+    }
+
+    @Test func whatItWritesReadsBackAsTheSameValue() throws {
+        var r = Seeded(state: 4774)
+        for _ in 0..<500 {
+            let v = ["root": Self.value(&r, depth: 0)]
+            let written = try CompactJSON.bytes(v)
+            let foundation = Array(try JSONSerialization.data(withJSONObject: v, options: [.sortedKeys]))
+            #expect(try Self.oracle(written) == Self.oracle(foundation), "\(String(decoding: written, as: UTF8.self))")
+        }
+    }
+
+    @Test func booleansStayBooleansAndNumbersStayNumbers() throws {
+        let parsed = try JSONSerialization.jsonObject(with: Data(#"{"t":true,"f":false,"one":1,"zero":0,"big":18446744073709551615,"neg":-42,"half":0.5,"two":2.0}"#.utf8))
+        #expect(
+            String(decoding: try CompactJSON.bytes(parsed), as: UTF8.self)
+                == #"{"big":18446744073709551615,"f":false,"half":0.5,"neg":-42,"one":1,"t":true,"two":2,"zero":0}"#)
+        let swift: [String: Any] = ["t": true, "one": 1, "d": 2.25]
+        #expect(String(decoding: try CompactJSON.bytes(swift), as: UTF8.self) == #"{"d":2.25,"one":1,"t":true}"#)
+    }
+
+    @Test func stringsAreEscapedAsJSONRequiresAndNoMore() throws {
+        let s = "a\"b\\c/d\ne\u{1}f\u{1F}g\u{7F}秘"
+        #expect(String(decoding: try CompactJSON.bytes([s]), as: UTF8.self) == "[\"a\\\"b\\\\c/d\\ne\\u0001f\\u001fg\u{7F}秘\"]")
+        // Keys in byte order: upper case before lower case, ASCII before the rest.
+        #expect(String(decoding: try CompactJSON.bytes(["b": 1, "B": 2, "é": 3, "a": 4]), as: UTF8.self) == #"{"B":2,"a":4,"b":1,"é":3}"#)
+    }
+
+    @Test func whatIsNotJSONIsRefused() {
+        #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes(["when": Date()]) }
+        #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes([Double.nan]) }
+        #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes([Double.infinity]) }
+        var deep: Any = 1
+        for _ in 0...CompactJSON.maximumDepth { deep = [deep] }
+        #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes(deep) }
+    }
+}
