@@ -3,7 +3,7 @@
 medallion (memory back end), with the same client (taxii2-client) and the
 same workload, in one run on one machine:
 
-- single-object adds (an envelope of 1 object), sequential;
+- single-object adds (an envelope of 1 object);
 - envelopes of 10 and of 100 objects;
 - everything read back with paging (pages of 100).
 
@@ -13,11 +13,17 @@ policy-checked and durably stored (SQLite, synchronous=FULL), and every read
 is checked by the access policy and recorded in the ledger. medallion keeps
 objects in a Python dict.
 
+Each client posts one envelope at a time and waits for its answer; with
+`--clients N`, N client processes (each with its own connection) share the
+envelopes, against each server alike.
+
     swift build -c release --product liaison
     python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3
+    python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3 --clients 4
 """
 import argparse
 import json
+import multiprocessing
 import os
 import re
 import shutil
@@ -31,7 +37,7 @@ import time
 import uuid
 
 import requests
-from taxii2client.v21 import Server, as_pages
+from taxii2client.v21 import Collection, Server, as_pages
 
 for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
     os.environ.pop(variable, None)
@@ -78,19 +84,56 @@ def envelopes(count, size, labelled):
     return out
 
 
-def run_workload(collection, labelled, singles, tens, hundreds):
-    """Returns rates: single adds/s, objects/s in envelopes of 10 and 100, objects/s read back."""
+def add_each(collection, bodies, expected):
+    """Posts envelopes one after another; each must be accepted whole."""
+    for body in bodies:
+        status = collection.add_objects(body)
+        if status.status != "complete" or status.success_count != expected:
+            raise SystemExit(f"an envelope was not accepted whole: {status.success_count} of {expected}: {status.failures[:1]}")
+
+
+_worker_collection = None
+
+
+def _worker_start(url, user, password, verify):
+    global _worker_collection
+    _worker_collection = Collection(url, user=user, password=password, verify=verify)
+    _worker_collection.refresh()
+
+
+def _worker_ready(_):
+    return os.getpid()
+
+
+def _worker_add(job):
+    bodies, expected = job
+    add_each(_worker_collection, bodies, expected)
+    return len(bodies)
+
+
+def run_workload(collection, labelled, singles, tens, hundreds, clients=1, credentials=None):
+    """Returns rates: single adds/s, objects/s in envelopes of 10 and 100, objects/s read back.
+    With several clients, each is its own process with its own connection, and the
+    envelopes are dealt out among them; the time is from the first post to the last answer."""
     rates = {}
-    for name, count, size in (("single", singles, 1), ("10", tens, 10), ("100", hundreds, 100)):
-        bodies = envelopes(count, size, labelled)
-        start = time.perf_counter()
-        for body in bodies:
-            status = collection.add_objects(body)
+    pool = None
+    if clients > 1:
+        pool = multiprocessing.get_context("fork").Pool(clients, initializer=_worker_start, initargs=(collection.url, *credentials))
+        pool.map(_worker_ready, range(clients * 4))
+    try:
+        for name, count, size in (("single", singles, 1), ("10", tens, 10), ("100", hundreds, 100)):
+            bodies = envelopes(count, size, labelled)
             expected = size + (1 if labelled else 0)
-            if status.success_count != expected:
-                raise SystemExit(f"an envelope was not accepted whole: {status.success_count} of {expected}: {status.failures[:1]}")
-        elapsed = time.perf_counter() - start
-        rates[name] = (count if size == 1 else count * size) / elapsed
+            start = time.perf_counter()
+            if pool is None:
+                add_each(collection, bodies, expected)
+            else:
+                pool.map(_worker_add, [(bodies[i::clients], expected) for i in range(clients)], chunksize=1)
+            elapsed = time.perf_counter() - start
+            rates[name] = (count if size == 1 else count * size) / elapsed
+    finally:
+        if pool is not None:
+            pool.terminate()
     total = singles + tens * 10 + hundreds * 100
     start = time.perf_counter()
     seen = 0
@@ -130,7 +173,7 @@ def start_medallion(directory):
         except requests.ConnectionError:
             time.sleep(0.1)
     server = Server(f"http://127.0.0.1:{port}/taxii2/", user="bench", password=PASSWORD)
-    return process, server.api_roots[0].collections[0]
+    return process, server.api_roots[0].collections[0], ("bench", PASSWORD, True)
 
 
 def start_liaison(liaison, directory):
@@ -160,7 +203,7 @@ def start_liaison(liaison, directory):
     token = call("POST", "/api/v1/tokens", {"name": "bench"}, session).json()["token"]
     server = Server(base + "/taxii2/", user="bench", password=token, verify=root)
     local = [c for c in server.api_roots[0].collections if c.title == "KOR holdings"][0]
-    return demo, local
+    return demo, local, ("bench", token, root)
 
 
 def stop(process):
@@ -178,15 +221,16 @@ def main():
     parser.add_argument("--singles", type=int, default=500)
     parser.add_argument("--tens", type=int, default=100)
     parser.add_argument("--hundreds", type=int, default=20)
+    parser.add_argument("--clients", type=int, default=1, help="client processes posting at once (each envelope once)")
     args = parser.parse_args()
     results = {"liaison": [], "medallion": []}
     for run in range(args.runs):
         for name in ("medallion", "liaison"):
             directory = tempfile.mkdtemp(prefix=f"taxii-bench-{name}-")
             try:
-                process, collection = start_medallion(directory) if name == "medallion" else start_liaison(args.liaison, directory)
+                process, collection, credentials = start_medallion(directory) if name == "medallion" else start_liaison(args.liaison, directory)
                 try:
-                    rates = run_workload(collection, name == "liaison", args.singles, args.tens, args.hundreds)
+                    rates = run_workload(collection, name == "liaison", args.singles, args.tens, args.hundreds, args.clients, credentials)
                 finally:
                     stop(process)
             finally:
@@ -194,7 +238,8 @@ def main():
             results[name].append(rates)
             print(f"run {run + 1} {name}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items()), flush=True)
     print()
-    print(f"medians of {args.runs} runs ({args.singles} single adds, {args.tens} envelopes of 10, {args.hundreds} of 100, all read back in pages of 100):")
+    clients = "one client" if args.clients == 1 else f"{args.clients} client processes"
+    print(f"medians of {args.runs} runs, {clients} ({args.singles} single adds, {args.tens} envelopes of 10, {args.hundreds} of 100, all read back in pages of 100):")
     print(f"{'workload':<34}{'medallion':>14}{'Liaison':>14}{'ratio':>9}")
     for key, what in (("single", "single-object adds (adds/s)"), ("10", "envelopes of 10 (objects/s)"),
                       ("100", "envelopes of 100 (objects/s)"), ("read", "paged reads (objects/s)")):
