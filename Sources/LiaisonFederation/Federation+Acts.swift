@@ -16,8 +16,8 @@ extension Federation {
         itemID: [UInt8], holder: Party, thirdParty: Party, purpose: String?, expires: Date, by officer: String
     ) async throws(FederationError) -> (consent: Signed<ConsentBody>, tasks: [StatementTask]) {
         let (signed, entry) = try await makeConsent(itemID: itemID, holder: holder, thirdParty: thirdParty, purpose: purpose, expires: expires, by: officer)
-        _ = try await storeCall { () throws(StoreError) in try await store.append([entry], sign: signer) }
-        return (signed, try await publish([.consent(signed)], to: [holder]))
+        // Recorded as given only with the statement that carries it to the holder.
+        return (signed, try await publish([.consent(signed)], to: [holder], recording: [entry]))
     }
 
     /// A consent checked and signed, with its ledger entry; not yet recorded or sent.
@@ -136,12 +136,8 @@ extension Federation {
         do { signed = try Signed(signing: notice, with: signing) } catch { throw FederationError(.unavailable, "the notice cannot be signed: \(error)") }
         let entry = LedgerEntry(
             kind: .reclassified, at: now, subjects: [holding.digest], detail: "\(notice.id): \(label.level) → \(newLevel) by \(officer): \(text)")
-        _ = try await storeCall { () throws(StoreError) in
-            try await store.changeHolding(itemID, .reclassified(newLabel, notice: signed.derBytes), at: now, ledger: LedgerWrite([entry], sign: signer))
-        }
         let peers = Array(Set(holders.map(\.party))).sorted()
-        guard !peers.isEmpty else { return [] }
-        return try await publish([.reclassification(signed, itemID: itemID)], to: peers)
+        return try await changeHolding(itemID, .reclassified(newLabel, notice: signed.derBytes), entry, telling: peers, [.reclassification(signed, itemID: itemID)])
     }
 
     /// Destroys a held item on a security officer's decision (Art 6(h), 13):
@@ -186,11 +182,11 @@ extension Federation {
         do { signed = try Signed(signing: StatementDocument(statement), with: signing) } catch {
             throw FederationError(.unavailable, "the statement cannot be signed: \(error)")
         }
-        guard let entry = try await record(signed, by: officer) else {
+        let others = lifecycle.agreement.partyCodes.filter { $0 != party }
+        guard let (entry, tasks) = try await record(signed, from: nil, by: officer, sendingTo: others) else {
             throw FederationError(.refused, "statement \(statement.id) is already recorded")
         }
-        let others = lifecycle.agreement.partyCodes.filter { $0 != party }
-        return (signed, entry, try await publish([.lifecycle(signed)], to: others))
+        return (signed, entry, tasks)
     }
 }
 
@@ -228,8 +224,12 @@ extension Federation {
         let entry = LedgerEntry(
             kind: .consentRequested, at: now, party: holding.originator, subjects: [holding.digest],
             detail: "\(body.id): may \(party) pass it to \(thirdParty)? asked by \(officer)")
-        _ = try await storeCall { () throws(StoreError) in try await store.recordConsentRequest(record, ledger: LedgerWrite([entry], sign: signer)) }
-        return (record, try await publish([.consentRequest(signed, itemID: itemID)], to: [holding.originator]))
+        let (requests, queued) = Self.queued([.consentRequest(signed, itemID: itemID)], to: [holding.originator], at: now)
+        let tasks = try await storeCall { () throws(StoreError) in
+            try await store.recordConsentRequest(record, ledger: LedgerWrite([entry] + queued, sign: signer), statements: requests)
+        }.tasks
+        wake.signal(holding.originator)
+        return (record, tasks)
     }
 
     /// The originator's answer to a holder's request received here: a

@@ -23,12 +23,21 @@ extension Federation {
     /// Returns the ledger entry recording it, or nil if it was known.
     @discardableResult
     public func record(_ signed: Signed<StatementDocument>, from peer: Party? = nil, by officer: String? = nil) async throws(FederationError) -> Int? {
+        try await record(signed, from: peer, by: officer, sendingTo: [])?.entry
+    }
+
+    /// Records a statement as ``record(_:from:by:)`` does and queues it for
+    /// `peers` in the same transaction: one this node issues is never in
+    /// force here without being on its way to the other parties.
+    func record(
+        _ signed: Signed<StatementDocument>, from peer: Party?, by officer: String?, sendingTo peers: [Party]
+    ) async throws(FederationError) -> (entry: Int, tasks: [StatementTask])? {
         let statement: LifecycleStatement
         do { statement = try signed.verified(by: trust).statement } catch {
             throw FederationError(.refused, "the statement does not verify against its signer's pinned key: \(error.reason)")
         }
         // One change at a time, each on the agreements as the last one left them.
-        return try await statementsLock.withLock { () throws(FederationError) -> Int? in
+        return try await statementsLock.withLock { () throws(FederationError) -> (entry: Int, tasks: [StatementTask])? in
             guard let current = book[statement.agreement] else {
                 throw FederationError(.refused, "no agreement \(statement.agreement) is known to this node")
             }
@@ -42,21 +51,24 @@ extension Federation {
                 kind: .lifecycleStatement, at: clock(), party: peer ?? statement.party, subjects: [digest],
                 detail: "\(statement.agreement): \(statement.id) by \(statement.party)\(peer.map { ", received from \($0)" } ?? "")"
                     + (officer.map { ", issued by \($0)" } ?? ""))
-            // The entry's index is the size the head is signed at, less one.
+            let now = clock()
+            let (requests, queued) = Self.queued([.lifecycle(signed)], to: peers, at: now)
+            // The entry's index is the size the head is signed at, less the entries written with it.
             let signedHead = SignedHeadBox()
             let sign = signer
-            _ = try await storeCall { () throws(StoreError) in
+            let tasks = try await storeCall { () throws(StoreError) in
                 try await store.recordStatements(
                     [StoredStatement(digest: digest, agreement: statement.agreement, party: statement.party, act: statement.act.name, at: statement.at, signed: signed.derBytes)],
-                    ledger: LedgerWrite([entry], sign: { size, root in
+                    ledger: LedgerWrite([entry] + queued, sign: { size, root in
                         let h = try sign(size, root)
                         signedHead.set(h)
                         return h
-                    }))
-            }
+                    }), sending: requests, at: now)
+            }.tasks
             update(next)
+            for p in peers { wake.signal(p) }
             guard let head = signedHead.value else { throw FederationError(.unavailable, "no tree head was signed for the statement") }
-            return head.body.size - 1
+            return (head.body.size - 1 - queued.count, tasks)
         }
     }
 
@@ -68,10 +80,14 @@ extension Federation {
     /// keep each peer's proven acknowledgement. Until then they are listed
     /// as unacknowledged (``unacknowledgedStatements(olderThan:)``).
     @discardableResult
-    public func publish(_ statements: [StatementBundle.Statement], to peers: [Party]) async throws(FederationError) -> [StatementTask] {
+    public func publish(
+        _ statements: [StatementBundle.Statement], to peers: [Party], recording acts: [LedgerEntry] = []
+    ) async throws(FederationError) -> [StatementTask] {
         let now = clock()
         let (requests, entries) = Self.queued(statements, to: peers, at: now)
-        let tasks = try await storeCall { () throws(StoreError) in try await store.enqueueStatements(requests, at: now, ledger: LedgerWrite(entries, sign: signer)) }
+        let tasks = try await storeCall { () throws(StoreError) in
+            try await store.enqueueStatements(requests, at: now, ledger: LedgerWrite(acts + entries, sign: signer))
+        }
         for p in peers { wake.signal(p) }
         return tasks
     }
@@ -192,11 +208,24 @@ extension Federation {
         let entry = LedgerEntry(
             kind: .compromiseReported, at: clock(), party: report.originator, subjects: [item.manifest.digest],
             detail: "\(report.id) stage \(report.stage): \(report.description)")
-        _ = try await storeCall { () throws(StoreError) in
-            try await store.changeHolding(itemID, .compromised(report: signed.derBytes), at: clock(), ledger: LedgerWrite([entry], sign: signer))
-        }
-        guard report.originator != party else { return [] }
-        return try await publish([StatementBundle.Statement(kind: .compromiseReport, signed: signed.derBytes, itemID: itemID)], to: [report.originator])
+        let to = report.originator == party ? [] : [report.originator]
+        return try await changeHolding(
+            itemID, .compromised(report: signed.derBytes), entry, telling: to,
+            [StatementBundle.Statement(kind: .compromiseReport, signed: signed.derBytes, itemID: itemID)])
+    }
+
+    /// Records a change to a held item and queues the statements that report
+    /// it to `peers`, in one transaction (none queued when `peers` is empty).
+    func changeHolding(
+        _ itemID: [UInt8], _ change: HoldingChange, _ entry: LedgerEntry, telling peers: [Party], _ statements: [StatementBundle.Statement]
+    ) async throws(FederationError) -> [StatementTask] {
+        let now = clock()
+        let (requests, queued) = Self.queued(statements, to: peers, at: now)
+        let tasks = try await storeCall { () throws(StoreError) in
+            try await store.changeHolding(itemID, change, at: now, ledger: LedgerWrite([entry] + queued, sign: signer), statements: requests)
+        }.tasks
+        for p in peers { wake.signal(p) }
+        return tasks
     }
 
     /// Destroys a held item (Art 6(h), 13): the payload erased here, the
@@ -215,11 +244,8 @@ extension Federation {
         let entry = LedgerEntry(
             kind: .destroyed, at: clock(), party: certificate.originator, subjects: [certificate.itemDigest],
             detail: "\(certificate.id) (request \(certificate.request)): \(certificate.method)")
-        _ = try await storeCall { () throws(StoreError) in
-            try await store.changeHolding(itemID, .destroyed(certificate: signed.derBytes), at: clock(), ledger: LedgerWrite([entry], sign: signer))
-        }
-        guard certificate.originator != party else { return [] }
-        return try await publish([.destructionCertificate(signed, itemID: itemID)], to: [certificate.originator])
+        let to = certificate.originator == party ? [] : [certificate.originator]
+        return try await changeHolding(itemID, .destroyed(certificate: signed.derBytes), entry, telling: to, [.destructionCertificate(signed, itemID: itemID)])
     }
 
     // MARK: Receiving statements

@@ -26,8 +26,13 @@ public protocol NodeStore: LedgerStore {
     /// Holdings newest first, before the given cursor.
     func holdings(before cursor: Int64?, limit: Int) async throws(StoreError) -> [Holding]
     /// Records a reclassification, a destruction or a compromise report
-    /// against a held item (Art 8, 17), with `ledger`.
-    func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// against a held item (Art 8, 17), with `ledger`, and queues the
+    /// statements that tell the parties concerned, in one transaction: the
+    /// change is never recorded without the notice that reports it. A
+    /// statement to a peer not known refuses the whole change.
+    func changeHolding(
+        _ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask])
     /// The recorded changes of an item, oldest first.
     func holdingEvents(_ id: [UInt8]) async throws(StoreError) -> [HoldingEvent]
     /// Events of one kind across every item, newest first, older than `before` (an event's sequence).
@@ -114,8 +119,12 @@ public protocol NodeStore: LedgerStore {
     // MARK: Statements
 
     /// Records signed lifecycle statements; one already stored (same
-    /// digest) is skipped. Returns how many were new.
-    func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int
+    /// digest) is skipped. Returns how many were new. `sending` is queued
+    /// (at `at`) in the same transaction: a statement this node issues is
+    /// never recorded without being sent to the other parties.
+    func recordStatements(
+        _ statements: [StoredStatement], ledger: LedgerWrite, sending: [StatementRequest], at: Date
+    ) async throws(StoreError) -> (new: Int, tasks: [StatementTask])
     func statements(agreement: String) async throws(StoreError) -> [StoredStatement]
 
     // MARK: Consents received (Art 6(a))
@@ -125,8 +134,12 @@ public protocol NodeStore: LedgerStore {
     func keepConsent(_ consent: StoredConsent, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
     /// The consents kept for any of the items, oldest first.
     func consents(itemDigests: [[UInt8]]) async throws(StoreError) -> [StoredConsent]
-    /// Records a consent request (pending), with the ledger entry; an id already recorded is a conflict.
-    func recordConsentRequest(_ request: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt
+    /// Records a consent request (pending), with the ledger entry, and
+    /// queues the statements that carry it to the originator, in one
+    /// transaction; an id already recorded is a conflict.
+    func recordConsentRequest(
+        _ request: ConsentRequestRecord, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask])
     func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord
     /// Requests newest first, those in `state` and about the item `itemDigest` when given.
     func consentRequests(state: ConsentRequestRecord.State?, itemDigest: [UInt8]?, limit: Int) async throws(StoreError) -> [ConsentRequestRecord]
@@ -449,6 +462,21 @@ public struct NewInbound: Sendable {
 extension NodeStore {
     /// The consents kept for an item, oldest first.
     public func consents(itemDigest: [UInt8]) async throws(StoreError) -> [StoredConsent] { try await consents(itemDigests: [itemDigest]) }
+
+    /// Records a change with no statement to queue.
+    public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try await changeHolding(id, change, at: at, ledger: ledger, statements: []).receipt
+    }
+
+    /// Records statements received from peers, sending none.
+    public func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int {
+        try await recordStatements(statements, ledger: ledger, sending: [], at: Date()).new
+    }
+
+    /// Records a consent request with no statement to queue (one received from a holder).
+    public func recordConsentRequest(_ request: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+        try await recordConsentRequest(request, ledger: ledger, statements: []).receipt
+    }
 
     /// Answers a pending request with no statement to queue (the holder's own record of an answer it received).
     public func answerConsentRequest(

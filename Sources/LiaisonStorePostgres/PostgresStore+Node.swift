@@ -201,11 +201,14 @@ extension PostgresStore: NodeStore {
         }
     }
 
-    public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+    public func changeHolding(
+        _ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask]) {
         try NodeRules.change(change)
         try NodeRules.instant(at, "the instant")
+        if !statements.isEmpty { try NodeRules.statementRequests(statements) }
         let when = Self.ms(at)
-        return try await transaction(ledger) { c, logger in
+        let (tasks, receipt) = try await transaction(ledger) { c, logger in
             guard let r = try await Self.rows(c, "SELECT \(unescaped: Self.holdingColumns) FROM items WHERE id = \(Data(id)) FOR UPDATE", logger).first else {
                 throw StoreError(.notFound, "no item \(Hex.encode(id))")
             }
@@ -223,7 +226,9 @@ extension PostgresStore: NodeStore {
             }
             try await Self.execute(
                 c, "INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (\(h.sequence), \(kind.rawValue), \(when), \(Data(evidence)))", logger)
-        }.1
+            return try await Self.insertStatements(c, statements, at: at, logger)
+        }
+        return (receipt, tasks)
     }
 
     public func holdingEvents(_ id: [UInt8]) async throws(StoreError) -> [HoldingEvent] {
@@ -486,8 +491,11 @@ extension PostgresStore: NodeStore {
 
     // MARK: Statements
 
-    public func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int {
+    public func recordStatements(
+        _ statements: [StoredStatement], ledger: LedgerWrite, sending: [StatementRequest], at: Date
+    ) async throws(StoreError) -> (new: Int, tasks: [StatementTask]) {
         try NodeRules.statements(statements)
+        if !sending.isEmpty { try NodeRules.statementRequests(sending) }
         return try await transaction(ledger) { c, logger in
             var new = 0
             for s in statements {
@@ -500,7 +508,7 @@ extension PostgresStore: NodeStore {
                     """, logger
                 ).count
             }
-            return new
+            return (new, try await Self.insertStatements(c, sending, at: at, logger))
         }.0
     }
 
@@ -573,9 +581,12 @@ extension PostgresStore: NodeStore {
             signed: Array(try r["signed"].decode(Data.self)))
     }
 
-    public func recordConsentRequest(_ r: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+    public func recordConsentRequest(
+        _ r: ConsentRequestRecord, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask]) {
         try NodeRules.consentRequest(r)
-        return try await transaction(ledger) { c, logger in
+        if !statements.isEmpty { try NodeRules.statementRequests(statements) }
+        let (tasks, receipt) = try await transaction(ledger) { c, logger in
             let inserted = try await Self.rows(
                 c,
                 """
@@ -586,7 +597,9 @@ extension PostgresStore: NodeStore {
                 """, logger
             ).count
             guard inserted == 1 else { throw StoreError(.conflict, "consent request \(r.id) is recorded already") }
-        }.1
+            return try await Self.insertStatements(c, statements, at: r.at, logger)
+        }
+        return (receipt, tasks)
     }
 
     public func consentRequest(_ id: String) async throws(StoreError) -> ConsentRequestRecord {

@@ -342,9 +342,12 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    public func changeHolding(_ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+    public func changeHolding(
+        _ id: [UInt8], _ change: HoldingChange, at: Date, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask]) {
         try NodeRules.change(change)
         try NodeRules.instant(at, "the instant")
+        if !statements.isEmpty { try NodeRules.statementRequests(statements) }
         let encoded = try Self.encodeLedger(ledger)
         let when = Self.ms(at)
         return try await write { db in
@@ -366,7 +369,8 @@ extension SQLiteStore: NodeStore {
             try db.execute(
                 sql: "INSERT INTO holding_events (item_seq, kind, at, evidence) VALUES (?, ?, ?, ?)",
                 arguments: [h.sequence, kind.rawValue, when, Data(evidence)])
-            return try Self.ledger(db, ledger, encoded)
+            let tasks = try Self.insertStatements(db, statements, at: when)
+            return (try Self.ledger(db, ledger, encoded), tasks)
         }
     }
 
@@ -636,8 +640,11 @@ extension SQLiteStore: NodeStore {
 
     // MARK: Statements
 
-    public func recordStatements(_ statements: [StoredStatement], ledger: LedgerWrite) async throws(StoreError) -> Int {
+    public func recordStatements(
+        _ statements: [StoredStatement], ledger: LedgerWrite, sending: [StatementRequest], at: Date
+    ) async throws(StoreError) -> (new: Int, tasks: [StatementTask]) {
         try NodeRules.statements(statements)
+        if !sending.isEmpty { try NodeRules.statementRequests(sending) }
         let encoded = try Self.encodeLedger(ledger)
         return try await write { db in
             var new = 0
@@ -647,8 +654,9 @@ extension SQLiteStore: NodeStore {
                     arguments: [Data(s.digest), s.agreement, s.party.code, s.act, Self.ms(s.at), Data(s.signed)])
                 new += db.changesCount
             }
+            let tasks = try Self.insertStatements(db, sending, at: Self.ms(at))
             _ = try Self.ledger(db, ledger, encoded)
-            return new
+            return (new, tasks)
         }
     }
 
@@ -714,8 +722,11 @@ extension SQLiteStore: NodeStore {
             answeredAt: (row["answered_at"] as Int64?).map(date), signed: Array(row["signed"] as Data))
     }
 
-    public func recordConsentRequest(_ r: ConsentRequestRecord, ledger: LedgerWrite) async throws(StoreError) -> LedgerReceipt {
+    public func recordConsentRequest(
+        _ r: ConsentRequestRecord, ledger: LedgerWrite, statements: [StatementRequest]
+    ) async throws(StoreError) -> (receipt: LedgerReceipt, tasks: [StatementTask]) {
         try NodeRules.consentRequest(r)
+        if !statements.isEmpty { try NodeRules.statementRequests(statements) }
         let encoded = try Self.encodeLedger(ledger)
         return try await write { db in
             try db.execute(
@@ -728,7 +739,8 @@ extension SQLiteStore: NodeStore {
                     r.reason, Self.ms(r.at), Data(r.signed),
                 ])
             guard db.changesCount == 1 else { throw StoreError(.conflict, "consent request \(r.id) is recorded already") }
-            return try Self.ledger(db, ledger, encoded)
+            let tasks = try Self.insertStatements(db, statements, at: Self.ms(r.at))
+            return (try Self.ledger(db, ledger, encoded), tasks)
         }
     }
 

@@ -62,6 +62,71 @@ public enum NodeStoreConformance {
         try await statementQueue(make())
         try await keptConsents(make())
         try await consentRequests(make())
+        try await actsQueueTheirStatements(make())
+    }
+
+    /// A change to a holding, a lifecycle statement issued and a consent
+    /// request are each recorded with the statements that tell the parties,
+    /// in one transaction: a statement to a peer not known refuses the act
+    /// whole (nothing changed, recorded or queued); otherwise the tasks are
+    /// queued with it.
+    public static func actsQueueTheirStatements(_ store: any NodeStore) async throws {
+        let items = newItems(1)
+        let id = items[0].sealed.manifest.itemID, digest = items[0].sealed.manifest.digest
+        _ = try await store.storeItems(items, ledger: recorded(.itemSealed, [digest]))
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:aa")
+        let toJPN = StatementRequest(peer: .jpn, kind: 5, signed: [0x30, 0x01, 0x05], itemID: id)
+        let toUSA = StatementRequest(peer: .usa, kind: 5, signed: [0x30, 0x01, 0x06], itemID: id)
+        let size = try await store.size()
+
+        // A holding change.
+        var lower = items[0].sealed.manifest.label
+        lower.level = "III"
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.changeHolding(id, .reclassified(lower, notice: [1]), at: t0, ledger: recorded(.reclassified, [digest]), statements: [toJPN, toUSA])
+        }
+        #expect(try await store.item(id).holding.label.level == "II", "not re-marked")
+        #expect(try await store.holdingEvents(id).isEmpty)
+        let changed = try await store.changeHolding(id, .reclassified(lower, notice: [1]), at: t0, ledger: recorded(.reclassified, [digest]), statements: [toJPN])
+        #expect(changed.tasks.map(\.peer) == [.jpn] && changed.tasks.first?.signed == toJPN.signed && changed.tasks.first?.itemID == id)
+        #expect(try await store.item(id).holding.label.level == "III")
+
+        // A lifecycle statement issued here.
+        let issued = StoredStatement(digest: MerkleHash.leaf([9]), agreement: "gsomia-kor-jpn-2016", party: .kor, act: "notice", at: t0, signed: [9])
+        let notice = StatementRequest(peer: .jpn, kind: 1, signed: [0x30, 0x01, 0x01])
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.recordStatements(
+                [issued], ledger: recorded(.lifecycleStatement, [issued.digest]), sending: [notice, StatementRequest(peer: .usa, kind: 1, signed: [1])], at: t0)
+        }
+        #expect(try await store.statements(agreement: "gsomia-kor-jpn-2016").isEmpty, "not in force here without being sent")
+        let recordedStatement = try await store.recordStatements([issued], ledger: recorded(.lifecycleStatement, [issued.digest]), sending: [notice], at: t0)
+        #expect(recordedStatement.new == 1 && recordedStatement.tasks.map(\.kind) == [1])
+        #expect(try await store.statements(agreement: "gsomia-kor-jpn-2016") == [issued])
+
+        // A consent request sent.
+        let request = ConsentRequestRecord(
+            id: "q1", direction: .sent, holder: .kor, originator: .jpn, thirdParty: .usa, itemID: id, itemDigest: digest, purpose: nil,
+            reason: "the hub asked", at: t0, signed: [0x30, 0x01, 0x07])
+        let ask = StatementRequest(peer: .jpn, kind: 7, signed: request.signed, itemID: id)
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.recordConsentRequest(request, ledger: recorded(.consentRequested, [digest]), statements: [toUSA])
+        }
+        await #expect(throws: StoreError(.notFound, "")) { _ = try await store.consentRequest("q1") }
+        let asked = try await store.recordConsentRequest(request, ledger: recorded(.consentRequested, [digest]), statements: [ask])
+        #expect(asked.tasks.map(\.kind) == [7] && asked.tasks.first?.peer == .jpn)
+
+        // Exactly what succeeded is queued, and each refusal recorded nothing.
+        let queued = try await store.unacknowledgedStatements(peer: nil)
+        #expect(queued.map(\.id) == (changed.tasks + recordedStatement.tasks + asked.tasks).map(\.id))
+        #expect(try await store.size() == size + 3)
+        // Bad statements are refused before anything is written.
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.changeHolding(
+                id, .compromised(report: [2]), at: t0, ledger: recorded(.compromiseReported, [digest]),
+                statements: [StatementRequest(peer: .jpn, kind: 5, signed: [])])
+        }
+        #expect(try await store.item(id).holding.status == .held)
+        #expect(try await store.size() == size + 3)
     }
 
     /// Consent requests are recorded pending and answered once.
