@@ -50,6 +50,31 @@ import Testing
         #expect(held.payload == Array("launch assessment".utf8))
     }
 
+    /// An act is recorded only with the statements that carry it: KOR's node
+    /// knows JPN as a peer, not USA (not started), so a notice on the
+    /// trilateral arrangement, which must reach both, is refused whole.
+    @Test func anIssuedStatementThatCannotBeQueuedIsNotInForce() async throws {
+        let net = try await HostilePeerTests.start([.kor, .jpn])
+        defer { Task { await net.stop() } }
+        let kor = net[.kor].federation, store = net[.kor].store
+        let before = try #require(kor.book["tisa-2014"]).accepted.count
+        let size = try await store.size()
+        let error = await #expect(throws: FederationError.self) {
+            try await kor.issueStatement(agreement: "tisa-2014", act: .terminationNotice(effective: nil), by: "Officer Park")
+        }
+        #expect(error?.code == .notFound && error?.reason.contains("USA") == true, "\(String(describing: error))")
+        #expect(kor.book["tisa-2014"]?.accepted.count == before, "not in force here")
+        #expect(try await store.statements(agreement: "tisa-2014").isEmpty)
+        #expect(try await store.unacknowledgedStatements(peer: nil).isEmpty)
+        #expect(try await store.size() == size, "nothing recorded")
+        // On the bilateral agreement, whose other party is known: in force and on its way, in one write.
+        let issued = try await kor.issueStatement(agreement: "gsomia-kor-jpn-2016", act: .noticeWithdrawal(notice: "kor-notice-2019"), by: "Officer Park")
+        #expect(issued.tasks.map(\.peer) == [.jpn])
+        #expect(try await store.unacknowledgedStatements(peer: .jpn).map(\.id).contains(issued.tasks[0].id))
+        let entry = try await store.entry(at: issued.entry)
+        #expect(entry.kind == .lifecycleStatement, "the entry returned is the statement's own")
+    }
+
     @Test func reclassificationAndCompromiseReachTheOtherSideAndAreAcknowledged() async throws {
         let net = try await HostilePeerTests.start([.kor, .jpn])
         defer { Task { await net.stop() } }
