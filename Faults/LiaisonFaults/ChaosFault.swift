@@ -9,6 +9,7 @@ import LiaisonHTTP
 import LiaisonModel
 import LiaisonSealing
 import LiaisonStorePostgres
+import LiaisonTesting
 import Logging
 import NIOCore
 import NIOHTTP1

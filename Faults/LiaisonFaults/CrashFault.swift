@@ -6,6 +6,7 @@ import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
 import LiaisonStorePostgres
+import LiaisonTesting
 import Logging
 
 /// Fault 1: two `liaison serve` nodes (KOR → JPN) transfer `items` items

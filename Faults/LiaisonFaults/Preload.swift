@@ -4,6 +4,7 @@ import LiaisonApp
 import LiaisonFederation
 import LiaisonModel
 import LiaisonSealing
+import LiaisonTesting
 import Logging
 
 /// Seals, stores and releases the test items at a stopped node, in a child

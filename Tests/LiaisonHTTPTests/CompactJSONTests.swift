@@ -1,29 +1,18 @@
 import Foundation
 @testable import LiaisonHTTP
+import LiaisonTesting
 import Testing
 
 /// The TAXII gateway's JSON writer, with Foundation's `JSONSerialization`
 /// as the oracle: what it writes reads back as the same value.
 @Suite("Compact JSON writer") struct CompactJSONTests {
-    /// A small deterministic generator (SplitMix64), so a failure repeats.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let alphabet: [Character] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1F}", "\u{7F}", "é", "秘", "🛰", "\u{2028}"]
 
-    static func text(_ r: inout Seeded) -> String {
+    static func text(_ r: inout SplitMix) -> String {
         String((0..<Int.random(in: 0...12, using: &r)).map { _ in alphabet.randomElement(using: &r)! })
     }
 
-    static func value(_ r: inout Seeded, depth: Int) -> Any {
+    static func value(_ r: inout SplitMix, depth: Int) -> Any {
         switch Int.random(in: depth > 3 ? 0...5 : 0...7, using: &r) {
         case 0: return text(&r)
         case 1: return Int.random(in: Int.min...Int.max, using: &r)
@@ -46,7 +35,7 @@ import Testing
     }
 
     @Test func whatItWritesReadsBackAsTheSameValue() throws {
-        var r = Seeded(state: 4774)
+        var r = SplitMix(seed: 4774)
         for _ in 0..<500 {
             let v = ["root": Self.value(&r, depth: 0)]
             let written = try CompactJSON.bytes(v)
