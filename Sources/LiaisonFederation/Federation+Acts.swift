@@ -183,6 +183,12 @@ extension Federation {
             throw FederationError(.unavailable, "the statement cannot be signed: \(error)")
         }
         let others = lifecycle.agreement.partyCodes.filter { $0 != party }
+        let missing = try await unreachable(others)
+        guard missing.isEmpty else {
+            let names = missing.map(\.code).joined(separator: ", ")
+            throw FederationError(
+                .refused, "a statement on \(id) must reach every other party, and no peer \(names) is configured on this node: it is not issued")
+        }
         guard let (entry, tasks) = try await record(signed, from: nil, by: officer, sendingTo: others) else {
             throw FederationError(.refused, "statement \(statement.id) is already recorded")
         }
@@ -224,6 +230,9 @@ extension Federation {
         let entry = LedgerEntry(
             kind: .consentRequested, at: now, party: holding.originator, subjects: [holding.digest],
             detail: "\(body.id): may \(party) pass it to \(thirdParty)? asked by \(officer)")
+        guard try await unreachable([holding.originator]).isEmpty else {
+            throw FederationError(.refused, "no peer \(holding.originator) is configured on this node: the request could not be sent to the originator")
+        }
         let (requests, queued) = Self.queued([.consentRequest(signed, itemID: itemID)], to: [holding.originator], at: now)
         let tasks = try await storeCall { () throws(StoreError) in
             try await store.recordConsentRequest(record, ledger: LedgerWrite([entry] + queued, sign: signer), statements: requests)

@@ -72,6 +72,13 @@ extension Federation {
         }
     }
 
+    /// The parties among `parties` this node has no peer for: a statement to them could never be sent.
+    func unreachable(_ parties: [Party]) async throws(FederationError) -> [Party] {
+        guard !parties.isEmpty else { return [] }
+        let known = Set(try await storeCall { () throws(StoreError) in try await store.peers() }.map(\.party))
+        return parties.filter { !known.contains($0) }
+    }
+
     func ledgerSize() async throws(FederationError) -> Int { try await storeCall { () throws(StoreError) in try await store.size() } }
 
     // MARK: Sending statements (queued: a peer that is away gets them when it is back)
@@ -215,11 +222,23 @@ extension Federation {
     }
 
     /// Records a change to a held item and queues the statements that report
-    /// it to `peers`, in one transaction (none queued when `peers` is empty).
+    /// it to `parties`, in one transaction (none queued when `parties` is
+    /// empty). The change is this node's own act on its copy and is made
+    /// even when a party has no peer here (an item that came through the
+    /// hub from an originator this node does not exchange with directly):
+    /// its ledger entry then says who could not be told.
     func changeHolding(
-        _ itemID: [UInt8], _ change: HoldingChange, _ entry: LedgerEntry, telling peers: [Party], _ statements: [StatementBundle.Statement]
+        _ itemID: [UInt8], _ change: HoldingChange, _ entry: LedgerEntry, telling parties: [Party], _ statements: [StatementBundle.Statement]
     ) async throws(FederationError) -> [StatementTask] {
         let now = clock()
+        let missing = try await unreachable(parties)
+        let peers = parties.filter { !missing.contains($0) }
+        var entry = entry
+        if !missing.isEmpty {
+            let names = missing.map(\.code).joined(separator: ", ")
+            entry.detail += " (not sent to \(names): no peer \(names) is configured on this node)"
+            logger.warning("a statement about an item was not queued: no peer configured", metadata: ["parties": "\(names)"])
+        }
         let (requests, queued) = Self.queued(statements, to: peers, at: now)
         let tasks = try await storeCall { () throws(StoreError) in
             try await store.changeHolding(itemID, change, at: now, ledger: LedgerWrite([entry] + queued, sign: signer), statements: requests)

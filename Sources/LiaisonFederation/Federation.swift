@@ -599,7 +599,13 @@ final class OriginationQueue: Sendable {
             let group = nextGroup()
             if group.isEmpty { return }
             do {
-                var sealed = try await seal(group.flatMap(\.items))[...]
+                let items = group.flatMap(\.items)
+                var sealed = try await seal(items)[...]
+                guard sealed.count == items.count else {
+                    let error = FederationError(.unavailable, "the sealer returned \(sealed.count) items for \(items.count)")
+                    for w in group { w.continuation.resume(throwing: error) }
+                    continue
+                }
                 for w in group {
                     w.continuation.resume(returning: Array(sealed.prefix(w.items.count)))
                     sealed = sealed.dropFirst(w.items.count)

@@ -21,15 +21,15 @@ enum CompactJSON {
         return out
     }
 
-    /// Depth past which a value is refused rather than written (the parser's own limit is 512).
+    /// Containers nested deeper than this are refused rather than written (the parser's own limit is 512).
     static let maximumDepth = 512
 
     static func write(_ value: Any, into out: inout [UInt8], depth: Int) throws(Unwritable) {
-        guard depth <= maximumDepth else { throw Unwritable(description: "nested deeper than \(maximumDepth)") }
         switch value {
         case let s as String:
             string(s, into: &out)
         case let d as [String: Any]:
+            guard depth < maximumDepth else { throw Unwritable(description: "nested deeper than \(maximumDepth)") }
             out.append(UInt8(ascii: "{"))
             var first = true
             for key in d.keys.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) {
@@ -41,6 +41,7 @@ enum CompactJSON {
             }
             out.append(UInt8(ascii: "}"))
         case let a as [Any]:
+            guard depth < maximumDepth else { throw Unwritable(description: "nested deeper than \(maximumDepth)") }
             out.append(UInt8(ascii: "["))
             for (i, element) in a.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -49,6 +50,11 @@ enum CompactJSON {
             out.append(UInt8(ascii: "]"))
         case is NSNull:
             out.append(contentsOf: "null".utf8)
+        case let n as NSDecimalNumber:
+            // What the parser makes of a number too long for a Double or an
+            // Int64 (more than 17 characters): written as read, not rounded.
+            guard n != NSDecimalNumber.notANumber else { throw Unwritable(description: "a number that is not a number") }
+            out.append(contentsOf: n.description.utf8)
         case let n as NSNumber:
             try number(n, into: &out)
         default:

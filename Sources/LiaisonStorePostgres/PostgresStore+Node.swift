@@ -495,7 +495,10 @@ extension PostgresStore: NodeStore {
         _ statements: [StoredStatement], ledger: LedgerWrite, sending: [StatementRequest], at: Date
     ) async throws(StoreError) -> (new: Int, tasks: [StatementTask]) {
         try NodeRules.statements(statements)
-        if !sending.isEmpty { try NodeRules.statementRequests(sending) }
+        if !sending.isEmpty {
+            try NodeRules.statementRequests(sending)
+            try NodeRules.instant(at, "the instant")
+        }
         return try await transaction(ledger) { c, logger in
             var new = 0
             for s in statements {

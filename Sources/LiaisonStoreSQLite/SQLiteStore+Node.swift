@@ -644,7 +644,10 @@ extension SQLiteStore: NodeStore {
         _ statements: [StoredStatement], ledger: LedgerWrite, sending: [StatementRequest], at: Date
     ) async throws(StoreError) -> (new: Int, tasks: [StatementTask]) {
         try NodeRules.statements(statements)
-        if !sending.isEmpty { try NodeRules.statementRequests(sending) }
+        if !sending.isEmpty {
+            try NodeRules.statementRequests(sending)
+            try NodeRules.instant(at, "the instant")
+        }
         let encoded = try Self.encodeLedger(ledger)
         return try await write { db in
             var new = 0

@@ -82,9 +82,10 @@ public enum NodeStoreConformance {
         // A holding change.
         var lower = items[0].sealed.manifest.label
         lower.level = "III"
-        await #expect(throws: StoreError(.notFound, "")) {
+        let unknown = await #expect(throws: StoreError.self) {
             _ = try await store.changeHolding(id, .reclassified(lower, notice: [1]), at: t0, ledger: recorded(.reclassified, [digest]), statements: [toJPN, toUSA])
         }
+        #expect(unknown?.code == .notFound && unknown?.reason.contains("USA") == true, "refused for the peer: \(String(describing: unknown))")
         #expect(try await store.item(id).holding.label.level == "II", "not re-marked")
         #expect(try await store.holdingEvents(id).isEmpty)
         let changed = try await store.changeHolding(id, .reclassified(lower, notice: [1]), at: t0, ledger: recorded(.reclassified, [digest]), statements: [toJPN])
@@ -101,6 +102,11 @@ public enum NodeStoreConformance {
         #expect(try await store.statements(agreement: "gsomia-kor-jpn-2016").isEmpty, "not in force here without being sent")
         let recordedStatement = try await store.recordStatements([issued], ledger: recorded(.lifecycleStatement, [issued.digest]), sending: [notice], at: t0)
         #expect(recordedStatement.new == 1 && recordedStatement.tasks.map(\.kind) == [1])
+        await #expect(throws: StoreError(.invalidInput, "")) {
+            _ = try await store.recordStatements(
+                [StoredStatement(digest: MerkleHash.leaf([8]), agreement: "gsomia-kor-jpn-2016", party: .kor, act: "notice", at: t0, signed: [8])],
+                ledger: .none, sending: [notice], at: Date(timeIntervalSince1970: 1e15))
+        }
         #expect(try await store.statements(agreement: "gsomia-kor-jpn-2016") == [issued])
 
         // A consent request sent.

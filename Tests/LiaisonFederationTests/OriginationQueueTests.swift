@@ -135,7 +135,8 @@ import Testing
             let held = try await kor.store.item(s.manifest.itemID)
             #expect(held.payload == s.payload && held.holding.source == .originated)
         }
-        #expect(Set(sealed.map(\.seal.root)).count < 20, "originations made while one was sealed shared a seal")
+        // Each seal verifies against KOR's pinned key, whichever group it was sealed in (the grouping itself is timed, and tested above).
+        for s in sealed { try s.seal.verify(s.manifest, trust: kor.federation.trust) }
     }
 
     @Test func anEmptyOriginationIsRefusedNotSealed() async throws {

@@ -62,7 +62,7 @@ import Testing
         let error = await #expect(throws: FederationError.self) {
             try await kor.issueStatement(agreement: "tisa-2014", act: .terminationNotice(effective: nil), by: "Officer Park")
         }
-        #expect(error?.code == .notFound && error?.reason.contains("USA") == true, "\(String(describing: error))")
+        #expect(error?.code == .refused && error?.reason.contains("no peer USA") == true, "\(String(describing: error))")
         #expect(kor.book["tisa-2014"]?.accepted.count == before, "not in force here")
         #expect(try await store.statements(agreement: "tisa-2014").isEmpty)
         #expect(try await store.unacknowledgedStatements(peer: nil).isEmpty)
@@ -327,5 +327,41 @@ import Testing
         // A destroyed item cannot be read, or sent again.
         let reader = Reader(name: "analyst", party: .jpn, clearance: "KIMITSU", categories: [])
         #expect(try await jpn.read(sealed.manifest.itemID, by: reader).item == nil)
+    }
+}
+
+/// A holder's own acts on an item whose originator it has no peer for (an
+/// item that came through the hub): the act on its copy is made, and the
+/// ledger says who could not be told; a request that only exists to be
+/// sent is refused instead.
+@Suite("Acts towards a party with no peer here", .serialized) struct UnreachablePartyTests {
+    @Test func destructionAndReportsAreMadeAndSayWhoWasNotToldARequestIsRefused() async throws {
+        let net = try await LocalFederation.start(parties: [.kor], examples: Fixtures.examplesDirectory, logger: ExchangeTests.logger)
+        defer { Task { await net.stop() } }
+        let kor = net[.kor].federation, store = net[.kor].store
+        // Two of JPN's items, as if they had come through the hub: KOR's node has no peer JPN.
+        let jpnKey = try SigningKey.generate(.classic)
+        let sealed = try jpnKey.sealOrigin(
+            (0..<2).map { (ExchangeTests.label(.jpn, to: [.kor, .usa]), "text/plain", Array("jpn item \($0)".utf8)) }, originator: .jpn, at: Date())
+        _ = try await store.storeItems(sealed.map { NewItem($0, source: .received(from: .usa, agreement: "tisa-2014"), at: Date()) }, ledger: .none)
+        #expect(try await store.peers().isEmpty)
+
+        let refused = await #expect(throws: FederationError.self) {
+            try await kor.requestConsent(itemID: sealed[0].manifest.itemID, thirdParty: .usa, purpose: nil, reason: "the hub asks", by: "Officer Park")
+        }
+        #expect(refused?.code == .refused && refused?.reason.contains("no peer JPN") == true, "\(String(describing: refused))")
+        #expect(try await store.consentRequests(state: nil, itemDigest: nil, limit: 10).isEmpty)
+
+        let destroyed = try await kor.destroy(itemID: sealed[0].manifest.itemID, method: "shredded", request: nil, by: "Officer Park")
+        #expect(destroyed.isEmpty)
+        #expect(try await store.item(sealed[0].manifest.itemID).holding.status == .destroyed)
+        let reported = try await kor.reportCompromise(itemID: sealed[1].manifest.itemID, stage: .suspected, description: "a laptop was lost", by: "Officer Park")
+        #expect(reported.isEmpty)
+        #expect(try await store.item(sealed[1].manifest.itemID).holding.status == .compromised)
+        let size = try await store.size()
+        let last = [try await store.entry(at: size - 2), try await store.entry(at: size - 1)]
+        #expect(last.map(\.kind) == [.destroyed, .compromiseReported])
+        #expect(last.allSatisfy { $0.detail.contains("not sent to JPN") }, "\(last.map(\.detail))")
+        #expect(try await store.unacknowledgedStatements(peer: nil).isEmpty)
     }
 }

@@ -60,12 +60,25 @@ import Testing
         #expect(String(decoding: try CompactJSON.bytes(["b": 1, "B": 2, "é": 3, "a": 4]), as: UTF8.self) == #"{"B":2,"a":4,"b":1,"é":3}"#)
     }
 
-    @Test func whatIsNotJSONIsRefused() {
+    @Test func whatIsNotJSONIsRefused() throws {
         #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes(["when": Date()]) }
         #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes([Double.nan]) }
         #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes([Double.infinity]) }
-        var deep: Any = 1
-        for _ in 0...CompactJSON.maximumDepth { deep = [deep] }
-        #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes(deep) }
+        // As deep as the parser reads, and no deeper.
+        var deep: Any = [Any]()
+        for _ in 1..<CompactJSON.maximumDepth { deep = [deep] }
+        #expect(try CompactJSON.bytes(deep).count == 2 * CompactJSON.maximumDepth)
+        #expect(throws: CompactJSON.Unwritable.self) { try CompactJSON.bytes([deep]) }
+    }
+
+    /// Numbers the parser cannot hold in a Double or an Int64 exactly (it
+    /// keeps them as decimals) are written as they were posted, not rounded.
+    @Test func longNumbersAreWrittenAsRead() throws {
+        let text = #"{"a":-1234567890123456789,"b":0.12345678901234567890,"c":123456789012345678901234567890,"d":-9223372036854775808}"#
+        let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8))
+        let written = String(decoding: try CompactJSON.bytes(parsed), as: UTF8.self)
+        for number in ["-1234567890123456789", "0.1234567890123456789", "123456789012345678901234567890", "-9223372036854775808"] {
+            #expect(written.contains(":\(number)"), "\(written)")
+        }
     }
 }
