@@ -134,7 +134,7 @@ def run_workload(collection, labelled, singles, tens, hundreds, clients=1, crede
             elapsed = time.perf_counter() - start
             rates[name] = (count if size == 1 else count * size) / elapsed
             # The client's own CPU time per envelope posted: what bounds the rate whatever the server.
-            rates["client ms/" + name] = cpu * 1000 / count
+            rates["client ms/" + name] = cpu * 1000 / count if count else 0.0
     finally:
         if pool is not None:
             pool.terminate()
