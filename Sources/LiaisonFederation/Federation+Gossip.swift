@@ -207,7 +207,9 @@ extension Federation {
     }
 
     /// A consistency proof between two sizes up to the latest signed head (RFC 9162 §2.1.4).
-    public func provenConsistency(from old: Int, to new: Int) async throws(FederationError) -> (head: SignedTreeHead, proof: [[UInt8]]) {
+    public func provenConsistency(
+        from old: Int, to new: Int
+    ) async throws(FederationError) -> (head: SignedTreeHead, proof: [[UInt8]], headAtTo: SignedTreeHead?) {
         guard let head = try await storeCall({ () throws(StoreError) in try await store.latestTreeHead() }) else {
             throw FederationError(.notFound, "this node's ledger has no signed tree head yet")
         }
@@ -215,6 +217,13 @@ extension Federation {
             throw FederationError(.malformed, "a consistency proof is between sizes 1 ≤ from ≤ to ≤ \(head.body.size) (the latest signed head)")
         }
         let proof = try await storeCall { () throws(StoreError) in try await store.consistencyProof(old: old, new: new) }
-        return (head, proof)
+        // The head signed at `to`, so that a proof to an older size can be checked against a signed root too.
+        let atTo: SignedTreeHead?
+        if new == head.body.size {
+            atTo = head
+        } else {
+            atTo = try await storeCall { () throws(StoreError) in try await store.treeHead(size: new) }
+        }
+        return (head, proof, atTo)
     }
 }

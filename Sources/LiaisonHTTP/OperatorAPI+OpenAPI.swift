@@ -301,7 +301,7 @@ enum OpenAPI {
                     "entry": string, "tree_size": ["type": "integer"], "root": string, "inclusion_proof": array(string), "tree_head": string,
                 ], required: ["index", "kind", "at", "subjects", "detail", "entry", "tree_size", "root", "inclusion_proof", "tree_head"]),
             "Consistency": object(
-                ["from": ["type": "integer"], "to": ["type": "integer"], "proof": array(string), "tree_head": string],
+                ["from": ["type": "integer"], "to": ["type": "integer"], "proof": array(string), "tree_head": string, "to_tree_head": string],
                 required: ["from", "to", "proof", "tree_head"]),
             "Incident": object(
                 [

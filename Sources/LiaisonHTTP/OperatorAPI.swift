@@ -794,7 +794,8 @@ struct Handlers: Sendable {
         let proven = try await federated { () throws(FederationError) in try await federation.provenConsistency(from: from, to: to) }
         return try json(
             OperatorViews.ConsistencyView(
-                from: from, to: to, proof: proven.proof.map(Hex.encode), treeHead: Data(proven.head.derBytes).base64EncodedString()))
+                from: from, to: to, proof: proven.proof.map(Hex.encode), treeHead: Data(proven.head.derBytes).base64EncodedString(),
+                toTreeHead: proven.headAtTo.map { Data($0.derBytes).base64EncodedString() }))
     }
 
     // MARK: Helpers

@@ -341,6 +341,8 @@ public enum OperatorViews {
         public var proof: [String]
         /// The latest signed head, canonical DER, base64.
         public var treeHead: String
+        /// The head signed at `to`, when one was (always when `to` is the latest size).
+        public var toTreeHead: String?
     }
 
     public struct TreeHeadView: Codable, Sendable {

@@ -21,6 +21,8 @@ public protocol LedgerStore: Sendable {
     /// them, they give the inclusion proofs of those entries in memory.
     func frontier(size: Int) async throws(StoreError) -> [[UInt8]]
     func latestTreeHead() async throws(StoreError) -> SignedTreeHead?
+    /// The head signed at exactly `size`, or nil if none was signed at that size.
+    func treeHead(size: Int) async throws(StoreError) -> SignedTreeHead?
     /// Signs the tree head of the ledger's current size if none is signed
     /// at that size yet (entries appended without a signature, such as
     /// releases, are then covered); returns the latest signed head.

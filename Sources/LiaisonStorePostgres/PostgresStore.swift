@@ -331,6 +331,23 @@ public final class PostgresStore: LedgerStore, Sendable {
         }
     }
 
+    public func treeHead(size: Int) async throws(StoreError) -> SignedTreeHead? {
+        guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        let logger = self.logger
+        let bytes: Data? = try await wrap {
+            try await self.client.withConnection { c in
+                let rows = try await c.query("SELECT signed FROM tree_heads WHERE size = \(Int64(size))", logger: logger)
+                var found: Data?
+                for try await b in rows.decode(Data.self) { found = b }
+                return found
+            }
+        }
+        guard let bytes else { return nil }
+        do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
+            throw StoreError(.corrupt, "the tree head at size \(size) does not decode: \(error.reason)")
+        }
+    }
+
     /// PostgreSQL's own check of this database: every B-tree index of the
     /// schema checked against its table (amcheck's `bt_index_check` with
     /// `heapallindexed`). "ok", or what it found. Needs the amcheck

@@ -227,6 +227,15 @@ extension SQLiteStore {
         }
     }
 
+    public func treeHead(size: Int) async throws(StoreError) -> SignedTreeHead? {
+        guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads WHERE size = ?", arguments: [size]) }
+        guard let bytes else { return nil }
+        do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
+            throw StoreError(.corrupt, "the tree head at size \(size) does not decode: \(error.reason)")
+        }
+    }
+
     public func verify(trust: TrustStore?) async throws(StoreError) -> LedgerVerification {
         try await scan { db in
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")

@@ -52,6 +52,13 @@ public enum LedgerStoreConformance {
         #expect(try await store.latestTreeHead() == head)
         #expect(try await store.signTreeHead(sign()) == head)
         #expect(try await store.verify().isIntact)
+        // Each head is kept at its size; a size never signed has none.
+        #expect(try await store.treeHead(size: 3)?.body.size == 3)
+        #expect(try await store.treeHead(size: 3)?.body.root == (try await store.root(size: 3)))
+        #expect(try await store.treeHead(size: 5) == head)
+        #expect(try await store.treeHead(size: 4) == nil)
+        #expect(try await store.treeHead(size: 99) == nil)
+        await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.treeHead(size: -1) }
     }
 
     public static func emptyStore(_ store: any LedgerStore) async throws {

@@ -575,6 +575,24 @@ import Testing
         #expect(consistency.status == 200, "\(consistency.text)")
         let hashes = try #require(consistency.object["proof"] as? [String]).map { try #require(Hex.decode($0)) }
         #expect(MerkleLog.verifyConsistency(old: 2, new: head.body.size, oldRoot: older, newRoot: head.body.root, proof: hashes))
+        #expect(consistency.object["to_tree_head"] as? String == consistency.object["tree_head"] as? String, "to the latest size: its head")
+        // To an older size: the head signed there comes with the proof, so the proof checks against a signed root.
+        _ = try await kor.send("POST", "/api/v1/items", json: Self.newItem, cookie: kim.cookie, csrf: kim.csrf)
+        #expect(try await Self.eventually { (try await net[.kor].store.latestTreeHead()?.body.size ?? 0) > head.body.size }, "a later head")
+        let toOlder = try await kor.send("GET", "/api/v1/ledger/consistency?from=2&to=\(head.body.size)", cookie: audit.cookie)
+        #expect(toOlder.status == 200, "\(toOlder.text)")
+        let atTo = try SignedTreeHead(canonical: try #require(Data(base64Encoded: toOlder.object["to_tree_head"] as? String ?? "")).map { $0 })
+        _ = try atTo.verified(by: trust)
+        #expect(atTo == head && toOlder.object["tree_head"] as? String != toOlder.object["to_tree_head"] as? String)
+        let olderHashes = try #require(toOlder.object["proof"] as? [String]).map { try #require(Hex.decode($0)) }
+        #expect(MerkleLog.verifyConsistency(old: 2, new: atTo.body.size, oldRoot: older, newRoot: atTo.body.root, proof: olderHashes))
+        // A size no head was signed at: the proof, and no head at `to`.
+        var unsigned = 1
+        while try await net[.kor].store.treeHead(size: unsigned) != nil { unsigned += 1 }
+        if unsigned > 2, unsigned < head.body.size {
+            let bare = try await kor.send("GET", "/api/v1/ledger/consistency?from=2&to=\(unsigned)", cookie: audit.cookie)
+            #expect(bare.status == 200 && bare.object["to_tree_head"] == nil, "\(bare.text)")
+        }
         // Refusals: another role, no such entry, a size beyond the head, bad input.
         #expect(try await kor.send("GET", "/api/v1/ledger/entries/2", cookie: kim.cookie).status == 403)
         #expect(try await kor.send("GET", "/api/v1/ledger/entries/999999", cookie: audit.cookie).status == 404)
