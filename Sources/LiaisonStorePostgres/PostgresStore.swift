@@ -316,27 +316,20 @@ public final class PostgresStore: LedgerStore, Sendable {
     }
 
     public func latestTreeHead() async throws(StoreError) -> SignedTreeHead? {
-        let logger = self.logger
-        let bytes: Data? = try await wrap {
-            try await self.client.withConnection { c in
-                let rows = try await c.query("SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1", logger: logger)
-                var found: Data?
-                for try await b in rows.decode(Data.self) { found = b }
-                return found
-            }
-        }
-        guard let bytes else { return nil }
-        do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
-            throw StoreError(.corrupt, "the latest tree head does not decode: \(error.reason)")
-        }
+        try await storedHead("SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1", "the latest tree head")
     }
 
     public func treeHead(size: Int) async throws(StoreError) -> SignedTreeHead? {
         guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
+        return try await storedHead("SELECT signed FROM tree_heads WHERE size = \(Int64(size))", "the tree head at size \(size)")
+    }
+
+    /// The one signed head `query` selects, if any.
+    private func storedHead(_ query: PostgresQuery, _ what: String) async throws(StoreError) -> SignedTreeHead? {
         let logger = self.logger
         let bytes: Data? = try await wrap {
             try await self.client.withConnection { c in
-                let rows = try await c.query("SELECT signed FROM tree_heads WHERE size = \(Int64(size))", logger: logger)
+                let rows = try await c.query(query, logger: logger)
                 var found: Data?
                 for try await b in rows.decode(Data.self) { found = b }
                 return found
@@ -344,7 +337,7 @@ public final class PostgresStore: LedgerStore, Sendable {
         }
         guard let bytes else { return nil }
         do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
-            throw StoreError(.corrupt, "the tree head at size \(size) does not decode: \(error.reason)")
+            throw StoreError(.corrupt, "\(what) does not decode: \(error.reason)")
         }
     }
 

@@ -220,19 +220,20 @@ extension SQLiteStore {
     }
 
     public func latestTreeHead() async throws(StoreError) -> SignedTreeHead? {
-        let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1") }
-        guard let bytes else { return nil }
-        do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
-            throw StoreError(.corrupt, "the latest tree head does not decode: \(error.reason)")
-        }
+        try await storedHead("SELECT signed FROM tree_heads ORDER BY size DESC LIMIT 1", [], "the latest tree head")
     }
 
     public func treeHead(size: Int) async throws(StoreError) -> SignedTreeHead? {
         guard size >= 0 else { throw StoreError(.invalidInput, "a tree size is not negative") }
-        let bytes = try await run { db in try Data.fetchOne(db, sql: "SELECT signed FROM tree_heads WHERE size = ?", arguments: [size]) }
+        return try await storedHead("SELECT signed FROM tree_heads WHERE size = ?", [size], "the tree head at size \(size)")
+    }
+
+    /// The one signed head `sql` selects, if any.
+    private func storedHead(_ sql: String, _ arguments: StatementArguments, _ what: String) async throws(StoreError) -> SignedTreeHead? {
+        let bytes = try await run { db in try Data.fetchOne(db, sql: sql, arguments: arguments) }
         guard let bytes else { return nil }
         do { return try SignedTreeHead(canonical: Array(bytes)) } catch {
-            throw StoreError(.corrupt, "the tree head at size \(size) does not decode: \(error.reason)")
+            throw StoreError(.corrupt, "\(what) does not decode: \(error.reason)")
         }
     }
 
