@@ -50,10 +50,22 @@ public final class Federation: Sendable {
     let statementsLock = AsyncLock()
     /// One answer to a consent request at a time: a grant and a denial made together cannot both pass.
     let answersLock = AsyncLock()
-    /// Writes concurrent single releases in one transaction.
-    let releases = ReleaseQueue()
-    /// Seals concurrent originations in one tree.
-    let originations = OriginationQueue()
+    /// Single releases made while one is written are written together in the
+    /// next transaction (not signed: the sender's settlement or the next
+    /// checkpoint signs a head over their entries).
+    let releases = CoalescingQueue<PendingRelease, OutboxTask>(limit: (1000, .max))
+    /// Originations made while one is sealed are sealed together in the
+    /// next tree: one hybrid signature (about 1 ms of ML-DSA-65 here, most of
+    /// what a small origination costs) for concurrent writers. Each caller
+    /// stores its own items, so one group's durable write overlaps the next
+    /// group's sealing. A group is at most one store batch.
+    let originations = Federation.originationQueue()
+
+    typealias Origination = (label: SecurityLabel, mediaType: String, payload: [UInt8])
+
+    static func originationQueue() -> CoalescingQueue<[Origination], [SealedItem]> {
+        CoalescingQueue(limit: (NodeRules.maximumItemsPerBatch, NodeRules.maximumBatchBytes), weight: { ($0.count, $0.reduce(0) { $0 + $1.payload.count }) })
+    }
     /// Serialises the checks of each peer's tree heads.
     let headLocks = Mutex<[Party: AsyncLock]>([:])
 
@@ -149,8 +161,9 @@ public final class Federation: Sendable {
         }
         let entry = LedgerEntry(kind: .itemSent, at: now, party: peer, subjects: [holding.digest], detail: "released under \(agreement), queued")
         // Releases made while one is being written are written together.
-        let task = try await releases.enqueue(
-            OutboxRequest(itemID: itemID, peer: peer, agreement: agreement, consents: consents.map(\.derBytes)), entry, at: now, store: store)
+        let pending = PendingRelease(
+            request: OutboxRequest(itemID: itemID, peer: peer, agreement: agreement, consents: consents.map(\.derBytes)), entry: entry, at: now)
+        let task = try await releases.submit(pending, run: PendingRelease.writer(store))
         wake.signal(peer)
         return task
     }
@@ -392,7 +405,7 @@ extension Federation {
     /// runs) or the next signed write covers them with a signed head.
     ///
     /// Originations made while another is being sealed are sealed together
-    /// in the next tree (``OriginationQueue``); each is stored on its own,
+    /// in the next tree (``originations``); each is stored on its own,
     /// so that sealing one group overlaps storing the one before.
     public func originate(_ items: [(label: SecurityLabel, mediaType: String, payload: [UInt8])]) async throws(FederationError) -> [SealedItem] {
         guard !items.isEmpty else { throw FederationError(.malformed, "an origination carries at least one item") }
@@ -400,9 +413,14 @@ extension Federation {
             throw FederationError(.refused, "\(Article.reclassification): only \(i.label.originator) seals its items; this node is \(party)")
         }
         let (signing, party, clock) = (signing, party, clock)
-        let sealed = try await originations.seal(items) { group throws(FederationError) in
-            do { return try signing.sealOrigin(group, originator: party, at: clock()) } catch {
+        let sealed = try await originations.submit(items) { group in
+            var sealed: ArraySlice<SealedItem>
+            do { sealed = try signing.sealOrigin(group.flatMap { $0 }, originator: party, at: clock())[...] } catch {
                 throw FederationError(.refused, "the items cannot be sealed: \(error)")
+            }
+            return group.map { items in
+                defer { sealed = sealed.dropFirst(items.count) }
+                return Array(sealed.prefix(items.count))
             }
         }
         let at = sealed[0].seal.root.sealedAt
@@ -474,151 +492,18 @@ extension Federation {
     }
 }
 
-/// Single releases arriving while one is written wait and are written
-/// together in the next transaction (the first is written at once): under
-/// load, one write for many releases instead of one each. A write that
-/// fails is retried one release at a time, so that each caller gets its
-/// own answer. Not signed: the sender's settlement or the next checkpoint
-/// signs a head over the entries.
-final class ReleaseQueue: Sendable {
-    struct Waiting {
-        let request: OutboxRequest
-        let entry: LedgerEntry
-        let at: Date
-        let continuation: CheckedContinuation<OutboxTask, any Error>
-    }
-    private let state = Mutex<(writing: Bool, waiting: [Waiting])>((false, []))
+/// A single release waiting to be written with others (``Federation/releases``).
+struct PendingRelease: Sendable {
+    let request: OutboxRequest
+    let entry: LedgerEntry
+    let at: Date
 
-    func enqueue(_ request: OutboxRequest, _ entry: LedgerEntry, at: Date, store: any NodeStore) async throws(FederationError) -> OutboxTask {
-        do {
-            return try await withCheckedThrowingContinuation { (c: CheckedContinuation<OutboxTask, any Error>) in
-                let lead = state.withLock { s -> Bool in
-                    s.waiting.append(Waiting(request: request, entry: entry, at: at, continuation: c))
-                    defer { s.writing = true }
-                    return !s.writing
-                }
-                if lead { Task { await self.write(store) } }
-            }
-        } catch let e as FederationError {
-            throw e
-        } catch let e as StoreError {
-            throw FederationError(e)
-        } catch {
-            throw FederationError(.unavailable, "\(error)")
-        }
-    }
-
-    private func write(_ store: any NodeStore) async {
-        while true {
-            let group = state.withLock { s -> [Waiting] in
-                let group = Array(s.waiting.prefix(1000))
-                s.waiting.removeFirst(group.count)
-                if group.isEmpty { s.writing = false }
-                return group
-            }
-            if group.isEmpty { return }
+    /// Writes a group of releases to `store` in one transaction.
+    static func writer(_ store: any NodeStore) -> CoalescingQueue<PendingRelease, OutboxTask>.Run {
+        { group in
             do {
-                let tasks = try await store.enqueueOutbox(
-                    group.map(\.request), at: group.map(\.at).max()!, ledger: LedgerWrite(group.map(\.entry), sign: nil))
-                for (w, t) in zip(group, tasks) { w.continuation.resume(returning: t) }
-            } catch {
-                if group.count == 1 {
-                    group[0].continuation.resume(throwing: error)
-                    continue
-                }
-                for w in group {
-                    do {
-                        let t = try await store.enqueueOutbox([w.request], at: w.at, ledger: LedgerWrite([w.entry], sign: nil))
-                        w.continuation.resume(returning: t[0])
-                    } catch { w.continuation.resume(throwing: error) }
-                }
-            }
-        }
-    }
-}
-
-/// Originations made while one is sealed wait and are sealed together in
-/// the next tree (the first is sealed at once): under load, one signature
-/// for many callers instead of one each. The hybrid signature is most of
-/// what a small origination costs (about 1 ms of ML-DSA-65 here), so
-/// concurrent writers — analysts, TAXII clients — share it as they share a
-/// group commit. Only the sealing is queued: each caller stores its own
-/// items, so one group's durable write overlaps the next group's sealing
-/// (and on SQLite the writes share a group commit). A group is at most one
-/// store batch (items and payload bytes). A group refused is sealed again
-/// one origination at a time, so that each caller gets its own answer.
-final class OriginationQueue: Sendable {
-    typealias Item = (label: SecurityLabel, mediaType: String, payload: [UInt8])
-    struct Waiting {
-        let items: [Item]
-        let bytes: Int
-        let continuation: CheckedContinuation<[SealedItem], any Error>
-    }
-    private let state = Mutex<(sealing: Bool, waiting: [Waiting])>((false, []))
-
-    /// Originations waiting for the current group to be sealed.
-    var waiting: Int { state.withLock { $0.waiting.count } }
-
-    func seal(
-        _ items: [Item], with seal: @escaping @Sendable ([Item]) async throws(FederationError) -> [SealedItem]
-    ) async throws(FederationError) -> [SealedItem] {
-        do {
-            return try await withCheckedThrowingContinuation { (c: CheckedContinuation<[SealedItem], any Error>) in
-                let waiting = Waiting(items: items, bytes: items.reduce(0) { $0 + $1.payload.count }, continuation: c)
-                let lead = state.withLock { s -> Bool in
-                    s.waiting.append(waiting)
-                    defer { s.sealing = true }
-                    return !s.sealing
-                }
-                if lead { Task { await self.lead(seal) } }
-            }
-        } catch let e as FederationError {
-            throw e
-        } catch {
-            throw FederationError(.refused, "the items cannot be sealed: \(error)")
-        }
-    }
-
-    /// The originations waiting now, up to one store batch (at least one); none ends the lead.
-    private func nextGroup() -> [Waiting] {
-        state.withLock { s -> [Waiting] in
-            var items = 0, bytes = 0, taken = 0
-            for w in s.waiting {
-                if taken > 0, items + w.items.count > NodeRules.maximumItemsPerBatch || bytes + w.bytes > NodeRules.maximumBatchBytes { break }
-                (items, bytes, taken) = (items + w.items.count, bytes + w.bytes, taken + 1)
-            }
-            let group = Array(s.waiting.prefix(taken))
-            s.waiting.removeFirst(taken)
-            if group.isEmpty { s.sealing = false }
-            return group
-        }
-    }
-
-    private func lead(_ seal: @Sendable ([Item]) async throws(FederationError) -> [SealedItem]) async {
-        while true {
-            let group = nextGroup()
-            if group.isEmpty { return }
-            do {
-                let items = group.flatMap(\.items)
-                var sealed = try await seal(items)[...]
-                guard sealed.count == items.count else {
-                    let error = FederationError(.unavailable, "the sealer returned \(sealed.count) items for \(items.count)")
-                    for w in group { w.continuation.resume(throwing: error) }
-                    continue
-                }
-                for w in group {
-                    w.continuation.resume(returning: Array(sealed.prefix(w.items.count)))
-                    sealed = sealed.dropFirst(w.items.count)
-                }
-            } catch {
-                guard group.count > 1 else {
-                    group[0].continuation.resume(throwing: error)
-                    continue
-                }
-                for w in group {
-                    do { w.continuation.resume(returning: try await seal(w.items)) } catch { w.continuation.resume(throwing: error) }
-                }
-            }
+                return try await store.enqueueOutbox(group.map(\.request), at: group.map(\.at).max()!, ledger: LedgerWrite(group.map(\.entry), sign: nil))
+            } catch let e as StoreError { throw FederationError(e) }
         }
     }
 }

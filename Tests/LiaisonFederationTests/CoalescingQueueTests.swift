@@ -11,7 +11,7 @@ import Testing
 /// Concurrent originations share one seal: those made while a group is
 /// sealed wait and are sealed together next, each caller getting back its
 /// own items; a refused group is sealed again one caller at a time.
-@Suite("Origination queue") struct OriginationQueueTests {
+@Suite("Coalescing queue: originations") struct OriginationQueueTests {
     static let key = try! SigningKey.generate(.classic)
     static let trust: TrustStore = {
         var t = TrustStore()
@@ -19,24 +19,25 @@ import Testing
         return t
     }()
 
-    static func items(_ name: String, _ count: Int = 1) -> [OriginationQueue.Item] {
+    static func items(_ name: String, _ count: Int = 1) -> [Federation.Origination] {
         (0..<count).map { (ExchangeTests.label(), "text/plain", Array("\(name)/\($0)".utf8)) }
     }
 
-    static func names(_ items: [OriginationQueue.Item]) -> [String] { items.map { String(decoding: $0.payload, as: UTF8.self) } }
+    static func names(_ items: [Federation.Origination]) -> [String] { items.map { String(decoding: $0.payload, as: UTF8.self) } }
 
     /// A sealer that records each group, holds the first until `hold` originations wait behind it, and refuses as told.
     final class Sealer: Sendable {
-        let queue: OriginationQueue
+        let queue: CoalescingQueue<[Federation.Origination], [SealedItem]>
         let hold: Int
         let failure: @Sendable ([String]) -> FederationError?
         let groups = Mutex<[[String]]>([])
 
-        init(_ queue: OriginationQueue, hold: Int, failure: @escaping @Sendable ([String]) -> FederationError? = { _ in nil }) {
+        init(_ queue: CoalescingQueue<[Federation.Origination], [SealedItem]>, hold: Int, failure: @escaping @Sendable ([String]) -> FederationError? = { _ in nil }) {
             (self.queue, self.hold, self.failure) = (queue, hold, failure)
         }
 
-        func seal(_ items: [OriginationQueue.Item]) async throws(FederationError) -> [SealedItem] {
+        func seal(_ calls: [[Federation.Origination]]) async throws(FederationError) -> [[SealedItem]] {
+            let items = calls.flatMap { $0 }
             let first = groups.withLock {
                 $0.append(OriginationQueueTests.names(items))
                 return $0.count == 1
@@ -46,20 +47,25 @@ import Testing
                 while queue.waiting < hold, Date() < deadline { try? await Task.sleep(nanoseconds: 1_000_000) }
             }
             if let e = failure(OriginationQueueTests.names(items)) { throw e }
-            do { return try OriginationQueueTests.key.sealOrigin(items, originator: .kor, at: Date()) } catch {
+            var sealed: ArraySlice<SealedItem>
+            do { sealed = try OriginationQueueTests.key.sealOrigin(items, originator: .kor, at: Date())[...] } catch {
                 throw FederationError(.refused, "\(error)")
+            }
+            return calls.map { call in
+                defer { sealed = sealed.dropFirst(call.count) }
+                return Array(sealed.prefix(call.count))
             }
         }
     }
 
-    static func originateConcurrently(_ queue: OriginationQueue, _ sealer: Sealer, callers: Int, each: Int = 1)
+    static func originateConcurrently(_ queue: CoalescingQueue<[Federation.Origination], [SealedItem]>, _ sealer: Sealer, callers: Int, each: Int = 1)
         async -> [String: Result<[SealedItem], FederationError>]
     {
         await withTaskGroup(of: (String, Result<[SealedItem], FederationError>).self) { group in
             for n in 0..<callers {
                 group.addTask {
                     do throws(FederationError) {
-                        let sealed = try await queue.seal(items("c\(n)", each)) { i throws(FederationError) in try await sealer.seal(i) }
+                        let sealed = try await queue.submit(items("c\(n)", each)) { i in try await sealer.seal(i) }
                         return ("c\(n)", .success(sealed))
                     } catch {
                         return ("c\(n)", .failure(error))
@@ -75,7 +81,7 @@ import Testing
     }
 
     @Test func originationsWaitingBehindOneAreSealedTogetherAndEachGetsItsOwn() async throws {
-        let queue = OriginationQueue()
+        let queue = Federation.originationQueue()
         let sealer = Sealer(queue, hold: 9)
         let results = await Self.originateConcurrently(queue, sealer, callers: 10, each: 3)
         let groups = sealer.groups.withLock { $0 }
@@ -93,7 +99,7 @@ import Testing
     }
 
     @Test func aRefusedGroupIsSealedAgainOneCallerAtATime() async throws {
-        let queue = OriginationQueue()
+        let queue = Federation.originationQueue()
         let sealer = Sealer(queue, hold: 4) { names in names.contains("c3/0") ? FederationError(.refused, "c3 is refused") : nil }
         let results = await Self.originateConcurrently(queue, sealer, callers: 5)
         for (name, result) in results {
@@ -108,7 +114,7 @@ import Testing
     }
 
     @Test func aGroupIsAtMostOneStoreBatch() async throws {
-        let queue = OriginationQueue()
+        let queue = Federation.originationQueue()
         let sealer = Sealer(queue, hold: 3)
         let each = NodeRules.maximumItemsPerBatch / 2
         let results = await Self.originateConcurrently(queue, sealer, callers: 4, each: each)
