@@ -980,13 +980,14 @@ extension SQLiteStore: NodeStore {
         try NodeRules.instant(now, "the instant")
         let found = try await run { db -> (SessionRecord, UserRecord)? in
             guard
+                // Cached: every request of a logged-in user runs it.
                 let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT s.token_hash, s.user_name AS session_user, s.created_at AS session_created, s.expires_at, u.*
-                        FROM sessions s JOIN users u ON u.name = s.user_name
-                        WHERE s.token_hash = ? AND s.revoked = 0 AND s.expires_at > ? AND u.disabled = 0
-                        """, arguments: [Data(tokenHash), Self.ms(now)])
+                    db.cachedStatement(
+                        sql: """
+                            SELECT s.token_hash, s.user_name AS session_user, s.created_at AS session_created, s.expires_at, u.*
+                            FROM sessions s JOIN users u ON u.name = s.user_name
+                            WHERE s.token_hash = ? AND s.revoked = 0 AND s.expires_at > ? AND u.disabled = 0
+                            """), arguments: [Data(tokenHash), Self.ms(now)])
             else { return nil }
             return (
                 SessionRecord(
@@ -1040,12 +1041,14 @@ extension SQLiteStore: NodeStore {
         try NodeRules.instant(now, "the instant")
         let found = try await run { db -> (APITokenRecord, UserRecord)? in
             guard
+                // Cached: every API and TAXII request runs it (compiling this
+                // join each time cost more than running it).
                 let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT \(Self.tokenColumns), u.* FROM api_tokens t JOIN users u ON u.name = t.user_name
-                        WHERE t.token_hash = ? AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = 0
-                        """, arguments: [Data(tokenHash), Self.ms(now)])
+                    db.cachedStatement(
+                        sql: """
+                            SELECT \(Self.tokenColumns), u.* FROM api_tokens t JOIN users u ON u.name = t.user_name
+                            WHERE t.token_hash = ? AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = 0
+                            """), arguments: [Data(tokenHash), Self.ms(now)])
             else { return nil }
             return (Self.apiToken(row), try Self.user(row))
         }
