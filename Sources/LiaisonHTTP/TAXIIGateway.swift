@@ -306,7 +306,7 @@ struct TAXIIGateway: Sendable {
             }
         }
         let status: [String: Any] = [
-            "id": UUID().uuidString.lowercased(), "status": "complete", "request_timestamp": Self.timestamp(requested), "total_count": objects.count,
+            "id": UUID.random().uuidString.lowercased(), "status": "complete", "request_timestamp": Self.timestamp(requested), "total_count": objects.count,
             "success_count": successes.count, "successes": successes, "failure_count": failures.count, "failures": failures, "pending_count": 0,
             "pendings": [[String: Any]](),
         ]

@@ -23,3 +23,27 @@ struct ItemIDTests {
         #expect(Set(first.map { $0.manifest.itemID.suffix(10) }).count == 50, "the random tails differ")
     }
 }
+
+@Suite("Random UUIDs")
+struct RandomUUIDTests {
+    /// Version 4 and the RFC 9562 variant, as Foundation's own UUID() makes
+    /// them, with 122 random bits: no two of many alike.
+    @Test func areVersionFourWithTheRFCVariantAndDistinct() throws {
+        var seen = Set<UUID>()
+        for _ in 0..<2000 {
+            let id = UUID.random()
+            let text = id.uuidString
+            let chars = Array(text)
+            #expect(chars[14] == "4", "version 4: \(text)")
+            #expect("89AB".contains(chars[19]), "variant 10xx: \(text)")
+            #expect(UUID(uuidString: text) == id)
+            seen.insert(id)
+        }
+        #expect(seen.count == 2000)
+        // The random bits are not stuck: every hex digit outside the fixed ones varies.
+        let texts = seen.map { Array($0.uuidString) }
+        for position in 0..<36 where ![8, 13, 14, 18, 19, 23].contains(position) {
+            #expect(Set(texts.map { $0[position] }).count > 8, "position \(position) varies")
+        }
+    }
+}
