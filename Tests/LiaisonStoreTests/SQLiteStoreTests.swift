@@ -92,6 +92,21 @@ struct SQLiteStoreTests {
         #expect(try await store.integrityCheck() == "ok")
     }
 
+    /// Transient data (the savepoint sub-journal of every group-commit
+    /// writer, sorts) stays in memory on the writer and on every reader:
+    /// on disk SQLite created, wrote and deleted a file in /var/tmp for
+    /// nearly every write of a few pages.
+    @Test func keepsTransientDataInMemory() async throws {
+        let store = try SQLiteStore(directory: freshDirectory(), storageKey: .generate())
+        @Sendable func tempStore(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "PRAGMA temp_store") ?? -1 }
+        #expect(try store.onWriter(tempStore) == 2)
+        #expect(try store.readNow(tempStore) == 2)
+        // A write of more pages than the sub-journal's spill threshold still works inside a savepoint.
+        let items = NodeStoreConformance.newItems(40)
+        _ = try await store.storeItems(items, ledger: .none)
+        #expect(try await store.integrityCheck() == "ok")
+    }
+
     /// Only a claim of queued work commits without a sync (a lost claim
     /// returns its tasks to the queue); a group that holds any other write
     /// is synced, and the writer is back at FULL after every group, even
