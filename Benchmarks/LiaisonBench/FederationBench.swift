@@ -80,11 +80,13 @@ public struct FederationBench: Sendable {
         logger.logLevel = .critical
         // Throughput.
         var rates: [Double] = []
+        var throughputPhases: [Result] = []
         for run in 0..<runs {
             let net = try await start(logger)
             let kor = net[.kor].federation
             note("run \(run + 1): sealing and storing \(items) items at KOR (not timed)")
             let ids = try await Self.originate(kor, items)
+            let phases = Phases(net)
             let times = Times()
             let finished = AsyncStream<Void>.makeStream()
             let total = items
@@ -103,6 +105,7 @@ public struct FederationBench: Sendable {
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             rates.append(Double(items) / seconds)
+            if run == runs - 1 { throughputPhases = phases.results("throughput run \(run + 1)") }
             // Check what was measured: every item at JPN once, every receipt verified, both ledgers intact.
             let jpnHoldings = try await count(net[.jpn].store)
             let korOK = try await net[.kor].store.verify(trust: net[.kor].ledgerTrust).isIntact
@@ -121,6 +124,7 @@ public struct FederationBench: Sendable {
             Result(
                 name: "throughput: \(items) items of 1 KiB, KOR → JPN, durable both sides, receipts verified", value: CryptoBench.median(rates), unit: "items/s",
                 detail: "runs: " + rates.map { String(format: "%.0f", $0) }.joined(separator: ", ")))
+        for r in throughputPhases { report(r) }
         // Latency at a steady rate.
         guard seconds > 0, rate > 0 else { return }
         let net = try await start(logger)
@@ -128,6 +132,7 @@ public struct FederationBench: Sendable {
         let count = Int(Double(rate) * seconds)
         note("latency: sealing and storing \(count) items at KOR (not timed)")
         let ids = try await Self.originate(kor, count)
+        let phases = Phases(net)
         let times = Times()
         let finished = AsyncStream<Void>.makeStream()
         kor.observeDeliveries { tasks, _ in
@@ -157,8 +162,37 @@ public struct FederationBench: Sendable {
             Result(
                 name: "latency at \(rate) items/s for \(Int(seconds)) s: release → verified receipt, p99", value: p(0.99), unit: "ms",
                 detail: String(format: "p50 %.2f ms, p90 %.2f ms, p99 %.2f ms, p99.9 %.2f ms, max %.2f ms over %d items (%.0f items/s offered and delivered)", p(0.5), p(0.9), p(0.99), p(0.999), sorted.last ?? 0, sorted.count, achieved)))
+        for r in phases.results("latency run") { report(r) }
         await net.stop()
         try? FileManager.default.removeItem(atPath: net.directory)
+    }
+
+    /// How long each step of every batch's exchange took (``ExchangePhase``),
+    /// as the two nodes report them: where a round's time goes.
+    final class Phases: Sendable {
+        private let state = Mutex<[ExchangePhase: [Double]]>([:])
+
+        init(_ net: LocalFederation) {
+            for party in [Party.kor, .jpn] {
+                net[party].federation.observePhases { [self] _, phase, took in
+                    let ms = Double(took.components.seconds) * 1000 + Double(took.components.attoseconds) / 1e15
+                    self.state.withLock { $0[phase, default: []].append(ms) }
+                }
+            }
+        }
+
+        /// One result per phase: its median per batch, with p90, p99 and the number of batches.
+        func results(_ run: String) -> [Result] {
+            state.withLock { s in
+                ExchangePhase.allCases.compactMap { phase in
+                    guard let v = s[phase]?.sorted(), !v.isEmpty else { return nil }
+                    func p(_ q: Double) -> Double { v[min(v.count - 1, Int(Double(v.count - 1) * q))] }
+                    return Result(
+                        name: "\(run), per batch: \(phase.side == "send" ? "KOR" : "JPN") \(phase.rawValue), p50", value: p(0.5), unit: "ms",
+                        detail: String(format: "p90 %.2f ms, p99 %.2f ms over %d batches", p(0.9), p(0.99), v.count))
+                }
+            }
+        }
     }
 
     /// When each task was released and when its receipt was stored.

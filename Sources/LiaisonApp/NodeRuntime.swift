@@ -184,6 +184,8 @@ public final class NodeRuntime: Sendable {
         (self.party, self.federation, self.store, self.settings, self.ledgerTrust) = (party, federation, store, settings, ledgerTrust)
         self.accounts = accounts
         (self.tls, self.verifier, self.links, self.logger) = (tls, verifier, links, logger)
+        let metrics = self.metrics
+        federation.observePhases { peer, phase, took in metrics.record(phase, with: peer, took: took) }
     }
 
     /// The peers this node exchanges with.

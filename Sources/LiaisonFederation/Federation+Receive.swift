@@ -18,6 +18,7 @@ extension Federation {
     /// outcome and stored once (invariant 5). The reply proves each outcome
     /// by its ledger entry's inclusion under this node's signed tree head.
     public func receive(_ bytes: [UInt8], from peer: Party, knownSize: Int? = nil) async throws(FederationError) -> BatchReply {
+        let started = ContinuousClock.now
         let now = clock()
         let batch: EnvelopeBatch
         do { batch = try EnvelopeBatch(canonical: bytes) } catch {
@@ -40,11 +41,12 @@ extension Federation {
         if let alarm = alarm(of: peer, stored: record.alarm) {
             throw FederationError(.alarm, "exchange with \(peer) is stopped until a security officer acknowledges: \(alarm)")
         }
+        timed(.decode, peer, since: started)
         // A concurrent delivery of the same sequence numbers (another
         // connection, another replica) loses the race once: read again.
         for attempt in 0..<3 {
             do {
-                var reply = try await receiveOnce(batch, bytes: bytes, from: peer, at: now)
+                var (reply, proving) = try await receiveOnce(batch, bytes: bytes, from: peer, at: now)
                 // The proof that this head extends (or is extended by) the one the sender knows.
                 let size = reply.treeHead.body.size
                 if let k = knownSize, k > 0, k != size,
@@ -52,6 +54,7 @@ extension Federation {
                 {
                     reply.consistency = BatchReply.Consistency(from: min(k, size), to: max(k, size), proof: AuditPath(proof))
                 }
+                timed(.prove, peer, since: proving)
                 return reply
             } catch let e where e.code == .refused && e.reason.hasPrefix(Self.raceMarker) && attempt < 2 {
                 continue
@@ -69,7 +72,11 @@ extension Federation {
     static let refusedText = "refused:"
     static let refusedNotKeptText = "refused, not kept (send again):"
 
-    private func receiveOnce(_ batch: EnvelopeBatch, bytes: [UInt8], from peer: Party, at now: Date) async throws(FederationError) -> BatchReply {
+    /// The reply, and when its proving began (for ``ExchangePhase/prove``).
+    private func receiveOnce(_ batch: EnvelopeBatch, bytes: [UInt8], from peer: Party, at now: Date) async throws(FederationError)
+        -> (BatchReply, ContinuousClock.Instant)
+    {
+        let opening = ContinuousClock.now
         let envelopes = batch.envelopes
         let known = try await storeCall { () throws(StoreError) in
             try await store.inboundState(
@@ -77,6 +84,8 @@ extension Federation {
         }
         var opener = EnvelopeOpener(me: party, decryptionKey: decryption, trust: trust, book: book)
         let opened = opener.open(batch)
+        timed(.open, peer, since: opening)
+        let recording = ContinuousClock.now
         let book = self.book
         var entries: [LedgerEntry] = []
         var records: [NewInbound] = []
@@ -179,6 +188,7 @@ extension Federation {
             }
         }
         // Record what is new, with the head signed at its end.
+        var proving = ContinuousClock.now
         var head: SignedTreeHead
         var size: Int
         var newPaths: [AuditPath] = []
@@ -209,6 +219,8 @@ extension Federation {
                 throw FederationError(.unavailable, "the batch was not recorded (nothing was accepted): \(error.reason)")
             }
             guard let h = signed.value else { throw FederationError(.unavailable, "no tree head was signed for the batch") }
+            timed(.record, peer, since: recording)
+            proving = ContinuousClock.now
             (head, size, firstNew) = (h, receipt.entries.upperBound, receipt.entries.lowerBound)
             let frontier = try await storeCall { () throws(StoreError) in try await store.frontier(size: firstNew) }
             do {
@@ -240,7 +252,7 @@ extension Federation {
             }
         }
         state.withLock { $0.received[peer, default: 0] += items.count }
-        return BatchReply(receiver: party, treeHead: head, outcomes: outcomes)
+        return (BatchReply(receiver: party, treeHead: head, outcomes: outcomes), proving)
     }
 
     /// How both sides name an envelope in their ledger entries.

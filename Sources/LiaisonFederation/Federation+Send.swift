@@ -25,6 +25,7 @@ extension Federation {
     /// peer's signed head, and the next checkpoint (each second) signs a
     /// head over this node's own entries, as for releases.
     public func sendOnce(to peer: Party, over transport: any PeerTransport) async throws(FederationError) -> SendResult {
+        let started = ContinuousClock.now
         let record = try await storeCall { () throws(StoreError) in try await store.peer(peer) }
         if let alarm = alarm(of: peer, stored: record.alarm) { return .stopped(alarm) }
         let now = clock()
@@ -32,6 +33,8 @@ extension Federation {
             try await store.claimOutbox(peer: peer, owner: owner, limit: configuration.batchSize, now: now, lease: configuration.lease)
         }
         guard !claimed.isEmpty else { return .idle }
+        timed(.claim, peer, since: started)
+        let reading = ContinuousClock.now
         var delivered = 0, refused = 0, retrying = 0
         var settled: [SettledTask] = []
         var entries: [LedgerEntry] = []
@@ -59,6 +62,7 @@ extension Federation {
                 }
             }
         }
+        timed(.read, peer, since: reading)
         // A batch stays well under the receiver's body limit: what does not
         // fit goes back to the queue, due at once.
         var bytes = 0
@@ -106,10 +110,12 @@ extension Federation {
             refused += result.refused
             retrying += result.retrying
         }
+        let settling = ContinuousClock.now
         _ = try await storeCall { () throws(StoreError) in
             try await store.settleOutbox(
                 settled, owner: owner, at: clock(), ledger: LedgerWrite(entries, sign: nil), peerHeads: heads)
         }
+        timed(.settle, peer, since: settling)
         let observers = state.withLock {
             $0.sent[peer, default: 0] += delivered
             if delivered + refused > 0 { $0.lastSuccess[peer] = clock() }
@@ -152,6 +158,7 @@ extension Federation {
             return out
         }
         let bytes: [UInt8]
+        let sealing = ContinuousClock.now
         do {
             let batch = try signing.sealBatch(
                 group.map { Outgoing(item: SealedItem(manifest: $0.1.manifest, seal: $0.1.seal, payload: $0.1.payload!), consents: $0.2) },
@@ -162,14 +169,19 @@ extension Federation {
             retryAll("cannot seal the batch: \(error)")
             return out
         }
+        timed(.seal, peer, since: sealing)
         // The largest size of the peer's log verified so far (stored, or verified and not stored yet).
         let storedSize = (try? await store.peer(peer))?.treeSize
         let knownSize = [storedSize, state.withLock { $0.verifiedHeads[peer]?.body.size }].compactMap { $0 }.max()
         let replyBytes: [UInt8]
+        let sending = ContinuousClock.now
         do { replyBytes = try await transport.sendBatch(bytes, knownSize: knownSize ?? nil) } catch {
             retryAll(error.reason)
             return out
         }
+        timed(.transport, peer, since: sending)
+        let verifying = ContinuousClock.now
+        defer { timed(.verify, peer, since: verifying) }
         let reply: BatchReply
         do { reply = try BatchReply(canonical: replyBytes) } catch {
             retryAll("\(peer)'s reply does not decode: \(error.reason)")

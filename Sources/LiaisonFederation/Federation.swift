@@ -86,6 +86,7 @@ public final class Federation: Sendable {
         var received: [Party: Int] = [:]
         var refused: [String: Int] = [:]
         var deliveryObservers: [@Sendable (_ tasks: [Int64], _ at: Date) -> Void] = []
+        var phaseObservers: [@Sendable (_ peer: Party, _ phase: ExchangePhase, _ took: Duration) -> Void] = []
         /// Alarms raised in this process, in force even if storing them failed.
         var alarms: [Party: String] = [:]
         /// Consecutive gossip rounds in which a peer gave no consistency proof.
@@ -104,6 +105,21 @@ public final class Federation: Sendable {
     /// latency measurement and metrics.
     public func observeDeliveries(_ observer: @escaping @Sendable (_ tasks: [Int64], _ at: Date) -> Void) {
         state.withLock { $0.deliveryObservers.append(observer) }
+    }
+
+    /// Calls `observer` with the time each step of an exchange took, on
+    /// both sides (``ExchangePhase``): for `/metrics` and the bench, so that
+    /// a slow link shows where its time goes.
+    public func observePhases(_ observer: @escaping @Sendable (_ peer: Party, _ phase: ExchangePhase, _ took: Duration) -> Void) {
+        state.withLock { $0.phaseObservers.append(observer) }
+    }
+
+    /// Reports that `phase` of an exchange with `peer` began at `start` and ends now.
+    func timed(_ phase: ExchangePhase, _ peer: Party, since start: ContinuousClock.Instant) {
+        let observers = state.withLock { $0.phaseObservers }
+        guard !observers.isEmpty else { return }
+        let took = ContinuousClock.now - start
+        for o in observers { o(peer, phase, took) }
     }
 
     public init(
@@ -504,6 +520,41 @@ struct PendingRelease: Sendable {
             do {
                 return try await store.enqueueOutbox(group.map(\.request), at: group.map(\.at).max()!, ledger: LedgerWrite(group.map(\.entry), sign: nil))
             } catch let e as StoreError { throw FederationError(e) }
+        }
+    }
+}
+
+/// The steps of one batch's exchange, as ``Federation/observePhases(_:)``
+/// reports them. A sender's round is claim, read, seal, transport (the
+/// peer's whole handling included), verify and settle; the receiver's
+/// handling of it is decode, open, record and prove.
+public enum ExchangePhase: String, Sendable, CaseIterable {
+    /// The sender claims the peer's due tasks.
+    case claim
+    /// The sender reads the claimed items (decrypted from rest, seals checked).
+    case read
+    /// The sender checks each release again and seals the batch (one hybrid signature).
+    case seal
+    /// The batch to the peer and its reply back, the peer's handling included.
+    case transport
+    /// The sender verifies the reply: the peer's signed head, its consistency, every receipt.
+    case verify
+    /// The sender records every outcome and receipt (one durable write).
+    case settle
+    /// The receiver decodes the batch and checks who sent it.
+    case decode
+    /// The receiver reads what it already holds and opens every envelope (both signatures, origin seals).
+    case open
+    /// The receiver applies the rules and records the outcomes, its head signed (one durable write).
+    case record
+    /// The receiver computes the receipts' inclusion proofs and the consistency proof.
+    case prove
+
+    /// `send` or `receive`.
+    public var side: String {
+        switch self {
+        case .claim, .read, .seal, .transport, .verify, .settle: "send"
+        case .decode, .open, .record, .prove: "receive"
         }
     }
 }

@@ -1,8 +1,8 @@
 internal import Foundation
 internal import Hummingbird
 internal import HTTPTypes
-internal import LiaisonFederation
-internal import LiaisonModel
+public import LiaisonFederation
+public import LiaisonModel
 internal import LiaisonStore
 internal import NIOCore
 public import Prometheus
@@ -39,6 +39,20 @@ public final class NodeMetrics: Sendable {
     func gauge(_ metric: String, _ unit: String, _ labels: [(String, String)], _ value: Double, help: String) {
         registry.makeGauge(descriptor: Self.name(metric, unit, help), labels: labels).set(value)
     }
+
+    /// Times a step of an exchange with a peer (``ExchangePhase``), as the
+    /// federation reports it: where a slow link's time goes.
+    public func record(_ phase: ExchangePhase, with peer: Party, took: Duration) {
+        registry.makeDurationHistogram(
+            descriptor: Self.name("exchange_phase_duration", "seconds", "Time each step of a batch's exchange took, on the sending and the receiving side."),
+            labels: [("peer", peer.code), ("side", phase.side), ("phase", phase.rawValue)], buckets: Self.phaseBuckets
+        ).record(took)
+    }
+
+    static let phaseBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+    ]
 
     /// Reads the node's figures and renders every metric.
     func scrape(_ federation: Federation) async throws(OperatorError) -> String {

@@ -267,6 +267,7 @@ import Testing
         #expect(metrics.contains("liaison_ledger_size_entries"))
         #expect(metrics.contains("liaison_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/v1/items/{id}/releases\""), "\(metrics)")
         #expect(metrics.contains("liaison_items_refused_total{reason="), "the refused release to USA is counted")
+        #expect(metrics.contains("liaison_exchange_phase_duration_seconds_bucket{peer=\"JPN\",side=\"send\",phase=\"transport\""), "\(metrics)")
         #expect(try await kor.send("GET", "/metrics").status == 401)
 
         // The originator consents to JPN passing it to USA (Art 6(a)): signed at KOR, recorded at JPN.
