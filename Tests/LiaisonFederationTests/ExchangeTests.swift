@@ -111,9 +111,11 @@ enum FederationTests {
         let released = try await kor.federation.release(sealed.map(\.manifest.itemID), to: .jpn, agreement: "gsomia-kor-jpn-2016")
         let tasks = try await ExchangeTests.settled(kor, released.queued.map(\.id))
         #expect(tasks.allSatisfy { $0.state == .done })
+        // The settlement is timed once its write returns, just after the tasks show as done.
+        let keys = ExchangePhase.allCases.map { $0.side == "send" ? "KOR→JPN send \($0)" : "JPN→KOR receive \($0)" }
+        for _ in 0..<200 where !seen.withLock({ s in keys.allSatisfy { s[$0] != nil } }) { try await Task.sleep(nanoseconds: 10_000_000) }
         let timed = seen.withLock { $0 }
-        for phase in ExchangePhase.allCases {
-            let key = phase.side == "send" ? "KOR→JPN send \(phase)" : "JPN→KOR receive \(phase)"
+        for key in keys {
             let times = timed[key] ?? []
             #expect(!times.isEmpty, "\(key) was timed: \(timed.keys.sorted())")
             #expect(times.allSatisfy { $0 > .zero && $0 < .seconds(30) }, "\(key): \(times)")
