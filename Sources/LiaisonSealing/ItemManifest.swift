@@ -18,7 +18,9 @@ public struct ItemManifest: Hashable, Sendable, CanonicalValue {
     public let payloadDigest: [UInt8]
     /// The item digest: SHA-256 of the canonical encoding, computed once.
     public let digest: [UInt8]
-    /// The encoding, kept when this node built the manifest (not when decoded).
+    /// The canonical encoding, kept when built or decoded (decoding accepts
+    /// only the canonical one), so that a sender puts it in an envelope as
+    /// it is instead of encoding it again.
     let encoding: [UInt8]?
 
     public static func == (a: ItemManifest, b: ItemManifest) -> Bool {
@@ -33,15 +35,15 @@ public struct ItemManifest: Hashable, Sendable, CanonicalValue {
             payloadDigest: SHA256.bytes(payload))
     }
 
-    init(itemID: [UInt8], label: SecurityLabel, mediaType: String, payloadSize: Int, payloadDigest: [UInt8], digest: [UInt8]? = nil) {
+    init(itemID: [UInt8], label: SecurityLabel, mediaType: String, payloadSize: Int, payloadDigest: [UInt8], decoded: [UInt8]? = nil) {
         self.itemID = itemID
         self.label = label
         self.mediaType = mediaType
         self.payloadSize = payloadSize
         self.payloadDigest = payloadDigest
-        if let digest {
-            self.digest = digest
-            self.encoding = nil
+        if let decoded {
+            self.digest = SHA256.bytes(decoded)
+            self.encoding = decoded
         } else {
             var w = DERWriter()
             Self.encode(itemID, label, mediaType, payloadSize, payloadDigest, into: &w)
@@ -81,8 +83,7 @@ public struct ItemManifest: Hashable, Sendable, CanonicalValue {
             let size = try r.integer()
             let digest = try r.octets(count: 32)
             return ItemManifest(
-                itemID: id, label: label, mediaType: media, payloadSize: size, payloadDigest: digest,
-                digest: SHA256.bytes(node.encodedBytes))
+                itemID: id, label: label, mediaType: media, payloadSize: size, payloadDigest: digest, decoded: Array(node.encodedBytes))
         }
     }
 
