@@ -425,29 +425,61 @@ public enum NodeRules {
         _ h: Holding, manifest: ItemManifest, root rootValue: OriginRoot, index: Int, path: [UInt8]?, tree: [UInt8]? = nil, payload: [UInt8]?,
         key: StorageKey
     ) throws(StoreError) -> StoredItem {
-        let packed: [UInt8]
-        if let path {
-            packed = path
-        } else if let tree {
-            packed = try SealTree(bytes: tree, count: rootValue.count).path(index: index)
-        } else {
-            throw StoreError(.corrupt, "item \(Hex.encode(h.itemID)) has no stored seal path and its root no seal tree")
+        try storedItems([StoredRow(holding: h, manifest: manifest, root: rootValue, index: index, path: path, tree: tree, payload: payload)], key: key)[0]
+    }
+
+    /// An item's row as a store reads it, its origin root decoded.
+    public struct StoredRow: Sendable {
+        public var holding: Holding
+        public var manifest: ItemManifest
+        public var root: OriginRoot
+        public var index: Int
+        public var path: [UInt8]?
+        public var tree: [UInt8]?
+        public var payload: [UInt8]?
+
+        public init(holding: Holding, manifest: ItemManifest, root: OriginRoot, index: Int, path: [UInt8]?, tree: [UInt8]?, payload: [UInt8]?) {
+            (self.holding, self.manifest, self.root, self.index, self.path, self.tree, self.payload) = (holding, manifest, root, index, path, tree, payload)
         }
-        let sealValue: OriginSeal
-        do { sealValue = OriginSeal(root: rootValue, index: index, path: try AuditPath(packed: packed)) } catch {
-            throw StoreError(.corrupt, "the stored seal path of item \(Hex.encode(h.itemID)): \(error.reason)")
-        }
-        guard sealValue.binds(manifest) else {
-            throw StoreError(.corrupt, "the stored origin seal of item \(Hex.encode(h.itemID)) does not bind its manifest")
-        }
-        var plain: [UInt8]?
-        if let payload {
-            do { plain = try key.open(payload, itemID: h.itemID) } catch { throw StoreError(.corrupt, error.reason) }
-            guard manifest.matches(payload: plain!) else {
-                throw StoreError(.corrupt, "the stored payload of item \(Hex.encode(h.itemID)) is not the one its manifest names")
+    }
+
+    /// Items read together, each checked as ``storedItem(_:manifest:root:index:path:tree:payload:key:)``
+    /// checks one: its seal binds its manifest, its payload is the one the
+    /// manifest names. The items of an origin batch read whole (a sender's
+    /// batch usually holds whole ones) have their tree computed once,
+    /// rather than every item's path on its own.
+    public static func storedItems(_ rows: [StoredRow], key: StorageKey) throws(StoreError) -> [StoredItem] {
+        var seals: [OriginSeal] = []
+        seals.reserveCapacity(rows.count)
+        for r in rows {
+            let packed: [UInt8]
+            if let path = r.path {
+                packed = path
+            } else if let tree = r.tree {
+                packed = try SealTree(bytes: tree, count: r.root.count).path(index: r.index)
+            } else {
+                throw StoreError(.corrupt, "item \(Hex.encode(r.holding.itemID)) has no stored seal path and its root no seal tree")
+            }
+            do { seals.append(OriginSeal(root: r.root, index: r.index, path: try AuditPath(packed: packed))) } catch {
+                throw StoreError(.corrupt, "the stored seal path of item \(Hex.encode(r.holding.itemID)): \(error.reason)")
             }
         }
-        return StoredItem(manifest: manifest, seal: sealValue, payload: plain, holding: h)
+        if let bad = OriginSeal.firstUnbound(zip(rows, seals).map { ($0.manifest, $1) }) {
+            throw StoreError(.corrupt, "the stored origin seal of item \(Hex.encode(rows[bad].holding.itemID)) does not bind its manifest")
+        }
+        var out: [StoredItem] = []
+        out.reserveCapacity(rows.count)
+        for (r, seal) in zip(rows, seals) {
+            var plain: [UInt8]?
+            if let payload = r.payload {
+                do { plain = try key.open(payload, itemID: r.holding.itemID) } catch { throw StoreError(.corrupt, error.reason) }
+                guard r.manifest.matches(payload: plain!) else {
+                    throw StoreError(.corrupt, "the stored payload of item \(Hex.encode(r.holding.itemID)) is not the one its manifest names")
+                }
+            }
+            out.append(StoredItem(manifest: r.manifest, seal: seal, payload: plain, holding: r.holding))
+        }
+        return out
     }
 
     /// The origin roots (by digest, as ``originRoots(_:)`` names them) whose

@@ -172,9 +172,8 @@ extension SQLiteStore {
                 return (h, m, root.0, row[9], (row[10] as Data?).map { Array($0) }, root.1, (row[11] as Data?).map { Array($0) })
             }
         }
-        return try found.map { (holding, manifest, root, index, path, tree, payload) throws(StoreError) in
-            try NodeRules.storedItem(holding, manifest: manifest, root: root, index: index, path: path, tree: tree, payload: payload, key: key)
-        }
+        return try NodeRules.storedItems(
+            found.map { NodeRules.StoredRow(holding: $0.0, manifest: $0.1, root: $0.2, index: $0.3, path: $0.4, tree: $0.5, payload: $0.6) }, key: key)
     }
 
     public func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [LiaisonStore.Holding] {

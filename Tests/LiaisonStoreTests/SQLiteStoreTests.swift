@@ -243,6 +243,37 @@ struct SQLiteStoreTests {
         #expect(try await store.item(items[2].sealed.manifest.itemID).seal == items[2].sealed.seal)
     }
 
+    /// A sender reads a whole origin batch at once, its tree computed once
+    /// instead of every item's path: the same seals, payloads and refusal
+    /// of a damaged path as item by item, naming the item.
+    @Test func aWholeOriginBatchReadAtOnceIsCheckedAsItemByItem() async throws {
+        let dir = freshDirectory()
+        let key = StorageKey.generate()
+        let items = NodeStoreConformance.newItems(100, tag: "whole")
+        let ids = items.map(\.sealed.manifest.itemID)
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: key)
+            _ = try await store.storeItems(items, ledger: .none)
+            let read = try await store.items(ids)
+            #expect(read.map(\.seal) == items.map(\.sealed.seal))
+            #expect(read.map(\.payload) == items.map(\.sealed.payload))
+            #expect(read.map(\.manifest.encoded) == items.map(\.sealed.manifest.encoded), "the manifests' encodings are kept as stored")
+        }
+        let flip = "t=bytearray(c.execute('SELECT tree FROM seal_trees').fetchone()[0]); t[40]^=1; c.execute('UPDATE seal_trees SET tree=?', (bytes(t),))"
+        #expect(try alterDatabase(in: dir, flip) == 0)
+        let store = try SQLiteStore(directory: dir, storageKey: key)
+        // Leaf 1's hash is on item 0's path only: the whole batch is refused, naming item 0.
+        do {
+            _ = try await store.items(ids)
+            Issue.record("a damaged seal path was read as good")
+        } catch {
+            #expect(error.code == .corrupt)
+            #expect(error.reason.contains(Hex.encode(ids[0])), "\(error.reason)")
+        }
+        // Without item 0 (not a whole batch: each path on its own), the rest read as before.
+        #expect(try await store.items(Array(ids.dropFirst())).map(\.seal) == items.dropFirst().map(\.sealed.seal))
+    }
+
     /// A stored subtree hash rewritten (the entries left alone) is found
     /// by the fsck, which compares every stored hash with its entries'.
     @Test func aRewrittenSubtreeHashIsDetected() async throws {
