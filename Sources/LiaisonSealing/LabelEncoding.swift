@@ -127,6 +127,12 @@ extension FieldReader {
         return text
     }
 
-    /// An instant node (the content of an explicit tag).
-    static func instant(_ node: ASN1Node) throws -> Date { Instant.date(try Int64(derEncoded: node)) }
+    /// An instant node (the content of an explicit tag), in the years 1 to
+    /// 9999 as every instant is: one outside them would decode and encode
+    /// again as other (clamped) bytes.
+    static func instant(_ node: ASN1Node) throws -> Date {
+        let ms = try Int64(derEncoded: node)
+        guard Instant.range.contains(ms) else { throw SealingError(.malformed, "an instant is outside the years 1 to 9999") }
+        return Instant.date(ms)
+    }
 }
