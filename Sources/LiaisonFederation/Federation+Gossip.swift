@@ -27,6 +27,16 @@ extension Federation {
         do { head = try signed.verified(by: trust) } catch {
             throw await alarm(peer, "its tree head does not verify against its pinned key: \(error.reason)")
         }
+        return try await observe(signed, verified: head, of: peer, over: transport, latest: latest, knownBefore: knownBefore, supplied: supplied, record: record)
+    }
+
+    /// As above, for a head whose signature the caller has just verified
+    /// (a sender checks the head of every reply before anything else): its
+    /// hybrid signature is not verified a second time.
+    func observe(
+        _ signed: SignedTreeHead, verified head: TreeHead, of peer: Party, over transport: any PeerTransport, latest: Bool, knownBefore: Int? = nil,
+        supplied: BatchReply.Consistency? = nil, record: Bool = true
+    ) async throws(FederationError) -> Bool {
         guard head.party == peer else { throw await alarm(peer, "it served \(head.party)'s tree head as its own") }
         // One check at a time per peer: two concurrent checks against the
         // same known head could each accept a different successor.
