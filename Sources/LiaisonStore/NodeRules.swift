@@ -449,27 +449,37 @@ public enum NodeRules {
     /// batch usually holds whole ones) have their tree computed once,
     /// rather than every item's path on its own.
     public static func storedItems(_ rows: [StoredRow], key: StorageKey) throws(StoreError) -> [StoredItem] {
+        // Three passes (seals built, seals bound, payloads opened), each over
+        // the items before the first one found damaged so far: the error is
+        // about the first damaged item, as if each were checked in turn.
         var seals: [OriginSeal] = []
         seals.reserveCapacity(rows.count)
-        for r in rows {
+        var damaged: (index: Int, error: StoreError)?
+        for (n, r) in rows.enumerated() {
             let packed: [UInt8]
-            if let path = r.path {
-                packed = path
-            } else if let tree = r.tree {
-                packed = try SealTree(bytes: tree, count: r.root.count).path(index: r.index)
-            } else {
-                throw StoreError(.corrupt, "item \(Hex.encode(r.holding.itemID)) has no stored seal path and its root no seal tree")
-            }
-            do { seals.append(OriginSeal(root: r.root, index: r.index, path: try AuditPath(packed: packed))) } catch {
-                throw StoreError(.corrupt, "the stored seal path of item \(Hex.encode(r.holding.itemID)): \(error.reason)")
+            do throws(StoreError) {
+                if let path = r.path {
+                    packed = path
+                } else if let tree = r.tree {
+                    packed = try SealTree(bytes: tree, count: r.root.count).path(index: r.index)
+                } else {
+                    throw StoreError(.corrupt, "item \(Hex.encode(r.holding.itemID)) has no stored seal path and its root no seal tree")
+                }
+                do { seals.append(OriginSeal(root: r.root, index: r.index, path: try AuditPath(packed: packed))) } catch {
+                    throw StoreError(.corrupt, "the stored seal path of item \(Hex.encode(r.holding.itemID)): \(error.reason)")
+                }
+            } catch {
+                damaged = (n, error)
+                break
             }
         }
         if let bad = OriginSeal.firstUnbound(zip(rows, seals).map { ($0.manifest, $1) }) {
-            throw StoreError(.corrupt, "the stored origin seal of item \(Hex.encode(rows[bad].holding.itemID)) does not bind its manifest")
+            damaged = (bad, StoreError(.corrupt, "the stored origin seal of item \(Hex.encode(rows[bad].holding.itemID)) does not bind its manifest"))
         }
         var out: [StoredItem] = []
         out.reserveCapacity(rows.count)
-        for (r, seal) in zip(rows, seals) {
+        for (n, (r, seal)) in zip(rows, seals).enumerated() {
+            if let d = damaged, n >= d.index { throw d.error }
             var plain: [UInt8]?
             if let payload = r.payload {
                 do { plain = try key.open(payload, itemID: r.holding.itemID) } catch { throw StoreError(.corrupt, error.reason) }
@@ -479,6 +489,7 @@ public enum NodeRules {
             }
             out.append(StoredItem(manifest: r.manifest, seal: seal, payload: plain, holding: r.holding))
         }
+        if let d = damaged { throw d.error }
         return out
     }
 

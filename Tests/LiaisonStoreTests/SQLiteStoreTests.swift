@@ -272,6 +272,20 @@ struct SQLiteStoreTests {
         }
         // Without item 0 (not a whole batch: each path on its own), the rest read as before.
         #expect(try await store.items(Array(ids.dropFirst())).map(\.seal) == items.dropFirst().map(\.sealed.seal))
+        // With two items damaged in different ways, the error is about the first of them in the order asked for.
+        let item3 = Hex.encode(ids[3])
+        let alter = "p=bytearray(c.execute('SELECT payload FROM items WHERE id = ?', (bytes.fromhex('\(item3)'),)).fetchone()[0]); p[-1]^=1; c.execute('UPDATE items SET payload=? WHERE id = ?', (bytes(p), bytes.fromhex('\(item3)')))"
+        #expect(try alterDatabase(in: dir, alter) == 0)
+        for (order, named) in [(ids, ids[0]), ([ids[3], ids[0]], ids[3]), (Array(ids[1...]), ids[3])] {
+            do {
+                _ = try await store.items(order)
+                Issue.record("a damaged item was read as good")
+            } catch {
+                #expect(error.code == .corrupt)
+                #expect(error.reason.contains(Hex.encode(named)), "\(error.reason)")
+            }
+        }
+        #expect(try await store.items(Array(ids[4...])).map(\.payload) == items[4...].map(\.sealed.payload))
     }
 
     /// A stored subtree hash rewritten (the entries left alone) is found
