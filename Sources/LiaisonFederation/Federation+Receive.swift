@@ -46,7 +46,8 @@ extension Federation {
         // connection, another replica) loses the race once: read again.
         for attempt in 0..<3 {
             do {
-                var (reply, proving) = try await receiveOnce(batch, bytes: bytes, from: peer, at: now)
+                let (answered, proving) = try await receiveOnce(batch, bytes: bytes, from: peer, at: now)
+                var reply = answered
                 // The proof that this head extends (or is extended by) the one the sender knows.
                 let size = reply.treeHead.body.size
                 if let k = knownSize, k > 0, k != size,
@@ -188,7 +189,7 @@ extension Federation {
             }
         }
         // Record what is new, with the head signed at its end.
-        var proving = ContinuousClock.now
+        let proving: ContinuousClock.Instant
         var head: SignedTreeHead
         var size: Int
         var newPaths: [AuditPath] = []
@@ -198,6 +199,9 @@ extension Federation {
                 throw FederationError(.unavailable, "this node's ledger has no signed tree head")
             }
             (head, size) = (latest, latest.body.size)
+            // Every envelope was answered before: nothing to write.
+            timed(.record, peer, since: recording)
+            proving = ContinuousClock.now
         } else {
             let signed = SignedHeadBox()
             let sign = signer

@@ -75,6 +75,8 @@ extension Federation {
             }
             tasks.append((task, item))
         }
+        // The seal step includes checking every release again.
+        var sealingSince = ContinuousClock.now
         var groups: [String: [(OutboxTask, StoredItem, [Signed<ConsentBody>])]] = [:]
         var memo = DecisionMemo()
         for (task, item) in tasks {
@@ -102,7 +104,8 @@ extension Federation {
             groups[task.agreement, default: []].append((task, item, consents))
         }
         for (agreementID, group) in groups.sorted(by: { $0.key < $1.key }) {
-            let result = await sendGroup(group, agreement: agreementID, to: peer, over: transport, at: now)
+            let result = await sendGroup(group, agreement: agreementID, to: peer, over: transport, at: now, sealingSince: sealingSince)
+            sealingSince = ContinuousClock.now
             settled += result.settled
             entries += result.entries
             heads += result.heads
@@ -141,7 +144,7 @@ extension Federation {
 
     private func sendGroup(
         _ group: [(OutboxTask, StoredItem, [Signed<ConsentBody>])], agreement agreementID: String, to peer: Party, over transport: any PeerTransport,
-        at now: Date
+        at now: Date, sealingSince sealing: ContinuousClock.Instant
     ) async -> GroupResult {
         var out = GroupResult()
         func retryAll(_ text: String) {
@@ -158,7 +161,6 @@ extension Federation {
             return out
         }
         let bytes: [UInt8]
-        let sealing = ContinuousClock.now
         do {
             let batch = try signing.sealBatch(
                 group.map { Outgoing(item: SealedItem(manifest: $0.1.manifest, seal: $0.1.seal, payload: $0.1.payload!), consents: $0.2) },
@@ -170,11 +172,11 @@ extension Federation {
             return out
         }
         timed(.seal, peer, since: sealing)
+        let sending = ContinuousClock.now
         // The largest size of the peer's log verified so far (stored, or verified and not stored yet).
         let storedSize = (try? await store.peer(peer))?.treeSize
         let knownSize = [storedSize, state.withLock { $0.verifiedHeads[peer]?.body.size }].compactMap { $0 }.max()
         let replyBytes: [UInt8]
-        let sending = ContinuousClock.now
         do { replyBytes = try await transport.sendBatch(bytes, knownSize: knownSize ?? nil) } catch {
             retryAll(error.reason)
             return out
@@ -203,7 +205,7 @@ extension Federation {
         // The head must be consistent with everything seen of the peer's log (invariant 6).
         // Checked now; kept (and recorded as the latest if it is) in the settlement's write.
         do {
-            _ = try await observe(reply.treeHead, of: peer, over: transport, latest: false, supplied: reply.consistency, record: false)
+            _ = try await observe(reply.treeHead, verified: head, of: peer, over: transport, latest: false, supplied: reply.consistency, record: false)
         } catch {
             retryAll(error.reason)
             return out

@@ -77,6 +77,38 @@ import Testing
         #expect(status.first { $0.party == .jpn }?.delivered == 5)
         #expect(status.first { $0.party == .jpn }?.queued == 0)
     }
+
+    /// Every step of an exchange is timed, on the side that takes it and
+    /// for the right peer: what `/metrics` shows of a slow link.
+    @Test func everyStepOfAnExchangeIsTimedOnBothSides() async throws {
+        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: Self.logger)
+        defer { Task { await net.stop() } }
+        let kor = net[.kor], jpn = net[.jpn]
+        let seen = Mutex<[String: [Duration]]>([:])
+        for node in [kor, jpn] {
+            let me = node.party
+            node.federation.observePhases { peer, phase, took in seen.withLock { $0["\(me)→\(peer) \(phase.side) \(phase)", default: []].append(took) } }
+        }
+        let sealed = try await kor.federation.originate((0..<3).map { (Self.label(), "text/plain", Array("timed \($0)".utf8)) })
+        let released = try await kor.federation.release(sealed.map(\.manifest.itemID), to: .jpn, agreement: "gsomia-kor-jpn-2016")
+        let tasks = try await Self.settled(kor, released.queued.map(\.id))
+        #expect(tasks.allSatisfy { $0.state == .done })
+        // The settlement is timed once its write returns, just after the tasks show as done.
+        let keys = ExchangePhase.allCases.map { $0.side == "send" ? "KOR→JPN send \($0)" : "JPN→KOR receive \($0)" }
+        for _ in 0..<200 where !seen.withLock({ s in keys.allSatisfy { s[$0] != nil } }) { try await Task.sleep(nanoseconds: 10_000_000) }
+        let timed = seen.withLock { $0 }
+        for key in keys {
+            let times = timed[key] ?? []
+            #expect(!times.isEmpty, "\(key) was timed: \(timed.keys.sorted())")
+            #expect(times.allSatisfy { $0 > .zero && $0 < .seconds(30) }, "\(key): \(times)")
+        }
+        // Nothing is timed on the wrong side or for the wrong peer.
+        #expect(timed.keys.allSatisfy { $0.hasPrefix("KOR→JPN send ") || $0.hasPrefix("JPN→KOR receive ") }, "\(timed.keys.sorted())")
+        // The transport of a batch includes the peer's whole handling of it.
+        var handling = Duration.zero
+        for step in ["decode", "open", "record", "prove"] { handling += try #require(timed["JPN→KOR receive \(step)"]?.min()) }
+        #expect(try #require(timed["KOR→JPN send transport"]?.max()) >= handling)
+    }
 }
 
 enum FederationTests {
@@ -96,37 +128,6 @@ enum FederationTests {
     /// Concurrent single releases are written together; each gets its own
     /// task and link number, and one that breaks a rule (queued twice) is
     /// refused alone.
-    /// Every step of an exchange is timed, on the side that takes it and
-    /// for the right peer: what `/metrics` shows of a slow link.
-    @Test func everyStepOfAnExchangeIsTimedOnBothSides() async throws {
-        let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: ExchangeTests.logger)
-        defer { Task { await net.stop() } }
-        let kor = net[.kor], jpn = net[.jpn]
-        let seen = Mutex<[String: [Duration]]>([:])
-        for node in [kor, jpn] {
-            let me = node.party
-            node.federation.observePhases { peer, phase, took in seen.withLock { $0["\(me)→\(peer) \(phase.side) \(phase)", default: []].append(took) } }
-        }
-        let sealed = try await kor.federation.originate((0..<3).map { (ExchangeTests.label(), "text/plain", Array("timed \($0)".utf8)) })
-        let released = try await kor.federation.release(sealed.map(\.manifest.itemID), to: .jpn, agreement: "gsomia-kor-jpn-2016")
-        let tasks = try await ExchangeTests.settled(kor, released.queued.map(\.id))
-        #expect(tasks.allSatisfy { $0.state == .done })
-        // The settlement is timed once its write returns, just after the tasks show as done.
-        let keys = ExchangePhase.allCases.map { $0.side == "send" ? "KOR→JPN send \($0)" : "JPN→KOR receive \($0)" }
-        for _ in 0..<200 where !seen.withLock({ s in keys.allSatisfy { s[$0] != nil } }) { try await Task.sleep(nanoseconds: 10_000_000) }
-        let timed = seen.withLock { $0 }
-        for key in keys {
-            let times = timed[key] ?? []
-            #expect(!times.isEmpty, "\(key) was timed: \(timed.keys.sorted())")
-            #expect(times.allSatisfy { $0 > .zero && $0 < .seconds(30) }, "\(key): \(times)")
-        }
-        // Nothing is timed on the wrong side or for the wrong peer.
-        #expect(timed.keys.allSatisfy { $0.hasPrefix("KOR→JPN send ") || $0.hasPrefix("JPN→KOR receive ") }, "\(timed.keys.sorted())")
-        // The transport of a batch includes the peer's whole handling of it.
-        let handling = ["decode", "open", "record", "prove"].map { timed["JPN→KOR receive \($0)"]!.min()! }.reduce(Duration.zero, +)
-        #expect(timed["KOR→JPN send transport"]!.max()! >= handling)
-    }
-
     @Test func concurrentReleasesEachGetTheirAnswer() async throws {
         let net = try await LocalFederation.start(parties: [.kor, .jpn], examples: Fixtures.examplesDirectory, logger: ExchangeTests.logger) { s in
             s.gossipInterval = 3600
