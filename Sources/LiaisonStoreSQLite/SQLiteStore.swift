@@ -58,8 +58,10 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
             // savepoint each group-commit writer runs in. On disk, SQLite
             // spilled it to a new file in /var/tmp once a write touched more
             // than four 16 KiB pages, which it created, wrote and deleted
-            // for nearly every write. It only ever holds the pages one
-            // transaction changes, and no durable state: the WAL does.
+            // for nearly every write. The sub-journal holds the pages of one
+            // group's transaction; the other transient data (sorts, temp
+            // indexes of this store's queries) is bounded by their limits.
+            // None of it is durable state: the WAL is.
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         config.maximumReaderCount = 4
