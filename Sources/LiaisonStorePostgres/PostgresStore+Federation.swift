@@ -153,11 +153,58 @@ extension PostgresStore {
         }.1
     }
 
+    /// The items in one snapshot and two queries (rows, then each origin
+    /// root once: a root with its signature is 3 KB), checked together
+    /// (``NodeRules/storedItems(_:key:)``), in the order asked.
     public func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem] {
-        var out: [StoredItem] = []
-        out.reserveCapacity(ids.count)
-        for id in ids { out.append(try await item(id)) }
-        return out
+        guard !ids.isEmpty else { return [] }
+        let key = try NodeRules.storageKey(storageKey)
+        let hex = ids.map { Hex.encode($0) }
+        typealias Found = (holding: LiaisonStore.Holding, manifest: ItemManifest, root: Data, index: Int, path: Data, payload: Data?)
+        let (found, roots) = try await read { c, logger -> ([Found], [Data: Data]) in
+            let found = try await Self.rows(
+                c,
+                """
+                SELECT \(unescaped: Self.holdingColumns), seal_root, seal_index, seal_path, payload FROM items
+                WHERE id = ANY(SELECT decode(x, 'hex') FROM unnest(\(hex)) AS x)
+                """, logger
+            ).map { r -> Found in
+                let (h, m) = try Self.holdingAndManifest(r)
+                return (
+                    h, m, try r["seal_root"].decode(Data.self), Int(try r["seal_index"].decode(Int64.self)), try r["seal_path"].decode(Data.self),
+                    try r["payload"].decode(Data?.self)
+                )
+            }
+            let digests = Array(Set(found.map { Hex.encode($0.root) }))
+            var roots: [Data: Data] = [:]
+            for r in try await Self.rows(
+                c, "SELECT digest, root FROM origin_roots WHERE digest = ANY(SELECT decode(x, 'hex') FROM unnest(\(digests)) AS x)", logger)
+            {
+                roots[try r["digest"].decode(Data.self)] = try r["root"].decode(Data.self)
+            }
+            return (found, roots)
+        }
+        let byID = Dictionary(found.map { ($0.holding.itemID, $0) }, uniquingKeysWith: { a, _ in a })
+        var decoded: [Data: OriginRoot] = [:]
+        var rows: [NodeRules.StoredRow] = []
+        rows.reserveCapacity(ids.count)
+        for id in ids {
+            guard let f = byID[id] else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+            let root: OriginRoot
+            if let known = decoded[f.root] {
+                root = known
+            } else {
+                guard let bytes = roots[f.root] else {
+                    throw StoreError(.corrupt, "item \(Hex.encode(id)) names an origin root this store does not hold")
+                }
+                root = try NodeRules.decode(Array(bytes), "origin root")
+                decoded[f.root] = root
+            }
+            rows.append(
+                NodeRules.StoredRow(
+                    holding: f.holding, manifest: f.manifest, root: root, index: f.index, path: Array(f.path), tree: nil, payload: f.payload.map { Array($0) }))
+        }
+        return try NodeRules.storedItems(rows, key: key)
     }
 
     public func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [LiaisonStore.Holding] {

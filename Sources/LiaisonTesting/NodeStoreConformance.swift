@@ -475,6 +475,13 @@ public enum NodeStoreConformance {
             #expect(stored.seal.binds(stored.manifest))
             #expect(stored.payload == item.sealed.payload)
         }
+        // Read together (a sender's batch): whole origin batches, parts of
+        // one, an item asked twice, in the order asked, the same as one by one.
+        let asked = (whole + parts.reversed() + [whole[3]]).map(\.sealed.manifest.itemID)
+        let together = try await store.items(asked)
+        #expect(together.map(\.manifest.itemID) == asked)
+        #expect(together.map(\.seal) == (whole + parts.reversed() + [whole[3]]).map(\.sealed.seal))
+        #expect(together.map(\.payload) == (whole + parts.reversed() + [whole[3]]).map(\.sealed.payload))
         #expect(try await store.verify().isIntact)
     }
 
