@@ -104,7 +104,8 @@ extension Federation {
             groups[task.agreement, default: []].append((task, item, consents))
         }
         for (agreementID, group) in groups.sorted(by: { $0.key < $1.key }) {
-            let result = await sendGroup(group, agreement: agreementID, to: peer, over: transport, at: now, sealingSince: sealingSince)
+            let result = await sendGroup(
+                group, agreement: agreementID, to: peer, over: transport, at: now, sealingSince: sealingSince, storedSize: record.treeSize)
             sealingSince = ContinuousClock.now
             settled += result.settled
             entries += result.entries
@@ -144,7 +145,7 @@ extension Federation {
 
     private func sendGroup(
         _ group: [(OutboxTask, StoredItem, [Signed<ConsentBody>])], agreement agreementID: String, to peer: Party, over transport: any PeerTransport,
-        at now: Date, sealingSince sealing: ContinuousClock.Instant
+        at now: Date, sealingSince sealing: ContinuousClock.Instant, storedSize: Int?
     ) async -> GroupResult {
         var out = GroupResult()
         func retryAll(_ text: String) {
@@ -173,8 +174,10 @@ extension Federation {
         }
         timed(.seal, peer, since: sealing)
         let sending = ContinuousClock.now
-        // The largest size of the peer's log verified so far (stored, or verified and not stored yet).
-        let storedSize = (try? await store.peer(peer))?.treeSize
+        // The largest size of the peer's log verified so far: stored when the
+        // round began, or verified since (every head this node stores is
+        // verified in memory first). Only a hint for the peer's consistency
+        // proof: the check itself reads the stored head again.
         let knownSize = [storedSize, state.withLock { $0.verifiedHeads[peer]?.body.size }].compactMap { $0 }.max()
         let replyBytes: [UInt8]
         do { replyBytes = try await transport.sendBatch(bytes, knownSize: knownSize ?? nil) } catch {
