@@ -407,28 +407,9 @@ public enum NodeRules {
         guard owner == claimant else { throw StoreError(.conflict, "\(what) is claimed by \(owner ?? "nobody"), not \(claimant)") }
     }
 
-    /// The item from its stored parts, its payload opened under the node's
-    /// storage key: its seal path stored with it, or (`path` nil) read from
-    /// the whole seal `tree` kept for its root. The seal is checked to bind
-    /// the manifest and the payload to match it, so that damage at rest is
-    /// reported, not returned.
-    public static func storedItem(
-        _ h: Holding, manifest: ItemManifest, root: [UInt8], index: Int, path: [UInt8]?, tree: [UInt8]? = nil, payload: [UInt8]?,
-        key: StorageKey
-    ) throws(StoreError) -> StoredItem {
-        try storedItem(h, manifest: manifest, root: try decode(root, "origin root") as OriginRoot, index: index, path: path, tree: tree, payload: payload, key: key)
-    }
-
-    /// As above, with the origin root already decoded (items of one origin
-    /// batch share it: a reader of many decodes it once).
-    public static func storedItem(
-        _ h: Holding, manifest: ItemManifest, root rootValue: OriginRoot, index: Int, path: [UInt8]?, tree: [UInt8]? = nil, payload: [UInt8]?,
-        key: StorageKey
-    ) throws(StoreError) -> StoredItem {
-        try storedItems([StoredRow(holding: h, manifest: manifest, root: rootValue, index: index, path: path, tree: tree, payload: payload)], key: key)[0]
-    }
-
-    /// An item's row as a store reads it, its origin root decoded.
+    /// An item's row as a store reads it, its origin root decoded: its seal
+    /// path stored with it, or (`path` nil) read from the whole seal `tree`
+    /// kept for its root.
     public struct StoredRow: Sendable {
         public var holding: Holding
         public var manifest: ItemManifest
@@ -443,11 +424,12 @@ public enum NodeRules {
         }
     }
 
-    /// Items read together, each checked as ``storedItem(_:manifest:root:index:path:tree:payload:key:)``
-    /// checks one: its seal binds its manifest, its payload is the one the
-    /// manifest names. The items of an origin batch read whole (a sender's
-    /// batch usually holds whole ones) have their tree computed once,
-    /// rather than every item's path on its own.
+    /// The items from their stored rows, payloads opened under the node's
+    /// storage key. Each seal is checked to bind its manifest and each
+    /// payload to match it, so that damage at rest is reported, not
+    /// returned. The items of an origin batch read whole (a sender's batch
+    /// usually holds whole ones) have their tree computed once, rather than
+    /// every item's path on its own.
     public static func storedItems(_ rows: [StoredRow], key: StorageKey) throws(StoreError) -> [StoredItem] {
         // Three passes (seals built, seals bound, payloads opened), each over
         // the items before the first one found damaged so far: the error is

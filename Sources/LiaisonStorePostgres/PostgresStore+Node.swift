@@ -160,28 +160,8 @@ extension PostgresStore: NodeStore {
         return (h, manifest)
     }
 
-    public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
-        let key = try NodeRules.storageKey(storageKey)
-        let found = try await read { c, logger -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data, Data?)? in
-            guard
-                let r = try await Self.rows(
-                    c,
-                    """
-                    SELECT \(unescaped: Self.holdingColumns), r.root, seal_index, seal_path, payload
-                    FROM items JOIN origin_roots r ON r.digest = items.seal_root WHERE id = \(Data(id))
-                    """, logger
-                ).first
-            else { return nil }
-            let (h, m) = try Self.holdingAndManifest(r)
-            return (
-                h, m, try r["root"].decode(Data.self), Int(try r["seal_index"].decode(Int64.self)), try r["seal_path"].decode(Data.self),
-                try r["payload"].decode(Data?.self)
-            )
-        }
-        guard let (holding, manifest, root, index, path, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-        return try NodeRules.storedItem(
-            holding, manifest: manifest, root: Array(root), index: index, path: Array(path), payload: payload.map { Array($0) }, key: key)
-    }
+    /// One item, read and checked as a sender's batch is (``items(_:)``).
+    public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem { try await items([id])[0] }
 
     public func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
         guard limit > 0, limit <= NodeRules.maximumClaim else { throw StoreError(.invalidInput, "a page holds 1 to \(NodeRules.maximumClaim) holdings, not \(limit)") }

@@ -303,26 +303,8 @@ extension SQLiteStore: NodeStore {
         return (h, manifest)
     }
 
-    public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem {
-        let key = try NodeRules.storageKey(storageKey)
-        let found = try await run { db -> (LiaisonStore.Holding, ItemManifest, Data, Int, Data?, Data?, Data?)? in
-            guard
-                let row = try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT \(Self.holdingColumns), r.root, t.tree, seal_index, seal_path, payload
-                        FROM items JOIN origin_roots r ON r.digest = items.seal_root LEFT JOIN seal_trees t ON t.root = items.seal_root
-                        WHERE id = ?
-                        """, arguments: [Data(id)])
-            else { return nil }
-            let (h, m) = try Self.holdingAndManifest(row)
-            return (h, m, row["root"], row["seal_index"], row["seal_path"], row["tree"], row["payload"])
-        }
-        guard let (holding, manifest, root, index, path, tree, payload) = found else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-        return try NodeRules.storedItem(
-            holding, manifest: manifest, root: Array(root), index: index, path: path.map { Array($0) }, tree: tree.map { Array($0) },
-            payload: payload.map { Array($0) }, key: key)
-    }
+    /// One item, read and checked as a sender's batch is (``items(_:)``).
+    public func item(_ id: [UInt8]) async throws(StoreError) -> StoredItem { try await items([id])[0] }
 
     public func holdings(after cursor: Int64?, limit: Int) async throws(StoreError) -> [LiaisonStore.Holding] {
         guard limit > 0, limit <= NodeRules.maximumClaim else { throw StoreError(.invalidInput, "a page holds 1 to \(NodeRules.maximumClaim) holdings, not \(limit)") }
