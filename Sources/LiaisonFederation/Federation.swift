@@ -63,6 +63,22 @@ public final class Federation: Sendable {
 
     typealias Origination = (label: SecurityLabel, mediaType: String, payload: [UInt8])
 
+    /// Seals a group's originations in one tree and gives each caller its
+    /// own items back, in order; a sealing that returns another number of
+    /// items than it was given fails the group.
+    static func sealTogether(_ calls: [[Origination]], _ seal: ([Origination]) throws -> [SealedItem]) throws(FederationError) -> [[SealedItem]] {
+        let items = calls.flatMap { $0 }
+        var sealed: ArraySlice<SealedItem>
+        do { sealed = try seal(items)[...] } catch let e as FederationError { throw e } catch {
+            throw FederationError(.refused, "the items cannot be sealed: \(error)")
+        }
+        guard sealed.count == items.count else { throw FederationError(.unavailable, "the sealer returned \(sealed.count) items for \(items.count)") }
+        return calls.map { call in
+            defer { sealed = sealed.dropFirst(call.count) }
+            return Array(sealed.prefix(call.count))
+        }
+    }
+
     static func originationQueue() -> CoalescingQueue<[Origination], [SealedItem]> {
         CoalescingQueue(limit: (NodeRules.maximumItemsPerBatch, NodeRules.maximumBatchBytes), weight: { ($0.count, $0.reduce(0) { $0 + $1.payload.count }) })
     }
@@ -430,14 +446,7 @@ extension Federation {
         }
         let (signing, party, clock) = (signing, party, clock)
         let sealed = try await originations.submit(items) { group in
-            var sealed: ArraySlice<SealedItem>
-            do { sealed = try signing.sealOrigin(group.flatMap { $0 }, originator: party, at: clock())[...] } catch {
-                throw FederationError(.refused, "the items cannot be sealed: \(error)")
-            }
-            return group.map { items in
-                defer { sealed = sealed.dropFirst(items.count) }
-                return Array(sealed.prefix(items.count))
-            }
+            try Self.sealTogether(group) { try signing.sealOrigin($0, originator: party, at: clock()) }
         }
         let at = sealed[0].seal.root.sealedAt
         let entries = sealed.map { LedgerEntry(kind: .itemSealed, at: at, subjects: [$0.manifest.digest], detail: "sealed at \($0.manifest.label.level)") }

@@ -47,14 +47,7 @@ import Testing
                 while queue.waiting < hold, Date() < deadline { try? await Task.sleep(nanoseconds: 1_000_000) }
             }
             if let e = failure(OriginationQueueTests.names(items)) { throw e }
-            var sealed: ArraySlice<SealedItem>
-            do { sealed = try OriginationQueueTests.key.sealOrigin(items, originator: .kor, at: Date())[...] } catch {
-                throw FederationError(.refused, "\(error)")
-            }
-            return calls.map { call in
-                defer { sealed = sealed.dropFirst(call.count) }
-                return Array(sealed.prefix(call.count))
-            }
+            return try Federation.sealTogether(calls) { try OriginationQueueTests.key.sealOrigin($0, originator: .kor, at: Date()) }
         }
     }
 
@@ -96,6 +89,22 @@ import Testing
         }
         let roots = Set(results.filter { $0.key != "c0" }.map { try! $0.value.get()[0].seal.root })
         #expect(roots.count == 1)
+    }
+
+    /// Each caller gets exactly its own items back; a sealing that returns
+    /// another number of items fails the group rather than handing out
+    /// short or shifted answers.
+    @Test func aGroupIsHandedBackCallerByCallerAndAShortSealingFailsIt() throws {
+        let calls = [Self.items("a", 2), Self.items("b", 1), Self.items("c", 3)]
+        let sealed = try Federation.sealTogether(calls) { try Self.key.sealOrigin($0, originator: .kor, at: Date()) }
+        #expect(sealed.map(\.count) == [2, 1, 3])
+        #expect(sealed.map { $0.map { String(decoding: $0.payload, as: UTF8.self) } } == calls.map(Self.names))
+        #expect(throws: FederationError(.unavailable, "")) {
+            _ = try Federation.sealTogether(calls) { Array(try Self.key.sealOrigin($0, originator: .kor, at: Date()).dropLast()) }
+        }
+        #expect(throws: FederationError(.refused, "")) {
+            _ = try Federation.sealTogether(calls) { _ in throw SealingError(.invalidKey, "the key is gone") }
+        }
     }
 
     @Test func aRefusedGroupIsSealedAgainOneCallerAtATime() async throws {
