@@ -171,6 +171,26 @@ public struct StoreBench: Sendable {
                         }
                     })
             }
+            // Reads in batches of 1000 from a store of 50,000 items: a
+            // release's check (holdings) and a sender's batch (items, their
+            // payloads decrypted and checked against their seals).
+            let holdingsName = "\(backend.name): read holdings, batches of 1000 (a release's check)"
+            let itemsName = "\(backend.name): read items, batches of 1000 (a sender's batch: decrypted, seals checked)"
+            if wanted(holdingsName) || wanted(itemsName) {
+                let total = perBatchSize[1000]!
+                let store = try await backend.make()
+                for start in stride(from: 0, to: total, by: 1000) {
+                    let slice = Array(pool[start..<min(start + 1000, total)])
+                    _ = try await store.storeItems(slice, ledger: .none)
+                }
+                let batches = stride(from: 0, to: total, by: 1000).map { start in pool[start..<min(start + 1000, total)].map(\.sealed.manifest.itemID) }
+                if wanted(holdingsName) {
+                    report(try await measure(holdingsName, unit: "items/s", ops: total) { for ids in batches { _ = try await store.holdings(ids) } })
+                }
+                if wanted(itemsName) {
+                    report(try await measure(itemsName, unit: "items/s", ops: total) { for ids in batches { _ = try await store.items(ids) } })
+                }
+            }
             // Single-item writes from many concurrent writers: group commit.
             let concurrentName = "\(backend.name): store items, 1 per write, 64 concurrent writers (durable)"
             if wanted(concurrentName) {

@@ -6,7 +6,9 @@ internal import GRDBSQLite
 /// GRDB's own `execute(arguments:)`: it boxes every argument (an array of
 /// existentials, a `Data` copy per blob), about 2 µs per row, which is most
 /// of a batch insert's time; binding buffers directly costs a fraction of
-/// that. The statement stays GRDB's: prepared and cached by GRDB, used only
+/// that. Reading likewise: `Row.fetchOne` opens a cursor and copies the row
+/// into a `Row` before a column is read, more than the lookup itself costs
+/// when a batch reads its items one by one. The statement stays GRDB's: prepared and cached by GRDB, used only
 /// inside GRDB's transaction on its queue, reset after each use.
 struct RawStatement {
     /// Kept so that GRDB cannot finalize the statement while it is in use.
@@ -104,6 +106,40 @@ struct RawStatement {
             row(sqlite3_column_int64(handle, 0), bytes)
         }
     }
+
+    /// The one row's columns, read by `read` (with ``int64(at:)``,
+    /// ``bytes(at:)`` and the like), or `nil` when there is no row.
+    func one<T>(_ read: (RawStatement) throws -> T) throws -> T? {
+        let rc = sqlite3_step(handle)
+        defer { sqlite3_reset(handle) }
+        guard rc == SQLITE_ROW else {
+            if rc == SQLITE_DONE { return nil }
+            throw error(rc)
+        }
+        return try read(self)
+    }
+
+    // Columns of the current row (inside ``one(_:)``), by position from 0.
+    // The tables are STRICT, so a column holds the type it declares.
+
+    func isNull(at i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
+
+    func int64(at i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
+
+    func bytes(at i: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(handle, i))
+        guard count > 0, let base = sqlite3_column_blob(handle, i) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    func optionalBytes(at i: Int32) -> [UInt8]? { isNull(at: i) ? nil : bytes(at: i) }
+
+    func string(at i: Int32) -> String {
+        guard let text = sqlite3_column_text(handle, i) else { return "" }
+        return String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, i))), as: UTF8.self)
+    }
+
+    func optionalString(at i: Int32) -> String? { isNull(at: i) ? nil : string(at: i) }
 
     func error(_ rc: Int32) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)), message: String(cString: sqlite3_errmsg(connection)))

@@ -147,29 +147,33 @@ extension SQLiteStore {
         let key = try NodeRules.storageKey(storageKey)
         typealias Found = (LiaisonStore.Holding, ItemManifest, OriginRoot, Int, [UInt8]?, [UInt8]?, [UInt8]?)
         let found = try await runSnapshot { db -> [Found] in
-            let statement = try db.cachedStatement(
-                sql: "SELECT \(Self.holdingColumns), seal_index, seal_path, payload, seal_root FROM items WHERE id = ?")
+            let statement = RawStatement(
+                try db.cachedStatement(sql: "SELECT \(Self.holdingColumns), seal_index, seal_path, payload, seal_root FROM items WHERE id = ?"), db)
             // Items of one origin batch share their root and tree (3 KB and
             // 64 bytes per item of the batch): read and decoded once, not
             // joined to every item's row.
             let rootAndTree = try db.cachedStatement(
                 sql: "SELECT r.root, t.tree FROM origin_roots r LEFT JOIN seal_trees t ON t.root = r.digest WHERE r.digest = ?")
-            var roots: [Data: (OriginRoot, [UInt8]?)] = [:]
+            var roots: [[UInt8]: (OriginRoot, [UInt8]?)] = [:]
             return try ids.map { id in
-                guard let row = try Row.fetchOne(statement, arguments: [Data(id)]) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-                let (h, m) = try Self.holdingAndManifest(row)
-                let rootKey: Data = row[12]
+                statement.bind(1, id)
+                guard
+                    let (fields, index, path, payload, rootKey) = try statement.one({
+                        (Self.holdingFields($0), Int($0.int64(at: 9)), $0.optionalBytes(at: 10), $0.optionalBytes(at: 11), $0.bytes(at: 12))
+                    })
+                else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+                let (h, m) = try Self.holdingAndManifest(fields)
                 let root: (OriginRoot, [UInt8]?)
                 if let known = roots[rootKey] {
                     root = known
                 } else {
-                    guard let r = try Row.fetchOne(rootAndTree, arguments: [rootKey]) else {
+                    guard let r = try Row.fetchOne(rootAndTree, arguments: [Data(rootKey)]) else {
                         throw StoreError(.corrupt, "item \(Hex.encode(id)) names an origin root this store does not hold")
                     }
                     root = (try NodeRules.decode(Array(r[0] as Data), "origin root"), (r[1] as Data?).map { Array($0) })
                     roots[rootKey] = root
                 }
-                return (h, m, root.0, row[9], (row[10] as Data?).map { Array($0) }, root.1, (row[11] as Data?).map { Array($0) })
+                return (h, m, root.0, index, path, root.1, payload)
             }
         }
         return try NodeRules.storedItems(
@@ -178,10 +182,11 @@ extension SQLiteStore {
 
     public func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [LiaisonStore.Holding] {
         try await runSnapshot { db in
-            let statement = try db.cachedStatement(sql: "SELECT \(Self.holdingColumns) FROM items WHERE id = ?")
+            let statement = RawStatement(try db.cachedStatement(sql: "SELECT \(Self.holdingColumns) FROM items WHERE id = ?"), db)
             return try ids.map { id in
-                guard let row = try Row.fetchOne(statement, arguments: [Data(id)]) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-                return try Self.holding(row)
+                statement.bind(1, id)
+                guard let fields = try statement.one(Self.holdingFields) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+                return try Self.holdingAndManifest(fields).0
             }
         }
     }

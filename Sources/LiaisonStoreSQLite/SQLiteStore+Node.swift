@@ -289,17 +289,36 @@ extension SQLiteStore: NodeStore {
 
     static func holding(_ row: Row) throws -> LiaisonStore.Holding { try holdingAndManifest(row).0 }
 
+    /// The ``holdingColumns`` of a row, as stored.
+    struct HoldingFields {
+        var sequence: Int64, id: [UInt8], manifest: [UInt8], originator: String, sourceParty: String?, agreement: String?
+        var receivedAt: Int64, status: String, label: [UInt8]?
+    }
+
     /// A row that starts with ``holdingColumns``, read by position (every
     /// query that reads holdings selects them first).
     static func holdingAndManifest(_ row: Row) throws -> (LiaisonStore.Holding, ItemManifest) {
-        let manifest: ItemManifest = try NodeRules.decode(Array(row[2] as Data), "manifest")
-        let label = try NodeRules.label(manifest: manifest, current: (row[8] as Data?).map { Array($0) })
-        let status: String = row[7]
-        guard let s = HoldingStatus(rawValue: status) else { throw StoreError(.corrupt, "unknown holding status \(status)") }
+        try holdingAndManifest(
+            HoldingFields(
+                sequence: row[0], id: Array(row[1] as Data), manifest: Array(row[2] as Data), originator: row[3], sourceParty: row[4], agreement: row[5],
+                receivedAt: row[6], status: row[7], label: (row[8] as Data?).map { Array($0) }))
+    }
+
+    /// The same columns of the current row of a raw statement (``RawStatement/one(_:)``).
+    static func holdingFields(_ s: RawStatement) -> HoldingFields {
+        HoldingFields(
+            sequence: s.int64(at: 0), id: s.bytes(at: 1), manifest: s.bytes(at: 2), originator: s.string(at: 3), sourceParty: s.optionalString(at: 4),
+            agreement: s.optionalString(at: 5), receivedAt: s.int64(at: 6), status: s.string(at: 7), label: s.optionalBytes(at: 8))
+    }
+
+    static func holdingAndManifest(_ f: HoldingFields) throws -> (LiaisonStore.Holding, ItemManifest) {
+        let manifest: ItemManifest = try NodeRules.decode(f.manifest, "manifest")
+        let label = try NodeRules.label(manifest: manifest, current: f.label)
+        guard let s = HoldingStatus(rawValue: f.status) else { throw StoreError(.corrupt, "unknown holding status \(f.status)") }
         let h = LiaisonStore.Holding(
-            sequence: row[0], itemID: Array(row[1] as Data), digest: manifest.digest,
-            originator: try NodeRules.party(row[3]), label: label, mediaType: manifest.mediaType, payloadSize: manifest.payloadSize,
-            source: try NodeRules.source(party: row[4], agreement: row[5]), at: date(row[6]), status: s)
+            sequence: f.sequence, itemID: f.id, digest: manifest.digest,
+            originator: try NodeRules.party(f.originator), label: label, mediaType: manifest.mediaType, payloadSize: manifest.payloadSize,
+            source: try NodeRules.source(party: f.sourceParty, agreement: f.agreement), at: date(f.receivedAt), status: s)
         return (h, manifest)
     }
 
