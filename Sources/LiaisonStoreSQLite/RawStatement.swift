@@ -1,3 +1,4 @@
+internal import Foundation
 internal import GRDB
 internal import GRDBSQLite
 
@@ -119,9 +120,41 @@ struct RawStatement {
         return try read(self)
     }
 
-    // Columns of the current row (inside ``one(_:)``), by position from 0.
-    // The tables are STRICT, so a column holds the type it declares.
+    /// Every row's columns, read by `read`, in the statement's order.
+    func all<T>(_ read: (RawStatement) throws -> T) throws -> [T] {
+        defer { sqlite3_reset(handle) }
+        var out: [T] = []
+        while true {
+            let rc = sqlite3_step(handle)
+            if rc == SQLITE_DONE { return out }
+            guard rc == SQLITE_ROW else { throw error(rc) }
+            out.append(try read(self))
+        }
+    }
 
+    func error(_ rc: Int32) -> DatabaseError {
+        DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)), message: String(cString: sqlite3_errmsg(connection)))
+    }
+}
+
+/// The columns of one result row by position (from 0): a raw statement's
+/// current row (inside ``RawStatement/one(_:)`` or ``RawStatement/all(_:)``)
+/// or a GRDB row, so that a row kind is decoded by one function whichever
+/// way it was read. The tables are STRICT: a column holds the type it declares.
+protocol ColumnReader {
+    func isNull(at i: Int32) -> Bool
+    func int64(at i: Int32) -> Int64
+    func bytes(at i: Int32) -> [UInt8]
+    func string(at i: Int32) -> String
+}
+
+extension ColumnReader {
+    func optionalInt64(at i: Int32) -> Int64? { isNull(at: i) ? nil : int64(at: i) }
+    func optionalBytes(at i: Int32) -> [UInt8]? { isNull(at: i) ? nil : bytes(at: i) }
+    func optionalString(at i: Int32) -> String? { isNull(at: i) ? nil : string(at: i) }
+}
+
+extension RawStatement: ColumnReader {
     func isNull(at i: Int32) -> Bool { sqlite3_column_type(handle, i) == SQLITE_NULL }
 
     func int64(at i: Int32) -> Int64 { sqlite3_column_int64(handle, i) }
@@ -132,16 +165,15 @@ struct RawStatement {
         return Array(UnsafeRawBufferPointer(start: base, count: count))
     }
 
-    func optionalBytes(at i: Int32) -> [UInt8]? { isNull(at: i) ? nil : bytes(at: i) }
-
     func string(at i: Int32) -> String {
         guard let text = sqlite3_column_text(handle, i) else { return "" }
         return String(decoding: UnsafeBufferPointer(start: text, count: Int(sqlite3_column_bytes(handle, i))), as: UTF8.self)
     }
+}
 
-    func optionalString(at i: Int32) -> String? { isNull(at: i) ? nil : string(at: i) }
-
-    func error(_ rc: Int32) -> DatabaseError {
-        DatabaseError(resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)), message: String(cString: sqlite3_errmsg(connection)))
-    }
+extension Row: ColumnReader {
+    func isNull(at i: Int32) -> Bool { hasNull(atIndex: Int(i)) }
+    func int64(at i: Int32) -> Int64 { self[Int(i)] }
+    func bytes(at i: Int32) -> [UInt8] { Array(self[Int(i)] as Data) }
+    func string(at i: Int32) -> String { self[Int(i)] }
 }

@@ -158,11 +158,11 @@ extension SQLiteStore {
             return try ids.map { id in
                 statement.bind(1, id)
                 guard
-                    let (fields, index, path, payload, rootKey) = try statement.one({
-                        (Self.holdingFields($0), Int($0.int64(at: 9)), $0.optionalBytes(at: 10), $0.optionalBytes(at: 11), $0.bytes(at: 12))
+                    let (h, m, index, path, payload, rootKey) = try statement.one({
+                        let (h, m) = try Self.holdingAndManifest($0)
+                        return (h, m, Int($0.int64(at: 9)), $0.optionalBytes(at: 10), $0.optionalBytes(at: 11), $0.bytes(at: 12))
                     })
                 else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-                let (h, m) = try Self.holdingAndManifest(fields)
                 let root: (OriginRoot, [UInt8]?)
                 if let known = roots[rootKey] {
                     root = known
@@ -185,8 +185,8 @@ extension SQLiteStore {
             let statement = RawStatement(try db.cachedStatement(sql: "SELECT \(Self.holdingColumns) FROM items WHERE id = ?"), db)
             return try ids.map { id in
                 statement.bind(1, id)
-                guard let fields = try statement.one(Self.holdingFields) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
-                return try Self.holdingAndManifest(fields).0
+                guard let h = try statement.one(Self.holding) else { throw StoreError(.notFound, "no item \(Hex.encode(id))") }
+                return h
             }
         }
     }
@@ -231,12 +231,13 @@ extension SQLiteStore {
 
     static let statementColumns = "id, peer, kind, signed, item_id, state, queued_at, attempts, last_error, receipt"
 
-    static func statementTask(_ row: Row) throws -> StatementTask {
-        guard let state = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown statement state") }
+    /// A row of ``statementColumns``, read by position.
+    static func statementTask(_ r: some ColumnReader) throws -> StatementTask {
+        guard let state = QueueState(rawValue: r.string(at: 5)) else { throw StoreError(.corrupt, "unknown statement state") }
         return StatementTask(
-            id: row["id"], peer: try NodeRules.party(row["peer"]), kind: row["kind"], signed: Array(row["signed"] as Data),
-            itemID: (row["item_id"] as Data?).map { Array($0) }, state: state, queuedAt: Self.date(row["queued_at"]), attempts: row["attempts"],
-            lastError: row["last_error"], receipt: (row["receipt"] as Data?).map { Array($0) })
+            id: r.int64(at: 0), peer: try NodeRules.party(r.string(at: 1)), kind: Int(r.int64(at: 2)), signed: r.bytes(at: 3),
+            itemID: r.optionalBytes(at: 4), state: state, queuedAt: Self.date(r.int64(at: 6)), attempts: Int(r.int64(at: 7)),
+            lastError: r.optionalString(at: 8), receipt: r.optionalBytes(at: 9))
     }
 
     public func enqueueStatements(_ requests: [StatementRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [StatementTask] {
@@ -275,8 +276,7 @@ extension SQLiteStore {
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         // A claim lost in a crash returns its tasks to the queue: not synced.
         return try await write(durable: false) { db in
-            try Self.claim(db, "statement_outbox", Self.statementColumns, peer: peer, owner: owner, limit: limit, now: t, until: until)
-                .map(Self.statementTask)
+            try Self.claim(db, "statement_outbox", Self.statementColumns, peer: peer, owner: owner, limit: limit, now: t, until: until, Self.statementTask)
         }
     }
 

@@ -287,38 +287,19 @@ extension SQLiteStore: NodeStore {
     static let holdingColumns =
         "items.seq, items.id, items.manifest, items.originator, items.source_party, items.agreement, items.received_at, items.status, items.label"
 
-    static func holding(_ row: Row) throws -> LiaisonStore.Holding { try holdingAndManifest(row).0 }
-
-    /// The ``holdingColumns`` of a row, as stored.
-    struct HoldingFields {
-        var sequence: Int64, id: [UInt8], manifest: [UInt8], originator: String, sourceParty: String?, agreement: String?
-        var receivedAt: Int64, status: String, label: [UInt8]?
-    }
+    static func holding(_ row: some ColumnReader) throws -> LiaisonStore.Holding { try holdingAndManifest(row).0 }
 
     /// A row that starts with ``holdingColumns``, read by position (every
     /// query that reads holdings selects them first).
-    static func holdingAndManifest(_ row: Row) throws -> (LiaisonStore.Holding, ItemManifest) {
-        try holdingAndManifest(
-            HoldingFields(
-                sequence: row[0], id: Array(row[1] as Data), manifest: Array(row[2] as Data), originator: row[3], sourceParty: row[4], agreement: row[5],
-                receivedAt: row[6], status: row[7], label: (row[8] as Data?).map { Array($0) }))
-    }
-
-    /// The same columns of the current row of a raw statement (``RawStatement/one(_:)``).
-    static func holdingFields(_ s: RawStatement) -> HoldingFields {
-        HoldingFields(
-            sequence: s.int64(at: 0), id: s.bytes(at: 1), manifest: s.bytes(at: 2), originator: s.string(at: 3), sourceParty: s.optionalString(at: 4),
-            agreement: s.optionalString(at: 5), receivedAt: s.int64(at: 6), status: s.string(at: 7), label: s.optionalBytes(at: 8))
-    }
-
-    static func holdingAndManifest(_ f: HoldingFields) throws -> (LiaisonStore.Holding, ItemManifest) {
-        let manifest: ItemManifest = try NodeRules.decode(f.manifest, "manifest")
-        let label = try NodeRules.label(manifest: manifest, current: f.label)
-        guard let s = HoldingStatus(rawValue: f.status) else { throw StoreError(.corrupt, "unknown holding status \(f.status)") }
+    static func holdingAndManifest(_ r: some ColumnReader) throws -> (LiaisonStore.Holding, ItemManifest) {
+        let manifest: ItemManifest = try NodeRules.decode(r.bytes(at: 2), "manifest")
+        let label = try NodeRules.label(manifest: manifest, current: r.optionalBytes(at: 8))
+        let status = r.string(at: 7)
+        guard let s = HoldingStatus(rawValue: status) else { throw StoreError(.corrupt, "unknown holding status \(status)") }
         let h = LiaisonStore.Holding(
-            sequence: f.sequence, itemID: f.id, digest: manifest.digest,
-            originator: try NodeRules.party(f.originator), label: label, mediaType: manifest.mediaType, payloadSize: manifest.payloadSize,
-            source: try NodeRules.source(party: f.sourceParty, agreement: f.agreement), at: date(f.receivedAt), status: s)
+            sequence: r.int64(at: 0), itemID: r.bytes(at: 1), digest: manifest.digest,
+            originator: try NodeRules.party(r.string(at: 3)), label: label, mediaType: manifest.mediaType, payloadSize: manifest.payloadSize,
+            source: try NodeRules.source(party: r.optionalString(at: 4), agreement: r.optionalString(at: 5)), at: date(r.int64(at: 6)), status: s)
         return (h, manifest)
     }
 
@@ -409,14 +390,15 @@ extension SQLiteStore: NodeStore {
 
     static let outboxColumns = "id, item_id, peer, agreement, consents, link_seq, state, owner, lease_until, attempts, not_before, last_error, receipt"
 
-    static func outboxTask(_ row: Row) throws -> OutboxTask {
-        let state: String = row["state"]
+    /// A row of ``outboxColumns``, read by position.
+    static func outboxTask(_ r: some ColumnReader) throws -> OutboxTask {
+        let state = r.string(at: 6)
         guard let s = QueueState(rawValue: state) else { throw StoreError(.corrupt, "unknown outbox state \(state)") }
         return OutboxTask(
-            id: row["id"], itemID: Array(row["item_id"] as Data), peer: try NodeRules.party(row["peer"]), agreement: row["agreement"],
-            consents: try NodeRules.unpack(Array(row["consents"] as Data)), linkSequence: row["link_seq"], state: s, owner: row["owner"],
-            leaseUntil: (row["lease_until"] as Int64?).map(date), attempts: row["attempts"], notBefore: date(row["not_before"]),
-            lastError: row["last_error"], receipt: (row["receipt"] as Data?).map { Array($0) })
+            id: r.int64(at: 0), itemID: r.bytes(at: 1), peer: try NodeRules.party(r.string(at: 2)), agreement: r.string(at: 3),
+            consents: try NodeRules.unpack(r.bytes(at: 4)), linkSequence: r.int64(at: 5), state: s, owner: r.optionalString(at: 7),
+            leaseUntil: r.optionalInt64(at: 8).map(date), attempts: Int(r.int64(at: 9)), notBefore: date(r.int64(at: 10)),
+            lastError: r.optionalString(at: 11), receipt: r.optionalBytes(at: 12))
     }
 
     public func enqueueOutbox(_ requests: [OutboxRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [OutboxTask] {
@@ -478,7 +460,7 @@ extension SQLiteStore: NodeStore {
         let t = Self.ms(now), until = Self.ms(now.addingTimeInterval(lease))
         // A claim lost in a crash returns its tasks to the queue: not synced.
         return try await write(durable: false) { db in
-            try Self.claim(db, "outbox", Self.outboxColumns, peer: peer, owner: owner, limit: limit, now: t, until: until).map(Self.outboxTask)
+            try Self.claim(db, "outbox", Self.outboxColumns, peer: peer, owner: owner, limit: limit, now: t, until: until, Self.outboxTask)
         }
     }
 
@@ -487,10 +469,22 @@ extension SQLiteStore: NodeStore {
     /// they fell due (and were queued). Each part walks the queue's
     /// `(peer, state, not_before)` index and stops at `limit`, so a claim
     /// reads only the rows it takes, however many tasks are done.
-    static func claim(_ db: Database, _ table: String, _ columns: String, peer: Party, owner: String, limit: Int, now t: Int64, until: Int64) throws -> [Row] {
-        try Row.fetchAll(
-            db, sql: claimSQL(table, columns), arguments: [owner, until, peer.code, t, limit, peer.code, t, limit, limit]
-        ).sorted { ($0["id"] as Int64) < ($1["id"] as Int64) }
+    /// `columns` start with the task's id; `read` reads a claimed row of them.
+    static func claim<T>(
+        _ db: Database, _ table: String, _ columns: String, peer: Party, owner: String, limit: Int, now t: Int64, until: Int64,
+        _ read: (RawStatement) throws -> T
+    ) throws -> [T] {
+        let claim = RawStatement(try db.cachedStatement(sql: claimSQL(table, columns)), db)
+        claim.bind(1, owner)
+        claim.bind(2, until)
+        // The two parts of the claim: (peer, now, limit) each.
+        for i: Int32 in [3, 6] {
+            claim.bind(i, peer.code)
+            claim.bind(i + 1, t)
+            claim.bind(i + 2, limit)
+        }
+        claim.bind(9, limit)
+        return try claim.all { ($0.int64(at: 0), try read($0)) }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// The claim's statement; arguments: owner, lease end, then (peer, now, limit) twice, then limit.
