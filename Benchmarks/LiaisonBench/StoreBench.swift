@@ -176,7 +176,7 @@ public struct StoreBench: Sendable {
             // payloads decrypted and checked against their seals).
             let holdingsName = "\(backend.name): read holdings, batches of 1000 (a release's check)"
             let itemsName = "\(backend.name): read items, batches of 1000 (a sender's batch: decrypted, seals checked)"
-            if wanted(holdingsName) || wanted(itemsName) {
+            if wanted(holdingsName) || wanted(itemsName) || wanted("\(backend.name): a peer's sync status") {
                 let total = perBatchSize[1000]!
                 let store = try await backend.make()
                 for start in stride(from: 0, to: total, by: 1000) {
@@ -189,6 +189,25 @@ public struct StoreBench: Sendable {
                 }
                 if wanted(itemsName) {
                     report(try await measure(itemsName, unit: "items/s", ops: total) { for ids in batches { _ = try await store.items(ids) } })
+                }
+                // A peer's sync status (what `/metrics`, the console and
+                // the status file read, each second) once every item was
+                // sent to it and delivered.
+                let statusName = "\(backend.name): a peer's sync status after \(total) deliveries"
+                if wanted(statusName) {
+                    try await store.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:00")
+                    for ids in batches {
+                        _ = try await store.enqueueOutbox(
+                            ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: Self.t0, ledger: .none)
+                        let claimed = try await store.claimOutbox(peer: .jpn, owner: "bench", limit: ids.count, now: Self.t0, lease: 60)
+                        _ = try await store.settleOutbox(
+                            claimed.map { SettledTask(id: $0.id, outcome: .delivered(receipt: [1])) }, owner: "bench", at: Self.t0, ledger: .none)
+                    }
+                    let calls = 200
+                    let row = try await measure(statusName, unit: "calls/s", ops: calls) {
+                        for _ in 0..<calls { _ = try await store.outboxSummary(peer: .jpn) }
+                    }
+                    report(row)
                 }
             }
             // Single-item writes from many concurrent writers: group commit.

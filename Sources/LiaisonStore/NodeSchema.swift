@@ -369,6 +369,20 @@ public enum NodeSchema {
         CREATE INDEX consent_requests_at ON consent_requests (at);
         """
 
+    /// Each peer's outbox tasks delivered and refused, kept as they settle
+    /// (migration `v9-outbox-tally`): a peer's sync status reads them
+    /// instead of counting its tasks, which grow with every item ever sent.
+    /// Counted once here from the tasks already settled.
+    public static func outboxTally(integer: String) -> String {
+        """
+        ALTER TABLE peers ADD COLUMN outbox_done \(integer) NOT NULL DEFAULT 0 CHECK (outbox_done >= 0);
+        ALTER TABLE peers ADD COLUMN outbox_refused \(integer) NOT NULL DEFAULT 0 CHECK (outbox_refused >= 0);
+        UPDATE peers SET
+            outbox_done = (SELECT count(*) FROM outbox WHERE outbox.peer = peers.party AND outbox.state = 'done'),
+            outbox_refused = (SELECT count(*) FROM outbox WHERE outbox.peer = peers.party AND outbox.state = 'refused');
+        """
+    }
+
     /// The work queues' index in claim order (migration `v8-claim-order`,
     /// PostgreSQL only): a claim takes pending tasks by `not_before, id` and
     /// stops at its limit, which needs `id` in the index for tasks due at

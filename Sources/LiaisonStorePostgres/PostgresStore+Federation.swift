@@ -131,25 +131,29 @@ extension PostgresStore {
                 ).collect()
             }
             let ids = outcomes.map(\.id)
-            var current: [Int64: (QueueState, String?)] = [:]
-            for r in try await Self.rows(c, "SELECT id, state, owner FROM \(unescaped: table) WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
+            var current: [Int64: (QueueState, String?, String)] = [:]
+            for r in try await Self.rows(c, "SELECT id, state, owner, peer FROM \(unescaped: table) WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
                 guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown \(what) state") }
-                current[try r["id"].decode(Int64.self)] = (s, try r["owner"].decode(String?.self))
+                current[try r["id"].decode(Int64.self)] = (s, try r["owner"].decode(String?.self), try r["peer"].decode(String.self))
             }
+            var tally: [String: (done: Int, refused: Int)] = [:]
             for o in outcomes {
-                guard let (state, holder) = current[o.id] else { throw StoreError(.notFound, "no \(what) \(o.id)") }
+                guard let (state, holder, peer) = current[o.id] else { throw StoreError(.notFound, "no \(what) \(o.id)") }
                 try NodeRules.settleable(state, owner: holder, by: owner, what: "\(what) \(o.id)")
                 let query: PostgresQuery
                 switch o.outcome {
                 case .delivered(let receipt):
                     query = try "UPDATE \(unescaped: table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(o.id)"
+                    tally[peer, default: (0, 0)].done += 1
                 case .retry(let error, let notBefore):
                     query = "UPDATE \(unescaped: table) SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore)) WHERE id = \(o.id)"
                 case .refused(let reason):
                     query = "UPDATE \(unescaped: table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(o.id)"
+                    tally[peer, default: (0, 0)].refused += 1
                 }
                 _ = try await c.query(query, logger: logger).collect()
             }
+            if table == "outbox" { try await Self.tally(c, tally, logger) }
         }.1
     }
 
@@ -224,10 +228,18 @@ extension PostgresStore {
 
     public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
         try await read { c, logger in
+            // Waiting and in flight counted; delivered and refused tallied as they settle (they grow with every item ever sent).
             var counts: [QueueState: Int] = [:]
-            for r in try await Self.rows(c, "SELECT state, count(*) AS n FROM outbox WHERE peer = \(peer.code) GROUP BY state", logger) {
+            for r in try await Self.rows(
+                c, "SELECT state, count(*) AS n FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed') GROUP BY state", logger)
+            {
                 guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown outbox state") }
                 counts[s] = Int(try r["n"].decode(Int64.self))
+            }
+            if let r = try await Self.rows(c, "SELECT outbox_done, outbox_refused FROM peers WHERE party = \(peer.code)", logger).first {
+                for (state, n) in [(QueueState.done, try r["outbox_done"].decode(Int64.self)), (.refused, try r["outbox_refused"].decode(Int64.self))] where n > 0 {
+                    counts[state] = Int(n)
+                }
             }
             let oldest = try await Self.rows(
                 c, "SELECT min(not_before) AS t FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed')", logger

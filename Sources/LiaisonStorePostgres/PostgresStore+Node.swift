@@ -16,12 +16,23 @@ extension PostgresStore: NodeStore {
         for (version, sql) in [
             ("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration), ("v5-operators", Self.operatorsMigration), ("v6-consents", NodeSchema.consentsPostgres),
             ("v7-consent-requests", NodeSchema.consentRequestsPostgres), ("v8-claim-order", NodeSchema.claimOrderPostgres),
+            ("v9-outbox-tally", NodeSchema.outboxTally(integer: "BIGINT")),
         ] where !applied.contains(version) {
             // The extended protocol runs one statement per query.
             for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                 _ = try await c.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
             }
             _ = try await c.query("INSERT INTO schema_migrations (version) VALUES (\(version))", logger: logger).collect()
+        }
+    }
+
+    /// Adds settled outbox tasks to their peers' tallies (``NodeSchema/outboxTally(integer:)``), by peer.
+    static func tally(_ c: PostgresConnection, _ settled: [String: (done: Int, refused: Int)], _ logger: Logger) async throws {
+        for (peer, n) in settled.sorted(by: { $0.key < $1.key }) where n.done > 0 || n.refused > 0 {
+            _ = try await c.query(
+                "UPDATE peers SET outbox_done = outbox_done + \(Int64(n.done)), outbox_refused = outbox_refused + \(Int64(n.refused)) WHERE party = \(peer)",
+                logger: logger
+            ).collect()
         }
     }
 
@@ -335,9 +346,11 @@ extension PostgresStore: NodeStore {
             let task = try Self.outboxTask(r)
             try NodeRules.settleable(task.state, owner: task.owner, by: owner, what: "outbox task \(id)")
             let query: PostgresQuery
+            var tally = (done: 0, refused: 0)
             switch outcome {
             case .delivered(let receipt):
                 query = try "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)) WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
+                tally.done = 1
             case .retry(let error, let notBefore):
                 query = """
                     UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore))
@@ -345,8 +358,11 @@ extension PostgresStore: NodeStore {
                     """
             case .refused(let reason):
                 query = "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
+                tally.refused = 1
             }
-            return try Self.outboxTask(try await Self.rows(c, query, logger)[0])
+            let settled = try Self.outboxTask(try await Self.rows(c, query, logger)[0])
+            try await Self.tally(c, [task.peer.code: tally], logger)
+            return settled
         }.0
     }
 

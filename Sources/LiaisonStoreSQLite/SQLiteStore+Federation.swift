@@ -103,7 +103,8 @@ extension SQLiteStore {
                     sql: "UPDATE peers SET tree_size = ?, tree_head = ?, tree_at = ? WHERE party = ? AND (tree_size IS NULL OR tree_size < ?)",
                     arguments: [h.size, Data(h.signed), Self.ms(h.at), h.party.code, h.size])
             }
-            let held = "WHERE id = ? AND state = 'claimed' AND owner = ?"
+            // Each update names the task's peer, for the peers' tallies of the outbox.
+            let held = "WHERE id = ? AND state = 'claimed' AND owner = ? RETURNING peer"
             let delivered = RawStatement(
                 try db.cachedStatement(sql: "UPDATE \(table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL \(held)"), db)
             let retry = RawStatement(
@@ -111,26 +112,30 @@ extension SQLiteStore {
                 db)
             let refused = RawStatement(
                 try db.cachedStatement(sql: "UPDATE \(table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? \(held)"), db)
+            var tally: [String: (done: Int, refused: Int)] = [:]
             for o in outcomes {
+                let peer: String?
                 switch o.outcome {
                 case .delivered(let receipt):
                     delivered.bind(1, receipt)
                     delivered.bind(2, o.id)
                     delivered.bind(3, owner)
-                    try delivered.run()
+                    peer = try delivered.one { $0.string(at: 0) }
+                    if let peer { tally[peer, default: (0, 0)].done += 1 }
                 case .retry(let error, let notBefore):
                     retry.bind(1, error)
                     retry.bind(2, Self.ms(notBefore))
                     retry.bind(3, o.id)
                     retry.bind(4, owner)
-                    try retry.run()
+                    peer = try retry.one { $0.string(at: 0) }
                 case .refused(let reason):
                     refused.bind(1, reason)
                     refused.bind(2, o.id)
                     refused.bind(3, owner)
-                    try refused.run()
+                    peer = try refused.one { $0.string(at: 0) }
+                    if let peer { tally[peer, default: (0, 0)].refused += 1 }
                 }
-                if db.changesCount != 1 {
+                if peer == nil {
                     guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM \(table) WHERE id = ?", arguments: [o.id]) else {
                         throw StoreError(.notFound, "no \(what) \(o.id)")
                     }
@@ -139,6 +144,7 @@ extension SQLiteStore {
                     throw StoreError(.conflict, "\(what) \(o.id) could not be settled")
                 }
             }
+            if table == "outbox" { try Self.tally(db, tally) }
             return try Self.ledger(db, ledger, encoded)
         }
     }
@@ -193,10 +199,18 @@ extension SQLiteStore {
 
     public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
         try await runSnapshot { db in
+            // Tasks waiting and in flight are counted (what is queued now);
+            // those delivered and refused are tallied as they settle, not
+            // counted: they grow with every item ever sent.
             var counts: [QueueState: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT state, count(*) AS n FROM outbox WHERE peer = ? GROUP BY state", arguments: [peer.code]) {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT state, count(*) AS n FROM outbox WHERE peer = ? AND state IN ('pending', 'claimed') GROUP BY state", arguments: [peer.code])
+            {
                 guard let s = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown outbox state") }
                 counts[s] = row["n"]
+            }
+            if let row = try Row.fetchOne(db, sql: "SELECT outbox_done, outbox_refused FROM peers WHERE party = ?", arguments: [peer.code]) {
+                for (state, n) in [(QueueState.done, row[0] as Int), (.refused, row[1] as Int)] where n > 0 { counts[state] = n }
             }
             let oldest = try Int64.fetchOne(
                 db, sql: "SELECT min(not_before) FROM outbox WHERE peer = ? AND state IN ('pending', 'claimed')", arguments: [peer.code])

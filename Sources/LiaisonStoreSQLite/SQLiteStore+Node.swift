@@ -129,6 +129,10 @@ extension SQLiteStore: NodeStore {
         m.registerMigration("v7-consent-requests") { db in
             try db.execute(sql: NodeSchema.consentRequestsSQLite)
         }
+        // Each peer's delivered and refused tasks, kept as they settle (sync status).
+        m.registerMigration("v9-outbox-tally") { db in
+            try db.execute(sql: NodeSchema.outboxTally(integer: "INTEGER"))
+        }
     }
 
     static let operatorsMigration = """
@@ -401,6 +405,15 @@ extension SQLiteStore: NodeStore {
             lastError: r.optionalString(at: 11), receipt: r.optionalBytes(at: 12))
     }
 
+    /// Adds settled outbox tasks to their peers' tallies (``NodeSchema/outboxTally(integer:)``), by peer.
+    static func tally(_ db: Database, _ settled: [String: (done: Int, refused: Int)]) throws {
+        for (peer, n) in settled where n.done > 0 || n.refused > 0 {
+            try db.execute(
+                sql: "UPDATE peers SET outbox_done = outbox_done + ?, outbox_refused = outbox_refused + ? WHERE party = ?",
+                arguments: [n.done, n.refused, peer])
+        }
+    }
+
     public func enqueueOutbox(_ requests: [OutboxRequest], at: Date, ledger: LedgerWrite) async throws(StoreError) -> [OutboxTask] {
         try NodeRules.outbox(requests)
         try NodeRules.instant(at, "the instant")
@@ -508,11 +521,13 @@ extension SQLiteStore: NodeStore {
             guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id]) else {
                 throw StoreError(.notFound, "no outbox task \(id)")
             }
-            try NodeRules.settleable(try Self.outboxTask(row).state, owner: row["owner"], by: owner, what: "outbox task \(id)")
+            let task = try Self.outboxTask(row)
+            try NodeRules.settleable(task.state, owner: task.owner, by: owner, what: "outbox task \(id)")
             switch outcome {
             case .delivered(let receipt):
                 try db.execute(
                     sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ? WHERE id = ?", arguments: [Data(receipt), id])
+                try Self.tally(db, [task.peer.code: (1, 0)])
             case .retry(let error, let notBefore):
                 try db.execute(
                     sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?",
@@ -520,6 +535,7 @@ extension SQLiteStore: NodeStore {
             case .refused(let reason):
                 try db.execute(
                     sql: "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ?", arguments: [reason, id])
+                try Self.tally(db, [task.peer.code: (0, 1)])
             }
             _ = try Self.ledger(db, ledger, encoded)
             return try Self.outboxTask(Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id])!)

@@ -355,6 +355,7 @@ public enum NodeStoreConformance {
         }
         #expect(try await store.outboxTask(claimed[0].id).state == .claimed)
         #expect(try await store.size() == size)
+        #expect(try await store.outboxSummary(peer: .jpn).counts == [.claimed: 3, .pending: 1])
         _ = try await store.settleOutbox(
             [
                 SettledTask(id: claimed[0].id, outcome: .delivered(receipt: [1])),
@@ -704,6 +705,13 @@ public enum NodeStoreConformance {
         }
         let refused = try await store.settleOutbox(b[0].id, owner: "replica-a", .refused(reason: "no agreement in force"), at: t0, ledger: .none)
         #expect(refused.state == .refused && refused.lastError == "no agreement in force")
+        // The sync status counts what waits and is in flight, and keeps the
+        // delivered and refused as they settled one by one: a settlement
+        // refused for a task not held changed nothing.
+        let summary = try await store.outboxSummary(peer: .jpn)
+        #expect(summary.counts == [.done: 1, .refused: 1, .claimed: 1], "\(summary.counts)")
+        #expect(summary.lastError == "no agreement in force")
+        #expect(try await store.outboxSummary(peer: .usa).counts.isEmpty)
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.outboxTask(999) }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.claimOutbox(peer: .jpn, owner: "", limit: 5, now: t0, lease: 30) }
         await #expect(throws: StoreError(.invalidInput, "")) { _ = try await store.claimOutbox(peer: .jpn, owner: "x", limit: 0, now: t0, lease: 30) }

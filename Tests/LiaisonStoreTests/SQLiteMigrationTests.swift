@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LiaisonModel
 import LiaisonSealing
 import LiaisonStore
@@ -177,5 +178,53 @@ struct SQLiteMigrationTests {
         let v = try await store.verify()
         #expect(v.size == items.count + 100)
         #expect(v.problems.isEmpty, "\(v.problems)")
+    }
+
+    /// From v9-outbox-tally on, a peer's delivered and refused tasks are
+    /// tallied as they settle; a store from before starts its tallies from
+    /// the tasks it already settled, so its sync status reads as before.
+    @Test func theOutboxTallyStartsFromTheTasksAlreadySettled() async throws {
+        let dir = freshDirectory()
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: .generate())
+            try await store.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:01")
+            try await store.savePeer(.usa, endpoint: "https://usa.example", fingerprint: "sha256:02")
+            let items = NodeStoreConformance.newItems(5, tag: "tally")
+            _ = try await store.storeItems(items, ledger: .none)
+            let ids = items.map(\.sealed.manifest.itemID)
+            _ = try await store.enqueueOutbox(ids[0..<4].map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: Date(), ledger: .none)
+            _ = try await store.enqueueOutbox([OutboxRequest(itemID: ids[4], peer: .usa, agreement: "gsomia-kor-usa")], at: Date(), ledger: .none)
+            let jpn = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 10, now: Date(), lease: 60)
+            let usa = try await store.claimOutbox(peer: .usa, owner: "a", limit: 10, now: Date(), lease: 60)
+            _ = try await store.settleOutbox(
+                [
+                    SettledTask(id: jpn[0].id, outcome: .delivered(receipt: [1])), SettledTask(id: jpn[1].id, outcome: .delivered(receipt: [2])),
+                    SettledTask(id: jpn[2].id, outcome: .refused(reason: "Art 4")),
+                    SettledTask(id: jpn[3].id, outcome: .retry(error: "unreachable", notBefore: Date())),
+                    SettledTask(id: usa[0].id, outcome: .delivered(receipt: [3])),
+                ], owner: "a", at: Date(), ledger: .none)
+            #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 2, .refused: 1, .pending: 1])
+        }
+        // The layout before the tally.
+        do {
+            let db = try DatabaseQueue(path: dir + "/node.sqlite")
+            try await db.write { db in
+                try db.execute(
+                    sql: """
+                        ALTER TABLE peers DROP COLUMN outbox_done;
+                        ALTER TABLE peers DROP COLUMN outbox_refused;
+                        DELETE FROM grdb_migrations WHERE identifier = 'v9-outbox-tally';
+                        """)
+            }
+            try db.close()
+        }
+        let store = try SQLiteStore(directory: dir)
+        #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 2, .refused: 1, .pending: 1])
+        #expect(try await store.outboxSummary(peer: .usa).counts == [.done: 1])
+        // And the tally goes on from there.
+        let again = try await store.claimOutbox(peer: .jpn, owner: "b", limit: 10, now: Date().addingTimeInterval(1), lease: 60)
+        _ = try await store.settleOutbox(again[0].id, owner: "b", .delivered(receipt: [4]), at: Date(), ledger: .none)
+        #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 3, .refused: 1])
+        #expect(try await store.integrityCheck() == "ok")
     }
 }
