@@ -372,10 +372,11 @@ public enum NodeSchema {
     /// Each peer's outbox tasks delivered and refused, kept as they settle
     /// (migration `v9-outbox-tally`): a peer's sync status reads them
     /// instead of counting its tasks, which grow with every item ever sent.
-    /// Counted once here from the tasks already settled.
-    public static func outboxTally(integer: String) -> String {
+    /// Counted once here from the tasks already settled (`lock`: a statement
+    /// that keeps other writers from settling tasks meanwhile, where they can).
+    public static func outboxTally(integer: String, lock: String = "") -> String {
         """
-        ALTER TABLE peers ADD COLUMN outbox_done \(integer) NOT NULL DEFAULT 0 CHECK (outbox_done >= 0);
+        \(lock)ALTER TABLE peers ADD COLUMN outbox_done \(integer) NOT NULL DEFAULT 0 CHECK (outbox_done >= 0);
         ALTER TABLE peers ADD COLUMN outbox_refused \(integer) NOT NULL DEFAULT 0 CHECK (outbox_refused >= 0);
         UPDATE peers SET
             outbox_done = (SELECT count(*) FROM outbox WHERE outbox.peer = peers.party AND outbox.state = 'done'),

@@ -118,18 +118,6 @@ extension PostgresStore {
         try NodeRules.settled(outcomes)
         for h in peerHeads { try NodeRules.peerHead(h) }
         return try await transaction(ledger) { c, logger in
-            for h in peerHeads {
-                _ = try await c.query(
-                    "INSERT INTO peer_tree_heads (party, size, signed) VALUES (\(h.party.code), \(Int64(h.size)), \(Data(h.signed))) ON CONFLICT DO NOTHING",
-                    logger: logger
-                ).collect()
-                _ = try await c.query(
-                    """
-                    UPDATE peers SET tree_size = \(Int64(h.size)), tree_head = \(Data(h.signed)), tree_at = \(Self.ms(h.at))
-                    WHERE party = \(h.party.code) AND (tree_size IS NULL OR tree_size < \(Int64(h.size)))
-                    """, logger: logger
-                ).collect()
-            }
             let ids = outcomes.map(\.id)
             var current: [Int64: (QueueState, String?, String)] = [:]
             for r in try await Self.rows(c, "SELECT id, state, owner, peer FROM \(unescaped: table) WHERE id = ANY(\(ids)) ORDER BY id FOR UPDATE", logger) {
@@ -152,6 +140,19 @@ extension PostgresStore {
                     tally[peer, default: (0, 0)].refused += 1
                 }
                 _ = try await c.query(query, logger: logger).collect()
+            }
+            // The peers' rows after the tasks' (as a single settlement locks them): heads, then tallies.
+            for h in peerHeads {
+                _ = try await c.query(
+                    "INSERT INTO peer_tree_heads (party, size, signed) VALUES (\(h.party.code), \(Int64(h.size)), \(Data(h.signed))) ON CONFLICT DO NOTHING",
+                    logger: logger
+                ).collect()
+                _ = try await c.query(
+                    """
+                    UPDATE peers SET tree_size = \(Int64(h.size)), tree_head = \(Data(h.signed)), tree_at = \(Self.ms(h.at))
+                    WHERE party = \(h.party.code) AND (tree_size IS NULL OR tree_size < \(Int64(h.size)))
+                    """, logger: logger
+                ).collect()
             }
             if table == "outbox" { try await Self.tally(c, tally, logger) }
         }.1
@@ -228,22 +229,27 @@ extension PostgresStore {
 
     public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
         try await read { c, logger in
-            // Waiting and in flight counted; delivered and refused tallied as they settle (they grow with every item ever sent).
+            // Waiting and in flight counted; delivered and refused tallied
+            // as they settle (they grow with every item ever sent). One
+            // statement, so that the counts and the tallies are of one moment.
             var counts: [QueueState: Int] = [:]
-            for r in try await Self.rows(
-                c, "SELECT state, count(*) AS n FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed') GROUP BY state", logger)
-            {
-                guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown outbox state") }
-                counts[s] = Int(try r["n"].decode(Int64.self))
-            }
-            if let r = try await Self.rows(c, "SELECT outbox_done, outbox_refused FROM peers WHERE party = \(peer.code)", logger).first {
-                for (state, n) in [(QueueState.done, try r["outbox_done"].decode(Int64.self)), (.refused, try r["outbox_refused"].decode(Int64.self))] where n > 0 {
-                    counts[state] = Int(n)
+            var oldest: Int64?
+            if let r = try await Self.rows(
+                c,
+                """
+                SELECT outbox_done, outbox_refused,
+                    (SELECT count(*) FROM outbox WHERE peer = \(peer.code) AND state = 'pending') AS pending,
+                    (SELECT count(*) FROM outbox WHERE peer = \(peer.code) AND state = 'claimed') AS claimed,
+                    (SELECT min(not_before) FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed')) AS oldest
+                FROM peers WHERE party = \(peer.code)
+                """, logger
+            ).first {
+                for (state, column) in [(QueueState.done, "outbox_done"), (.refused, "outbox_refused"), (.pending, "pending"), (.claimed, "claimed")] {
+                    let n = try r[column].decode(Int64.self)
+                    if n > 0 { counts[state] = Int(n) }
                 }
+                oldest = try r["oldest"].decode(Int64?.self)
             }
-            let oldest = try await Self.rows(
-                c, "SELECT min(not_before) AS t FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed')", logger
-            ).first.flatMap { try $0["t"].decode(Int64?.self) }
             let lastError = try await Self.rows(
                 c,
                 """

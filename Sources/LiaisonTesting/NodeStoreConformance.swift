@@ -256,6 +256,8 @@ public enum NodeStoreConformance {
             owner: "a", at: t0, ledger: recorded(.receiptStored, [[1]]))
         #expect(try await store.statementTask(claimed[0].id).state == .done)
         #expect(try await store.statementTask(claimed[0].id).receipt == [7])
+        // A statement delivered is not an item delivered: the outbox's tallies stay as they were.
+        #expect(try await store.outboxSummary(peer: .jpn).counts.isEmpty)
         let waiting = try await store.unacknowledgedStatements(peer: nil)
         #expect(waiting.map(\.id) == [claimed[1].id])
         #expect(waiting[0].lastError == "deferred")

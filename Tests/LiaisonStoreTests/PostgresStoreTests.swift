@@ -4,6 +4,7 @@ import LiaisonSealing
 import LiaisonStore
 import LiaisonStorePostgres
 import LiaisonTesting
+import Logging
 import PostgresNIO
 import Testing
 
@@ -40,6 +41,46 @@ struct PostgresStoreTests {
         let items = NodeStoreConformance.newItems(50)
         _ = try await store.storeItems(items, ledger: LedgerWrite(LedgerStoreConformance.entries(50), sign: LedgerStoreConformance.sign()))
         #expect(try await store.integrityCheck() == "ok")
+    }
+
+    /// A database from before v9-outbox-tally starts each peer's tallies
+    /// from the tasks it already settled, and they go on from there.
+    @Test func theOutboxTallyStartsFromTheTasksAlreadySettled() async throws {
+        let location = try await TestPostgres.newDatabase()
+        let key = StorageKey.generate()
+        let t0 = NodeStoreConformance.t0
+        do {
+            let store = try await postgresStore(database: location, storageKey: key)
+            try await store.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:01")
+            let items = NodeStoreConformance.newItems(3, tag: "tally")
+            _ = try await store.storeItems(items, ledger: .none)
+            _ = try await store.enqueueOutbox(
+                items.map { OutboxRequest(itemID: $0.sealed.manifest.itemID, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: t0, ledger: .none)
+            let claimed = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 10, now: t0, lease: 60)
+            _ = try await store.settleOutbox(
+                [SettledTask(id: claimed[0].id, outcome: .delivered(receipt: [1])), SettledTask(id: claimed[1].id, outcome: .refused(reason: "Art 4"))],
+                owner: "a", at: t0, ledger: .none)
+            #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 1, .refused: 1, .claimed: 1])
+        }
+        // The layout before the tally.
+        var logger = Logger(label: "liaison-test")
+        logger.logLevel = .error
+        let client = PostgresClient(configuration: location.configuration())
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            for statement in [
+                "ALTER TABLE peers DROP COLUMN outbox_done", "ALTER TABLE peers DROP COLUMN outbox_refused",
+                "DELETE FROM schema_migrations WHERE version = 'v9-outbox-tally'",
+            ] {
+                _ = try await client.query(PostgresQuery(unsafeSQL: statement), logger: logger).collect()
+            }
+            group.cancelAll()
+        }
+        let store = try await postgresStore(database: location, storageKey: key)
+        #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 1, .refused: 1, .claimed: 1])
+        let held = try #require(try await store.outboxTasks(itemID: nil, before: nil, limit: 10).first { $0.state == .claimed })
+        _ = try await store.settleOutbox(held.id, owner: "a", .delivered(receipt: [2]), at: t0, ledger: .none)
+        #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 2, .refused: 1])
     }
 
     /// Two replicas of one node claim from one queue in one database: no

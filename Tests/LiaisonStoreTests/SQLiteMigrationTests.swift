@@ -204,6 +204,7 @@ struct SQLiteMigrationTests {
                     SettledTask(id: usa[0].id, outcome: .delivered(receipt: [3])),
                 ], owner: "a", at: Date(), ledger: .none)
             #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 2, .refused: 1, .pending: 1])
+            #expect(try await store.outboxSummary(peer: .usa).counts == [.done: 1])
         }
         // The layout before the tally.
         do {
