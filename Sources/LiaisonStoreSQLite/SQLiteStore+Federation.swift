@@ -8,7 +8,7 @@ public import LiaisonStore
 /// outcomes of a sent one each settle in one transaction.
 extension SQLiteStore {
     public func inboundState(peer: Party, sequences: [Int64], itemIDs: [[UInt8]]) async throws(StoreError) -> InboundState {
-        try await runSnapshot { db in
+        try await run { db in
             var records: [Int64: InboundRecord] = [:]
             let bySequence = try db.cachedStatement(
                 sql: "SELECT link_seq, digest, state, reason, item_id, ledger_index FROM inbox WHERE peer = ? AND link_seq = ?")
@@ -152,7 +152,7 @@ extension SQLiteStore {
     public func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem] {
         let key = try NodeRules.storageKey(storageKey)
         typealias Found = (LiaisonStore.Holding, ItemManifest, OriginRoot, Int, [UInt8]?, [UInt8]?, [UInt8]?)
-        let found = try await runSnapshot { db -> [Found] in
+        let found = try await run { db -> [Found] in
             let statement = RawStatement(
                 try db.cachedStatement(sql: "SELECT \(Self.holdingColumns), seal_index, seal_path, payload, seal_root FROM items WHERE id = ?"), db)
             // Items of one origin batch share their root and tree (3 KB and
@@ -187,7 +187,7 @@ extension SQLiteStore {
     }
 
     public func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [LiaisonStore.Holding] {
-        try await runSnapshot { db in
+        try await run { db in
             let statement = RawStatement(try db.cachedStatement(sql: "SELECT \(Self.holdingColumns) FROM items WHERE id = ?"), db)
             return try ids.map { id in
                 statement.bind(1, id)
@@ -198,7 +198,7 @@ extension SQLiteStore {
     }
 
     public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
-        try await runSnapshot { db in
+        try await run { db in
             // Tasks waiting and in flight are counted (what is queued now);
             // those delivered and refused are tallied as they settle, not
             // counted: they grow with every item ever sent.

@@ -171,14 +171,14 @@ extension SQLiteStore {
     }
 
     public func root(size: Int) async throws(StoreError) -> [UInt8] {
-        try await runSnapshot { db in
+        try await run { db in
             try self.checkedSize(size, db)
             return try DBHashes.run(db, cache: self.cache) { try MerkleLog.root($0, size: size) }
         }
     }
 
     public func inclusionProof(index: Int, size: Int) async throws(StoreError) -> [[UInt8]] {
-        try await runSnapshot { db in
+        try await run { db in
             try self.checkedSize(size, db)
             guard index >= 0, index < size else { throw StoreError(.invalidInput, "entry \(index) is not in a tree of \(size)") }
             return try DBHashes.run(db, cache: self.cache) { try MerkleLog.inclusionProof($0, index: index, size: size) }
@@ -186,7 +186,7 @@ extension SQLiteStore {
     }
 
     public func consistencyProof(old: Int, new: Int) async throws(StoreError) -> [[UInt8]] {
-        try await runSnapshot { db in
+        try await run { db in
             try self.checkedSize(new, db)
             guard old >= 0, old <= new else { throw StoreError(.invalidInput, "a consistency proof runs from a smaller size to a larger") }
             return try DBHashes.run(db, cache: self.cache) { try MerkleLog.consistencyProof($0, old: old, new: new) }
@@ -211,7 +211,7 @@ extension SQLiteStore {
     }
 
     public func frontier(size: Int) async throws(StoreError) -> [[UInt8]] {
-        try await runSnapshot { db in
+        try await run { db in
             try self.checkedSize(size, db)
             return try DBHashes.run(db, cache: self.cache) { h in
                 try CompactRange.frontier(size: size).map { try h.hash(level: $0.level, index: $0.index) }

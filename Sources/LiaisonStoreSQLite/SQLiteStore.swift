@@ -190,15 +190,17 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     }
 
     /// The synchronous forms of GRDB's accessors (an async caller would get the async ones).
-    func readNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.read(body) }
     func unsafeReadNow<T>(_ body: (Database) throws -> T) throws -> T { try pool.unsafeRead(body) }
     func onWriter<T>(_ body: (Database) throws -> T) throws -> T { try pool.writeWithoutTransaction(body) }
 
-    /// ``run(_:)`` for the ledger's roots and proofs: the same snapshot
-    /// (one read transaction), begun and ended with prepared statements —
-    /// a proof is a handful of page lookups, and parsing BEGIN and COMMIT
-    /// for each, as a general read does, is a good part of its cost.
-    func runSnapshot<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
+    /// Runs `body` on a reader: a snapshot of what is committed (one read
+    /// transaction), never waiting for the writer. Synchronous on the
+    /// calling thread — a read is a few page lookups, shorter than a hop to
+    /// another thread. The transaction is begun and ended with prepared
+    /// statements: GRDB's `read` parses BEGIN and COMMIT each time, more than
+    /// a lookup by key costs (a token's, on every API request). The readers'
+    /// connections are opened read-only.
+    func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try unsafeReadNow { db in
                 try RawStatement(db.cachedStatement(sql: "BEGIN DEFERRED"), db).run()
@@ -212,13 +214,6 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
                 }
             }
         } catch { throw Self.storeError(error) }
-    }
-
-    /// Runs `body` on a reader: a snapshot of what is committed, never
-    /// waiting for the writer. Synchronous on the calling thread — a read is
-    /// a few page lookups, shorter than a hop to another thread.
-    func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
-        do { return try readNow(body) } catch { throw Self.storeError(error) }
     }
 
     /// Runs a long read (a scan of the whole ledger, an integrity check) on

@@ -100,10 +100,24 @@ struct SQLiteStoreTests {
         let store = try SQLiteStore(directory: freshDirectory(), storageKey: .generate())
         @Sendable func tempStore(_ db: Database) throws -> Int { try Int.fetchOne(db, sql: "PRAGMA temp_store") ?? -1 }
         #expect(try store.onWriter(tempStore) == 2)
-        #expect(try store.readNow(tempStore) == 2)
+        #expect(try await store.run(tempStore) == 2)
         // A write of more pages than the sub-journal's spill threshold still works inside a savepoint.
         let items = NodeStoreConformance.newItems(40)
         _ = try await store.storeItems(items, ledger: .none)
+        #expect(try await store.integrityCheck() == "ok")
+    }
+
+    /// A read runs on a read-only connection in a transaction of its own:
+    /// it cannot write, and a read that fails leaves its reader usable.
+    @Test func aReadCannotWrite() async throws {
+        let store = try SQLiteStore(directory: freshDirectory(), storageKey: .generate())
+        _ = try await store.storeItems(NodeStoreConformance.newItems(3), ledger: .none)
+        for sql in ["DELETE FROM items", "CREATE TABLE intruder (a)", "UPDATE peers SET alarm = 'x'"] {
+            await #expect(throws: StoreError.self) { try await store.run { db in try db.execute(sql: sql) } }
+        }
+        for _ in 0..<8 {
+            #expect(try await store.holdings(after: nil, limit: 10).count == 3)
+        }
         #expect(try await store.integrityCheck() == "ok")
     }
 
