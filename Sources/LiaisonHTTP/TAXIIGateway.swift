@@ -170,7 +170,17 @@ struct TAXIIGateway: Sendable {
     }
 
     /// A name-based UUID (SHA-256, version 5 bits, RFC 4122 variant): stable ids for collections and labels.
+    /// Kept once made: every request names its collection, whose id is looked up among them all.
     static func uuid(_ name: String) -> String {
+        if let known = uuids[name] { return known }
+        let id = makeUUID(name)
+        uuids.keep(id, for: name)
+        return id
+    }
+
+    private static let uuids = BoundedMemo<String, String>(limit: 4096)
+
+    static func makeUUID(_ name: String) -> String {
         var b = Array(SHA256.hash(data: Array(("liaison:" + name).utf8)).prefix(16))
         b[6] = (b[6] & 0x0F) | 0x50
         b[8] = (b[8] & 0x3F) | 0x80

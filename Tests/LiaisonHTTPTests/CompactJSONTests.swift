@@ -82,3 +82,21 @@ import Testing
         }
     }
 }
+
+/// The gateway's name-based ids: the same name always gives the same id,
+/// kept or made afresh, and different names different ids, each an RFC 4122
+/// UUID of version 5 bits.
+@Suite("TAXII name-based ids") struct TAXIINameIDTests {
+    @Test func aNameAlwaysGivesItsOneID() {
+        let names = (0..<50).map { "collection/gsomia-kor-jpn-2016/\($0)" }
+        let first = names.map(TAXIIGateway.uuid)
+        #expect(names.map(TAXIIGateway.uuid) == first)
+        #expect(first == names.map(TAXIIGateway.makeUUID))
+        #expect(Set(first).count == names.count)
+        for id in first {
+            let u = UUID(uuidString: id)
+            #expect(u != nil && id == id.lowercased())
+            #expect(Array(id)[14] == "5" && "89ab".contains(Array(id)[19]), "\(id)")
+        }
+    }
+}
