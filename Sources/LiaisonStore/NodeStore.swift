@@ -540,6 +540,27 @@ public struct SettledTask: Sendable {
     public init(id: Int64, outcome: OutboxOutcome) { (self.id, self.outcome) = (id, outcome) }
 }
 
+/// A peer's outbox tasks delivered and refused, as its settlements add to
+/// them: what its sync status reads instead of counting every task ever
+/// sent (migration `v9-outbox-tally`).
+public struct OutboxTally: Hashable, Sendable {
+    public var done = 0
+    public var refused = 0
+
+    public init() {}
+
+    /// Counts one task settled with `outcome` (a retry counts for neither).
+    public mutating func add(_ outcome: OutboxOutcome) {
+        switch outcome {
+        case .delivered: done += 1
+        case .refused: refused += 1
+        case .retry: break
+        }
+    }
+
+    public var isEmpty: Bool { done == 0 && refused == 0 }
+}
+
 public struct OutboxSummary: Hashable, Sendable {
     public var counts: [QueueState: Int]
     /// When the oldest task still pending or claimed was queued (its `not_before` at first).

@@ -124,7 +124,7 @@ extension PostgresStore {
                 guard let s = QueueState(rawValue: try r["state"].decode(String.self)) else { throw StoreError(.corrupt, "unknown \(what) state") }
                 current[try r["id"].decode(Int64.self)] = (s, try r["owner"].decode(String?.self), try r["peer"].decode(String.self))
             }
-            var tally: [String: (done: Int, refused: Int)] = [:]
+            var tally: [String: OutboxTally] = [:]
             for o in outcomes {
                 guard let (state, holder, peer) = current[o.id] else { throw StoreError(.notFound, "no \(what) \(o.id)") }
                 try NodeRules.settleable(state, owner: holder, by: owner, what: "\(what) \(o.id)")
@@ -132,14 +132,13 @@ extension PostgresStore {
                 switch o.outcome {
                 case .delivered(let receipt):
                     query = try "UPDATE \(unescaped: table) SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(o.id)"
-                    tally[peer, default: (0, 0)].done += 1
                 case .retry(let error, let notBefore):
                     query = "UPDATE \(unescaped: table) SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore)) WHERE id = \(o.id)"
                 case .refused(let reason):
                     query = "UPDATE \(unescaped: table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(o.id)"
-                    tally[peer, default: (0, 0)].refused += 1
                 }
                 _ = try await c.query(query, logger: logger).collect()
+                tally[peer, default: OutboxTally()].add(o.outcome)
             }
             // The peers' rows after the tasks' (as a single settlement locks them): heads, then tallies.
             for h in peerHeads {

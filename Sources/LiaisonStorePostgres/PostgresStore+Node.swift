@@ -27,8 +27,8 @@ extension PostgresStore: NodeStore {
     }
 
     /// Adds settled outbox tasks to their peers' tallies (``NodeSchema/outboxTally(integer:)``), by peer.
-    static func tally(_ c: PostgresConnection, _ settled: [String: (done: Int, refused: Int)], _ logger: Logger) async throws {
-        for (peer, n) in settled.sorted(by: { $0.key < $1.key }) where n.done > 0 || n.refused > 0 {
+    static func tally(_ c: PostgresConnection, _ settled: [String: OutboxTally], _ logger: Logger) async throws {
+        for (peer, n) in settled.sorted(by: { $0.key < $1.key }) where !n.isEmpty {
             _ = try await c.query(
                 "UPDATE peers SET outbox_done = outbox_done + \(Int64(n.done)), outbox_refused = outbox_refused + \(Int64(n.refused)) WHERE party = \(peer)",
                 logger: logger
@@ -346,11 +346,9 @@ extension PostgresStore: NodeStore {
             let task = try Self.outboxTask(r)
             try NodeRules.settleable(task.state, owner: task.owner, by: owner, what: "outbox task \(id)")
             let query: PostgresQuery
-            var tally = (done: 0, refused: 0)
             switch outcome {
             case .delivered(let receipt):
                 query = try "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)) WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
-                tally.done = 1
             case .retry(let error, let notBefore):
                 query = """
                     UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore))
@@ -358,9 +356,10 @@ extension PostgresStore: NodeStore {
                     """
             case .refused(let reason):
                 query = "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = \(reason) WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
-                tally.refused = 1
             }
             let settled = try Self.outboxTask(try await Self.rows(c, query, logger)[0])
+            var tally = OutboxTally()
+            tally.add(outcome)
             try await Self.tally(c, [task.peer.code: tally], logger)
             return settled
         }.0

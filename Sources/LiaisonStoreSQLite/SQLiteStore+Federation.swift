@@ -112,7 +112,7 @@ extension SQLiteStore {
                 db)
             let refused = RawStatement(
                 try db.cachedStatement(sql: "UPDATE \(table) SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? \(held)"), db)
-            var tally: [String: (done: Int, refused: Int)] = [:]
+            var tally: [String: OutboxTally] = [:]
             for o in outcomes {
                 let peer: String?
                 switch o.outcome {
@@ -121,7 +121,6 @@ extension SQLiteStore {
                     delivered.bind(2, o.id)
                     delivered.bind(3, owner)
                     peer = try delivered.one { $0.string(at: 0) }
-                    if let peer { tally[peer, default: (0, 0)].done += 1 }
                 case .retry(let error, let notBefore):
                     retry.bind(1, error)
                     retry.bind(2, Self.ms(notBefore))
@@ -133,9 +132,8 @@ extension SQLiteStore {
                     refused.bind(2, o.id)
                     refused.bind(3, owner)
                     peer = try refused.one { $0.string(at: 0) }
-                    if let peer { tally[peer, default: (0, 0)].refused += 1 }
                 }
-                if peer == nil {
+                guard let peer else {
                     guard let row = try Row.fetchOne(db, sql: "SELECT state, owner FROM \(table) WHERE id = ?", arguments: [o.id]) else {
                         throw StoreError(.notFound, "no \(what) \(o.id)")
                     }
@@ -143,6 +141,7 @@ extension SQLiteStore {
                     try NodeRules.settleable(state, owner: row["owner"], by: owner, what: "\(what) \(o.id)")
                     throw StoreError(.conflict, "\(what) \(o.id) could not be settled")
                 }
+                tally[peer, default: OutboxTally()].add(o.outcome)
             }
             if table == "outbox" { try Self.tally(db, tally) }
             return try Self.ledger(db, ledger, encoded)

@@ -406,8 +406,8 @@ extension SQLiteStore: NodeStore {
     }
 
     /// Adds settled outbox tasks to their peers' tallies (``NodeSchema/outboxTally(integer:)``), by peer.
-    static func tally(_ db: Database, _ settled: [String: (done: Int, refused: Int)]) throws {
-        for (peer, n) in settled where n.done > 0 || n.refused > 0 {
+    static func tally(_ db: Database, _ settled: [String: OutboxTally]) throws {
+        for (peer, n) in settled where !n.isEmpty {
             try db.execute(
                 sql: "UPDATE peers SET outbox_done = outbox_done + ?, outbox_refused = outbox_refused + ? WHERE party = ?",
                 arguments: [n.done, n.refused, peer])
@@ -527,7 +527,6 @@ extension SQLiteStore: NodeStore {
             case .delivered(let receipt):
                 try db.execute(
                     sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ? WHERE id = ?", arguments: [Data(receipt), id])
-                try Self.tally(db, [task.peer.code: (1, 0)])
             case .retry(let error, let notBefore):
                 try db.execute(
                     sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?",
@@ -535,8 +534,10 @@ extension SQLiteStore: NodeStore {
             case .refused(let reason):
                 try db.execute(
                     sql: "UPDATE outbox SET state = 'refused', owner = NULL, lease_until = NULL, last_error = ? WHERE id = ?", arguments: [reason, id])
-                try Self.tally(db, [task.peer.code: (0, 1)])
             }
+            var tally = OutboxTally()
+            tally.add(outcome)
+            try Self.tally(db, [task.peer.code: tally])
             _ = try Self.ledger(db, ledger, encoded)
             return try Self.outboxTask(Row.fetchOne(db, sql: "SELECT \(Self.outboxColumns) FROM outbox WHERE id = ?", arguments: [id])!)
         }
