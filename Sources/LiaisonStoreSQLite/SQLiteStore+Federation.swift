@@ -150,8 +150,7 @@ extension SQLiteStore {
 
     public func items(_ ids: [[UInt8]]) async throws(StoreError) -> [StoredItem] {
         let key = try NodeRules.storageKey(storageKey)
-        typealias Found = (LiaisonStore.Holding, ItemManifest, OriginRoot, Int, [UInt8]?, [UInt8]?, [UInt8]?)
-        let found = try await run { db -> [Found] in
+        let rows = try await run { db -> [NodeRules.StoredRow] in
             let statement = RawStatement(
                 try db.cachedStatement(sql: "SELECT \(Self.holdingColumns), seal_index, seal_path, payload, seal_root FROM items WHERE id = ?"), db)
             // Items of one origin batch share their root and tree (3 KB and
@@ -178,11 +177,10 @@ extension SQLiteStore {
                     root = (try NodeRules.decode(Array(r[0] as Data), "origin root"), (r[1] as Data?).map { Array($0) })
                     roots[rootKey] = root
                 }
-                return (h, m, root.0, index, path, root.1, payload)
+                return NodeRules.StoredRow(holding: h, manifest: m, root: root.0, index: index, path: path, tree: root.1, payload: payload)
             }
         }
-        return try NodeRules.storedItems(
-            found.map { NodeRules.StoredRow(holding: $0.0, manifest: $0.1, root: $0.2, index: $0.3, path: $0.4, tree: $0.5, payload: $0.6) }, key: key)
+        return try NodeRules.storedItems(rows, key: key)
     }
 
     public func holdings(_ ids: [[UInt8]]) async throws(StoreError) -> [LiaisonStore.Holding] {
