@@ -27,13 +27,7 @@ import Testing
 
     /// Waits until the outbox tasks are settled (done or refused).
     static func settled(_ node: NodeRuntime, _ ids: [Int64], timeout: TimeInterval = 30) async throws -> [OutboxTask] {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            var tasks: [OutboxTask] = []
-            for id in ids { tasks.append(try await node.store.outboxTask(id)) }
-            if tasks.allSatisfy({ $0.state == .done || $0.state == .refused }) || Date() > deadline { return tasks }
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
+        try await FederationTests.settled(ids, timeout: timeout, read: node.store.outboxTask, state: \.state)
     }
 
     @Test func anItemReleasedToAPeerArrivesOnceWithAReceipt() async throws {
@@ -114,11 +108,18 @@ import Testing
 enum FederationTests {
     /// Waits until queued statements are settled (acknowledged or refused).
     static func statementsSettled(_ node: NodeRuntime, _ ids: [Int64], timeout: TimeInterval = 30) async throws -> [StatementTask] {
+        try await settled(ids, timeout: timeout, read: node.store.statementTask, state: \.state)
+    }
+
+    /// Waits until the queued tasks `read` reads are settled (done or refused), or the timeout passes.
+    static func settled<T>(
+        _ ids: [Int64], timeout: TimeInterval, read: (Int64) async throws -> T, state: (T) -> QueueState
+    ) async throws -> [T] {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            var tasks: [StatementTask] = []
-            for id in ids { tasks.append(try await node.store.statementTask(id)) }
-            if tasks.allSatisfy({ $0.state == .done || $0.state == .refused }) || Date() > deadline { return tasks }
+            var tasks: [T] = []
+            for id in ids { tasks.append(try await read(id)) }
+            if tasks.allSatisfy({ [.done, .refused].contains(state($0)) }) || Date() > deadline { return tasks }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
     }
