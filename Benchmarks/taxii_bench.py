@@ -112,10 +112,17 @@ def _worker_add(job):
     return time.process_time() - cpu
 
 
-def run_workload(collection, labelled, singles, tens, hundreds, clients=1, credentials=None):
+def process_cpu(pid):
+    """Seconds of CPU (user and system) the process has used so far, from /proc."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_workload(collection, labelled, singles, tens, hundreds, clients=1, credentials=None, server_pid=None):
     """Returns rates: single adds/s, objects/s in envelopes of 10 and 100, objects/s read back.
     With several clients, each is its own process with its own connection, and the
-    envelopes are dealt out among them; the time is from the first post to the last answer."""
+    envelopes are dealt out among them; the time is from the first post to the last answer.
+    Beside the rates, the CPU time per envelope of the clients and of the server."""
     rates = {}
     pool = None
     if clients > 1:
@@ -126,6 +133,7 @@ def run_workload(collection, labelled, singles, tens, hundreds, clients=1, crede
             bodies = envelopes(count, size, labelled)
             expected = size + (1 if labelled else 0)
             start, cpu = time.perf_counter(), time.process_time()
+            served = process_cpu(server_pid) if server_pid else None
             if pool is None:
                 add_each(collection, bodies, expected)
                 cpu = time.process_time() - cpu
@@ -135,6 +143,8 @@ def run_workload(collection, labelled, singles, tens, hundreds, clients=1, crede
             rates[name] = (count if size == 1 else count * size) / elapsed
             # The client's own CPU time per envelope posted: what bounds the rate whatever the server.
             rates["client ms/" + name] = cpu * 1000 / count if count else 0.0
+            if served is not None:
+                rates["server ms/" + name] = (process_cpu(server_pid) - served) * 1000 / count if count else 0.0
     finally:
         if pool is not None:
             pool.terminate()
@@ -234,13 +244,14 @@ def main():
             try:
                 process, collection, credentials = start_medallion(directory) if name == "medallion" else start_liaison(args.liaison, directory)
                 try:
-                    rates = run_workload(collection, name == "liaison", args.singles, args.tens, args.hundreds, args.clients, credentials)
+                    rates = run_workload(collection, name == "liaison", args.singles, args.tens, args.hundreds, args.clients, credentials,
+                                         server_pid=process.pid)
                 finally:
                     stop(process)
             finally:
                 shutil.rmtree(directory, ignore_errors=True)
             results[name].append(rates)
-            print(f"run {run + 1} {name}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items() if not k.startswith("client")), flush=True)
+            print(f"run {run + 1} {name}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in rates.items() if " ms/" not in k), flush=True)
     print()
     clients = "one client" if args.clients == 1 else f"{args.clients} client processes"
     print(f"medians of {args.runs} runs, {clients} ({args.singles} single adds, {args.tens} envelopes of 10, {args.hundreds} of 100, all read back in pages of 100):")
@@ -251,11 +262,23 @@ def main():
         l = statistics.median(r[key] for r in results["liaison"])
         print(f"{what:<34}{m:>14,.0f}{l:>14,.0f}{l / m:>8.1f}×")
     print()
-    print("the client's own CPU time per envelope posted (ms), medians:")
-    for key, what in (("single", "single-object adds"), ("10", "envelopes of 10"), ("100", "envelopes of 100")):
-        m = statistics.median(r["client ms/" + key] for r in results["medallion"])
-        l = statistics.median(r["client ms/" + key] for r in results["liaison"])
-        print(f"{what:<34}{m:>14.2f}{l:>14.2f}")
+    for side in ("client", "server"):
+        print(f"the {side}'s CPU time per envelope posted (ms), medians:")
+        for key, what in (("single", "single-object adds"), ("10", "envelopes of 10"), ("100", "envelopes of 100")):
+            m = statistics.median(r[f"{side} ms/" + key] for r in results["medallion"])
+            l = statistics.median(r[f"{side} ms/" + key] for r in results["liaison"])
+            print(f"{what:<34}{m:>14.2f}{l:>14.2f}")
+    # What the machine allows: clients and server share its cores. With the
+    # clients' measured CPU per add, a server costing nothing would still cap
+    # the rate at cores / client CPU; whatever 8× medallion leaves of the
+    # cores is the server's budget per add.
+    cores = len(os.sched_getaffinity(0))
+    client_ms = statistics.median(r["client ms/single"] for r in results["liaison"])
+    target = 8 * statistics.median(r["single"] for r in results["medallion"])
+    print()
+    print(f"single adds on {cores} cores: the clients alone use {client_ms:.2f} ms of CPU per add, so even a server costing nothing "
+          f"stays under {cores * 1000 / client_ms:,.0f} adds/s; 8× medallion is {target:,.0f} adds/s, which would leave the server "
+          f"{max(0.0, (cores * 1000 - target * client_ms) / target):.2f} ms of CPU per add")
 
 
 if __name__ == "__main__":

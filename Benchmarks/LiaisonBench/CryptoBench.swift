@@ -50,6 +50,31 @@ public struct CryptoBench: Sendable {
 
     func n(_ base: Int) -> Int { max(1, Int(Double(base) * scale)) }
 
+    /// Times each of `calls` calls of `body` alone, `runs` times: rows for
+    /// the 50th, 90th and 99th percentile and the slowest call, in µs, each
+    /// the median over the runs. For a primitive whose time varies from call
+    /// to call (ML-DSA signing rejects and retries), the tail is what a
+    /// latency on its path inherits.
+    func callTimes(_ name: String, calls: Int, _ body: () throws -> Void) rethrows -> [Row] {
+        let names = ["p50", "p90", "p99", "max"].map { "\(name), one call, \($0)" }
+        if let filter, !names.contains(where: { $0.contains(filter) }) { return [] }
+        var perRun: [[Double]] = [[], [], [], []]
+        for _ in 0..<runs {
+            var times: [Double] = []
+            times.reserveCapacity(calls)
+            for _ in 0..<calls {
+                let start = ContinuousClock.now
+                try body()
+                let elapsed = ContinuousClock.now - start
+                times.append(Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
+            }
+            times.sort()
+            for (i, q) in [0.5, 0.9, 0.99].enumerated() { perRun[i].append(times[min(times.count - 1, Int(Double(times.count) * q))]) }
+            perRun[3].append(times[times.count - 1])
+        }
+        return zip(names, perRun).map { Row(name: $0, unit: "µs", median: Self.median($1), runs: $1) }
+    }
+
     /// Runs every figure, reporting each row as it is measured.
     public func run(report: (Row?) -> Void) throws {
         let kib = [UInt8](repeating: 0x5A, count: 1024)
@@ -62,6 +87,8 @@ public struct CryptoBench: Sendable {
         let mlSig = try ml.signature(for: kib)
         report(try measure("primitive: ML-DSA-65 sign", ops: n(600)) { for _ in 0..<n(600) { _ = try ml.signature(for: kib) } })
         report(measure("primitive: ML-DSA-65 verify", ops: n(2_000)) { for _ in 0..<n(2_000) { _ = ml.publicKey.isValidSignature(mlSig, for: kib) } })
+        for row in try callTimes("primitive: ML-DSA-65 sign", calls: n(1_000), { _ = try ml.signature(for: kib) }) { report(row) }
+        for row in callTimes("primitive: ML-DSA-65 verify", calls: n(1_000), { _ = ml.publicKey.isValidSignature(mlSig, for: kib) }) { report(row) }
         let xw = try XWingMLKEM768X25519.PrivateKey()
         report(try measure("primitive: X-Wing HPKE setup (seal side)", ops: n(2_000)) {
             for _ in 0..<n(2_000) { _ = try HPKE.Sender(recipientKey: xw.publicKey, ciphersuite: .XWingMLKEM768X25519_SHA256_AES_GCM_256, info: Data()) }

@@ -177,7 +177,12 @@ public struct StoreBench: Sendable {
             let holdingsName = "\(backend.name): read holdings, batches of 1000 (a release's check)"
             let itemsName = "\(backend.name): read items, batches of 1000 (a sender's batch: decrypted, seals checked)"
             let statusName = "\(backend.name): a peer's sync status after \(perBatchSize[1000]!) deliveries"
-            if wanted(holdingsName) || wanted(itemsName) || wanted(statusName) {
+            let queueNames = [
+                "\(backend.name): queue for a peer, batches of 1000 (outbox rows, ledger entries; durable)",
+                "\(backend.name): claim queued tasks, batches of 1000",
+                "\(backend.name): settle delivered tasks, batches of 1000 (receipts, ledger entry; durable)",
+            ]
+            if wanted(holdingsName) || wanted(itemsName) || wanted(statusName) || queueNames.contains(where: wanted) {
                 let total = perBatchSize[1000]!
                 let store = try await backend.make()
                 for start in stride(from: 0, to: total, by: 1000) {
@@ -190,6 +195,51 @@ public struct StoreBench: Sendable {
                 }
                 if wanted(itemsName) {
                     report(try await measure(itemsName, unit: "items/s", ops: total) { for ids in batches { _ = try await store.items(ids) } })
+                }
+                // A sender's queue, batch by batch, as in a transfer: the
+                // release queues 1000 items for a peer (outbox rows and one
+                // ledger entry each), the sender claims them, and settles
+                // them delivered (a receipt each, one ledger entry for the
+                // batch). Each run on a fresh store holding the items.
+                if queueNames.contains(where: wanted) {
+                    let receipt = [UInt8](repeating: 0xA5, count: 600)
+                    var seconds: [[Double]] = [[], [], []]
+                    for _ in 0..<runs {
+                        let fresh = try await backend.make()
+                        for start in stride(from: 0, to: total, by: 1000) {
+                            _ = try await fresh.storeItems(Array(pool[start..<min(start + 1000, total)]), ledger: .none)
+                        }
+                        try await fresh.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:00")
+                        var spent: [Duration] = [.zero, .zero, .zero]
+                        for (b, ids) in batches.enumerated() {
+                            let digests = pool[(b * 1000)..<(b * 1000 + ids.count)].map(\.sealed.manifest.digest)
+                            var t = ContinuousClock.now
+                            let entries = digests.map {
+                                LedgerEntry(kind: .itemSent, at: Self.t0, party: .jpn, subjects: [$0], detail: "released under gsomia-kor-jpn-2016, queued")
+                            }
+                            _ = try await fresh.enqueueOutbox(
+                                ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: Self.t0,
+                                ledger: LedgerWrite(entries, sign: nil))
+                            spent[0] += ContinuousClock.now - t
+                            t = ContinuousClock.now
+                            let claimed = try await fresh.claimOutbox(peer: .jpn, owner: "bench", limit: ids.count, now: Self.t0, lease: 60)
+                            spent[1] += ContinuousClock.now - t
+                            t = ContinuousClock.now
+                            let batchEntry = LedgerEntry(
+                                kind: .receiptStored, at: Self.t0, party: .jpn, subjects: digests, detail: "delivered")
+                            _ = try await fresh.settleOutbox(
+                                claimed.map { SettledTask(id: $0.id, outcome: .delivered(receipt: receipt)) }, owner: "bench", at: Self.t0,
+                                ledger: LedgerWrite([batchEntry], sign: nil))
+                            spent[2] += ContinuousClock.now - t
+                        }
+                        for i in 0..<3 {
+                            seconds[i].append(Double(spent[i].components.seconds) + Double(spent[i].components.attoseconds) / 1e18)
+                        }
+                    }
+                    for (name, times) in zip(queueNames, seconds) where wanted(name) {
+                        let rates = times.map { Double(total) / $0 }
+                        report(Row(name: name, unit: "items/s", median: CryptoBench.median(rates), runs: rates))
+                    }
                 }
                 // A peer's sync status (what `/metrics`, the console and
                 // the status file read, each second) once every item was

@@ -414,6 +414,8 @@ extension Liaison {
                 let name = row.name.padding(toLength: nameWidth, withPad: " ", startingAt: 0)
                 if json {
                     Swift.print(String(decoding: try! encoder.encode(row), as: UTF8.self))
+                } else if row.unit == "µs" {
+                    Swift.print("\(name) \(String(format: "%\(rateWidth).1f", row.median)) µs")
                 } else if row.unit == "proofs/s" {
                     Swift.print("\(name) \(String(format: "%8.1f", 1e6 / row.median)) µs per proof")
                 } else {
