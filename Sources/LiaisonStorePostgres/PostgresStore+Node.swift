@@ -275,35 +275,76 @@ extension PostgresStore: NodeStore {
         try NodeRules.instant(at, "the instant")
         let when = Self.ms(at)
         return try await transaction(ledger) { c, logger in
-            var tasks: [OutboxTask] = []
-            for r in requests {
-                guard let item = try await Self.rows(c, "SELECT status FROM items WHERE id = \(Data(r.itemID)) FOR SHARE", logger).first else {
-                    throw StoreError(.notFound, "no item \(Hex.encode(r.itemID)) to send")
-                }
-                let status = try item["status"].decode(String.self)
-                guard status == HoldingStatus.held.rawValue else {
-                    throw StoreError(.conflict, "item \(Hex.encode(r.itemID)) is \(status); it cannot be sent")
-                }
+            // A batch is a handful of statements, not three round trips per
+            // request. Each peer's link numbers are taken in one update, the
+            // peers in a fixed order (two batches lock them alike).
+            var next: [Party: Int64] = [:]
+            for (peer, count) in Dictionary(grouping: requests, by: \.peer).mapValues(\.count).sorted(by: { $0.key.code < $1.key.code }) {
                 guard
-                    let seq = try await Self.rows(
-                        c, "UPDATE peers SET next_out_seq = next_out_seq + 1 WHERE party = \(r.peer.code) RETURNING next_out_seq - 1 AS seq", logger
-                    ).first
-                else { throw StoreError(.notFound, "no peer \(r.peer)") }
-                let linkSequence = try seq["seq"].decode(Int64.self)
-                do {
                     let row = try await Self.rows(
-                        c,
-                        """
-                        INSERT INTO outbox (item_id, peer, agreement, consents, link_seq, state, attempts, not_before)
-                        VALUES (\(Data(r.itemID)), \(r.peer.code), \(r.agreement), \(Data(NodeRules.pack(r.consents))), \(linkSequence), 'pending', 0, \(when))
-                        RETURNING \(unescaped: Self.outboxColumns)
-                        """, logger)
-                    tasks.append(try Self.outboxTask(row[0]))
-                } catch where Self.sqlState(error) == "23505" {
-                    throw StoreError(.duplicate, "item \(Hex.encode(r.itemID)) is already queued to \(r.peer) under \(r.agreement)")
-                }
+                        c, "UPDATE peers SET next_out_seq = next_out_seq + \(Int64(count)) WHERE party = \(peer.code) RETURNING next_out_seq - \(Int64(count)) AS seq",
+                        logger
+                    ).first
+                else { throw StoreError(.notFound, "no peer \(peer)") }
+                next[peer] = try row["seq"].decode(Int64.self)
             }
-            return tasks
+            // The items, held while they are queued (no destruction slips in between).
+            let ids = requests.map { Hex.encode($0.itemID) }
+            var status: [String: String] = [:]
+            for row in try await Self.rows(
+                c, "SELECT encode(id, 'hex') AS id, status FROM items WHERE id = ANY(SELECT decode(x, 'hex') FROM unnest(\(ids)::text[]) AS x) FOR SHARE", logger)
+            {
+                status[try row["id"].decode(String.self)] = try row["status"].decode(String.self)
+            }
+            for id in ids {
+                guard let state = status[id] else { throw StoreError(.notFound, "no item \(id) to send") }
+                guard state == HoldingStatus.held.rawValue else { throw StoreError(.conflict, "item \(id) is \(state); it cannot be sent") }
+            }
+            var sequences: [Int64] = []
+            sequences.reserveCapacity(requests.count)
+            for r in requests {
+                sequences.append(next[r.peer]!)
+                next[r.peer]! += 1
+            }
+            let peers = requests.map(\.peer.code), agreements = requests.map(\.agreement)
+            let queued = try await Self.rows(
+                c,
+                """
+                SELECT encode(o.item_id, 'hex') AS id, o.peer, o.agreement FROM outbox o
+                JOIN unnest(\(ids)::text[], \(peers)::text[], \(agreements)::text[]) AS t(i, p, a)
+                    ON o.item_id = decode(t.i, 'hex') AND o.peer = t.p AND o.agreement = t.a
+                LIMIT 1
+                """, logger)
+            if let row = queued.first {
+                throw StoreError(
+                    .duplicate,
+                    "item \(try row["id"].decode(String.self)) is already queued to \(try row["peer"].decode(String.self)) under \(try row["agreement"].decode(String.self))")
+            }
+            let inserted: [PostgresRandomAccessRow]
+            do {
+                inserted = try await Self.rows(
+                    c,
+                    """
+                    INSERT INTO outbox (item_id, peer, agreement, consents, link_seq, state, attempts, not_before)
+                    SELECT decode(i, 'hex'), p, a, decode(k, 'hex'), s, 'pending', 0, \(when)
+                    FROM unnest(\(ids)::text[], \(peers)::text[], \(agreements)::text[], \(requests.map { Hex.encode(NodeRules.pack($0.consents)) })::text[],
+                        \(sequences)::bigint[]) AS t(i, p, a, k, s)
+                    RETURNING \(unescaped: Self.outboxColumns)
+                    """, logger)
+            } catch where Self.sqlState(error) == "23505" {
+                // Queued by another replica since the check above.
+                throw StoreError(.duplicate, "an item of the batch is already queued to its peer under its agreement")
+            }
+            // In the order of the requests: each is its peer's link number.
+            var tasks: [String: OutboxTask] = [:]
+            for row in inserted {
+                let task = try Self.outboxTask(row)
+                tasks["\(task.peer.code) \(task.linkSequence)"] = task
+            }
+            return try zip(requests, sequences).map { r, seq throws(StoreError) in
+                guard let task = tasks["\(r.peer.code) \(seq)"] else { throw StoreError(.corrupt, "the outbox did not return the task it queued") }
+                return task
+            }
         }.0
     }
 

@@ -50,6 +50,7 @@ public enum NodeStoreConformance {
         try await refusedBatchesSignNothing(make())
         try await holdingChanges(make())
         try await outboxQueue(make())
+        try await outboxBatchOfPeers(make())
         try await outboxClaimsByTwoReplicas(make())
         try await claimOrder(make())
         try await inboxQueue(make())
@@ -727,6 +728,48 @@ public enum NodeStoreConformance {
         await #expect(throws: StoreError(.conflict, "")) {
             _ = try await store.enqueueOutbox([OutboxRequest(itemID: extra[0].sealed.manifest.itemID, peer: .jpn, agreement: "a")], at: t0, ledger: .none)
         }
+        #expect(try await store.verify().isIntact)
+    }
+
+    /// One batch queues to two peers at once: each request gets its own
+    /// task back, in the order asked, numbered on its peer's link. A batch
+    /// with one bad request (already queued, unknown, destroyed), wherever it
+    /// stands, queues nothing and takes no link numbers.
+    public static func outboxBatchOfPeers(_ store: any NodeStore) async throws {
+        let items = newItems(5, tag: "two-peers")
+        let ids = items.map(\.sealed.manifest.itemID)
+        _ = try await store.storeItems(items, ledger: .none)
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:00")
+        try await store.savePeer(.usa, endpoint: "https://usa.example:8443", fingerprint: "sha256:01")
+        let peers: [Party] = [.jpn, .usa, .jpn, .usa]
+        let requests = (0..<4).map { i in
+            OutboxRequest(itemID: ids[i], peer: peers[i], agreement: peers[i] == .jpn ? "gsomia-kor-jpn-2016" : "gsomia-kor-usa-1987", consents: [[0x30, UInt8(i)]])
+        }
+        let queued = try await store.enqueueOutbox(requests, at: t0, ledger: recorded(.itemSent, Array(ids[0..<4])))
+        #expect(queued.map(\.itemID) == Array(ids[0..<4]))
+        #expect(queued.map(\.peer) == peers)
+        #expect(queued.map(\.agreement) == requests.map(\.agreement))
+        #expect(queued.map(\.consents) == requests.map(\.consents))
+        #expect(queued.map(\.linkSequence) == [1, 1, 2, 2])
+        #expect(Set(queued.map(\.id)).count == 4)
+        let size = try await store.size()
+        let fresh = OutboxRequest(itemID: ids[4], peer: .usa, agreement: "gsomia-kor-usa-1987")
+        await #expect(throws: StoreError(.duplicate, "")) { _ = try await store.enqueueOutbox([fresh, requests[3]], at: t0, ledger: .none) }
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.enqueueOutbox(
+                [fresh, OutboxRequest(itemID: [UInt8](repeating: 9, count: 16), peer: .jpn, agreement: "gsomia-kor-jpn-2016")], at: t0, ledger: .none)
+        }
+        _ = try await store.changeHolding(ids[1], .destroyed(certificate: [1]), at: t0, ledger: .none)
+        await #expect(throws: StoreError(.conflict, "")) {
+            _ = try await store.enqueueOutbox([fresh, OutboxRequest(itemID: ids[1], peer: .jpn, agreement: "gsomia-kor-jpn-2016")], at: t0, ledger: .none)
+        }
+        #expect(try await store.outboxTasks(itemID: ids[4], before: nil, limit: 10).isEmpty)
+        #expect(try await store.peer(.jpn).nextOutboundSequence == 3)
+        #expect(try await store.peer(.usa).nextOutboundSequence == 3)
+        #expect(try await store.size() == size)
+        // What was refused can then be queued on its own, numbered next.
+        let next = try await store.enqueueOutbox([fresh], at: t0, ledger: .none)
+        #expect(next.map(\.linkSequence) == [3])
         #expect(try await store.verify().isIntact)
     }
 
