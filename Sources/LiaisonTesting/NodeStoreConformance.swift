@@ -369,6 +369,11 @@ public enum NodeStoreConformance {
         #expect(try await store.outboxTask(claimed[0].id).receipt == [1])
         #expect(try await store.outboxTask(claimed[1].id).state == .refused)
         #expect(try await store.outboxTask(claimed[2].id).state == .pending)
+        // Each settled as told, in one batch: the receipt, the reason, the retry's error and time.
+        let (done, refused, retried) = (try await store.outboxTask(claimed[0].id), try await store.outboxTask(claimed[1].id), try await store.outboxTask(claimed[2].id))
+        #expect(done.lastError == nil && done.owner == nil && done.leaseUntil == nil && done.notBefore == queued[0].notBefore)
+        #expect(refused.lastError == "JPN refused: Art 4" && refused.receipt == nil && refused.owner == nil)
+        #expect(retried.lastError == "JPN unreachable" && retried.notBefore == t0.addingTimeInterval(5) && retried.receipt == nil && retried.owner == nil)
         summary = try await store.outboxSummary(peer: .jpn)
         #expect(summary.counts[.done] == 1 && summary.counts[.refused] == 1 && summary.counts[.pending] == 2)
         #expect(summary.lastError != nil)
