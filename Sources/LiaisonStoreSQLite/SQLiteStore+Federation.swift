@@ -66,10 +66,13 @@ extension SQLiteStore {
                     }
                 }
             } catch let e as DatabaseError where e.resultCode == .SQLITE_CONSTRAINT {
-                let seen = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE peer = ? AND link_seq = ?"), db)
+                // Recorded before this batch, not by a part of it already
+                // written: those entries start at `first`.
+                let seen = RawStatement(try db.cachedStatement(sql: "SELECT 1 FROM inbox WHERE peer = ? AND link_seq = ? AND (ledger_index IS NULL OR ledger_index < ?)"), db)
                 for r in records {
                     seen.bind(1, r.peer.code)
                     seen.bind(2, r.linkSequence)
+                    seen.bind(3, first)
                     if try seen.int64() != nil { throw StoreError(.duplicate, "\(r.peer) link sequence \(r.linkSequence) is already recorded") }
                 }
                 throw StoreError(.invalidInput, "an envelope breaks a rule of the store: \(e.message ?? "constraint")")

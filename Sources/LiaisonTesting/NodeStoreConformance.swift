@@ -305,7 +305,7 @@ public enum NodeStoreConformance {
         // A batch repeating sequence 2 is refused whole: its new item is not stored, nothing is appended.
         let more = newItems(1, source: .received(from: .kor, agreement: "gsomia-kor-jpn-2016"), tag: "second")
         let size = try await store.size()
-        await #expect(throws: StoreError(.duplicate, "")) {
+        let repeated = await #expect(throws: StoreError.self) {
             _ = try await store.recordInbound(
                 [
                     NewInbound(peer: .kor, linkSequence: 5, digest: more[0].sealed.manifest.digest, at: t0, outcome: .accepted(itemID: more[0].sealed.manifest.itemID), ledgerOffset: 0),
@@ -313,6 +313,7 @@ public enum NodeStoreConformance {
                 ], items: more,
                 ledger: LedgerWrite(record(.itemReceived, [[1], [2]]), sign: LedgerStoreConformance.sign()))
         }
+        #expect(repeated?.code == .duplicate && repeated?.reason.contains("link sequence 2") == true, "\(String(describing: repeated))")
         #expect(try await store.size() == size)
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.item(more[0].sealed.manifest.itemID) }
         #expect(try await store.inboundState(peer: .kor, sequences: [5], itemIDs: []).records.isEmpty)
