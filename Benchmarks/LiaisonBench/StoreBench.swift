@@ -150,6 +150,27 @@ public struct StoreBench: Sendable {
                 }
                 report(row)
             }
+            // A receiver's batch: the items, an inbox row and a ledger entry
+            // each, one signed tree head per batch (as a node answers a
+            // peer's batch with a receipt), in one durable transaction.
+            let receivedName = "\(backend.name): record a peer's batches of 1000 (items, inbox rows, ledger entries; durable)"
+            if wanted(receivedName) {
+                let total = perBatchSize[1000]!
+                let received = pool[0..<total].map { NewItem($0.sealed, source: .received(from: .kor, agreement: "gsomia-kor-jpn-2016"), at: Self.t0) }
+                report(
+                    try await measureOnFreshStores(receivedName, unit: "items/s", ops: total, backend) { store in
+                        for start in stride(from: 0, to: total, by: 1000) {
+                            let slice = Array(received[start..<min(start + 1000, total)])
+                            let entries = slice.map { LedgerEntry(kind: .itemReceived, at: Self.t0, party: .kor, subjects: [$0.sealed.manifest.digest]) }
+                            let records = slice.enumerated().map { n, item in
+                                NewInbound(
+                                    peer: .kor, linkSequence: Int64(start + n + 1), digest: item.sealed.manifest.digest, at: Self.t0,
+                                    outcome: .accepted(itemID: item.sealed.manifest.itemID), ledgerOffset: n)
+                            }
+                            _ = try await store.recordInbound(records, items: slice, ledger: LedgerWrite(entries, sign: Self.sign))
+                        }
+                    })
+            }
             // Batches of 1000 from two writers at once: one prepares (checks,
             // encrypts) while the other's batch commits.
             let pairName = "\(backend.name): store items, batches of 1000, 2 concurrent writers (durable)"

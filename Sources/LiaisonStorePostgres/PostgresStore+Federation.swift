@@ -85,21 +85,47 @@ extension PostgresStore {
             // The sequencer lock is held: the ledger's size is where this act's entries start.
             let first = try await Self.size(c, logger)
             if let rows { try await Self.insertItems(c, rows, logger) }
+            // All records in one statement (bytes as hex text arrays; an
+            // empty text stands for none): a round trip per record had bound
+            // a batch to the network's latency.
+            var peers: [String] = [], sequences: [Int64] = [], digests: [String] = [], envelopes: [String] = [], at: [Int64] = []
+            var states: [String] = [], reasons: [String] = [], itemIDs: [String] = [], indices: [Int64] = []
             for r in records {
-                var envelope: Data?, state = "done", reason: String?, item: Data?
+                peers.append(r.peer.code)
+                sequences.append(r.linkSequence)
+                digests.append(Hex.encode(r.digest))
+                at.append(Self.ms(r.at))
+                indices.append(Int64(first + r.ledgerOffset))
                 switch r.outcome {
-                case .accepted(let id): item = Data(id)
-                case .refused(let why, let bytes): (envelope, state, reason) = (Data(bytes), "refused", why)
+                case .accepted(let id):
+                    states.append("done")
+                    reasons.append("")
+                    envelopes.append("")
+                    itemIDs.append(Hex.encode(id))
+                case .refused(let why, let bytes):
+                    states.append("refused")
+                    reasons.append(why)
+                    envelopes.append(Hex.encode(bytes))
+                    itemIDs.append("")
                 }
-                let inserted = try await Self.rows(
-                    c,
-                    """
-                    INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason, item_id, ledger_index)
-                    VALUES (\(r.peer.code), \(r.linkSequence), \(Data(r.digest)), \(envelope), \(Self.ms(r.at)), \(state), \(reason), \(item),
-                        \(Int64(first + r.ledgerOffset)))
-                    ON CONFLICT (peer, link_seq) DO NOTHING RETURNING id
-                    """, logger)
-                guard !inserted.isEmpty else { throw StoreError(.duplicate, "\(r.peer) link sequence \(r.linkSequence) is already recorded") }
+            }
+            let inserted = try await Self.rows(
+                c,
+                """
+                INSERT INTO inbox (peer, link_seq, digest, envelope, received_at, state, reason, item_id, ledger_index)
+                SELECT p, s, decode(d, 'hex'), CASE WHEN e = '' THEN NULL ELSE decode(e, 'hex') END, a, st,
+                    CASE WHEN st = 'refused' THEN r END, CASE WHEN i = '' THEN NULL ELSE decode(i, 'hex') END, li
+                FROM unnest(\(peers)::text[], \(sequences)::bigint[], \(digests)::text[], \(envelopes)::text[], \(at)::bigint[], \(states)::text[],
+                    \(reasons)::text[], \(itemIDs)::text[], \(indices)::bigint[]) AS t(p, s, d, e, a, st, r, i, li)
+                ON CONFLICT (peer, link_seq) DO NOTHING RETURNING peer, link_seq
+                """, logger)
+            if inserted.count < records.count {
+                var recorded = Set<String>()
+                for row in inserted { recorded.insert("\(try row["peer"].decode(String.self)) \(try row["link_seq"].decode(Int64.self))") }
+                guard let repeated = records.first(where: { !recorded.contains("\($0.peer.code) \($0.linkSequence)") }) else {
+                    throw StoreError(.duplicate, "a link sequence of the batch is already recorded")
+                }
+                throw StoreError(.duplicate, "\(repeated.peer) link sequence \(repeated.linkSequence) is already recorded")
             }
         }.1
     }
