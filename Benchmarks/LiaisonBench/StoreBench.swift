@@ -198,12 +198,13 @@ public struct StoreBench: Sendable {
             let holdingsName = "\(backend.name): read holdings, batches of 1000 (a release's check)"
             let itemsName = "\(backend.name): read items, batches of 1000 (a sender's batch: decrypted, seals checked)"
             let statusName = "\(backend.name): a peer's sync status after \(perBatchSize[1000]!) deliveries"
+            let backlogName = "\(backend.name): a peer's sync status with \(perBatchSize[1000]!) tasks waiting"
             let queueNames = [
                 "\(backend.name): queue for a peer, batches of 1000 (outbox rows, ledger entries; durable)",
                 "\(backend.name): claim queued tasks, batches of 1000",
                 "\(backend.name): settle delivered tasks, batches of 1000 (receipts, ledger entry; durable)",
             ]
-            if wanted(holdingsName) || wanted(itemsName) || wanted(statusName) || queueNames.contains(where: wanted) {
+            if wanted(holdingsName) || wanted(itemsName) || wanted(statusName) || wanted(backlogName) || queueNames.contains(where: wanted) {
                 let total = perBatchSize[1000]!
                 let store = try await backend.make()
                 for start in stride(from: 0, to: total, by: 1000) {
@@ -279,6 +280,21 @@ public struct StoreBench: Sendable {
                         for _ in 0..<calls { _ = try await store.outboxSummary(peer: .jpn) }
                     }
                     report(row)
+                }
+                // The same with every item queued and none sent yet (a peer
+                // out of reach, a backlog): what the status costs while a
+                // queue is long.
+                if wanted(backlogName) {
+                    try await store.savePeer(.usa, endpoint: "https://usa.example", fingerprint: "sha256:01")
+                    for ids in batches {
+                        _ = try await store.enqueueOutbox(
+                            ids.map { OutboxRequest(itemID: $0, peer: .usa, agreement: "gsomia-kor-usa-1987") }, at: Self.t0, ledger: .none)
+                    }
+                    let calls = 50
+                    report(
+                        try await measure(backlogName, unit: "calls/s", ops: calls) {
+                            for _ in 0..<calls { _ = try await store.outboxSummary(peer: .usa) }
+                        })
                 }
             }
             // Single-item writes from many concurrent writers: group commit.

@@ -384,6 +384,15 @@ public enum NodeSchema {
         """
     }
 
+    /// The outbox tasks that carry an error, newest last (migration
+    /// `v10-outbox-errors`): a peer's sync status names the latest. Without
+    /// it the status read every task waiting to find one with an error, so a
+    /// backlog (a peer out of reach for a day) made each status, read every
+    /// second, as slow as the queue was long.
+    public static let outboxErrors = """
+        CREATE INDEX outbox_errors ON outbox (peer, id) WHERE last_error IS NOT NULL;
+        """
+
     /// The work queues' index in claim order (migration `v8-claim-order`,
     /// PostgreSQL only): a claim takes pending tasks by `not_before, id` and
     /// stops at its limit, which needs `id` in the index for tasks due at

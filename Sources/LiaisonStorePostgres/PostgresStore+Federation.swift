@@ -283,7 +283,8 @@ extension PostgresStore {
                 SELECT outbox_done, outbox_refused,
                     (SELECT count(*) FROM outbox WHERE peer = \(peer.code) AND state = 'pending') AS pending,
                     (SELECT count(*) FROM outbox WHERE peer = \(peer.code) AND state = 'claimed') AS claimed,
-                    (SELECT min(not_before) FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed')) AS oldest
+                    LEAST((SELECT min(not_before) FROM outbox WHERE peer = \(peer.code) AND state = 'pending'),
+                        (SELECT min(not_before) FROM outbox WHERE peer = \(peer.code) AND state = 'claimed')) AS oldest
                 FROM peers WHERE party = \(peer.code)
                 """, logger
             ).first {
@@ -296,7 +297,7 @@ extension PostgresStore {
             let lastError = try await Self.rows(
                 c,
                 """
-                SELECT last_error FROM outbox WHERE peer = \(peer.code) AND state IN ('pending', 'claimed', 'refused') AND last_error IS NOT NULL
+                SELECT last_error FROM outbox WHERE peer = \(peer.code) AND last_error IS NOT NULL AND state IN ('pending', 'claimed', 'refused')
                 ORDER BY id DESC LIMIT 1
                 """, logger
             ).first.map { try $0["last_error"].decode(String.self) }

@@ -17,6 +17,7 @@ extension PostgresStore: NodeStore {
             ("v2-node", NodeSchema.postgres), ("v4-federation", Self.federationMigration), ("v5-operators", Self.operatorsMigration), ("v6-consents", NodeSchema.consentsPostgres),
             ("v7-consent-requests", NodeSchema.consentRequestsPostgres), ("v8-claim-order", NodeSchema.claimOrderPostgres),
             ("v9-outbox-tally", NodeSchema.outboxTally(integer: "BIGINT", lock: "LOCK TABLE outbox IN SHARE MODE;\n")),
+            ("v10-outbox-errors", NodeSchema.outboxErrors),
         ] where !applied.contains(version) {
             // The extended protocol runs one statement per query.
             for statement in sql.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

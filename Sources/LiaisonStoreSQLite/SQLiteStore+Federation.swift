@@ -205,26 +205,39 @@ extension SQLiteStore {
         }
     }
 
+    /// The oldest task waiting or in flight: the least of each state's
+    /// least, each the first entry of its part of the queue's index (a
+    /// minimum over both states at once read every task waiting).
+    static let oldestWaitingSQL = """
+        SELECT min(m) FROM (
+            SELECT min(not_before) AS m FROM outbox WHERE peer = ? AND state = 'pending'
+            UNION ALL SELECT min(not_before) FROM outbox WHERE peer = ? AND state = 'claimed')
+        """
+
+    /// The latest error of a task not delivered, from the index of the tasks
+    /// with an error (``NodeSchema/outboxErrors``), read from its newest end.
+    static let lastErrorSQL = """
+        SELECT last_error FROM outbox INDEXED BY outbox_errors
+        WHERE peer = ? AND last_error IS NOT NULL AND state IN ('pending', 'claimed', 'refused') ORDER BY id DESC LIMIT 1
+        """
+
     public func outboxSummary(peer: Party) async throws(StoreError) -> OutboxSummary {
         try await run { db in
             // Tasks waiting and in flight are counted (what is queued now);
             // those delivered and refused are tallied as they settle, not
             // counted: they grow with every item ever sent.
             var counts: [QueueState: Int] = [:]
-            for row in try Row.fetchAll(
-                db, sql: "SELECT state, count(*) AS n FROM outbox WHERE peer = ? AND state IN ('pending', 'claimed') GROUP BY state", arguments: [peer.code])
-            {
-                guard let s = QueueState(rawValue: row["state"]) else { throw StoreError(.corrupt, "unknown outbox state") }
-                counts[s] = row["n"]
+            // Each state's part of the queue's index counted on its own (no
+            // grouping, so no entry is decoded).
+            for state in [QueueState.pending, .claimed] {
+                let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE peer = ? AND state = ?", arguments: [peer.code, state.rawValue]) ?? 0
+                if n > 0 { counts[state] = n }
             }
             if let row = try Row.fetchOne(db, sql: "SELECT outbox_done, outbox_refused FROM peers WHERE party = ?", arguments: [peer.code]) {
                 for (state, n) in [(QueueState.done, row[0] as Int), (.refused, row[1] as Int)] where n > 0 { counts[state] = n }
             }
-            let oldest = try Int64.fetchOne(
-                db, sql: "SELECT min(not_before) FROM outbox WHERE peer = ? AND state IN ('pending', 'claimed')", arguments: [peer.code])
-            let lastError = try String.fetchOne(
-                db, sql: "SELECT last_error FROM outbox WHERE peer = ? AND state IN ('pending', 'claimed', 'refused') AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
-                arguments: [peer.code])
+            let oldest = try Int64.fetchOne(db, sql: Self.oldestWaitingSQL, arguments: [peer.code, peer.code])
+            let lastError = try String.fetchOne(db, sql: Self.lastErrorSQL, arguments: [peer.code])
             return OutboxSummary(counts: counts, oldestWaiting: oldest.map(Self.date), lastError: lastError)
         }
     }

@@ -133,6 +133,10 @@ extension SQLiteStore: NodeStore {
         m.registerMigration("v9-outbox-tally") { db in
             try db.execute(sql: NodeSchema.outboxTally(integer: "INTEGER"))
         }
+        // The tasks with an error, indexed for the sync status.
+        m.registerMigration("v10-outbox-errors") { db in
+            try db.execute(sql: NodeSchema.outboxErrors)
+        }
     }
 
     static let operatorsMigration = """

@@ -377,7 +377,9 @@ public enum NodeStoreConformance {
         #expect(retried.lastError == "JPN unreachable" && retried.notBefore == t0.addingTimeInterval(5) && retried.receipt == nil && retried.owner == nil)
         summary = try await store.outboxSummary(peer: .jpn)
         #expect(summary.counts[.done] == 1 && summary.counts[.refused] == 1 && summary.counts[.pending] == 2)
-        #expect(summary.lastError != nil)
+        // The latest error of a task not delivered (the retried one, queued after the refused one); the oldest task waiting.
+        #expect(summary.lastError == "JPN unreachable")
+        #expect(summary.oldestWaiting == t0)
         await #expect(throws: StoreError(.invalidInput, "")) {
             _ = try await store.settleOutbox(
                 [SettledTask(id: claimed[2].id, outcome: .refused(reason: "x")), SettledTask(id: claimed[2].id, outcome: .refused(reason: "y"))],

@@ -228,4 +228,39 @@ struct SQLiteMigrationTests {
         #expect(try await store.outboxSummary(peer: .jpn).counts == [.done: 3, .refused: 1])
         #expect(try await store.integrityCheck() == "ok")
     }
+
+    /// A store from before the index of tasks with an error gets it on
+    /// opening, and its sync status names the same latest error as before.
+    @Test func theIndexOfTasksWithAnErrorIsBuiltOnOpening() async throws {
+        let dir = freshDirectory()
+        let items = NodeStoreConformance.newItems(3)
+        do {
+            let store = try SQLiteStore(directory: dir, storageKey: .generate())
+            _ = try await store.storeItems(items, ledger: .none)
+            try await store.savePeer(.jpn, endpoint: "https://jpn.example:8443", fingerprint: "sha256:00")
+            _ = try await store.enqueueOutbox(items.map { OutboxRequest(itemID: $0.sealed.manifest.itemID, peer: .jpn, agreement: "a") }, at: Date(), ledger: .none)
+            let claimed = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 10, now: Date(), lease: 60)
+            _ = try await store.settleOutbox(
+                [
+                    SettledTask(id: claimed[0].id, outcome: .refused(reason: "Art 4")),
+                    SettledTask(id: claimed[1].id, outcome: .retry(error: "unreachable", notBefore: Date())),
+                    SettledTask(id: claimed[2].id, outcome: .delivered(receipt: [1])),
+                ], owner: "a", at: Date(), ledger: .none)
+            #expect(try await store.outboxSummary(peer: .jpn).lastError == "unreachable")
+        }
+        // The layout before the index.
+        do {
+            let db = try DatabaseQueue(path: dir + "/node.sqlite")
+            try await db.write { db in
+                try db.execute(sql: "DROP INDEX outbox_errors; DELETE FROM grdb_migrations WHERE identifier = 'v10-outbox-errors';")
+            }
+            try db.close()
+        }
+        let store = try SQLiteStore(directory: dir)
+        #expect(try await store.outboxSummary(peer: .jpn).lastError == "unreachable")
+        #expect(try await store.integrityCheck() == "ok")
+        let db = try DatabaseQueue(path: dir + "/node.sqlite")
+        #expect(try await db.read { try String.fetchOne($0, sql: "SELECT sql FROM sqlite_master WHERE name = 'outbox_errors'") }?.contains("WHERE last_error IS NOT NULL") == true)
+        try db.close()
+    }
 }

@@ -170,6 +170,24 @@ struct SQLiteStoreTests {
         }
     }
 
+    /// A peer's sync status, read every second, does not read every task
+    /// waiting: the oldest is the first entry of each state's part of the
+    /// queue's index, the latest error the newest entry of the index of
+    /// tasks with an error. (Counting the waiting tasks still walks them.)
+    @Test func theSyncStatusReadsTheQueueThroughItsIndexes() async throws {
+        let store = try SQLiteStore(directory: freshDirectory())
+        let (oldest, lastError) = try await store.write { db in
+            (
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteStore.oldestWaitingSQL, arguments: ["JPN", "JPN"]).map { $0["detail"] as String },
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + SQLiteStore.lastErrorSQL, arguments: ["JPN"]).map { $0["detail"] as String }
+            )
+        }
+        #expect(oldest.filter { $0.contains("USING COVERING INDEX outbox_due (peer=? AND state=?)") }.count == 2, "\(oldest)")
+        #expect(!oldest.contains { $0.hasPrefix("SCAN outbox") }, "\(oldest)")
+        #expect(lastError.contains { $0.contains("USING INDEX outbox_errors (peer=?)") }, "\(lastError)")
+        #expect(!lastError.contains { $0.contains("TEMP B-TREE") }, "\(lastError)")
+    }
+
     /// A node killed mid-batch leaves claims behind; the next process to
     /// open the directory (holding its lock, so no other can own a claim)
     /// finds those tasks due at once, not when their leases run out.
