@@ -263,7 +263,8 @@ def main():
         print(f"{what:<34}{m:>14,.0f}{l:>14,.0f}{l / m:>8.1f}×")
     print()
     for side in ("client", "server"):
-        print(f"the {side}'s CPU time per envelope posted (ms), medians:")
+        what = "the clients'" if side == "client" else "the server's (for Liaison the demo's process, its three nodes together)"
+        print(f"{what} CPU time per envelope posted (ms), medians:")
         for key, what in (("single", "single-object adds"), ("10", "envelopes of 10"), ("100", "envelopes of 100")):
             m = statistics.median(r[f"{side} ms/" + key] for r in results["medallion"])
             l = statistics.median(r[f"{side} ms/" + key] for r in results["liaison"])

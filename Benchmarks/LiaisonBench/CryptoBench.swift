@@ -69,7 +69,8 @@ public struct CryptoBench: Sendable {
                 times.append(Double(elapsed.components.seconds) * 1e6 + Double(elapsed.components.attoseconds) / 1e12)
             }
             times.sort()
-            for (i, q) in [0.5, 0.9, 0.99].enumerated() { perRun[i].append(times[min(times.count - 1, Int(Double(times.count) * q))]) }
+            // Nearest rank: the smallest time at least q of the calls did not exceed.
+            for (i, q) in [0.5, 0.9, 0.99].enumerated() { perRun[i].append(times[max(0, Int((q * Double(times.count)).rounded(.up)) - 1)]) }
             perRun[3].append(times[times.count - 1])
         }
         return zip(names, perRun).map { Row(name: $0, unit: "µs", median: Self.median($1), runs: $1) }

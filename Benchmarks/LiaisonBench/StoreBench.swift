@@ -153,7 +153,7 @@ public struct StoreBench: Sendable {
             // A receiver's batch: the items, an inbox row and a ledger entry
             // each, one signed tree head per batch (as a node answers a
             // peer's batch with a receipt), in one durable transaction.
-            let receivedName = "\(backend.name): record a peer's batches of 1000 (items, inbox rows, ledger entries; durable)"
+            let receivedName = "\(backend.name): record a peer's batches of 1000 (items, inbox rows, ledger; durable)"
             if wanted(receivedName) {
                 let total = perBatchSize[1000]!
                 let received = pool[0..<total].map { NewItem($0.sealed, source: .received(from: .kor, agreement: "gsomia-kor-jpn-2016"), at: Self.t0) }
@@ -281,8 +281,8 @@ public struct StoreBench: Sendable {
                     }
                     report(row)
                 }
-                // The same with every item queued and none sent yet (a peer
-                // out of reach, a backlog): what the status costs while a
+                // The same with every item queued to another peer and none
+                // claimed yet (a backlog): what the status costs while a
                 // queue is long.
                 if wanted(backlogName) {
                     try await store.savePeer(.usa, endpoint: "https://usa.example", fingerprint: "sha256:01")

@@ -390,7 +390,7 @@ extension PostgresStore: NodeStore {
             let query: PostgresQuery
             switch outcome {
             case .delivered(let receipt):
-                query = try "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)) WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
+                query = try "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = \(Data(receipt)), last_error = NULL WHERE id = \(id) RETURNING \(unescaped: Self.outboxColumns)"
             case .retry(let error, let notBefore):
                 query = """
                     UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = \(error), not_before = \(Self.ms(notBefore))

@@ -530,7 +530,7 @@ extension SQLiteStore: NodeStore {
             switch outcome {
             case .delivered(let receipt):
                 try db.execute(
-                    sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ? WHERE id = ?", arguments: [Data(receipt), id])
+                    sql: "UPDATE outbox SET state = 'done', owner = NULL, lease_until = NULL, receipt = ?, last_error = NULL WHERE id = ?", arguments: [Data(receipt), id])
             case .retry(let error, let notBefore):
                 try db.execute(
                     sql: "UPDATE outbox SET state = 'pending', owner = NULL, lease_until = NULL, last_error = ?, not_before = ? WHERE id = ?",

@@ -373,7 +373,7 @@ public enum NodeStoreConformance {
         // Each settled as told, in one batch: the receipt, the reason, the retry's error and time.
         let (done, refused, retried) = (try await store.outboxTask(claimed[0].id), try await store.outboxTask(claimed[1].id), try await store.outboxTask(claimed[2].id))
         #expect(done.lastError == nil && done.owner == nil && done.leaseUntil == nil && done.notBefore == queued[0].notBefore)
-        #expect(refused.lastError == "JPN refused: Art 4" && refused.receipt == nil && refused.owner == nil)
+        #expect(refused.lastError == "JPN refused: Art 4" && refused.receipt == nil && refused.owner == nil && refused.notBefore == queued[1].notBefore)
         #expect(retried.lastError == "JPN unreachable" && retried.notBefore == t0.addingTimeInterval(5) && retried.receipt == nil && retried.owner == nil)
         summary = try await store.outboxSummary(peer: .jpn)
         #expect(summary.counts[.done] == 1 && summary.counts[.refused] == 1 && summary.counts[.pending] == 2)
@@ -388,6 +388,8 @@ public enum NodeStoreConformance {
         // The receipts' heads settle with them: kept by size, the latest recorded only when larger.
         let again = try await store.claimOutbox(peer: .jpn, owner: "a", limit: 10, now: t0.addingTimeInterval(10), lease: 60)
         #expect(again.count == 2)
+        // Nothing pending now: the oldest waiting is the oldest in flight.
+        #expect(try await store.outboxSummary(peer: .jpn).oldestWaiting == t0)
         _ = try await store.settleOutbox(
             [SettledTask(id: again[0].id, outcome: .delivered(receipt: [2]))], owner: "a", at: t0, ledger: .none,
             peerHeads: [PeerHead(party: .jpn, size: 20, signed: [20], at: t0), PeerHead(party: .jpn, size: 12, signed: [12], at: t0)])
@@ -399,6 +401,10 @@ public enum NodeStoreConformance {
             peerHeads: [PeerHead(party: .jpn, size: 15, signed: [15], at: t0)])
         #expect(try await store.peer(.jpn).treeSize == 20)
         #expect(try await store.peerTreeHead(.jpn, size: 15) == [15])
+        // Delivered at last, the retried task drops its error; the refused one's remains the latest.
+        #expect(try await store.outboxTask(claimed[2].id).lastError == nil)
+        #expect(try await store.outboxSummary(peer: .jpn).lastError == "JPN refused: Art 4")
+        #expect(try await store.outboxSummary(peer: .jpn).oldestWaiting == nil)
     }
 
     /// Many writers at once (merged into shared transactions where the back
@@ -766,6 +772,9 @@ public enum NodeStoreConformance {
         await #expect(throws: StoreError(.notFound, "")) {
             _ = try await store.enqueueOutbox(
                 [fresh, OutboxRequest(itemID: [UInt8](repeating: 9, count: 16), peer: .jpn, agreement: "gsomia-kor-jpn-2016")], at: t0, ledger: .none)
+        }
+        await #expect(throws: StoreError(.notFound, "")) {
+            _ = try await store.enqueueOutbox([fresh, OutboxRequest(itemID: ids[0], peer: .kor, agreement: "gsomia-kor-jpn-2016")], at: t0, ledger: .none)
         }
         _ = try await store.changeHolding(ids[1], .destroyed(certificate: [1]), at: t0, ledger: .none)
         await #expect(throws: StoreError(.conflict, "")) {
