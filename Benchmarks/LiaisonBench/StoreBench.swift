@@ -95,6 +95,35 @@ public struct StoreBench: Sendable {
         }
     }
 
+    /// Sends every batch of `batches` (ids of the first items of `pool`) to
+    /// JPN as a transfer does: queued with a ledger entry each, claimed, and
+    /// settled delivered with a 600-byte receipt each and one ledger entry.
+    /// The time spent queueing, claiming and settling.
+    static func sendAll(_ batches: [[[UInt8]]], of pool: [NewItem], through store: any NodeStore) async throws -> [Duration] {
+        try await store.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:00")
+        let receipt = [UInt8](repeating: 0xA5, count: 600)
+        var spent: [Duration] = [.zero, .zero, .zero]
+        var first = 0
+        for ids in batches {
+            let digests = pool[first..<(first + ids.count)].map(\.sealed.manifest.digest)
+            first += ids.count
+            let entries = digests.map { LedgerEntry(kind: .itemSent, at: t0, party: .jpn, subjects: [$0], detail: "released under gsomia-kor-jpn-2016, queued") }
+            var t = ContinuousClock.now
+            _ = try await store.enqueueOutbox(
+                ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: t0, ledger: LedgerWrite(entries, sign: nil))
+            spent[0] += ContinuousClock.now - t
+            t = ContinuousClock.now
+            let claimed = try await store.claimOutbox(peer: .jpn, owner: "bench", limit: ids.count, now: t0, lease: 60)
+            spent[1] += ContinuousClock.now - t
+            t = ContinuousClock.now
+            _ = try await store.settleOutbox(
+                claimed.map { SettledTask(id: $0.id, outcome: .delivered(receipt: receipt)) }, owner: "bench", at: t0,
+                ledger: LedgerWrite([LedgerEntry(kind: .receiptStored, at: t0, party: .jpn, subjects: digests, detail: "delivered")], sign: nil))
+            spent[2] += ContinuousClock.now - t
+        }
+        return spent
+    }
+
     /// A back end under test: how to make a fresh, empty store.
     struct Backend {
         var name: String
@@ -206,11 +235,15 @@ public struct StoreBench: Sendable {
             ]
             if wanted(holdingsName) || wanted(itemsName) || wanted(statusName) || wanted(backlogName) || queueNames.contains(where: wanted) {
                 let total = perBatchSize[1000]!
-                let store = try await backend.make()
-                for start in stride(from: 0, to: total, by: 1000) {
-                    let slice = Array(pool[start..<min(start + 1000, total)])
-                    _ = try await store.storeItems(slice, ledger: .none)
+                // A store holding the first `total` items of the pool, unledgered.
+                func filled() async throws -> any NodeStore {
+                    let store = try await backend.make()
+                    for start in stride(from: 0, to: total, by: 1000) {
+                        _ = try await store.storeItems(Array(pool[start..<min(start + 1000, total)]), ledger: .none)
+                    }
+                    return store
                 }
+                let store = try await filled()
                 let batches = stride(from: 0, to: total, by: 1000).map { start in pool[start..<min(start + 1000, total)].map(\.sealed.manifest.itemID) }
                 if wanted(holdingsName) {
                     report(try await measure(holdingsName, unit: "items/s", ops: total) { for ids in batches { _ = try await store.holdings(ids) } })
@@ -224,36 +257,9 @@ public struct StoreBench: Sendable {
                 // them delivered (a receipt each, one ledger entry for the
                 // batch). Each run on a fresh store holding the items.
                 if queueNames.contains(where: wanted) {
-                    let receipt = [UInt8](repeating: 0xA5, count: 600)
                     var seconds: [[Double]] = [[], [], []]
                     for _ in 0..<runs {
-                        let fresh = try await backend.make()
-                        for start in stride(from: 0, to: total, by: 1000) {
-                            _ = try await fresh.storeItems(Array(pool[start..<min(start + 1000, total)]), ledger: .none)
-                        }
-                        try await fresh.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:00")
-                        var spent: [Duration] = [.zero, .zero, .zero]
-                        for (b, ids) in batches.enumerated() {
-                            let digests = pool[(b * 1000)..<(b * 1000 + ids.count)].map(\.sealed.manifest.digest)
-                            var t = ContinuousClock.now
-                            let entries = digests.map {
-                                LedgerEntry(kind: .itemSent, at: Self.t0, party: .jpn, subjects: [$0], detail: "released under gsomia-kor-jpn-2016, queued")
-                            }
-                            _ = try await fresh.enqueueOutbox(
-                                ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: Self.t0,
-                                ledger: LedgerWrite(entries, sign: nil))
-                            spent[0] += ContinuousClock.now - t
-                            t = ContinuousClock.now
-                            let claimed = try await fresh.claimOutbox(peer: .jpn, owner: "bench", limit: ids.count, now: Self.t0, lease: 60)
-                            spent[1] += ContinuousClock.now - t
-                            t = ContinuousClock.now
-                            let batchEntry = LedgerEntry(
-                                kind: .receiptStored, at: Self.t0, party: .jpn, subjects: digests, detail: "delivered")
-                            _ = try await fresh.settleOutbox(
-                                claimed.map { SettledTask(id: $0.id, outcome: .delivered(receipt: receipt)) }, owner: "bench", at: Self.t0,
-                                ledger: LedgerWrite([batchEntry], sign: nil))
-                            spent[2] += ContinuousClock.now - t
-                        }
+                        let spent = try await Self.sendAll(batches, of: pool, through: try await filled())
                         for i in 0..<3 {
                             seconds[i].append(Double(spent[i].components.seconds) + Double(spent[i].components.attoseconds) / 1e18)
                         }
@@ -267,14 +273,7 @@ public struct StoreBench: Sendable {
                 // the status file read, each second) once every item was
                 // sent to it and delivered.
                 if wanted(statusName) {
-                    try await store.savePeer(.jpn, endpoint: "https://jpn.example", fingerprint: "sha256:00")
-                    for ids in batches {
-                        _ = try await store.enqueueOutbox(
-                            ids.map { OutboxRequest(itemID: $0, peer: .jpn, agreement: "gsomia-kor-jpn-2016") }, at: Self.t0, ledger: .none)
-                        let claimed = try await store.claimOutbox(peer: .jpn, owner: "bench", limit: ids.count, now: Self.t0, lease: 60)
-                        _ = try await store.settleOutbox(
-                            claimed.map { SettledTask(id: $0.id, outcome: .delivered(receipt: [1])) }, owner: "bench", at: Self.t0, ledger: .none)
-                    }
+                    _ = try await Self.sendAll(batches, of: pool, through: store)
                     let calls = 200
                     let row = try await measure(statusName, unit: "calls/s", ops: calls) {
                         for _ in 0..<calls { _ = try await store.outboxSummary(peer: .jpn) }
