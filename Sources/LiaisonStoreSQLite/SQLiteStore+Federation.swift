@@ -230,14 +230,14 @@ extension SQLiteStore {
             // Each state's part of the queue's index counted on its own (no
             // grouping, so no entry is decoded).
             for state in [QueueState.pending, .claimed] {
-                let n = try Int.fetchOne(db, sql: "SELECT count(*) FROM outbox WHERE peer = ? AND state = ?", arguments: [peer.code, state.rawValue]) ?? 0
+                let n = try Int.fetchOne(db.cachedStatement(sql: "SELECT count(*) FROM outbox WHERE peer = ? AND state = ?"), arguments: [peer.code, state.rawValue]) ?? 0
                 if n > 0 { counts[state] = n }
             }
             if let row = try Row.fetchOne(db, sql: "SELECT outbox_done, outbox_refused FROM peers WHERE party = ?", arguments: [peer.code]) {
                 for (state, n) in [(QueueState.done, row[0] as Int), (.refused, row[1] as Int)] where n > 0 { counts[state] = n }
             }
-            let oldest = try Int64.fetchOne(db, sql: Self.oldestWaitingSQL, arguments: [peer.code, peer.code])
-            let lastError = try String.fetchOne(db, sql: Self.lastErrorSQL, arguments: [peer.code])
+            let oldest = try Int64.fetchOne(db.cachedStatement(sql: Self.oldestWaitingSQL), arguments: [peer.code, peer.code])
+            let lastError = try String.fetchOne(db.cachedStatement(sql: Self.lastErrorSQL), arguments: [peer.code])
             return OutboxSummary(counts: counts, oldestWaiting: oldest.map(Self.date), lastError: lastError)
         }
     }
