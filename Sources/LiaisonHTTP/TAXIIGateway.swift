@@ -208,17 +208,17 @@ struct TAXIIGateway: Sendable {
     }
 
     /// A Liaison label from a posted marking definition, originated at this node.
-    func label(fromMarking m: [String: Any]) throws(OperatorError) -> SecurityLabel {
-        guard let ext = (m["extensions"] as? [String: Any])?[Self.labelExtension] as? [String: Any] else {
+    func label(fromMarking m: JSONValue) throws(OperatorError) -> SecurityLabel {
+        guard let ext = m["extensions"]?[Self.labelExtension], ext.members != nil else {
             throw OperatorError(.invalidInput, "the marking definition carries no Liaison label (\(Self.labelExtension))")
         }
         var view = OperatorViews.Label(
-            policy: ext["policy"] as? String, originator: ext["originator"] as? String, level: ext["level"] as? String ?? "",
-            releasableTo: ext["releasable_to"] as? [String] ?? [], categories: nil, purpose: ext["purpose"] as? String, created: nil, review: nil)
-        if let cs = ext["categories"] as? [[String: Any]] {
-            view.categories = cs.map { .init(tag: $0["tag"] as? String ?? "", kind: $0["kind"] as? String ?? "", values: $0["values"] as? [String] ?? []) }
+            policy: ext["policy"]?.string, originator: ext["originator"]?.string, level: ext["level"]?.string ?? "",
+            releasableTo: ext["releasable_to"]?.strings ?? [], categories: nil, purpose: ext["purpose"]?.string, created: nil, review: nil)
+        if let cs = ext["categories"]?.array, cs.allSatisfy({ $0.members != nil }) {
+            view.categories = cs.map { .init(tag: $0["tag"]?.string ?? "", kind: $0["kind"]?.string ?? "", values: $0["values"]?.strings ?? []) }
         }
-        if let created = m["created"] as? String { view.created = RFC3339.parse(created) }
+        if let created = m["created"]?.string { view.created = RFC3339.parse(created) }
         return try api.label(view)
     }
 
@@ -234,26 +234,29 @@ struct TAXIIGateway: Sendable {
         }
         let body: ByteBuffer
         do { body = try await request.body.collect(upTo: 16 << 20) } catch { throw TAXIIError(.contentTooLarge, "an envelope is at most 16 MiB") }
-        guard let envelope = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
-            let objects = envelope["objects"] as? [[String: Any]]
-        else { throw TAXIIError(.badRequest, "the body is not a TAXII envelope with an objects list") }
+        let envelope: JSONValue
+        do { envelope = try JSONValue.parse(body.readableBytesView) } catch { throw TAXIIError(.badRequest, "the body is not readable JSON: \(error)") }
+        guard let objects = envelope["objects"]?.array, objects.allSatisfy({ $0.members != nil }) else {
+            throw TAXIIError(.badRequest, "the body is not a TAXII envelope with an objects list")
+        }
         guard objects.count <= 10_000 else { throw TAXIIError(.contentTooLarge, "an envelope holds at most 10000 objects") }
         let requested = Date()
         var failures: [[String: Any]] = [], successes: [[String: Any]] = []
         // The labels the envelope defines.
         var labels: [String: Result<(label: SecurityLabel, marking: String), OperatorError>] = [:]
-        for m in objects where m["type"] as? String == "marking-definition" {
-            guard let id = m["id"] as? String else { continue }
+        for m in objects where m["type"]?.string == "marking-definition" {
+            guard let id = m["id"]?.string else { continue }
             do {
                 let label = try label(fromMarking: m)
                 labels[id] = .success((label, SecurityLabelMarking.id(label)))
             } catch { labels[id] = .failure(error) }
         }
-        var accepted: [(object: [String: Any], id: String, version: String, label: SecurityLabel, payload: [UInt8])] = []
+        var accepted: [(id: String, version: String, label: SecurityLabel, payload: [UInt8])] = []
         for o in objects {
-            let id = String((o["id"] as? String ?? "").prefix(120)), version = String((o["modified"] as? String ?? o["created"] as? String ?? "").prefix(40))
+            let id = String((o["id"]?.string ?? "").prefix(120)), version = String((o["modified"]?.string ?? o["created"]?.string ?? "").prefix(40))
             func fail(_ message: String) { failures.append(["id": id, "version": version, "message": message]) }
-            guard let type = o["type"] as? String, id.hasPrefix(type + "--"), Self.isUUID(String(id.dropFirst(type.count + 2))) else {
+            guard let type = o["type"]?.string, id.utf8.starts(with: Array(type.utf8) + Array("--".utf8)), Self.isUUID(id.utf8.dropFirst(type.utf8.count + 2))
+            else {
                 fail("an object has a type and an id type--UUID")
                 continue
             }
@@ -265,11 +268,12 @@ struct TAXIIGateway: Sendable {
                 }
                 continue
             }
-            guard o["spec_version"] as? String == "2.1" else {
+            guard o["spec_version"]?.string == "2.1" else {
                 fail("spec_version must be 2.1")
                 continue
             }
-            let refs = (o["object_marking_refs"] as? [String] ?? []).filter { labels[$0] != nil }
+            let named = o["object_marking_refs"]?.strings ?? []
+            let refs = named.filter { labels[$0] != nil }
             guard refs.count == 1, case .success(let (label, markingID))? = labels[refs[0]] else {
                 fail(
                     refs.isEmpty
@@ -287,13 +291,8 @@ struct TAXIIGateway: Sendable {
                 continue
             }
             // The label's reference is rewritten to its canonical marking definition (the one served with the object).
-            var stored = o
-            stored["object_marking_refs"] = (o["object_marking_refs"] as? [String] ?? []).map { labels[$0] != nil ? markingID : $0 }
-            guard let payload = try? Self.json(stored) else {
-                fail("the object does not serialise")
-                continue
-            }
-            accepted.append((o, id, version, label, payload))
+            let stored = o.setting("object_marking_refs", to: .array(named.map { .string(labels[$0] != nil ? markingID : $0) }))
+            accepted.append((id, version, label, stored.bytes))
         }
         if !accepted.isEmpty {
             // One seal and one transaction for the whole envelope.
@@ -324,7 +323,21 @@ struct TAXIIGateway: Sendable {
         return status
     }
 
-    static func isUUID(_ s: String) -> Bool { UUID(uuidString: s) != nil }
+    /// Whether the text is a UUID: 8-4-4-4-12 hexadecimal digits (either case), as `UUID(uuidString:)` reads them.
+    static func isUUID(_ s: some Swift.Collection<UInt8>) -> Bool {
+        guard s.count == 36 else { return false }
+        for (i, b) in s.enumerated() {
+            if i == 8 || i == 13 || i == 18 || i == 23 {
+                guard b == UInt8(ascii: "-") else { return false }
+            } else {
+                switch b {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): continue
+                default: return false
+                }
+            }
+        }
+        return true
+    }
 
     // MARK: Reading objects
 

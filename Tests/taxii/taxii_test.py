@@ -178,6 +178,23 @@ def main():
         r = requests.post(kor + f"/taxii2/liaison/collections/{local.id}/objects/", data=json.dumps({"objects": []}),
                           auth=("feeder", token), verify=kor_root, headers={"Content-Type": "application/json"})
         check(r.status_code == 415, "an envelope not typed application/taxii+json: 415")
+        held = len(local.get_manifest(limit=1000).get("objects", []))
+        dup = indicator(marking["id"], 300)
+        for body, reason, what in (
+            ('{"objects": [' + json.dumps(marking), "not readable JSON", "a truncated envelope"),
+            (json.dumps({"objects": [marking, dup]})[:-1] + ', "objects": []}', "twice in one object", "an envelope naming objects twice"),
+            (json.dumps({"objects": [marking, dup]}).replace('"' + dup["id"] + '"', '"' + dup["id"] + '", "id": "x"'), "twice in one object",
+             "an object with two ids"),
+            (json.dumps({"objects": [marking, dup]}).replace('"spec_version": "2.1"', '"spec_version": "2.1", "confidence": 1e999', 1),
+             "beyond the range of a double", "a number no reader can hold"),
+            (json.dumps({"objects": [marking, dup]}).replace(dup["name"], "\\ud800"), "surrogate", "a lone surrogate"),
+            (json.dumps({"objects": {"0": dup}}), "objects list", "objects that are not a list"),
+        ):
+            r = requests.post(kor + f"/taxii2/liaison/collections/{local.id}/objects/", data=body.encode(), auth=("feeder", token),
+                              verify=kor_root, headers={"Content-Type": "application/taxii+json;version=2.1",
+                                                        "Accept": "application/taxii+json;version=2.1"})
+            check(r.status_code == 400 and reason in r.json().get("description", ""), f"{what}: 400, saying so ({r.status_code} {r.text[:120]})")
+        check(len(local.get_manifest(limit=1000).get("objects", [])) == held, "the refused envelopes left nothing behind")
         r = requests.get(kor + "/taxii2/", verify=kor_root, auth=("feeder", token), headers={"Accept": "text/html"})
         check(r.status_code == 406, "a client that does not accept TAXII: 406")
         r = requests.get(kor + "/taxii2/", verify=kor_root, auth=("someone-else", token))
