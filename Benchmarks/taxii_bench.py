@@ -5,7 +5,10 @@ same workload, in one run on one machine:
 
 - single-object adds (an envelope of 1 object);
 - envelopes of 10 and of 100 objects;
-- everything read back with paging (pages of 100).
+- everything read back with paging (pages of 100);
+- and, for the floor, the API root read as many times as there were single
+  adds: what an authenticated request costs the server and the clients when
+  nothing is stored.
 
 Objects are STIX indicators of about 1 KiB. At Liaison every object is
 labelled (a marking definition carrying the Liaison label), sealed,
@@ -105,10 +108,28 @@ def _worker_ready(_):
     return os.getpid()
 
 
+# The envelopes of each workload, made before the client processes are
+# forked so that each finds its share in its own memory: shipping them to the
+# clients through the pool's pipes (2 MB for the envelopes of 100) took part
+# of the timed window, and is no server's work.
+_bodies = {}
+
+
 def _worker_add(job):
-    bodies, expected = job
+    name, first, step, expected = job
     cpu = time.process_time()
-    add_each(_worker_collection, bodies, expected)
+    add_each(_worker_collection, _bodies[name][first::step], expected)
+    return time.process_time() - cpu
+
+
+def _worker_get(job):
+    """GETs the API root `count` times through the client's connection: the
+    least a server can be asked, authenticated, for the floor figures."""
+    count = job
+    url = _worker_collection.url.split("collections/")[0]
+    cpu = time.process_time()
+    for _ in range(count):
+        _worker_collection._conn.get(url)
     return time.process_time() - cpu
 
 
@@ -124,13 +145,16 @@ def run_workload(collection, labelled, singles, tens, hundreds, clients=1, crede
     envelopes are dealt out among them; the time is from the first post to the last answer.
     Beside the rates, the CPU time per envelope of the clients and of the server."""
     rates = {}
+    workloads = (("single", singles, 1), ("10", tens, 10), ("100", hundreds, 100))
+    for name, count, size in workloads:
+        _bodies[name] = envelopes(count, size, labelled)
     pool = None
     if clients > 1:
         pool = multiprocessing.get_context("fork").Pool(clients, initializer=_worker_start, initargs=(collection.url, *credentials))
         pool.map(_worker_ready, range(clients * 4))
     try:
-        for name, count, size in (("single", singles, 1), ("10", tens, 10), ("100", hundreds, 100)):
-            bodies = envelopes(count, size, labelled)
+        for name, count, size in workloads:
+            bodies = _bodies[name]
             expected = size + (1 if labelled else 0)
             start, cpu = time.perf_counter(), time.process_time()
             served = process_cpu(server_pid) if server_pid else None
@@ -138,13 +162,28 @@ def run_workload(collection, labelled, singles, tens, hundreds, clients=1, crede
                 add_each(collection, bodies, expected)
                 cpu = time.process_time() - cpu
             else:
-                cpu = sum(pool.map(_worker_add, [(bodies[i::clients], expected) for i in range(clients)], chunksize=1))
+                cpu = sum(pool.map(_worker_add, [(name, i, clients, expected) for i in range(clients)], chunksize=1))
             elapsed = time.perf_counter() - start
             rates[name] = (count if size == 1 else count * size) / elapsed
             # The client's own CPU time per envelope posted: what bounds the rate whatever the server.
             rates["client ms/" + name] = cpu * 1000 / count if count else 0.0
             if served is not None:
                 rates["server ms/" + name] = (process_cpu(server_pid) - served) * 1000 / count if count else 0.0
+        # The floor: the API root read as often as there were single adds.
+        start = time.perf_counter()
+        served = process_cpu(server_pid) if server_pid else None
+        if pool is None:
+            global _worker_collection
+            _worker_collection, cpu = collection, time.process_time()
+            _worker_get(singles)
+            cpu = time.process_time() - cpu
+        else:
+            cpu = sum(pool.map(_worker_get, [singles // clients + (1 if i < singles % clients else 0) for i in range(clients)], chunksize=1))
+        elapsed = time.perf_counter() - start
+        rates["floor"] = singles / elapsed
+        rates["client ms/floor"] = cpu * 1000 / singles if singles else 0.0
+        if served is not None:
+            rates["server ms/floor"] = (process_cpu(server_pid) - served) * 1000 / singles if singles else 0.0
     finally:
         if pool is not None:
             pool.terminate()
@@ -257,7 +296,8 @@ def main():
     print(f"medians of {args.runs} runs, {clients} ({args.singles} single adds, {args.tens} envelopes of 10, {args.hundreds} of 100, all read back in pages of 100):")
     print(f"{'workload':<34}{'medallion':>14}{'Liaison':>14}{'ratio':>9}")
     for key, what in (("single", "single-object adds (adds/s)"), ("10", "envelopes of 10 (objects/s)"),
-                      ("100", "envelopes of 100 (objects/s)"), ("read", "paged reads (objects/s)")):
+                      ("100", "envelopes of 100 (objects/s)"), ("read", "paged reads (objects/s)"),
+                      ("floor", "API root GETs (requests/s)")):
         m = statistics.median(r[key] for r in results["medallion"])
         l = statistics.median(r[key] for r in results["liaison"])
         print(f"{what:<34}{m:>14,.0f}{l:>14,.0f}{l / m:>8.1f}×")
@@ -265,7 +305,8 @@ def main():
     for side in ("client", "server"):
         what = "the clients'" if side == "client" else "the server's (for Liaison the demo's process, its three nodes together)"
         print(f"{what} CPU time per envelope posted (ms), medians:")
-        for key, what in (("single", "single-object adds"), ("10", "envelopes of 10"), ("100", "envelopes of 100")):
+        for key, what in (("single", "single-object adds"), ("10", "envelopes of 10"), ("100", "envelopes of 100"),
+                          ("floor", "API root GETs (per request)")):
             m = statistics.median(r[f"{side} ms/" + key] for r in results["medallion"])
             l = statistics.median(r[f"{side} ms/" + key] for r in results["liaison"])
             print(f"{what:<34}{m:>14.2f}{l:>14.2f}")
@@ -280,6 +321,10 @@ def main():
     print(f"single adds on {cores} cores: the clients alone use {client_ms:.2f} ms of CPU per add, so even a server costing nothing "
           f"stays under {cores * 1000 / client_ms:,.0f} adds/s; 8× medallion is {target:,.0f} adds/s, which would leave the server "
           f"{max(0.0, (cores * 1000 - target * client_ms) / target):.2f} ms of CPU per add")
+    floor = statistics.median(r["server ms/floor"] for r in results["liaison"])
+    left = (cores * 1000 - target * client_ms) / target - floor
+    print(f"an authenticated GET of the API root (TLS, HTTP, token, JSON, nothing stored) costs Liaison {floor:.2f} ms of CPU; "
+          + (f"an add may cost {left:.2f} ms more than that" if left > 0 else "so at 8× medallion not even that fits beside the clients"))
 
 
 if __name__ == "__main__":
