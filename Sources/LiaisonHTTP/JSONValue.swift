@@ -22,6 +22,11 @@ enum JSONValue: Sendable, Equatable {
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
+    /// A string as it was read, when it had no escape: its bytes are valid
+    /// UTF-8 with no quote, backslash or control character, so they are
+    /// also how it is written. Most of an object's text stays so, neither
+    /// decoded into a `String` nor escaped again.
+    case text(ArraySlice<UInt8>)
     /// The number's text, as written (it matches the JSON number grammar).
     case number(String)
     case bool(Bool)
@@ -32,7 +37,7 @@ enum JSONValue: Sendable, Equatable {
         case (.object(let x), .object(let y)):
             x.count == y.count && zip(x, y).allSatisfy { $0.key == $1.key && $0.value == $1.value }
         case (.array(let x), .array(let y)): x == y
-        case (.string(let x), .string(let y)): x == y
+        case (.string, .string), (.string, .text), (.text, .string), (.text, .text): a.string == b.string
         case (.number(let x), .number(let y)): x == y
         case (.bool(let x), .bool(let y)): x == y
         case (.null, .null): true
@@ -49,23 +54,18 @@ enum JSONValue: Sendable, Equatable {
     }
 
     /// Reads one JSON text. A UTF-8 byte order mark before it is skipped (RFC 8259 §8.1).
+    /// The value's strings without escapes are slices of one copy of `bytes`.
     static func parse(_ bytes: some Collection<UInt8>) throws(Unreadable) -> JSONValue {
-        let result: Result<JSONValue, Unreadable>? = bytes.withContiguousStorageIfAvailable { buffer in
-            Result { () throws(Unreadable) in try parse(buffer) }
+        let source = Array(bytes)
+        return try source.withUnsafeBufferPointer { buffer throws(Unreadable) in
+            var reader = Reader(source: source, bytes: buffer)
+            if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { reader.at = 3 }
+            reader.skipSpace()
+            let value = try reader.value(depth: 0)
+            reader.skipSpace()
+            guard reader.at == buffer.count else { throw reader.error("text after the JSON value") }
+            return value
         }
-        if let result { return try result.get() }
-        let copy = Array(bytes)
-        return try copy.withUnsafeBufferPointer { buffer throws(Unreadable) in try parse(buffer) }
-    }
-
-    static func parse(_ buffer: UnsafeBufferPointer<UInt8>) throws(Unreadable) -> JSONValue {
-        var reader = Reader(bytes: buffer)
-        if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { reader.at = 3 }
-        reader.skipSpace()
-        let value = try reader.value(depth: 0)
-        reader.skipSpace()
-        guard reader.at == buffer.count else { throw reader.error("text after the JSON value") }
-        return value
     }
 
     // MARK: Looking inside
@@ -76,8 +76,11 @@ enum JSONValue: Sendable, Equatable {
     }
 
     var string: String? {
-        if case .string(let s) = self { return s }
-        return nil
+        switch self {
+        case .string(let s): s
+        case .text(let t): String(decoding: t, as: UTF8.self)
+        default: nil
+        }
     }
 
     var array: [JSONValue]? {
@@ -96,7 +99,7 @@ enum JSONValue: Sendable, Equatable {
         var out: [String] = []
         out.reserveCapacity(a.count)
         for v in a {
-            guard case .string(let s) = v else { return nil }
+            guard let s = v.string else { return nil }
             out.append(s)
         }
         return out
@@ -144,6 +147,10 @@ enum JSONValue: Sendable, Equatable {
             }
             out.append(UInt8(ascii: "]"))
         case .string(let s): CompactJSON.string(s, into: &out)
+        case .text(let t):
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: t)
+            out.append(UInt8(ascii: "\""))
         case .number(let n): out.append(contentsOf: n.utf8)
         case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
         case .null: out.append(contentsOf: "null".utf8)
@@ -153,6 +160,8 @@ enum JSONValue: Sendable, Equatable {
     // MARK: Reading
 
     struct Reader {
+        /// The text, and a pointer into it for reading.
+        let source: [UInt8]
         let bytes: UnsafeBufferPointer<UInt8>
         var at = 0
 
@@ -172,7 +181,7 @@ enum JSONValue: Sendable, Equatable {
             switch bytes[at] {
             case UInt8(ascii: "{"): return try object(depth: depth + 1)
             case UInt8(ascii: "["): return try array(depth: depth + 1)
-            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "\""): return try string()
             case UInt8(ascii: "t"): try literal("true"); return .bool(true)
             case UInt8(ascii: "f"): try literal("false"); return .bool(false)
             case UInt8(ascii: "n"): try literal("null"); return .null
@@ -200,7 +209,7 @@ enum JSONValue: Sendable, Equatable {
             while true {
                 guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { throw error("an object key should be a string") }
                 let keyAt = at
-                let key = try string()
+                guard let key = try string().string else { throw error("an object key should be a string") }
                 // A few keys are compared one by one; more are kept in a set.
                 if members.count < 16 {
                     if members.contains(where: { $0.key == key }) { throw Unreadable(description: "the key \"\(key.prefix(60))\" twice in one object at byte \(keyAt)") }
@@ -253,19 +262,22 @@ enum JSONValue: Sendable, Equatable {
         }
 
         /// A string from its opening quote: escapes decoded, UTF-8 checked.
-        mutating func string() throws(Unreadable) -> String {
+        mutating func string() throws(Unreadable) -> JSONValue {
             at += 1
             let start = at
-            // The common case: no escape, so the text is the bytes themselves.
+            // The common case: no escape, so the text is the bytes themselves
+            // (checked as UTF-8 only if some byte is not ASCII).
+            var ascii = true
             while at < bytes.count {
                 let b = bytes[at]
                 if b == UInt8(ascii: "\"") {
-                    let run = UnsafeBufferPointer(rebasing: bytes[start..<at])
+                    if !ascii { _ = try text(UnsafeBufferPointer(rebasing: bytes[start..<at]), from: start) }
                     at += 1
-                    return try text(run, from: start)
+                    return .text(source[start..<(at - 1)])
                 }
                 if b == UInt8(ascii: "\\") { break }
                 if b < 0x20 { throw error("a control character inside a string") }
+                if b >= 0x80 { ascii = false }
                 at += 1
             }
             guard at < bytes.count else { throw error("the text ends inside a string") }
@@ -275,7 +287,7 @@ enum JSONValue: Sendable, Equatable {
                 switch b {
                 case UInt8(ascii: "\""):
                     at += 1
-                    return try decoded.withUnsafeBufferPointer { run throws(Unreadable) in try text(run, from: start) }
+                    return .string(try decoded.withUnsafeBufferPointer { run throws(Unreadable) in try text(run, from: start) })
                 case UInt8(ascii: "\\"):
                     try escape(into: &decoded)
                 case 0..<0x20:

@@ -148,6 +148,11 @@ import Testing
         // Written as CompactJSON writes strings: only what JSON requires is escaped.
         #expect(Self.text(v.bytes) == #"{"f":false,"n":[0,-0,1.50,1E+2,-1e-7,123456789012345678901234567890],"s":"a\"b\\c/d\né🛰\u0000","t":true,"z":null}"#)
         #expect(try JSONValue.parse([0xEF, 0xBB, 0xBF] + Array("{}".utf8)) == .object([]))
+        // A string read as it was (no escape) and one decoded are the same string, written alike.
+        let same = try JSONValue.parse(Array(#"["plain é","pl\u0061in \u00e9"]"#.utf8))
+        #expect(same.array?[0] == same.array?[1] && same.array?[0] == .string("plain é") && same.strings == ["plain é", "plain é"])
+        #expect(Self.text(same.bytes) == #"["plain é","plain é"]"#)
+        #expect(same.array?[0] != .string("plain e") && same.array?[0] != .number("1"))
         // As far as a double reaches, and long fractions and tiny numbers (which a double holds as 0) as written.
         let edge = try JSONValue.parse(Array("[1.7976931348623157e308,1e-400,0.\(String(repeating: "1", count: 400))]".utf8))
         #expect(edge.array?.count == 3 && edge.array?[1] == .number("1e-400"))
