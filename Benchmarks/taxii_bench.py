@@ -23,6 +23,7 @@ envelopes, against each server alike.
     swift build -c release --product liaison
     python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3
     python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3 --clients 4
+    python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3 --clients 16 --steady 100 1200
 """
 import argparse
 import json
@@ -267,6 +268,33 @@ def stop(process):
         process.kill()
 
 
+def steady(args):
+    """Liaison alone, one workload long enough to leave start-up behind:
+    what a change to the gateway does, with finer CPU figures than the
+    short phases of the comparison give."""
+    size, count = args.steady
+    name = f"steady {size}"
+    _bodies[name] = envelopes(count, size, True)
+    for run in range(args.runs):
+        directory = tempfile.mkdtemp(prefix="taxii-bench-steady-")
+        try:
+            process, collection, credentials = start_liaison(args.liaison, directory)
+            pool = multiprocessing.get_context("fork").Pool(args.clients, initializer=_worker_start, initargs=(collection.url, *credentials))
+            try:
+                pool.map(_worker_ready, range(args.clients * 4))
+                start, served = time.perf_counter(), process_cpu(process.pid)
+                client = sum(pool.map(_worker_add, [(name, i, args.clients, size + 1) for i in range(args.clients)], chunksize=1))
+                elapsed, served = time.perf_counter() - start, process_cpu(process.pid) - served
+            finally:
+                pool.terminate()
+                stop(process)
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+        objects = count * size
+        print(f"run {run + 1}: {count} envelopes of {size}, {args.clients} clients: {objects / elapsed:,.0f} objects/s; "
+              f"server CPU {served * 1000 / objects:.3f} ms per object, clients {client * 1000 / objects:.3f}", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--liaison", default=".build/release/liaison")
@@ -275,7 +303,13 @@ def main():
     parser.add_argument("--tens", type=int, default=100)
     parser.add_argument("--hundreds", type=int, default=20)
     parser.add_argument("--clients", type=int, default=1, help="client processes posting at once (each envelope once)")
+    parser.add_argument("--steady", type=int, nargs=2, metavar=("SIZE", "COUNT"),
+                        help="Liaison alone: COUNT envelopes of SIZE objects, long enough for a steady rate; per run, "
+                             "objects/s and the server's CPU per object")
     args = parser.parse_args()
+    if args.steady:
+        steady(args)
+        return
     results = {"liaison": [], "medallion": []}
     for run in range(args.runs):
         for name in ("medallion", "liaison"):
