@@ -28,6 +28,9 @@ enum CompactJSON {
         switch value {
         case let s as String:
             string(s, into: &out)
+        case let v as JSONValue:
+            // Read within ``JSONValue/maximumDepth``, so written here without a further check.
+            v.write(into: &out)
         case let d as [String: Any]:
             guard depth < maximumDepth else { throw Unwritable(description: "nested deeper than \(maximumDepth)") }
             out.append(UInt8(ascii: "{"))

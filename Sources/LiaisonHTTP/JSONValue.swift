@@ -15,10 +15,14 @@ internal import Foundation
 /// a double's range; containers
 /// at most ``maximumDepth`` deep; and no key twice in one object (readers
 /// that keep the first and readers that keep the last would disagree about
-/// what was posted). Numbers keep the text they were written with, so
-/// nothing is rounded on the way through.
+/// what was posted) — twice as Swift compares strings, by canonical
+/// equivalence, so `"é"` and `"e\u0301"` are one key, as they would be in
+/// any dictionary the object is read into. Only UTF-8 is read (RFC 8259
+/// §8.1): a UTF-16 or UTF-32 body is refused at its first byte. Numbers
+/// keep the text they were written with, so nothing is rounded on the way
+/// through.
 enum JSONValue: Sendable, Equatable {
-    /// Members in the order they were written; keys are unique.
+    /// Members in the order they were written; no two keys are equal strings.
     case object([(key: String, value: JSONValue)])
     case array([JSONValue])
     case string(String)
@@ -32,6 +36,9 @@ enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case null
 
+    /// The same value: strings compared as strings (by canonical
+    /// equivalence, whichever way each was read), numbers by their text,
+    /// object members in order.
     static func == (a: JSONValue, b: JSONValue) -> Bool {
         switch (a, b) {
         case (.object(let x), .object(let y)):
@@ -45,8 +52,16 @@ enum JSONValue: Sendable, Equatable {
         }
     }
 
-    /// Containers nested deeper than this are refused (as Foundation's parser refuses them).
-    static let maximumDepth = 512
+    /// Containers nested deeper than this are refused. STIX objects nest a
+    /// few levels; the bound keeps reading, writing and freeing a tree (all
+    /// recursive) well inside any thread's stack, a debug build's 512 KiB
+    /// among them.
+    static let maximumDepth = 128
+
+    /// Values in one text at most: a tree takes 40 bytes a value and more,
+    /// so a 16 MiB body of `[{},{},…]` would otherwise take some 200 MB. An
+    /// envelope of 10,000 STIX objects holds a few hundred thousand.
+    static let maximumValues = 1_000_000
 
     struct Unreadable: Error, CustomStringConvertible, Equatable {
         /// What is wrong, and where: the byte offset into the text.
@@ -164,6 +179,7 @@ enum JSONValue: Sendable, Equatable {
         let source: [UInt8]
         let bytes: UnsafeBufferPointer<UInt8>
         var at = 0
+        var values = 0
 
         func error(_ what: String) -> Unreadable { Unreadable(description: "\(what) at byte \(at)") }
 
@@ -178,6 +194,8 @@ enum JSONValue: Sendable, Equatable {
 
         mutating func value(depth: Int) throws(Unreadable) -> JSONValue {
             guard at < bytes.count else { throw error("the text ends where a value should be") }
+            values += 1
+            guard values <= JSONValue.maximumValues else { throw error("more than \(JSONValue.maximumValues) values") }
             switch bytes[at] {
             case UInt8(ascii: "{"): return try object(depth: depth + 1)
             case UInt8(ascii: "["): return try array(depth: depth + 1)
@@ -212,10 +230,10 @@ enum JSONValue: Sendable, Equatable {
                 guard let key = try string().string else { throw error("an object key should be a string") }
                 // A few keys are compared one by one; more are kept in a set.
                 if members.count < 16 {
-                    if members.contains(where: { $0.key == key }) { throw Unreadable(description: "the key \"\(key.prefix(60))\" twice in one object at byte \(keyAt)") }
+                    if members.contains(where: { $0.key == key }) { throw twice(key, keyAt) }
                 } else {
                     if keys == nil { keys = Set(members.map(\.key)) }
-                    if !keys!.insert(key).inserted { throw Unreadable(description: "the key \"\(key.prefix(60))\" twice in one object at byte \(keyAt)") }
+                    if !keys!.insert(key).inserted { throw twice(key, keyAt) }
                 }
                 skipSpace()
                 guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { throw error("a colon should follow an object key") }
@@ -234,6 +252,10 @@ enum JSONValue: Sendable, Equatable {
                 default: throw error("a comma or a closing brace should follow an object member")
                 }
             }
+        }
+
+        func twice(_ key: String, _ at: Int) -> Unreadable {
+            Unreadable(description: "the key \"\(String(key.unicodeScalars.prefix(60)))\" twice in one object at byte \(at)")
         }
 
         mutating func array(depth: Int) throws(Unreadable) -> JSONValue {
@@ -271,8 +293,10 @@ enum JSONValue: Sendable, Equatable {
             while at < bytes.count {
                 let b = bytes[at]
                 if b == UInt8(ascii: "\"") {
-                    if !ascii { _ = try text(UnsafeBufferPointer(rebasing: bytes[start..<at]), from: start) }
+                    if !ascii { try validate(UnsafeBufferPointer(rebasing: bytes[start..<at]), from: start) }
                     at += 1
+                    // No quote, backslash or control character, valid UTF-8:
+                    // exactly the bytes ``CompactJSON/string(_:into:)`` writes for it.
                     return .text(source[start..<(at - 1)])
                 }
                 if b == UInt8(ascii: "\\") { break }
@@ -301,9 +325,16 @@ enum JSONValue: Sendable, Equatable {
         }
 
         func text(_ run: UnsafeBufferPointer<UInt8>, from start: Int) throws(Unreadable) -> String {
-            guard let s = String(validating: run, as: UTF8.self) else { throw Unreadable(description: "a string that is not UTF-8 at byte \(start)") }
+            guard let s = String(validating: run, as: UTF8.self) else { throw notUTF8(start) }
             return s
         }
+
+        /// Checks UTF-8 without making a string of it.
+        func validate(_ run: UnsafeBufferPointer<UInt8>, from start: Int) throws(Unreadable) {
+            if transcode(run.makeIterator(), from: UTF8.self, to: UTF32.self, stoppingOnError: true, into: { _ in }) { throw notUTF8(start) }
+        }
+
+        func notUTF8(_ start: Int) -> Unreadable { Unreadable(description: "bytes that are not UTF-8 in the string at byte \(start - 1)") }
 
         /// One escape, from its backslash, appended as UTF-8.
         mutating func escape(into out: inout [UInt8]) throws(Unreadable) {
@@ -384,7 +415,10 @@ enum JSONValue: Sendable, Equatable {
             }
             let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<at]), as: UTF8.self)
             // Beyond a double's range is refused, as Foundation refuses it: a
-            // number kept here must be one every reader of the object can hold.
+            // number kept here is one every reader of the object can hold as a
+            // double (one too small for a double's precision reads as 0). With
+            // no exponent, 300 characters stay below 10^300, so only longer
+            // numbers and exponents are converted to check.
             if exponent || at - start > 300, !(Double(text)?.isFinite ?? false) {
                 throw Unreadable(description: "a number beyond the range of a double at byte \(start)")
             }

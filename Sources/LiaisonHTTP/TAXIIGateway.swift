@@ -255,7 +255,8 @@ struct TAXIIGateway: Sendable {
         for o in objects {
             let id = String((o["id"]?.string ?? "").prefix(120)), version = String((o["modified"]?.string ?? o["created"]?.string ?? "").prefix(40))
             func fail(_ message: String) { failures.append(["id": id, "version": version, "message": message]) }
-            guard let type = o["type"]?.string, id.utf8.starts(with: Array(type.utf8) + Array("--".utf8)), Self.isUUID(id.utf8.dropFirst(type.utf8.count + 2))
+            guard let type = o["type"]?.string, id.utf8.starts(with: type.utf8), id.utf8.dropFirst(type.utf8.count).starts(with: "--".utf8),
+                Self.isUUID(id.utf8.dropFirst(type.utf8.count + 2))
             else {
                 fail("an object has a type and an id type--UUID")
                 continue
@@ -323,7 +324,9 @@ struct TAXIIGateway: Sendable {
         return status
     }
 
-    /// Whether the text is a UUID: 8-4-4-4-12 hexadecimal digits (either case), as `UUID(uuidString:)` reads them.
+    /// Whether the text is a UUID: 8-4-4-4-12 hexadecimal digits (either
+    /// case). Stricter than `UUID(uuidString:)` on Linux, whose scanner also
+    /// takes a minus sign inside a group.
     static func isUUID(_ s: some Swift.Collection<UInt8>) -> Bool {
         guard s.count == 36 else { return false }
         for (i, b) in s.enumerated() {
@@ -379,7 +382,7 @@ struct TAXIIGateway: Sendable {
         // returned is read (and recorded) through the access policy below.
         // A page holds `limit` objects and 16 MiB at most; one request
         // looks at 20000 holdings at most and says where to go on.
-        var rows: [(h: LiaisonStore.Holding, object: [String: Any], item: StoredItem)] = []
+        var rows: [(h: LiaisonStore.Holding, object: JSONValue, item: StoredItem)] = []
         var more = false
         var scanned = 0, bytes = 0
         scan: while true {
@@ -402,9 +405,9 @@ struct TAXIIGateway: Sendable {
                 guard let i = batch.firstIndex(where: { $0.sequence == h.sequence }) else { continue }
                 let item = items[i]
                 guard let payload = item.payload, let object = Self.stixObject(h, payload) else { continue }
-                if let ids, !ids.contains(object["id"] as? String ?? "") { continue }
-                if let types, !types.contains(object["type"] as? String ?? "") { continue }
-                if let specs, !specs.contains(object["spec_version"] as? String ?? "2.1") { continue }
+                if let ids, !ids.contains(object["id"]?.string ?? "") { continue }
+                if let types, !types.contains(object["type"]?.string ?? "") { continue }
+                if let specs, !specs.contains(object["spec_version"]?.string ?? "2.1") { continue }
                 if rows.count == limit || (bytes + payload.count > 16 << 20 && !rows.isEmpty) {
                     cursor = rows.last!.h.sequence
                     more = true
@@ -457,11 +460,11 @@ struct TAXIIGateway: Sendable {
             body["versions"] = matched.map { Self.version($0.object) }
         } else if manifest {
             body["objects"] = matched.map {
-                ["id": $0.object["id"] ?? "", "date_added": Self.timestamp($0.h.at), "version": Self.version($0.object), "media_type": Self.stix]
+                ["id": $0.object["id"]?.string ?? "", "date_added": Self.timestamp($0.h.at), "version": Self.version($0.object), "media_type": Self.stix]
             }
         } else {
             // Each object with the marking definition of its label (once per page).
-            var out: [[String: Any]] = [], seen = Set<String>()
+            var out: [Any] = [], seen = Set<String>()
             for r in matched {
                 let m = marking(r.h.label)
                 if seen.insert(SecurityLabelMarking.id(r.h.label)).inserted { out.append(m) }
@@ -478,15 +481,15 @@ struct TAXIIGateway: Sendable {
         func getAll(_ key: String) -> [String] { values[key] ?? [] }
     }
 
-    static func version(_ o: [String: Any]) -> String { o["modified"] as? String ?? o["created"] as? String ?? "" }
+    static func version(_ o: JSONValue) -> String { o["modified"]?.string ?? o["created"]?.string ?? "" }
 
     /// `match[version]`: `last` (default), `first`, `all`, or timestamps.
-    static func versions(_ rows: [(h: LiaisonStore.Holding, object: [String: Any])], _ match: Set<String>, versions: Bool)
-        -> [(h: LiaisonStore.Holding, object: [String: Any])]
+    static func versions(_ rows: [(h: LiaisonStore.Holding, object: JSONValue)], _ match: Set<String>, versions: Bool)
+        -> [(h: LiaisonStore.Holding, object: JSONValue)]
     {
         if match.contains("all") || versions { return rows }
         var byID: [String: [Int]] = [:]
-        for (i, r) in rows.enumerated() { byID[r.object["id"] as? String ?? "", default: []].append(i) }
+        for (i, r) in rows.enumerated() { byID[r.object["id"]?.string ?? "", default: []].append(i) }
         var keep = Set<Int>()
         for (_, indices) in byID {
             let sorted = indices.sorted { version(rows[$0].object) < version(rows[$1].object) }
@@ -497,16 +500,21 @@ struct TAXIIGateway: Sendable {
         return rows.enumerated().filter { keep.contains($0.offset) }.map(\.element)
     }
 
-    /// The STIX object an item is: its payload when it is one; a text item as a `note`.
-    static func stixObject(_ h: LiaisonStore.Holding, _ payload: [UInt8]) -> [String: Any]? {
-        if h.mediaType == stix { return try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any] }
+    /// The STIX object an item is: its payload when it is one (served as
+    /// stored, numbers as they were written); a text item as a `note`.
+    static func stixObject(_ h: LiaisonStore.Holding, _ payload: [UInt8]) -> JSONValue? {
+        if h.mediaType == stix {
+            guard let object = try? JSONValue.parse(payload), object.members != nil else { return nil }
+            return object
+        }
         guard let text = String(validating: payload, as: UTF8.self) else { return nil }
         let id = "note--" + uuid("item/\(Hex.encode(h.itemID))")
         let label = SecurityLabelMarking.id(h.label)
-        return [
-            "type": "note", "spec_version": "2.1", "id": id, "created": timestamp(h.at), "modified": timestamp(h.at), "content": text,
-            "object_refs": [id], "object_marking_refs": [label],
-        ]
+        return .object([
+            ("type", .string("note")), ("spec_version", .string("2.1")), ("id", .string(id)), ("created", .string(timestamp(h.at))),
+            ("modified", .string(timestamp(h.at))), ("content", .string(text)), ("object_refs", .array([.string(id)])),
+            ("object_marking_refs", .array([.string(label)])),
+        ])
     }
 }
 

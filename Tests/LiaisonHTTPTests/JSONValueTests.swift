@@ -6,7 +6,8 @@ import Testing
 /// The TAXII gateway's JSON reader, with Foundation's `JSONSerialization`
 /// as the oracle: it reads what Foundation reads, as the same value, and
 /// refuses what Foundation refuses — and, stricter on purpose, a key twice
-/// in one object and a trailing comma, which Foundation lets through.
+/// in one object, a trailing comma and nesting deeper than 128, which
+/// Foundation lets through.
 @Suite("JSON reader") struct JSONValueTests {
     /// Foundation's sorted-key writing of what Foundation parsed: two texts
     /// with the same value give the same bytes.
@@ -71,14 +72,22 @@ import Testing
             case .failure(let e):
                 refused += 1
                 if foundation != nil {
-                    // Only the two strictnesses beyond Foundation's.
-                    let trailingComma = Self.text(json).range(of: #",\s*[\]}]"#, options: .regularExpression) != nil
-                    #expect(e.description.contains("twice") || trailingComma, "refused what Foundation reads: \(e) in \(Self.text(json))")
+                    // Only the strictnesses beyond Foundation's: a key twice, or
+                    // a closing bracket or brace right after a comma, where the error points.
+                    #expect(e.description.contains("twice") || Self.closesAfterComma(json, e), "refused what Foundation reads: \(e) in \(Self.text(json))")
                 }
             }
         }
         // Both outcomes were exercised.
         #expect(accepted > 200 && refused > 2000, "\(accepted) accepted, \(refused) refused")
+    }
+
+    /// Whether the error points at a `]` or `}` with only white space between it and a comma before.
+    static func closesAfterComma(_ json: [UInt8], _ e: JSONValue.Unreadable) -> Bool {
+        guard let at = e.description.split(separator: " ").last.flatMap({ Int($0) }), at < json.count,
+            json[at] == UInt8(ascii: "]") || json[at] == UInt8(ascii: "}")
+        else { return false }
+        return json[..<at].last { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } == UInt8(ascii: ",")
     }
 
     @Test(arguments: [
@@ -108,6 +117,16 @@ import Testing
         ("[1e309]", "a number beyond the range of a double at byte 1"),
         ("[-1.8e308]", "beyond the range of a double"),
         ("[" + String(repeating: "9", count: 400) + "]", "beyond the range of a double"),
+        (#"["\ud800\ud800"]"#, "a high surrogate without its low surrogate"),
+        (#"["\ud800\ue000"]"#, "a high surrogate without its low surrogate"),
+        (#"["\ud800"#, "a high surrogate without its low surrogate"),
+        (#"{"a":1,"\u0061":2}"#, #"the key "a" twice in one object at byte 7"#),
+        ("{\"é\":1,\"e\u{301}\":2}", "twice in one object"),
+        ("{\"K\":1,\"\u{212A}\":2}", "twice in one object"),
+        (" \u{FEFF}{}", "unexpected character at byte 1"),
+        ("\u{FEFF}", "ends where a value should be"),
+        ("\u{B}[]", "unexpected character at byte 0"),
+        ("[1,\u{A0}2]", "unexpected character at byte 3"),
     ])
     func refusesWhatIsNotJSONSayingWhatAndWhere(_ input: String, _ reason: String) {
         #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(input.utf8)) }
@@ -119,30 +138,46 @@ import Testing
     }
 
     @Test func refusesBytesThatAreNotUTF8() {
-        for bad: [UInt8] in [[0xC3, 0x28], [0xFF], [0xED, 0xA0, 0x80], [0xE2, 0x82]] {
+        // Overlong, stray, surrogate, cut short before the quote, above U+10FFFF.
+        for bad: [UInt8] in [[0xC3, 0x28], [0xFF], [0xED, 0xA0, 0x80], [0xE2, 0x82], [0xF0, 0x9F, 0x9B], [0xF4, 0x90, 0x80, 0x80], [0xC0, 0xAF]] {
             let json = Array(#"{"a":"x"#.utf8) + bad + Array(#""}"#.utf8)
-            #expect(throws: JSONValue.Unreadable(description: "a string that is not UTF-8 at byte 6")) { try JSONValue.parse(json) }
+            #expect(throws: JSONValue.Unreadable(description: "bytes that are not UTF-8 in the string at byte 5")) { try JSONValue.parse(json) }
         }
-        // Not UTF-8 in a string with an escape, and in a key.
+        // Not UTF-8 in a string with an escape (a lead byte before one, a stray byte after one), and in a key.
         #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(#"{"a":"\n"#.utf8) + [0xFF] + Array(#""}"#.utf8)) }
+        #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(#"{"a":""#.utf8) + [0xC3] + Array(#"\u00a9"}"#.utf8)) }
+        #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(#"{"a":"\u00a9"#.utf8) + [0xA9] + Array(#""}"#.utf8)) }
         #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(#"{""#.utf8) + [0xC0, 0xAF] + Array(#"":1}"#.utf8)) }
+        // A UTF-16 body, which Foundation would have read: refused at its first byte.
+        let utf16: [UInt8] = [0xFF, 0xFE] + Array(#"{"objects":[]}"#.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        #expect(throws: JSONValue.Unreadable(description: "unexpected character at byte 0")) { try JSONValue.parse(utf16) }
     }
 
-    @Test func nestsAsDeepAsFoundationAndNoDeeper() throws {
+    @Test func nestsAtMost128Deep() throws {
         let depth = JSONValue.maximumDepth
+        #expect(depth == 128)
         let deepest = String(repeating: "[", count: depth) + String(repeating: "]", count: depth)
         #expect(try JSONValue.parse(Array(deepest.utf8)).bytes == Array(deepest.utf8))
         let deeper = "[" + deepest + "]"
-        #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(deeper.utf8)) }
-        #expect((try? JSONSerialization.jsonObject(with: Data(deeper.utf8))) == nil)
+        #expect(throws: JSONValue.Unreadable(description: "containers nested deeper than 128 at byte 128")) { try JSONValue.parse(Array(deeper.utf8)) }
         let objects = String(repeating: #"{"a":"#, count: depth + 1) + "1" + String(repeating: "}", count: depth + 1)
         #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(objects.utf8)) }
+        let fine = String(repeating: #"{"a":"#, count: depth) + "1" + String(repeating: "}", count: depth)
+        #expect(try JSONValue.parse(Array(fine.utf8)).bytes == Array(fine.utf8))
+    }
+
+    @Test func readsAMillionValuesAndNoMore() throws {
+        let most = Array(("[" + Array(repeating: "0", count: JSONValue.maximumValues - 1).joined(separator: ",") + "]").utf8)
+        #expect(try JSONValue.parse(most).array?.count == JSONValue.maximumValues - 1)
+        let more = Array(("[" + Array(repeating: "{}", count: JSONValue.maximumValues).joined(separator: ",") + "]").utf8)
+        #expect(throws: JSONValue.Unreadable(description: "more than 1000000 values at byte \(more.count - 3)")) { try JSONValue.parse(more) }
     }
 
     @Test func decodesEscapesAndKeepsNumbersAsWritten() throws {
         let v = try JSONValue.parse(
             Array(#"{"s":"a\"b\\c\/d\n\u00e9\ud83d\udef0\u0000","n":[0,-0,1.50,1E+2,-1e-7,123456789012345678901234567890],"t":true,"f":false,"z":null}"#.utf8))
         #expect(v["s"]?.string == "a\"b\\c/d\né🛰\u{0}")
+        #expect(try JSONValue.parse(Array(#"["\uDBFF\uDFFF\u00E9\u00e9"]"#.utf8)).strings == ["\u{10FFFF}éé"])
         #expect(v["n"] == .array(["0", "-0", "1.50", "1E+2", "-1e-7", "123456789012345678901234567890"].map(JSONValue.number)))
         #expect(v["t"] == .bool(true) && v["f"] == .bool(false) && v["z"] == .null && v["missing"] == nil)
         // Written as CompactJSON writes strings: only what JSON requires is escaped.
@@ -161,7 +196,25 @@ import Testing
     @Test func manyKeysAreCheckedForRepeatsToo() throws {
         let keys = (0..<40).map { "\"k\($0)\":\($0)" }
         #expect(try JSONValue.parse(Array(("{" + keys.joined(separator: ",") + "}").utf8)).members?.count == 40)
-        #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(("{" + keys.joined(separator: ",") + ",\"k3\":0}").utf8)) }
+        // A repeat of an early key, of one past the first sixteen, and one written with an escape.
+        for repeated in [#""k3":0"#, #""k39":0"#, #""k\u0033\u0039":0"#] {
+            #expect(throws: JSONValue.Unreadable.self) { try JSONValue.parse(Array(("{" + keys.joined(separator: ",") + "," + repeated + "}").utf8)) }
+        }
+    }
+
+    /// A string read as it was (no escape) is written as its bytes; that is
+    /// what the writer makes of it too, so the two ways a string is kept
+    /// write alike, whatever characters it holds.
+    @Test func aStringReadAsItWasIsWrittenAsTheWriterWritesIt() throws {
+        var r = SplitMix(seed: 7159)
+        for _ in 0..<2000 {
+            let s = CompactJSONTests.text(&r)
+            var written: [UInt8] = []
+            CompactJSON.string(s, into: &written)
+            let value = try JSONValue.parse(Array("[".utf8) + written + Array("]".utf8))
+            #expect(value.strings == [s])
+            #expect(value.bytes == Array("[".utf8) + written + Array("]".utf8), "\(s.debugDescription)")
+        }
     }
 
     @Test func settingAKeyReplacesItOrAddsIt() throws {
