@@ -867,13 +867,20 @@ extension SQLiteStore: NodeStore {
 
     // MARK: Users, sessions, API tokens
 
-    static func user(_ row: Row) throws -> UserRecord {
-        let level: String? = row["clearance_level"], expires: Int64? = row["clearance_expires"]
+    /// A user's columns, in the order ``user(_:at:)`` reads them.
+    static let userColumns =
+        "u.name, u.display_name, u.party, u.roles, u.clearance_level, u.clearance_expires, u.categories, u.credential, u.disabled, u.created_at, u.failed_logins, u.locked_until"
+
+    /// A user from ``userColumns`` starting at column `first`. Read by
+    /// position: every API and console request reads its caller this way,
+    /// and GRDB's rows by name cost more than the look-up.
+    static func user(_ r: some ColumnReader, at first: Int32 = 0) throws -> UserRecord {
+        let level = r.optionalString(at: first + 4), expires = r.optionalInt64(at: first + 5)
         return UserRecord(
-            name: row["name"], displayName: row["display_name"], party: try NodeRules.party(row["party"]), roles: try NodeRules.roles(row["roles"]),
-            clearance: level.flatMap { l in expires.map { Clearance(level: l, expires: date($0)) } }, categories: NodeRules.set(row["categories"]),
-            credential: (row["credential"] as Data?).map { Array($0) }, disabled: row["disabled"], createdAt: date(row["created_at"]),
-            failedLogins: row["failed_logins"], lockedUntil: (row["locked_until"] as Int64?).map(date))
+            name: r.string(at: first), displayName: r.string(at: first + 1), party: try NodeRules.party(r.string(at: first + 2)),
+            roles: try NodeRules.roles(r.string(at: first + 3)), clearance: level.flatMap { l in expires.map { Clearance(level: l, expires: date($0)) } },
+            categories: NodeRules.set(r.string(at: first + 6)), credential: r.optionalBytes(at: first + 7), disabled: r.int64(at: first + 8) != 0,
+            createdAt: date(r.int64(at: first + 9)), failedLogins: Int(r.int64(at: first + 10)), lockedUntil: r.optionalInt64(at: first + 11).map(date))
     }
 
     static func userArguments(_ u: UserRecord) -> StatementArguments {
@@ -932,7 +939,7 @@ extension SQLiteStore: NodeStore {
                     """, arguments: [limit, Self.ms(lockUntil), limit, name])
             guard db.changesCount == 1 else { throw StoreError(.notFound, "no user \(name)") }
             _ = try Self.ledger(db, ledger, encoded)
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]) else {
+            guard let row = try Row.fetchOne(db, sql: "SELECT \(Self.userColumns) FROM users u WHERE name = ?", arguments: [name]) else {
                 throw StoreError(.notFound, "no user \(name)")
             }
             return try Self.user(row)
@@ -966,13 +973,13 @@ extension SQLiteStore: NodeStore {
 
     public func user(_ name: String) async throws(StoreError) -> UserRecord {
         try NodeRules.userName(name)
-        let u = try await run { db in try Row.fetchOne(db, sql: "SELECT * FROM users WHERE name = ?", arguments: [name]).map(Self.user) }
+        let u = try await run { db in try Row.fetchOne(db, sql: "SELECT \(Self.userColumns) FROM users u WHERE name = ?", arguments: [name]).map { try Self.user($0) } }
         guard let u else { throw StoreError(.notFound, "no user \(name)") }
         return u
     }
 
     public func users() async throws(StoreError) -> [UserRecord] {
-        try await run { db in try Row.fetchAll(db, sql: "SELECT * FROM users ORDER BY name").map(Self.user) }
+        try await run { db in try Row.fetchAll(db, sql: "SELECT \(Self.userColumns) FROM users u ORDER BY name").map { try Self.user($0) } }
     }
 
     public func createSession(_ session: SessionRecord) async throws(StoreError) {
@@ -994,21 +1001,18 @@ extension SQLiteStore: NodeStore {
     public func session(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (SessionRecord, UserRecord) {
         try NodeRules.digest(tokenHash, "the session token hash")
         try NodeRules.instant(now, "the instant")
-        let found = try await run { db -> (SessionRecord, UserRecord)? in
-            guard
-                // Cached: every request of a logged-in user runs it.
-                let row = try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT s.token_hash, s.user_name AS session_user, s.created_at AS session_created, s.expires_at, u.*
-                            FROM sessions s JOIN users u ON u.name = s.user_name
-                            WHERE s.token_hash = ? AND s.revoked = 0 AND s.expires_at > ? AND u.disabled = 0
-                            """), arguments: [Data(tokenHash), Self.ms(now)])
-            else { return nil }
-            return (
-                SessionRecord(
-                    tokenHash: Array(row["token_hash"] as Data), user: row["session_user"], createdAt: Self.date(row["session_created"]),
-                    expiresAt: Self.date(row["expires_at"])), try Self.user(row)
+        // Every request of a logged-in user runs it: one statement (its own
+        // snapshot), cached, read by position.
+        let found = try await lookUp(
+            """
+            SELECT s.token_hash, s.user_name, s.created_at, s.expires_at, \(Self.userColumns)
+            FROM sessions s JOIN users u ON u.name = s.user_name
+            WHERE s.token_hash = ? AND s.revoked = 0 AND s.expires_at > ? AND u.disabled = 0
+            """, tokenHash, now
+        ) { r in
+            (
+                SessionRecord(tokenHash: r.bytes(at: 0), user: r.string(at: 1), createdAt: Self.date(r.int64(at: 2)), expiresAt: Self.date(r.int64(at: 3))),
+                try Self.user(r, at: 4)
             )
         }
         guard let found else { throw StoreError(.notFound, "no live session for this token") }
@@ -1023,15 +1027,30 @@ extension SQLiteStore: NodeStore {
         }
     }
 
-    static func apiToken(_ row: Row) -> APITokenRecord {
+    /// A token from ``tokenColumns``, read by position.
+    static func apiToken(_ r: some ColumnReader) -> APITokenRecord {
         APITokenRecord(
-            id: row["token_id"], name: row["token_name"], user: row["token_user"], tokenHash: Array(row["token_hash"] as Data),
-            scopes: NodeRules.set(row["scopes"]), createdAt: date(row["token_created"]), expiresAt: (row["expires_at"] as Int64?).map(date),
-            revoked: row["revoked"])
+            id: r.string(at: 0), name: r.string(at: 1), user: r.string(at: 2), tokenHash: r.bytes(at: 3), scopes: NodeRules.set(r.string(at: 4)),
+            createdAt: date(r.int64(at: 5)), expiresAt: r.optionalInt64(at: 6).map(date), revoked: r.int64(at: 7) != 0)
     }
 
-    static let tokenColumns =
-        "t.id AS token_id, t.name AS token_name, t.user_name AS token_user, t.token_hash, t.scopes, t.created_at AS token_created, t.expires_at, t.revoked"
+    static let tokenColumns = "t.id, t.name, t.user_name, t.token_hash, t.scopes, t.created_at, t.expires_at, t.revoked"
+
+    /// A look-up by a token's hash at an instant that every request makes
+    /// (its session or API token with its user): one statement, so its own
+    /// snapshot without a transaction around it; cached, bound and read by
+    /// position (``RawStatement``). GRDB's `Row` by name, and a transaction
+    /// begun and ended around the one read, were most of it.
+    func lookUp<T>(_ sql: String, _ tokenHash: [UInt8], _ now: Date, _ read: (RawStatement) throws -> T) async throws(StoreError) -> T? {
+        do {
+            return try unsafeReadNow { db in
+                let statement = RawStatement(try db.cachedStatement(sql: sql), db)
+                statement.bind(1, tokenHash)
+                statement.bind(2, Self.ms(now))
+                return try statement.one(read)
+            }
+        } catch { throw Self.storeError(error) }
+    }
 
     public func createAPIToken(_ token: APITokenRecord) async throws(StoreError) {
         try NodeRules.apiToken(token)
@@ -1055,19 +1074,13 @@ extension SQLiteStore: NodeStore {
     public func apiToken(tokenHash: [UInt8], now: Date) async throws(StoreError) -> (APITokenRecord, UserRecord) {
         try NodeRules.digest(tokenHash, "the token hash")
         try NodeRules.instant(now, "the instant")
-        let found = try await run { db -> (APITokenRecord, UserRecord)? in
-            guard
-                // Cached: every API and TAXII request runs it (compiling this
-                // join each time cost more than running it).
-                let row = try Row.fetchOne(
-                    db.cachedStatement(
-                        sql: """
-                            SELECT \(Self.tokenColumns), u.* FROM api_tokens t JOIN users u ON u.name = t.user_name
-                            WHERE t.token_hash = ? AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = 0
-                            """), arguments: [Data(tokenHash), Self.ms(now)])
-            else { return nil }
-            return (Self.apiToken(row), try Self.user(row))
-        }
+        // Every API and TAXII request runs it.
+        let found = try await lookUp(
+            """
+            SELECT \(Self.tokenColumns), \(Self.userColumns) FROM api_tokens t JOIN users u ON u.name = t.user_name
+            WHERE t.token_hash = ? AND t.revoked = 0 AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = 0
+            """, tokenHash, now
+        ) { r in (Self.apiToken(r), try Self.user(r, at: 8)) }
         guard let found else { throw StoreError(.notFound, "no live API token with this secret") }
         return found
     }
@@ -1084,7 +1097,7 @@ extension SQLiteStore: NodeStore {
         try NodeRules.userName(user)
         return try await run { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.tokenColumns) FROM api_tokens t WHERE t.user_name = ? ORDER BY t.created_at, t.id", arguments: [user])
-                .map(Self.apiToken)
+                .map { Self.apiToken($0) }
         }
     }
 }

@@ -954,6 +954,18 @@ public enum NodeStoreConformance {
         #expect(try await store.apiToken(tokenHash: secret, now: t0).0 == apiToken)
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.apiToken(tokenHash: secret, now: t0.addingTimeInterval(86_400)) }
         #expect(try await store.apiTokens(user: "kim.analyst") == [apiToken])
+        // The look-ups by token give the whole session and user, every column in its place.
+        var full = promoted
+        full.clearance = Clearance(level: "II", expires: t0.addingTimeInterval(86_400))
+        (full.failedLogins, full.lockedUntil) = (2, t0.addingTimeInterval(30))
+        try await store.updateUser(full, ledger: .none)
+        let (session, sessionUser) = try await store.session(tokenHash: token, now: t0.addingTimeInterval(10))
+        #expect(session == SessionRecord(tokenHash: token, user: "kim.analyst", createdAt: t0, expiresAt: t0.addingTimeInterval(3600)))
+        #expect(sessionUser == full)
+        #expect(try await store.apiToken(tokenHash: secret, now: t0).1 == full)
+        try await store.updateUser(promoted, ledger: .none)
+        #expect(try await store.apiToken(tokenHash: secret, now: t0).1 == promoted)
+        #expect(try await store.session(tokenHash: token, now: t0).1 == promoted)
 
         // Disabling the user ends its session and its tokens.
         var disabled = promoted
