@@ -24,6 +24,7 @@ envelopes, against each server alike.
     python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3
     python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3 --clients 4
     python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3 --clients 16 --steady 100 1200
+    python3 Benchmarks/taxii_bench.py --liaison .build/release/liaison --runs 3 --clients 16 --floor 16000
 """
 import argparse
 import json
@@ -271,10 +272,11 @@ def stop(process):
 def steady(args):
     """Liaison alone, one workload long enough to leave start-up behind:
     what a change to the gateway does, with finer CPU figures than the
-    short phases of the comparison give."""
-    size, count = args.steady
+    short phases of the comparison give. With --floor, the API root GETs."""
+    size, count = args.steady or (0, args.floor)
     name = f"steady {size}"
-    _bodies[name] = envelopes(count, size, True)
+    if size:
+        _bodies[name] = envelopes(count, size, True)
     for run in range(args.runs):
         directory = tempfile.mkdtemp(prefix="taxii-bench-steady-")
         try:
@@ -283,13 +285,21 @@ def steady(args):
             try:
                 pool.map(_worker_ready, range(args.clients * 4))
                 start, served = time.perf_counter(), process_cpu(process.pid)
-                client = sum(pool.map(_worker_add, [(name, i, args.clients, size + 1) for i in range(args.clients)], chunksize=1))
+                if size:
+                    client = sum(pool.map(_worker_add, [(name, i, args.clients, size + 1) for i in range(args.clients)], chunksize=1))
+                else:
+                    shares = [count // args.clients + (1 if i < count % args.clients else 0) for i in range(args.clients)]
+                    client = sum(pool.map(_worker_get, shares, chunksize=1))
                 elapsed, served = time.perf_counter() - start, process_cpu(process.pid) - served
             finally:
                 pool.terminate()
                 stop(process)
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+        if not size:
+            print(f"run {run + 1}: {count} API root GETs, {args.clients} clients: {count / elapsed:,.0f} requests/s; "
+                  f"server CPU {served * 1000 / count:.3f} ms per request, clients {client * 1000 / count:.3f}", flush=True)
+            continue
         objects = count * size
         print(f"run {run + 1}: {count} envelopes of {size}, {args.clients} clients: {objects / elapsed:,.0f} objects/s; "
               f"server CPU {served * 1000 / objects:.3f} ms per object, clients {client * 1000 / objects:.3f}", flush=True)
@@ -306,8 +316,10 @@ def main():
     parser.add_argument("--steady", type=int, nargs=2, metavar=("SIZE", "COUNT"),
                         help="Liaison alone: COUNT envelopes of SIZE objects, long enough for a steady rate; per run, "
                              "objects/s and the server's CPU per object")
+    parser.add_argument("--floor", type=int, metavar="COUNT",
+                        help="Liaison alone: COUNT authenticated GETs of the API root; per run, requests/s and the server's CPU per request")
     args = parser.parse_args()
-    if args.steady:
+    if args.steady or args.floor:
         steady(args)
         return
     results = {"liaison": [], "medallion": []}
