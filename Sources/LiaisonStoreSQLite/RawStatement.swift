@@ -10,8 +10,8 @@ internal import GRDBSQLite
 /// into a `Row` before a column is read, more than the lookup itself costs
 /// when a batch reads its items one by one (rows are read through
 /// ``ColumnReader``). The statement stays GRDB's: prepared and cached by
-/// GRDB, used only inside GRDB's transaction on its queue, reset after each
-/// use.
+/// GRDB, used only on its connection's queue (inside a transaction, or as
+/// the one statement of a read), reset after each use.
 struct RawStatement {
     /// Kept so that GRDB cannot finalize the statement while it is in use.
     let statement: Statement

@@ -198,8 +198,9 @@ public final class SQLiteStore: LedgerStore, @unchecked Sendable {
     /// calling thread — a read is a few page lookups, shorter than a hop to
     /// another thread. The transaction is begun and ended with prepared
     /// statements: GRDB's `read` parses BEGIN and COMMIT each time, more than
-    /// a lookup by key costs (a token's, on every API request). The readers'
-    /// connections are opened read-only.
+    /// a lookup by key costs. (The one-statement look-ups every request makes,
+    /// of its session or token, need no transaction: ``lookUp(_:_:_:_:)``.)
+    /// The readers' connections are opened read-only.
     func run<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
             return try unsafeReadNow { db in

@@ -954,14 +954,26 @@ public enum NodeStoreConformance {
         #expect(try await store.apiToken(tokenHash: secret, now: t0).0 == apiToken)
         await #expect(throws: StoreError(.notFound, "")) { _ = try await store.apiToken(tokenHash: secret, now: t0.addingTimeInterval(86_400)) }
         #expect(try await store.apiTokens(user: "kim.analyst") == [apiToken])
-        // The look-ups by token give the whole session and user, every column in its place.
+        // The look-ups by token give the whole session, token and user, every
+        // column in its place: each time and each expiry differs from the others,
+        // and one user has no credential, one token no expiry.
         var full = promoted
-        full.clearance = Clearance(level: "II", expires: t0.addingTimeInterval(86_400))
-        (full.failedLogins, full.lockedUntil) = (2, t0.addingTimeInterval(30))
+        full.clearance = Clearance(level: "II", expires: t0.addingTimeInterval(2 * 86_400))
+        (full.failedLogins, full.lockedUntil, full.credential) = (2, t0.addingTimeInterval(30), nil)
         try await store.updateUser(full, ledger: .none)
-        let (session, sessionUser) = try await store.session(tokenHash: token, now: t0.addingTimeInterval(10))
-        #expect(session == SessionRecord(tokenHash: token, user: "kim.analyst", createdAt: t0, expiresAt: t0.addingTimeInterval(3600)))
+        let second = SessionRecord(
+            tokenHash: MerkleHash.leaf(Array("session-2".utf8)), user: "kim.analyst", createdAt: t0.addingTimeInterval(7), expiresAt: t0.addingTimeInterval(7207))
+        try await store.createSession(second)
+        let (session, sessionUser) = try await store.session(tokenHash: second.tokenHash, now: t0.addingTimeInterval(10))
+        #expect(session == second)
         #expect(sessionUser == full)
+        let lasting = APITokenRecord(
+            id: "tok_3", name: "no expiry", user: "kim.analyst", tokenHash: MerkleHash.leaf(Array("api-3".utf8)), scopes: ["taxii:read"],
+            createdAt: t0.addingTimeInterval(11), expiresAt: nil)
+        try await store.createAPIToken(lasting)
+        let (found, tokenUser) = try await store.apiToken(tokenHash: lasting.tokenHash, now: t0.addingTimeInterval(10 * 86_400))
+        #expect(found == lasting)
+        #expect(tokenUser == full)
         #expect(try await store.apiToken(tokenHash: secret, now: t0).1 == full)
         try await store.updateUser(promoted, ledger: .none)
         #expect(try await store.apiToken(tokenHash: secret, now: t0).1 == promoted)
