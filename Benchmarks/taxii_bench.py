@@ -124,6 +124,11 @@ def _worker_add(job):
     return time.process_time() - cpu
 
 
+def shares(count, clients):
+    """`count` requests dealt out among `clients` as evenly as they go."""
+    return [count // clients + (1 if i < count % clients else 0) for i in range(clients)]
+
+
 def _worker_get(job):
     """GETs the API root `count` times through the client's connection: the
     least a server can be asked, authenticated, for the floor figures."""
@@ -180,7 +185,7 @@ def run_workload(collection, labelled, singles, tens, hundreds, clients=1, crede
             _worker_get(singles)
             cpu = time.process_time() - cpu
         else:
-            cpu = sum(pool.map(_worker_get, [singles // clients + (1 if i < singles % clients else 0) for i in range(clients)], chunksize=1))
+            cpu = sum(pool.map(_worker_get, shares(singles, clients), chunksize=1))
         elapsed = time.perf_counter() - start
         rates["floor"] = singles / elapsed
         rates["client ms/floor"] = cpu * 1000 / singles if singles else 0.0
@@ -288,8 +293,7 @@ def steady(args):
                 if size:
                     client = sum(pool.map(_worker_add, [(name, i, args.clients, size + 1) for i in range(args.clients)], chunksize=1))
                 else:
-                    shares = [count // args.clients + (1 if i < count % args.clients else 0) for i in range(args.clients)]
-                    client = sum(pool.map(_worker_get, shares, chunksize=1))
+                    client = sum(pool.map(_worker_get, shares(count, args.clients), chunksize=1))
                 elapsed, served = time.perf_counter() - start, process_cpu(process.pid) - served
             finally:
                 pool.terminate()

@@ -83,6 +83,16 @@ enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// The value of a hexadecimal digit, either case (Hex.decode reads lower case only).
+    static func hexDigit(_ b: UInt8) -> UInt8? {
+        switch b {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): b - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): b - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): b - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
     // MARK: Looking inside
 
     subscript(key: String) -> JSONValue? {
@@ -372,14 +382,7 @@ enum JSONValue: Sendable, Equatable {
             guard at + 4 <= bytes.count else { throw error("the text ends inside a \\u escape") }
             var v: UInt32 = 0
             for _ in 0..<4 {
-                let b = bytes[at]
-                let d: UInt8
-                switch b {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): d = b - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): d = b - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): d = b - UInt8(ascii: "A") + 10
-                default: throw error("a \\u escape needs four hexadecimal digits")
-                }
+                guard let d = JSONValue.hexDigit(bytes[at]) else { throw error("a \\u escape needs four hexadecimal digits") }
                 v = v << 4 | UInt32(d)
                 at += 1
             }

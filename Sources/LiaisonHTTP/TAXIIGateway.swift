@@ -330,14 +330,8 @@ struct TAXIIGateway: Sendable {
     static func isUUID(_ s: some Swift.Collection<UInt8>) -> Bool {
         guard s.count == 36 else { return false }
         for (i, b) in s.enumerated() {
-            if i == 8 || i == 13 || i == 18 || i == 23 {
-                guard b == UInt8(ascii: "-") else { return false }
-            } else {
-                switch b {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"), UInt8(ascii: "A")...UInt8(ascii: "F"): continue
-                default: return false
-                }
-            }
+            let dash = i == 8 || i == 13 || i == 18 || i == 23
+            guard dash ? b == UInt8(ascii: "-") : JSONValue.hexDigit(b) != nil else { return false }
         }
         return true
     }
